@@ -1,0 +1,148 @@
+"""Shell tasks: a command run in its own process group, its standard output the result.
+
+A :class:`ShellCommand` is a picklable callable, so it runs on any executor. The
+command gets a session (and process group) of its own; when the engine abandons the
+attempt (a timeout, Ctrl-C) or the call is interrupted, the whole group is sent
+SIGTERM, then SIGKILL after a short grace, so no child outlives the task. Its
+standard error passes through to ours as it comes, and the last lines are kept for
+the error of a failed command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import IO
+
+from flowweaver._call import on_abandon
+
+GRACE_SECONDS = 1.0
+"""How long a process group has between SIGTERM and SIGKILL."""
+
+TAIL_LINES = 5
+"""How many last lines of standard error a failure's message keeps."""
+
+
+class ShellCommandError(RuntimeError):
+    """A shell command failed: ``returncode`` (negative: killed by that signal) and
+    ``stderr_tail``, the last lines of its standard error."""
+
+    def __init__(self, command: str, returncode: int, stderr_tail: list[str]) -> None:
+        self.command = command
+        self.returncode = returncode
+        self.stderr_tail = list(stderr_tail)
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        if self.returncode < 0:
+            name = signal.Signals(-self.returncode).name
+            first = f"killed by {name}"
+        elif self.returncode == 127 and not self.stderr_tail:
+            first = f"command not found: {self.command}"
+        else:
+            first = f"exit code {self.returncode}"
+        if not self.stderr_tail:
+            return first
+        lines = "\n".join(f"  {line}" for line in self.stderr_tail)
+        return f"{first}: {self.stderr_tail[-1]}\nlast lines of stderr:\n{lines}"
+
+    def __reduce__(self) -> tuple[type[ShellCommandError], tuple[str, int, list[str]]]:
+        return type(self), (self.command, self.returncode, self.stderr_tail)
+
+
+@dataclass
+class ShellCommand:
+    """Run ``argv`` (no shell) or ``script`` (with ``/bin/sh -c``); return its output.
+
+    ``env`` is added to the inherited environment; ``cwd`` ``None`` is the current directory.
+    """
+
+    argv: list[str] | None = None
+    script: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.argv is None) == (self.script is None):
+            raise ValueError("a ShellCommand needs exactly one of argv and script")
+
+    @property
+    def command(self) -> list[str]:
+        """The argument vector that is run."""
+        return self.argv if self.argv is not None else ["/bin/sh", "-c", str(self.script)]
+
+    def __str__(self) -> str:
+        return self.script if self.script is not None else shlex.join(self.command)
+
+    def __call__(self) -> str:
+        try:
+            process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={**os.environ, **self.env},
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        except OSError as exc:  # the program itself is missing or not executable
+            reason = f"{exc.strerror}: {self.command[0]}"
+            raise ShellCommandError(str(self), 127, [reason]) from None
+        on_abandon(lambda: _end_group_in_background(process))
+        try:
+            output, tail = _collect(process)
+        except BaseException:
+            end_group(process)
+            raise
+        if process.returncode != 0:
+            raise ShellCommandError(str(self), process.returncode, tail)
+        return output.rstrip()
+
+
+def _collect(process: subprocess.Popen[bytes]) -> tuple[str, list[str]]:
+    """The process's whole standard output, and its last lines of standard error."""
+    assert process.stdout is not None and process.stderr is not None  # both are pipes
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    reader = threading.Thread(
+        target=_pass_through, args=(process.stderr, tail), name="flowweaver-stderr", daemon=True
+    )
+    reader.start()
+    output = process.stdout.read()
+    process.wait()
+    reader.join()
+    return output.decode(errors="replace"), list(tail)
+
+
+def _pass_through(stream: IO[bytes], tail: deque[str]) -> None:
+    with stream:
+        for raw in stream:
+            line = raw.decode(errors="replace")
+            sys.stderr.write(line)
+            if line.strip():
+                tail.append(line.rstrip())
+    sys.stderr.flush()
+
+
+def end_group(process: subprocess.Popen[bytes], grace: float = GRACE_SECONDS) -> None:
+    """SIGTERM the process's group, wait up to ``grace`` for its leader, then SIGKILL it."""
+    _signal_group(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(grace)
+    _signal_group(process.pid, signal.SIGKILL)
+
+
+def _end_group_in_background(process: subprocess.Popen[bytes]) -> None:
+    # Not a daemon: the interpreter waits (at most the grace) so the SIGKILL is sent.
+    threading.Thread(target=end_group, args=(process,), name="flowweaver-shell-kill").start()
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+        os.killpg(pgid, signum)

@@ -1,0 +1,110 @@
+"""Checked task definitions → :class:`~flowweaver.Task` objects, and the workflow of them."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from flowweaver.shell import ShellCommand
+from flowweaver.spec.binding import check_binding, signature_of
+from flowweaver.spec.document import Document, TaskDef
+from flowweaver.spec.imports import ImportedLater, ResolveError, Resolver
+from flowweaver.spec.problems import Report
+from flowweaver.task import Task
+from flowweaver.workflow import SpecInfo, Workflow
+
+_POLICY = ("retries", "timeout", "retry_delay", "retry_backoff", "max_retry_delay", "retry_jitter")
+
+
+class TaskFactory:
+    """Makes each task's function and exception classes, importing only when asked to."""
+
+    def __init__(self, report: Report, shell_env: dict[str, str], *, check_imports: bool) -> None:
+        self.report = report
+        self.shell_env = shell_env
+        self.check_imports = check_imports
+        self.resolver = Resolver()
+        self._signatures: dict[str, inspect.Signature | None] = {}
+
+    def task(self, definition: TaskDef) -> Task | None:
+        """The task, or ``None`` after reporting why it can't be made."""
+        values = definition.values
+        fn = self.function(definition)
+        retry_on = self.exceptions(definition)
+        if fn is None or retry_on is None:
+            return None
+        policy = {key: values[key] for key in _POLICY if key in values}
+        try:
+            return Task(
+                name=definition.name,
+                fn=fn,
+                depends_on=definition.dependencies(),
+                inputs=values.get("inputs", {}),
+                retry_on=retry_on,
+                cache=values.get("cache", False),
+                cache_ttl=values.get("cache_ttl"),
+                description=values.get("description", ""),
+                **policy,
+            )
+        except (TypeError, ValueError) as exc:  # a rule the key table doesn't know yet
+            self.report.add(definition.locate(), definition.path(), str(exc))
+            return None
+
+    def function(self, definition: TaskDef) -> Callable[..., Any] | None:
+        values = definition.values
+        if "shell" in values:
+            command = values["shell"]
+            script, argv = (command, None) if isinstance(command, str) else (None, command)
+            return ShellCommand(argv=argv, script=script, env=self.shell_env)
+        if "call" not in values:
+            return None
+        fn = self._callable(definition, values["call"])
+        if fn is None:
+            return None
+        args, kwargs = values.get("args", []), values.get("kwargs", {})
+        return functools.partial(fn, *args, **kwargs) if args or kwargs else fn
+
+    def _callable(self, definition: TaskDef, target: str) -> Callable[..., Any] | None:
+        if not self.check_imports:
+            return ImportedLater(target)
+        try:
+            fn = self.resolver.callable(target)
+        except ResolveError as exc:
+            self.report.add(definition.locate("call"), definition.path("call"), str(exc))
+            return None
+        if target not in self._signatures:
+            self._signatures[target] = signature_of(fn)
+        signature = self._signatures[target]
+        if signature is not None:
+            check_binding(signature, definition, self.report)
+        return fn
+
+    def exceptions(self, definition: TaskDef) -> tuple[type[BaseException], ...] | None:
+        """The ``retry_on`` classes. Without import checks only builtins are resolved: the
+        workflow is for looking at (plan, graph), and dotted names are left out."""
+        names = definition.values.get("retry_on")
+        if names is None:
+            return (Exception,)
+        found: list[type[BaseException]] = []
+        ok = True
+        for position, name in enumerate(names):
+            if not self.check_imports and ("." in name or ":" in name):
+                continue
+            try:
+                found.append(self.resolver.exception(name))
+            except ResolveError as exc:
+                where = ("retry_on", position)
+                self.report.add(definition.locate(*where), definition.path(*where), str(exc))
+                ok = False
+        return (tuple(found) or (Exception,)) if ok else None
+
+
+def build_workflow(document: Document, tasks: list[Task], info: SpecInfo) -> Workflow:
+    """The workflow of ``tasks``, which come in an order where dependencies go first."""
+    workflow = Workflow(document.name, document.description)
+    for task in tasks:
+        workflow.add_task(task)
+    workflow.spec = info
+    return workflow

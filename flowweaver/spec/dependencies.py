@@ -1,0 +1,73 @@
+"""Dependencies between a spec's tasks: unknown names, self-dependencies, cycles, order."""
+
+from __future__ import annotations
+
+from flowweaver import graph
+from flowweaver.spec.document import TaskDef
+from flowweaver.spec.problems import Mark, Path, Report, did_you_mean
+
+MAX_CYCLES = 5
+"""At most this many cycles are reported: each further one is found by ignoring a link."""
+
+
+def order_tasks(tasks: list[TaskDef], report: Report) -> list[TaskDef]:
+    """``tasks`` in an order where each comes after its dependencies (file order otherwise).
+
+    Reports unknown dependencies (with a did-you-mean), self-dependencies and cycles.
+    """
+    index = {task.name: position for position, task in enumerate(tasks)}
+    deps = {task.name: _known_dependencies(task, index, report) for task in tasks}
+    _report_cycles(deps, index, tasks, report)
+    parents = [[index[dep] for dep in deps[task.name]] for task in tasks]
+    order = graph.topological_order(parents)
+    return tasks if order is None else [tasks[position] for position in order]
+
+
+def _known_dependencies(task: TaskDef, index: dict[str, int], report: Report) -> list[str]:
+    known: list[str] = []
+    for dep in task.dependencies():
+        if dep == task.name:
+            _report(task, dep, report, "a task cannot depend on itself")
+        elif dep not in index:
+            _report(task, dep, report, f"unknown task {dep!r}{did_you_mean(dep, index)}")
+        else:
+            known.append(dep)
+    return known
+
+
+def _where(task: TaskDef, dep: str) -> tuple[Mark, Path]:
+    """The mark and path of the first place ``task`` names ``dep``."""
+    for position, name in enumerate(task.values.get("depends_on", ())):
+        if name == dep:
+            return task.locate("depends_on", position), task.path("depends_on", position)
+    for parameter, name in task.values.get("inputs", {}).items():
+        if name == dep:
+            return task.locate("inputs", parameter), task.path("inputs", parameter)
+    return task.locate(), task.path()
+
+
+def _report(task: TaskDef, dep: str, report: Report, message: str) -> None:
+    mark, path = _where(task, dep)
+    report.add(mark, path, message)
+
+
+def _report_cycles(
+    deps: dict[str, list[str]], index: dict[str, int], tasks: list[TaskDef], report: Report
+) -> None:
+    remaining = {name: list(ups) for name, ups in deps.items()}
+    for _ in range(MAX_CYCLES):
+        cycle = graph.find_cycle(remaining)
+        if cycle is None:
+            return
+        cycle = _rotate(cycle, index)
+        first = tasks[index[cycle[0]]]
+        _report(first, cycle[1], report, f"circular dependency: {' -> '.join(cycle)}")
+        remaining[cycle[0]].remove(cycle[1])
+
+
+def _rotate(cycle: list[str], index: dict[str, int]) -> list[str]:
+    """The cycle ``[a, b, …, a]`` starting from the task written first in the file."""
+    ring = cycle[:-1]
+    start = min(range(len(ring)), key=lambda i: index[ring[i]])
+    ring = ring[start:] + ring[:start]
+    return [*ring, ring[0]]

@@ -1,0 +1,159 @@
+"""Finding the Python objects a spec names, without calling them.
+
+``shop.etl:transform`` names attribute ``transform`` of module ``shop.etl``;
+``shop.etl.transform`` is tried as the longest importable module prefix, then
+attributes (dotted attribute paths work in both forms: ``pkg.mod:Class.method``).
+Whatever goes wrong — a missing module, an error raised while importing it, a
+missing attribute — becomes a :class:`ResolveError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import inspect
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flowweaver.spec.problems import did_you_mean
+
+
+class ResolveError(Exception):
+    """A name in a spec can't be resolved; the message says why, in one line."""
+
+
+def add_import_dirs(dirs: Iterable[str]) -> None:
+    """Put ``dirs`` at the front of ``sys.path`` (once each), so specs find their code.
+
+    The change stays, so that worker processes started later find the same modules.
+    """
+    added = False
+    for directory in reversed([os.path.abspath(d) for d in dirs]):
+        if directory not in sys.path:
+            sys.path.insert(0, directory)
+            added = True
+    if added:
+        importlib.invalidate_caches()
+
+
+class Resolver:
+    """Resolves dotted names to objects, caching each answer (and each failure)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def resolve(self, target: str) -> Any:
+        """The object ``target`` names; :class:`ResolveError` when there is none."""
+        found = self._cache.get(target)
+        if found is None:
+            try:
+                found = _resolve(target)
+            except ResolveError as exc:
+                found = exc
+            self._cache[target] = found
+        if isinstance(found, ResolveError):
+            raise found
+        return found
+
+    def callable(self, target: str) -> Callable[..., Any]:
+        """The callable ``target`` names."""
+        found = self.resolve(target)
+        if not callable(found):
+            raise ResolveError(f"{target!r} is not callable (it is a {type(found).__name__})")
+        return found  # type: ignore[no-any-return]
+
+    def exception(self, name: str) -> type[BaseException]:
+        """The exception class ``name`` names: a builtin (``ValueError``) or a dotted name."""
+        if "." in name or ":" in name:
+            found = self.resolve(name)
+        else:
+            found = getattr(builtins, name, None)
+            if found is None:
+                hint = did_you_mean(name, _builtin_exceptions())
+                raise ResolveError(f"no built-in exception {name!r}{hint}")
+        if not (isinstance(found, type) and issubclass(found, BaseException)):
+            raise ResolveError(f"{name!r} is not an exception class")
+        return found
+
+
+def _builtin_exceptions() -> list[str]:
+    names = vars(builtins)
+    return [n for n, v in names.items() if isinstance(v, type) and issubclass(v, BaseException)]
+
+
+def _resolve(target: str) -> Any:
+    if ":" in target:
+        module_name, _, attributes = target.partition(":")
+        return _attribute(_import(module_name), module_name, attributes.split("."))
+    parts = target.split(".")
+    first_missing: ResolveError | None = None
+    for cut in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:cut])
+        try:
+            module = _import(module_name)
+        except _MissingModule as exc:
+            first_missing = first_missing or exc
+            continue
+        try:
+            return _attribute(module, module_name, parts[cut:])
+        except ResolveError:
+            if first_missing is not None:
+                raise first_missing from None
+            raise
+    raise first_missing or ResolveError(f"{target!r} names no module")
+
+
+class _MissingModule(ResolveError):
+    """The module itself (not something it imports) does not exist."""
+
+
+def _import(module_name: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if module_name == missing or module_name.startswith(missing + "."):
+            raise _MissingModule(f"no module named {missing!r}") from None
+        raise ResolveError(f"importing {module_name!r} failed: {_one_line(exc)}") from None
+    except (Exception, SystemExit) as exc:
+        raise ResolveError(f"importing {module_name!r} failed: {_one_line(exc)}") from None
+
+
+def _attribute(obj: Any, owner: str, names: list[str]) -> Any:
+    for name in names:
+        try:
+            obj = getattr(obj, name)
+        except AttributeError:
+            public = [n for n in dir(obj) if not n.startswith("_")]
+            hint = did_you_mean(name, public)
+            raise ResolveError(f"{owner!r} has no attribute {name!r}{hint}") from None
+        except Exception as exc:  # a lazy module attribute that raised
+            raise ResolveError(f"reading {owner}.{name} failed: {_one_line(exc)}") from None
+        owner = f"{owner}.{name}"
+    return obj
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class ImportedLater:
+    """A callable imported when first called: what ``check_imports=False`` builds.
+
+    It pickles as its target name, and shows the real signature when asked, so the
+    engine binds upstream results to it as to the real callable.
+    """
+
+    target: str
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return Resolver().callable(self.target)(*args, **kwargs)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(Resolver().callable(self.target))

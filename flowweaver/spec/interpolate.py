@@ -1,0 +1,120 @@
+"""``${params.NAME}`` and ``${env.NAME}`` references in strings.
+
+- ``${params.NAME}``: a parameter (the spec's ``params``, overridden by ``--param``);
+- ``${env.NAME}``: an environment variable, an error when unset;
+- ``${env.NAME:-default}``: ``default`` when unset or empty;
+- ``${env.NAME:?message}``: an error saying ``message`` when unset or empty;
+- ``$${`` writes a literal ``${``.
+
+A string that is exactly one reference takes the value's own type (``"${params.limit}"``
+is the integer 100). Inside longer text a value is written as YAML would (``true``,
+``5``). In shell command strings every substituted value is shell-quoted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flowweaver.spec.problems import Path, Report, did_you_mean
+from flowweaver.spec.yamlnodes import ListNode, MapNode, Node, from_plain
+
+_TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)(\})?")
+_REFERENCE = re.compile(r"(params|env)\.([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)(.*))?", re.DOTALL)
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""What a parameter or environment variable name may look like."""
+
+
+class UnresolvedReference(ValueError):
+    """A reference that cannot be resolved; the message says why."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What references resolve against."""
+
+    params: Mapping[str, Any]
+    env: Mapping[str, str]
+
+    def resolve(self, node: Node, path: Path, report: Report, *, shell: bool = False) -> Node:
+        """``node`` with every reference in its strings replaced; problems go to ``report``."""
+        if isinstance(node, MapNode):
+            items = {k: self.resolve(v, (*path, k), report) for k, v in node.items.items()}
+            return MapNode(items, node.at, node.keys)
+        if isinstance(node, ListNode):
+            values = [self.resolve(v, (*path, i), report) for i, v in enumerate(node.items)]
+            return ListNode(values, node.at)
+        if not isinstance(node.value, str) or "$" not in node.value:
+            return node
+        try:
+            value = self.substitute(node.value, shell=shell)
+        except UnresolvedReference as exc:
+            report.add(node.mark, path, str(exc))
+            return node
+        return from_plain(value, node.at)
+
+    def substitute(self, text: str, *, shell: bool = False) -> Any:
+        """``text`` with its references replaced; ``UnresolvedReference`` for a bad one."""
+        whole = _TOKEN.fullmatch(text)
+        if whole is not None and whole.group(2) and not shell:
+            return self._lookup(whole.group(1))
+        parts: list[str] = []
+        position = 0
+        for match in _TOKEN.finditer(text):
+            parts.append(text[position : match.start()])
+            position = match.end()
+            if match.group(0) == "${":
+                parts.append("${")
+            elif match.group(2) is None:
+                raise UnresolvedReference(f"'${{' without a closing '}}' in {text!r}")
+            else:
+                value = as_text(self._lookup(match.group(1)))
+                parts.append(shlex.quote(value) if shell else value)
+        parts.append(text[position:])
+        return "".join(parts)
+
+    def _lookup(self, reference: str) -> Any:
+        match = _REFERENCE.fullmatch(reference)
+        if match is None:
+            raise UnresolvedReference(
+                f"unknown reference '${{{reference}}}': use ${{params.NAME}} or ${{env.NAME}}"
+            )
+        scope, name, operator, extra = match.groups()
+        if scope == "params":
+            if operator is not None:
+                raise UnresolvedReference(f"'{operator}' works with ${{env.NAME}} only")
+            if name not in self.params:
+                hint = did_you_mean(name, self.params)
+                raise UnresolvedReference(f"unknown parameter {name!r} in ${{{reference}}}{hint}")
+            return self.params[name]
+        return self._environment(name, operator, extra)
+
+    def _environment(self, name: str, operator: str | None, extra: str | None) -> str:
+        value = self.env.get(name)
+        if operator is None:
+            if value is None:
+                raise UnresolvedReference(
+                    f"environment variable {name!r} is not set "
+                    f"(write ${{env.{name}:-default}} to give a default)"
+                )
+            return value
+        if value:
+            return value
+        if operator == ":-":
+            return extra or ""
+        raise UnresolvedReference(extra or f"environment variable {name!r} must be set")
+
+
+def as_text(value: Any) -> str:
+    """A value as text inside a longer string, written as YAML or JSON would write it."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, (bool, dict, list)):
+        return json.dumps(value)
+    return str(value)

@@ -1,0 +1,400 @@
+"""Kinds of values in a spec: each checks a node and describes itself as JSON Schema.
+
+The loader and :func:`flowweaver.spec.spec_schema` both read the same kinds, so the
+schema editors use and the rules the loader applies can't drift apart.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from flowweaver.spec import durations
+from flowweaver.spec.interpolate import Scope, as_text
+from flowweaver.spec.problems import Path, Report, did_you_mean
+from flowweaver.spec.yamlnodes import ListNode, MapNode, Node, ScalarNode, plain
+
+
+class _Invalid:
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID: Final = _Invalid()
+"""What a check returns after reporting a problem: the key is left out."""
+
+REFERENCE_SCHEMA: Final = {"type": "string", "pattern": r"^\$\{[^}]*\}$"}
+"""A string that is one ``${…}`` reference, which may stand for a value of any type."""
+
+
+@dataclass
+class Context:
+    """Where checks report, and what references resolve against (none: no resolving)."""
+
+    report: Report
+    scope: Scope | None = None
+
+    def fail(self, node: Node, path: Path, message: str) -> _Invalid:
+        self.report.add(node.mark, path, message)
+        return INVALID
+
+
+def describe(node: Node) -> str:
+    """A node's value, named for a message: ``a list``, ``text 'x'``, ``the number 5``."""
+    if isinstance(node, MapNode):
+        return "a mapping"
+    if isinstance(node, ListNode):
+        return "a list"
+    value = node.value
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"text {shown!r}"
+    return f"the number {value}"
+
+
+class Kind(ABC):
+    """A kind of value."""
+
+    @abstractmethod
+    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+        """The checked value, or :data:`INVALID` after reporting to ``ctx``."""
+
+    @abstractmethod
+    def schema(self) -> dict[str, Any]:
+        """This kind as JSON Schema."""
+
+
+def _or_reference(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, REFERENCE_SCHEMA]}
+
+
+@functools.lru_cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+@dataclass(frozen=True)
+class Text(Kind):
+    """A string, maybe non-empty, maybe matching a pattern (``hint`` explains it)."""
+
+    nonempty: bool = False
+    pattern: str | None = None
+    hint: str = ""
+
+    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+        if not isinstance(node, ScalarNode) or not isinstance(node.value, str):
+            return ctx.fail(node, path, f"expected text, got {describe(node)}")
+        if self.nonempty and not node.value.strip():
+            return ctx.fail(node, path, "must not be empty")
+        if self.pattern is not None and _compiled(self.pattern).fullmatch(node.value) is None:
+            return ctx.fail(node, path, f"{node.value!r} is not {self.hint}")
+        return node.value
+
+    def schema(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"type": "string"}
+        if self.nonempty:
+            result["minLength"] = 1
+        if self.pattern is not None:
+            result["pattern"] = f"^(?:{self.pattern})$"
+        return result
+
+
+@dataclass(frozen=True)
+class Flag(Kind):
+    """``true`` or ``false``."""
+
+    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+        if not isinstance(node, ScalarNode) or not isinstance(node.value, bool):
+            return ctx.fail(node, path, f"expected true or false, got {describe(node)}")
+        return node.value
+
+    def schema(self) -> dict[str, Any]:
+        return _or_reference({"type": "boolean"})
+
+
+def _number(node: Node) -> int | float | None:
+    value = node.value if isinstance(node, ScalarNode) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class Whole(Kind):
+    """An integer, at least ``minimum``; ``only`` when a single value is allowed."""
+
+    minimum: int | None = None
+    only: int | None = None
+
+    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+        value = _number(node)
+        if not isinstance(value, int):
+            return ctx.fail(node, path, f"expected a whole number, got {describe(node)}")
+        if self.only is not None and value != self.only:
+            return ctx.fail(node, path, f"must be {self.only}, got {value}")
+        if self.minimum is not None and value < self.minimum:
+            return ctx.fail(node, path, f"must be {self.minimum} or more, got {value}")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"type": "integer"}
+        if self.only is not None:
+            result["const"] = self.only
+        if self.minimum is not None:
+            result["minimum"] = self.minimum
+        return _or_reference(result)
+
+
+@dataclass(frozen=True)
+class Real(Kind):
+    """A finite number between ``minimum`` and ``maximum``."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+        value = _number(node)
+        if value is None or not math.isfinite(value):
+            return ctx.fail(node, path, f"expected a number, got {describe(node)}")
+        if self.minimum is not None and value < self.minimum:
+            return ctx.fail(node, path, f"must be {self.minimum:g} or more, got {value}")
+        if self.maximum is not None and value > self.maximum:
+            return ctx.fail(node, path, f"must be {self.maximum:g} or less, got {value}")
+        return float(value)
+
+    def schema(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"type": "number"}
+        if self.minimum is not None:
+            result["minimum"] = self.minimum
+        if self.maximum is not None:
+            result["maximum"] = self.maximum
+        return _or_reference(result)
+
+
+@dataclass(frozen=True)
+class Duration(Kind):
+    """Seconds: a number, or text like ``500ms``, ``5m``, ``1h30m``; zero allowed or not."""
+
+    positive: bool = True
+
+    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+        value = node.value if isinstance(node, ScalarNode) else plain(node)
+        try:
+            seconds = durations.parse_duration(value)
+        except ValueError as exc:
+            return ctx.fail(node, path, str(exc))
+        if self.positive and seconds == 0:
+            return ctx.fail(node, path, "must be more than zero")
+        return seconds
+
+    def schema(self) -> dict[str, Any]:
+        bound = "exclusiveMinimum" if self.positive else "minimum"
+        text = {"type": "string", "pattern": durations.PATTERN}
+        return {"anyOf": [{"type": "number", bound: 0}, text, REFERENCE_SCHEMA]}
+
+
+@dataclass(frozen=True)
+class Choice(Kind):
+    """One of a few words."""
+
+    options: tuple[str, ...]
+
+    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+        value = node.value if isinstance(node, ScalarNode) else None
+        if value not in self.options:
+            listed = ", ".join(self.options)
+            hint = did_you_mean(value, self.options) if isinstance(value, str) else ""
+            return ctx.fail(node, path, f"expected one of {listed}, got {describe(node)}{hint}")
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return _or_reference({"enum": list(self.options)})
+
+
+@dataclass(frozen=True)
+class Names(Kind):
+    """A list of strings; a single string is a list of one."""
+
+    each: Text = field(default_factory=lambda: Text(nonempty=True))
+
+    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+        if isinstance(node, ScalarNode) and isinstance(node.value, str):
+            value = self.each.check(node, path, ctx)
+            return INVALID if value is INVALID else [value]
+        if not isinstance(node, ListNode):
+            return ctx.fail(node, path, f"expected a list of names, got {describe(node)}")
+        values = [self.each.check(v, (*path, i), ctx) for i, v in enumerate(node.items)]
+        return INVALID if INVALID in values else values
+
+    def schema(self) -> dict[str, Any]:
+        each = self.each.schema()
+        return {"anyOf": [each, {"type": "array", "items": each}]}
+
+
+@dataclass(frozen=True)
+class Textual(Kind):
+    """Text, or a number or true/false written as text (``8080`` is ``"8080"``)."""
+
+    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+        if not isinstance(node, ScalarNode) or node.value is None:
+            return ctx.fail(node, path, f"expected text, got {describe(node)}")
+        return as_text(node.value)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": ["string", "number", "boolean"]}
+
+
+@dataclass(frozen=True)
+class Command(Kind):
+    """A shell command string, or a non-empty list of arguments (numbers become text)."""
+
+    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+        if isinstance(node, ScalarNode) and isinstance(node.value, str):
+            return node.value if node.value.strip() else ctx.fail(node, path, "empty command")
+        if not isinstance(node, ListNode) or not node.items:
+            return ctx.fail(node, path, f"expected a command or a list, got {describe(node)}")
+        argv = [Textual().check(v, (*path, i), ctx) for i, v in enumerate(node.items)]
+        return INVALID if INVALID in argv else argv
+
+    def schema(self) -> dict[str, Any]:
+        argv = {"type": "array", "items": Textual().schema(), "minItems": 1}
+        return {"anyOf": [{"type": "string", "minLength": 1}, argv]}
+
+
+@dataclass(frozen=True)
+class Items(Kind):
+    """A list of any values."""
+
+    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+        if not isinstance(node, ListNode):
+            return ctx.fail(node, path, f"expected a list, got {describe(node)}")
+        return plain(node)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "array"}
+
+
+@dataclass(frozen=True)
+class Table(Kind):
+    """A mapping from names (matching ``keys``) to values of kind ``values`` (any: ``None``)."""
+
+    values: Kind | None = None
+    keys: Text = field(default_factory=Text)
+    nonempty: str = ""
+    """The problem when empty; empty tables are fine when this is empty."""
+
+    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+        if isinstance(node, ScalarNode) and node.value is None and not self.nonempty:
+            return {}
+        if not isinstance(node, MapNode):
+            return ctx.fail(node, path, f"expected a mapping, got {describe(node)}")
+        if not node.items and self.nonempty:
+            return ctx.fail(node, path, self.nonempty)
+        result: dict[str, Any] = {}
+        for name, value in node.items.items():
+            where = (*path, name)
+            if self.keys.check(ScalarNode(name, node.keys[name]), where, ctx) is INVALID:
+                continue
+            checked = plain(value) if self.values is None else self.values.check(value, where, ctx)
+            if checked is not INVALID:
+                result[name] = checked
+        return result
+
+    def schema(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"type": "object", "propertyNames": self.keys.schema()}
+        if self.values is not None:
+            result["additionalProperties"] = self.values.schema()
+        if self.nonempty:
+            result["minProperties"] = 1
+        return result
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a :class:`Record`: its kind, its help text and how it is interpolated.
+
+    ``interpolate`` is ``"text"`` (references in strings are replaced), ``"shell"`` (and
+    the values are shell-quoted when the command is a string) or ``"none"``.
+    """
+
+    kind: Kind
+    help: str
+    interpolate: str = "text"
+
+
+@dataclass(frozen=True)
+class Record(Kind):
+    """A mapping with known keys: unknown ones are problems, with a did-you-mean."""
+
+    keys: Mapping[str, Key]
+    required: tuple[str, ...] = ()
+    one_of: tuple[str, ...] = ()
+    """Exactly one of these keys must be given."""
+    ignore_prefix: str | None = None
+
+    def check(self, node: Node, path: Path, ctx: Context, skip: Collection[str] = ()) -> Any:
+        if not isinstance(node, MapNode):
+            return ctx.fail(node, path, f"expected a mapping, got {describe(node)}")
+        result: dict[str, Any] = {}
+        for name, value in node.items.items():
+            key = self.keys.get(name)
+            if key is None:
+                self._unknown(node, name, path, ctx)
+            elif name not in skip:
+                checked = self._check_key(key, value, (*path, name), ctx)
+                if checked is not INVALID:
+                    result[name] = checked
+        self._check_presence(node, path, ctx)
+        return result
+
+    def _check_key(self, key: Key, node: Node, path: Path, ctx: Context) -> Any:
+        if ctx.scope is not None and key.interpolate != "none":
+            shell = key.interpolate == "shell"
+            node = ctx.scope.resolve(node, path, ctx.report, shell=shell)
+        return key.kind.check(node, path, ctx)
+
+    def _unknown(self, node: MapNode, name: str, path: Path, ctx: Context) -> None:
+        if self.ignore_prefix is not None and name.startswith(self.ignore_prefix):
+            return
+        hint = did_you_mean(name, self.keys)
+        ctx.report.add(node.key_mark(name), (*path, name), f"unknown key {name!r}{hint}")
+
+    def _check_presence(self, node: MapNode, path: Path, ctx: Context) -> None:
+        for name in self.required:
+            if name not in node.items:
+                ctx.report.add(node.mark, path, f"missing required key {name!r}")
+        if not self.one_of:
+            return
+        given = [name for name in self.one_of if name in node.items]
+        choices = " or ".join(repr(name) for name in self.one_of)
+        if not given:
+            ctx.report.add(node.mark, path, f"needs {choices}")
+        for name in given[1:]:
+            where = (*path, name)
+            ctx.report.add(node.key_mark(name), where, f"give only one of {choices}")
+
+    def schema(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "type": "object",
+            "properties": {
+                name: {"description": key.help, **key.kind.schema()}
+                for name, key in self.keys.items()
+            },
+            "additionalProperties": False,
+        }
+        if self.ignore_prefix is not None:
+            result["patternProperties"] = {f"^{re.escape(self.ignore_prefix)}": {}}
+        if self.required:
+            result["required"] = list(self.required)
+        if self.one_of:
+            result["oneOf"] = [{"required": [name]} for name in self.one_of]
+        return result

@@ -1,0 +1,149 @@
+"""``load_workflow``: a spec file → a :class:`~flowweaver.Workflow`, or every problem in it."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from flowweaver.errors import Problem, SpecError
+from flowweaver.spec.build import TaskFactory, build_workflow
+from flowweaver.spec.dependencies import order_tasks
+from flowweaver.spec.document import SPEC_DIR_VARIABLE, read_document
+from flowweaver.spec.imports import add_import_dirs
+from flowweaver.spec.problems import FILE_START, TOP, Mark, Report
+from flowweaver.spec.yamlnodes import compose
+from flowweaver.workflow import SpecInfo, Workflow
+
+
+def load_workflow(
+    path: str | os.PathLike[str],
+    params: Mapping[str, Any] | None = None,
+    *,
+    check_imports: bool = True,
+) -> Workflow:
+    """The workflow a spec file describes; :class:`SpecError` listing every problem if any.
+
+    ``params`` override the spec's ``params`` (values as :func:`parse_param_value` reads
+    them). With ``check_imports`` the callables are imported and their signatures
+    checked against the spec; without, nothing is imported and each callable is imported
+    when it first runs (a workflow to look at: plan, graph, validate).
+
+    The spec's directory and the current directory are put on ``sys.path`` (and stay).
+    """
+    name = os.fspath(path)
+    data = _read(name)
+    text = _decode(name, data)
+    report = Report(name, text)
+    with _collector_paused():
+        workflow = _load(name, data, text, report, dict(params or {}), check_imports=check_imports)
+    if workflow is None or report:
+        raise SpecError(report.problems)
+    return workflow
+
+
+def validate_spec(
+    path: str | os.PathLike[str],
+    params: Mapping[str, Any] | None = None,
+    *,
+    check_imports: bool = True,
+) -> list[Problem]:
+    """Every problem in a spec file, in file order; an empty list when it is valid."""
+    try:
+        load_workflow(path, params, check_imports=check_imports)
+    except SpecError as exc:
+        return exc.problems
+    return []
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: loading makes ~10 objects per line of YAML,
+    none of them garbage, and its passes over them would take most of the time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read(name: str) -> bytes:
+    try:
+        with open(name, "rb") as file:
+            return file.read()
+    except IsADirectoryError:
+        message = "is a directory, not a spec file"
+    except OSError as exc:
+        message = f"cannot read the file: {exc.strerror or exc}"
+    raise SpecError([Problem(name, 1, 1, "", message)])
+
+
+def _decode(name: str, data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SpecError([Problem(name, 1, 1, "", "the file is UTF-16: save it as UTF-8")])
+    if b"\x00" in data:
+        mark = _byte_mark(data, data.index(b"\x00"))
+        raise _file_problem(name, mark, "not a text file: it contains NUL bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start : exc.start + 1].hex()
+        message = f"not UTF-8 text: byte 0x{bad} can't be decoded"
+        raise _file_problem(name, _byte_mark(data, exc.start), message) from None
+
+
+def _byte_mark(data: bytes, offset: int) -> Mark:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return Mark(data.count(b"\n", 0, offset) + 1, column)
+
+
+def _file_problem(name: str, mark: Mark, message: str) -> SpecError:
+    return SpecError([Problem(name, mark.line, mark.column, "", message)])
+
+
+def _load(
+    name: str,
+    data: bytes,
+    text: str,
+    report: Report,
+    params: dict[str, Any],
+    *,
+    check_imports: bool,
+) -> Workflow | None:
+    """The workflow, or ``None``; the problems found are in ``report``."""
+    root = compose(text, report)
+    if root is None:
+        if not report:
+            report.add(FILE_START, TOP, "the file is empty: a spec needs at least 'tasks'")
+        return None
+    spec_dir = os.path.dirname(os.path.abspath(name))
+    document = read_document(
+        root, report, stem=Path(name).stem, spec_dir=spec_dir, overrides=params
+    )
+    if document is None:
+        return None
+    ordered = order_tasks(document.tasks, report)
+    add_import_dirs([spec_dir, os.getcwd()])
+    shell_env = {**document.env, SPEC_DIR_VARIABLE: spec_dir}
+    factory = TaskFactory(report, shell_env, check_imports=check_imports)
+    tasks = [factory.task(definition) for definition in ordered]
+    if report:
+        return None
+    info = SpecInfo(
+        path=os.path.abspath(name),
+        sha256=hashlib.sha256(data).hexdigest(),
+        params=document.params,
+        executor=document.executor,
+        max_workers=document.max_workers,
+        dask_address=document.dask_address,
+        fail_fast=document.fail_fast,
+        env=document.env,
+    )
+    return build_workflow(document, [task for task in tasks if task is not None], info)

@@ -1,0 +1,78 @@
+"""Collecting located problems: where a value sits, what is wrong, and a did-you-mean."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from flowweaver.errors import Problem
+
+_LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A 1-based position in the spec text."""
+
+    line: int
+    column: int
+
+
+FILE_START = Mark(1, 1)
+
+Path: TypeAlias = tuple[str | int, ...]
+"""Where a value sits: keys and list indices from the top, formatted only when reported."""
+
+TOP: Path = ()
+
+
+class Report:
+    """The problems found in one spec file, each kept inside the file's extent."""
+
+    def __init__(self, file: str, text: str = "") -> None:
+        self.file = file
+        self._line_lengths = [len(line) for line in _LINE_BREAK.split(text)]
+        self._problems: set[Problem] = set()
+
+    def add(self, mark: Mark, path: Path, message: str) -> None:
+        line = min(max(mark.line, 1), len(self._line_lengths))
+        column = min(max(mark.column, 1), self._line_lengths[line - 1] + 1)
+        if line < mark.line:  # a parser mark past the last line: point at its end
+            column = self._line_lengths[line - 1] + 1
+        self._problems.add(Problem(self.file, line, column, format_path(path), message))
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every problem once, in file order."""
+        return sorted(self._problems, key=lambda p: (p.line, p.column, p.path, p.message))
+
+    def __bool__(self) -> bool:
+        return bool(self._problems)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def child(path: Path, key: str | int) -> Path:
+    """The path of ``key`` (a mapping key or a list index) under ``path``."""
+    return (*path, key)
+
+
+def format_path(path: Path) -> str:
+    """``tasks.load.depends_on[0]``; keys that aren't plain words as ``tasks['a b']``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part) is None:
+            text += f"[{part!r}]"
+        else:
+            text += f".{part}" if text else part
+    return text

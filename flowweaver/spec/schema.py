@@ -1,0 +1,114 @@
+"""The keys of a spec file: one table that the loader checks and the JSON Schema shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowweaver.spec.interpolate import NAME
+from flowweaver.spec.kinds import (
+    Choice,
+    Command,
+    Duration,
+    Flag,
+    Items,
+    Key,
+    Names,
+    Real,
+    Record,
+    Table,
+    Text,
+    Textual,
+    Whole,
+)
+
+EXECUTORS = ("sequential", "threaded", "async", "process", "dask")
+
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+TASK_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
+CALL = rf"{_IDENT}(?:\.{_IDENT})*(?::{_IDENT}(?:\.{_IDENT})*|\.{_IDENT})"
+EXCEPTION = rf"{_IDENT}(?:\.{_IDENT})*(?::{_IDENT}(?:\.{_IDENT})*)?"
+
+_task_name = Text(pattern=TASK_NAME, hint="a task name (letters, digits, '_', '-', '.')")
+_identifier = Text(pattern=NAME.pattern, hint="a name (letters, digits and '_')")
+
+POLICY_KEYS: dict[str, Key] = {
+    "retries": Key(Whole(minimum=0), "Retries after a failed attempt: at most retries+1 attempts."),
+    "retry_delay": Key(Duration(positive=False), "Delay before the first retry (30s, 500ms)."),
+    "retry_backoff": Key(Real(minimum=1), "Each further delay is the previous one times this."),
+    "max_retry_delay": Key(Duration(), "Cap on the delay between retries."),
+    "retry_jitter": Key(Real(minimum=0, maximum=1), "Spread each delay by up to this fraction."),
+    "retry_on": Key(
+        Names(Text(pattern=EXCEPTION, hint="an exception class (ValueError, pkg.mod.Error)")),
+        "Retry only these exception classes (builtins by name, others dotted).",
+    ),
+    "timeout": Key(Duration(), "Fail an attempt that runs longer than this (5m, 30)."),
+    "cache": Key(Flag(), "Reuse a stored result for the same callable and arguments."),
+    "cache_ttl": Key(Duration(), "How long a cached result stays valid (1d)."),
+}
+
+TASK_KEYS: dict[str, Key] = {
+    "call": Key(
+        Text(pattern=CALL, hint="'module:function' or 'module.function'"),
+        "Python callable to run: 'module:function' or 'module.function'.",
+    ),
+    "shell": Key(
+        Command(),
+        "Command to run: a string for /bin/sh -c (values quoted), or a list of arguments.",
+        interpolate="shell",
+    ),
+    "args": Key(Items(), "Positional arguments of the callable."),
+    "kwargs": Key(Table(keys=_identifier), "Keyword arguments of the callable."),
+    "inputs": Key(
+        Table(_task_name, keys=_identifier),
+        "Parameter name -> upstream task whose result it receives.",
+    ),
+    "depends_on": Key(Names(_task_name), "Tasks that must complete before this one."),
+    "description": Key(Text(), "What the task does."),
+    **POLICY_KEYS,
+}
+
+TASK = Record(TASK_KEYS, one_of=("call", "shell"))
+
+TOP_KEYS: dict[str, Key] = {
+    "version": Key(Whole(only=1), "Spec format version: 1."),
+    "name": Key(Text(nonempty=True), "Workflow name (default: the file's stem)."),
+    "description": Key(Text(), "What the workflow does."),
+    "executor": Key(Choice(EXECUTORS), "How tasks run: " + " | ".join(EXECUTORS) + "."),
+    "max_workers": Key(Whole(minimum=1), "Tasks running at once (threaded, process)."),
+    "dask": Key(
+        Record({"address": Key(Text(nonempty=True), "Scheduler address (tcp://host:8786).")}),
+        "Dask settings for executor: dask; omit the address for a local cluster.",
+    ),
+    "fail_fast": Key(Flag(), "Start no new task after the first failure."),
+    "params": Key(
+        Table(keys=_identifier),
+        "Parameters for ${params.NAME}; --param NAME=VALUE overrides them.",
+        interpolate="none",
+    ),
+    "env": Key(
+        Table(Textual(), keys=_identifier),
+        "Environment of shell tasks, and ${env.NAME}; values may use ${params.X}, ${env.X}.",
+        interpolate="none",
+    ),
+    "defaults": Key(Record(POLICY_KEYS), "Policy keys applied to every task that lacks them."),
+    "tasks": Key(
+        Table(TASK, keys=_task_name, nonempty="no tasks: add at least one under 'tasks'"),
+        "The tasks, by name.",
+        interpolate="none",
+    ),
+}
+
+SPEC = Record(TOP_KEYS, required=("tasks",), ignore_prefix="x-")
+
+
+def spec_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of spec files, for editors and the YAML language server.
+
+    In a spec file add ``# yaml-language-server: $schema=<path to the saved schema>``.
+    """
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://flowweaver.dev/schema/spec-v1.json",
+        "title": "FlowWeaver workflow spec",
+        **SPEC.schema(),
+    }
