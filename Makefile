@@ -1,0 +1,38 @@
+# The README's two set-up commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest bench fuzz clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,dask]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/flowweaver run specs/etl.yaml
+
+test: $(STAMP)
+	$(BIN)/ruff format --check flowweaver cli tests benchmarks specs
+	$(BIN)/ruff check flowweaver cli tests benchmarks specs
+	$(BIN)/mypy flowweaver cli
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff format flowweaver cli tests benchmarks specs
+	$(BIN)/ruff check --fix flowweaver cli tests benchmarks specs
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	$(BIN)/python tests/fuzz/fuzz_loader.py -max_total_time=$${FUZZ_SECONDS:-60} tests/fuzz/corpus
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .flowweaver build *.egg-info

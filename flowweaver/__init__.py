@@ -1,0 +1,67 @@
+"""FlowWeaver: a zero-infrastructure workflow runner.
+
+``import flowweaver`` loads the standard library only: the spec loader imports
+``yaml`` when called, the Dask executor imports ``distributed`` when made.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from flowweaver.errors import (
+    CycleError,
+    FlowWeaverError,
+    LockedError,
+    Problem,
+    RunInterrupted,
+    SpecError,
+    StateError,
+    TaskTimeoutError,
+    WorkerCrashedError,
+    WorkflowError,
+)
+from flowweaver.events import TaskEvent
+from flowweaver.executors import AsyncExecutor, Executor, SequentialExecutor, ThreadedExecutor
+from flowweaver.task import Task, TaskStatus
+from flowweaver.workflow import SpecInfo, Workflow
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__version__ = "0.3.0"
+
+logging.getLogger("flowweaver").addHandler(logging.NullHandler())
+
+__all__ = [
+    "AsyncExecutor",
+    "CycleError",
+    "Executor",
+    "FlowWeaverError",
+    "LockedError",
+    "Problem",
+    "RunInterrupted",
+    "SequentialExecutor",
+    "SpecError",
+    "SpecInfo",
+    "StateError",
+    "Task",
+    "TaskEvent",
+    "TaskStatus",
+    "TaskTimeoutError",
+    "ThreadedExecutor",
+    "WorkerCrashedError",
+    "Workflow",
+    "WorkflowError",
+    "__version__",
+    "load_workflow",
+]
+
+
+def load_workflow(
+    path: str | Path, params: dict[str, Any] | None = None, *, check_imports: bool = True
+) -> Workflow:
+    """Load a YAML spec file into a :class:`Workflow`; raises :class:`SpecError`."""
+    from flowweaver.spec import load_workflow as load
+
+    return load(path, params, check_imports=check_imports)

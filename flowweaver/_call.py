@@ -1,0 +1,230 @@
+"""Calling a task's function: binding upstream results, awaiting awaitables.
+
+An :class:`Attempt` is one call of one task. It runs on whichever worker the
+executor chose (the calling thread, a pool thread, an event loop, a process);
+:func:`invoke` is the one place that calls user code on a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import threading
+from collections.abc import Callable, Coroutine, Sequence
+from types import CodeType, FunctionType, MethodType
+from typing import Any
+
+logger = logging.getLogger("flowweaver")
+
+_CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
+_local = threading.local()
+_abandon_lock = threading.Lock()
+
+
+class Attempt:
+    """One call of one task: what to call, with what, and how to stop waiting for it."""
+
+    __slots__ = ("_on_abandon", "abandoned", "fn", "index", "kwargs", "name", "number", "timeout")
+
+    def __init__(
+        self,
+        index: int,
+        name: str,
+        number: int,
+        fn: Callable[..., Any],
+        kwargs: dict[str, Any],
+        timeout: float | None,
+    ) -> None:
+        self.index = index
+        self.name = name
+        self.number = number
+        self.fn = fn
+        self.kwargs = kwargs
+        self.timeout = timeout
+        self.abandoned = False
+        self._on_abandon: list[Callable[[], object]] | None = None
+
+    def add_abandon_callback(self, callback: Callable[[], object]) -> None:
+        with _abandon_lock:
+            if not self.abandoned:
+                if self._on_abandon is None:
+                    self._on_abandon = []
+                self._on_abandon.append(callback)
+                return
+        _safely(callback, "abandon callback")
+
+    def abandon(self) -> None:
+        """Stop caring about this attempt; run its abandon callbacks (kill, cancel)."""
+        with _abandon_lock:
+            if self.abandoned:
+                return
+            self.abandoned = True
+            callbacks, self._on_abandon = self._on_abandon or [], None
+        for callback in callbacks:
+            _safely(callback, "abandon callback")
+
+    def __repr__(self) -> str:
+        return f"Attempt({self.name!r}, {self.number})"
+
+
+Outcome = tuple[Attempt, bool, Any]
+"""``(attempt, ok, value)``: ``value`` is the result, or the exception when not ``ok``."""
+
+
+def on_abandon(callback: Callable[[], object]) -> None:
+    """From inside a task: call ``callback`` if the engine abandons this attempt.
+
+    The engine abandons an attempt at its timeout and on Ctrl-C/SIGTERM. Shell
+    tasks use this to end their process group. Outside a task it does nothing.
+    """
+    attempt: Attempt | None = getattr(_local, "attempt", None)
+    if attempt is not None:
+        attempt.add_abandon_callback(callback)
+
+
+def current_attempt() -> Attempt | None:
+    """The attempt running on this thread, if any."""
+    attempt: Attempt | None = getattr(_local, "attempt", None)
+    return attempt
+
+
+class Pending:
+    """An awaitable a plain function returned, to be awaited on the caller's loop."""
+
+    __slots__ = ("coroutine",)
+
+    def __init__(self, awaitable: Any) -> None:
+        self.coroutine = as_coroutine(awaitable)
+
+
+def invoke(attempt: Attempt, *, await_here: bool = True) -> Outcome:
+    """Call the attempt's function on this thread. If it returns an awaitable, await it
+    on this thread's own loop, or (``await_here=False``) hand it back as :class:`Pending`.
+
+    Whatever the function raises, ``BaseException`` included, becomes the outcome.
+    """
+    _local.attempt = attempt
+    try:
+        value = attempt.fn(**attempt.kwargs)
+        if inspect.isawaitable(value):
+            value = _await_here(value, attempt) if await_here else Pending(value)
+    except BaseException as exc:
+        return attempt, False, exc
+    finally:
+        _local.attempt = None
+    return attempt, True, value
+
+
+def _await_here(awaitable: Any, attempt: Attempt) -> Any:
+    """Run an awaitable on this thread's own event loop, cancellable by ``abandon``."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _local.loop = loop
+    task = loop.create_task(as_coroutine(awaitable))
+    attempt.add_abandon_callback(lambda: loop.call_soon_threadsafe(task.cancel))
+    try:
+        return loop.run_until_complete(task)
+    finally:
+        if not task.done():
+            task.cancel()
+
+
+def close_thread_loop() -> None:
+    """Close this thread's private event loop, if :func:`invoke` made one."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+    if loop is not None and not loop.is_closed():
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+    _local.loop = None
+
+
+async def as_coroutine(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def is_coroutine_function(fn: Callable[..., Any]) -> bool:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - an async __call__ counts too
+    )
+
+
+def call_coroutine(attempt: Attempt) -> Coroutine[Any, Any, Any]:
+    """The coroutine for an attempt whose function is a coroutine function."""
+    return as_coroutine(attempt.fn(**attempt.kwargs))
+
+
+# -- binding upstream results to parameters ---------------------------------------
+
+_code_params: dict[CodeType, tuple[frozenset[str], bool]] = {}
+
+
+def accepted_keywords(fn: Callable[..., Any]) -> tuple[frozenset[str], bool]:
+    """The parameter names ``fn`` accepts by keyword, and whether it takes ``**kwargs``.
+
+    Plain functions are read from their code object (cached: a thousand lambdas
+    made by one expression share one entry); anything else through ``inspect``.
+    """
+    if type(fn) is FunctionType:
+        code = fn.__code__
+        found = _code_params.get(code)
+        if found is None:
+            first = code.co_posonlyargcount
+            last = code.co_argcount + code.co_kwonlyargcount
+            found = (frozenset(code.co_varnames[first:last]), bool(code.co_flags & _CO_VARKEYWORDS))
+            _code_params[code] = found
+        return found
+    if type(fn) is MethodType and type(fn.__func__) is FunctionType:
+        names, var_kw = accepted_keywords(fn.__func__)
+        receiver = fn.__func__.__code__.co_varnames[:1]
+        return names - frozenset(receiver), var_kw
+    return _keywords_by_signature(fn)
+
+
+def _keywords_by_signature(fn: Callable[..., Any]) -> tuple[frozenset[str], bool]:
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return frozenset(), False
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = {p.name for p in signature.parameters.values() if p.kind in kinds}
+    if isinstance(fn, functools.partial):
+        names -= set(fn.keywords)
+    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+    return frozenset(names), var_kw
+
+
+def parameter_name(task_name: str) -> str:
+    """The parameter that receives a task's result: ``-`` and ``.`` become ``_``."""
+    return task_name.replace("-", "_").replace(".", "_")
+
+
+def bindings(
+    fn: Callable[..., Any],
+    parents: Sequence[tuple[str, int]],
+    inputs: dict[str, int],
+) -> tuple[tuple[str, int], ...]:
+    """Which upstream results ``fn`` receives: ``(keyword, upstream position)`` pairs.
+
+    ``parents`` are the upstream tasks' names and positions; ``inputs`` maps a
+    parameter to an upstream position explicitly and wins over a name match.
+    """
+    names, var_kw = accepted_keywords(fn)
+    bound: dict[str, int] = {}
+    for task_name, position in parents:
+        keyword = parameter_name(task_name)
+        if keyword in names or (var_kw and keyword.isidentifier()):
+            bound[keyword] = position
+    bound.update(inputs)
+    return tuple(bound.items())
+
+
+def _safely(callback: Callable[[], object], what: str) -> None:
+    try:
+        callback()
+    except Exception:
+        logger.exception("%s raised; ignored", what)

@@ -1,0 +1,245 @@
+"""The pure state machine of one run: every task transition happens here.
+
+The engine is given ``now`` (a monotonic time) by its caller and reads no clock,
+starts no thread and does no I/O. It knows the ready queue, attempts, retry
+times, deadlines, skip and cancel propagation; the waiting loop (``_loop``)
+asks it what to start, tells it what ended, and passes on the events it makes.
+
+A task moves PENDING → RUNNING → COMPLETED | FAILED, or PENDING → SKIPPED (an
+upstream task failed or was skipped) or → CANCELLED (interrupted, or fail-fast).
+Between a failed attempt and its retry the task stays RUNNING.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Sequence
+
+from flowweaver import graph
+from flowweaver.events import TaskEvent
+from flowweaver.task import Task, TaskStatus
+
+PENDING = TaskStatus.PENDING
+RUNNING = TaskStatus.RUNNING
+COMPLETED = TaskStatus.COMPLETED
+FAILED = TaskStatus.FAILED
+SKIPPED = TaskStatus.SKIPPED
+CANCELLED = TaskStatus.CANCELLED
+
+# What the engine knows of a task beyond its status.
+_WAITING, _READY, _EXECUTING, _RETRY_WAIT, _DONE = range(5)
+
+
+class Engine:
+    """The transitions of one run over ``tasks`` (``parents[i]``: what task ``i`` needs).
+
+    ``order[i]`` ranks ready tasks: smaller starts first, ties by position.
+    """
+
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        parents: Sequence[Sequence[int]],
+        order: Sequence[float],
+        *,
+        fail_fast: bool = False,
+        wall_offset: float = 0.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        count = len(tasks)
+        self.tasks = tasks
+        self.names = [task.name for task in tasks]
+        self.parents = parents
+        self.children = graph.children_of(parents)
+        self.order = order
+        self.fail_fast = fail_fast
+        self.wall_offset = wall_offset
+        self.rng = rng or random.Random()
+        self.status = [PENDING] * count
+        self.phase = [_WAITING] * count
+        self.attempt = [0] * count
+        self.waiting = [len(ups) for ups in parents]
+        self.first_start = [0.0] * count
+        self.errors: list[str | None] = [None] * count
+        self.events: list[TaskEvent] = []
+        self.unfinished = count
+        self.executing = 0
+        self.stopped = False
+        self._ready: list[tuple[float, int]] = []
+        self._deadlines: list[tuple[float, int, int]] = []
+        self._retries: list[tuple[float, int, int]] = []
+        for node in range(count):
+            if self.waiting[node] == 0:
+                self._make_ready(node)
+
+    # -- questions ----------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return self.unfinished == 0
+
+    def is_current(self, node: int, attempt: int) -> bool:
+        """Whether an outcome for ``attempt`` of ``node`` still matters."""
+        return self.phase[node] == _EXECUTING and self.attempt[node] == attempt
+
+    def next_wakeup(self) -> float | None:
+        """The earliest deadline or retry time, or ``None`` if nothing is timed."""
+        self._drop_stale_deadlines()
+        times = []
+        if self._deadlines:
+            times.append(self._deadlines[0][0])
+        if self._retries:
+            times.append(self._retries[0][0])
+        return min(times) if times else None
+
+    def has_ready(self, now: float) -> bool:
+        """Whether a task could start now (a retry whose delay is over counts)."""
+        self._wake_retries(now)
+        return bool(self._ready) and not self.stopped
+
+    # -- transitions ----------------------------------------------------------------
+
+    def preset(self, node: int, now: float) -> None:
+        """Mark a task COMPLETED without running it: a resumed run reuses its result."""
+        self._finish(node, COMPLETED, now, None, reused=True)
+
+    def start(self, now: float, limit: int) -> list[int]:
+        """Start up to ``limit`` ready tasks, best first. Returns their positions."""
+        self._wake_retries(now)
+        started: list[int] = []
+        ready = self._ready
+        while ready and len(started) < limit and not self.stopped:
+            node = heapq.heappop(ready)[1]
+            if self.phase[node] != _READY:
+                continue
+            self.phase[node] = _EXECUTING
+            self.executing += 1
+            attempt = self.attempt[node] + 1
+            self.attempt[node] = attempt
+            timeout = self.tasks[node].timeout
+            if timeout is not None:
+                heapq.heappush(self._deadlines, (now + timeout, node, attempt))
+            if attempt == 1:
+                self.first_start[node] = now
+                self.status[node] = RUNNING
+            self.events.append(
+                TaskEvent(self.names[node], RUNNING, attempt, now + self.wall_offset)
+            )
+            started.append(node)
+        return started
+
+    def succeed(self, node: int, now: float, *, cached: bool = False) -> None:
+        """The current attempt of ``node`` returned (or its result was in the cache)."""
+        self._stop_executing(node)
+        self._finish(node, COMPLETED, now, None, cached=cached)
+
+    def fail(self, node: int, now: float, error: str, *, retryable: bool) -> None:
+        """The current attempt of ``node`` failed with ``error``."""
+        self._stop_executing(node)
+        task = self.tasks[node]
+        attempt = self.attempt[node]
+        if retryable and attempt <= task.retries and not self.stopped:
+            delay = task.retry_delay_for(attempt)
+            if task.retry_jitter and delay:
+                delay *= 1 + self.rng.uniform(-task.retry_jitter, task.retry_jitter)
+            self.phase[node] = _RETRY_WAIT
+            self.errors[node] = error
+            heapq.heappush(self._retries, (now + delay, node, attempt))
+            self.events.append(
+                TaskEvent(
+                    task.name, RUNNING, attempt, now + self.wall_offset, error, retry_in=delay
+                )
+            )
+            return
+        self._finish(node, FAILED, now, error)
+        for below in graph.descendants(self.children, node):
+            if self.phase[below] in (_WAITING, _READY):
+                self.phase[below] = _DONE
+                self._finish(below, SKIPPED, now, f"upstream task {task.name!r} did not complete")
+        if self.fail_fast:
+            self._cancel_all(now, "cancelled: fail-fast after a failure", include_executing=False)
+
+    def expired(self, now: float) -> list[int]:
+        """Executing tasks whose deadline has passed (their attempt is to be failed)."""
+        late: list[int] = []
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, node, attempt = heapq.heappop(deadlines)
+            if self.is_current(node, attempt):
+                late.append(node)
+        return late
+
+    def interrupt(self, now: float, reason: str) -> list[int]:
+        """Cancel every unfinished task; returns the ones that were executing."""
+        executing = [n for n, phase in enumerate(self.phase) if phase == _EXECUTING]
+        self._cancel_all(now, reason, include_executing=True)
+        return executing
+
+    # -- internals ----------------------------------------------------------------
+
+    def _make_ready(self, node: int) -> None:
+        self.phase[node] = _READY
+        heapq.heappush(self._ready, (self.order[node], node))
+
+    def _wake_retries(self, now: float) -> None:
+        retries = self._retries
+        while retries and retries[0][0] <= now:
+            _, node, attempt = heapq.heappop(retries)
+            if self.phase[node] == _RETRY_WAIT and self.attempt[node] == attempt:
+                self._make_ready(node)
+
+    def _stop_executing(self, node: int) -> None:
+        self.phase[node] = _DONE
+        self.executing -= 1
+
+    def _finish(
+        self,
+        node: int,
+        status: TaskStatus,
+        now: float,
+        error: str | None,
+        *,
+        reused: bool = False,
+        cached: bool = False,
+    ) -> None:
+        self.phase[node] = _DONE
+        self.status[node] = status
+        self.errors[node] = error
+        self.unfinished -= 1
+        started = self.first_start[node] if self.attempt[node] else now
+        self.events.append(
+            TaskEvent(
+                self.names[node],
+                status,
+                self.attempt[node],
+                now + self.wall_offset,
+                error,
+                now - started,
+                None,
+                cached,
+                reused,
+            )
+        )
+        if status is COMPLETED:
+            waiting = self.waiting
+            for child in self.children[node]:
+                waiting[child] -= 1
+                if waiting[child] == 0 and self.phase[child] == _WAITING:
+                    self._make_ready(child)
+
+    def _cancel_all(self, now: float, reason: str, *, include_executing: bool) -> None:
+        self.stopped = True
+        cancellable = {_WAITING, _READY, _RETRY_WAIT}
+        if include_executing:
+            cancellable.add(_EXECUTING)
+        for node, phase in enumerate(self.phase):
+            if phase in cancellable:
+                if phase == _EXECUTING:
+                    self.executing -= 1
+                self._finish(node, CANCELLED, now, self.errors[node] or reason)
+
+    def _drop_stale_deadlines(self) -> None:
+        deadlines = self._deadlines
+        while deadlines and not self.is_current(deadlines[0][1], deadlines[0][2]):
+            heapq.heappop(deadlines)

@@ -1,0 +1,113 @@
+"""FlowWeaver's exceptions: one tree, three kinds of outcome.
+
+    FlowWeaverError
+    ├── InputError                      your input is wrong (exit 2)
+    │   ├── SpecError(ValueError)       a spec file has problems: ``.problems``
+    │   ├── CycleError(ValueError)      the graph has a cycle: ``.cycle``
+    │   └── StateError                  the state folder is unusable (owner, mode, corrupt db)
+    ├── LockedError                     another run of the workflow holds its lock (exit 3)
+    └── WorkflowError(RuntimeError)     tasks failed: ``.failed_tasks`` (exit 1)
+
+    RunInterrupted(KeyboardInterrupt)   Ctrl-C or SIGTERM stopped a run: ``.signum``
+
+Errors a task attempt can end with, besides whatever the task raised:
+
+    TaskTimeoutError(TimeoutError)      the attempt ran past ``Task.timeout``
+    WorkerCrashedError(RuntimeError)    the process running the attempt died
+
+Anything else escaping FlowWeaver is a bug in FlowWeaver.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+
+
+class FlowWeaverError(Exception):
+    """Base class of every error FlowWeaver raises on purpose."""
+
+
+class InputError(FlowWeaverError):
+    """The user's input (a spec, an option, the state folder) is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem found in a spec file, located 1-based."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"{self.file}:{self.line}:{self.column}: {where}{self.message}"
+
+
+class SpecError(InputError, ValueError):
+    """A spec file has one or more problems; each is in ``problems``."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class CycleError(InputError, ValueError):
+    """The dependencies form a cycle; ``cycle`` lists it, first node repeated last."""
+
+    def __init__(self, cycle: list[str]) -> None:
+        self.cycle = list(cycle)
+        super().__init__(f"circular dependency: {' -> '.join(self.cycle)}")
+
+
+class StateError(InputError):
+    """The state folder or its database cannot be used safely."""
+
+
+class LockedError(FlowWeaverError):
+    """Another run of the same workflow holds the lock."""
+
+    def __init__(self, workflow: str, holder: str) -> None:
+        self.workflow = workflow
+        self.holder = holder
+        super().__init__(f"workflow {workflow!r} is already running ({holder})")
+
+
+class WorkflowError(FlowWeaverError, RuntimeError):
+    """One or more tasks failed; ``failed_tasks`` maps each name to its error."""
+
+    def __init__(self, workflow: str, failed_tasks: dict[str, str]) -> None:
+        self.workflow = workflow
+        self.failed_tasks = dict(failed_tasks)
+        listing = "; ".join(f"{name}: {error}" for name, error in self.failed_tasks.items())
+        count = len(self.failed_tasks)
+        noun = "task" if count == 1 else "tasks"
+        super().__init__(f"workflow {workflow!r}: {count} {noun} failed: {listing}")
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run was stopped by SIGINT or SIGTERM; ``signum`` says which."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        self.signum = int(signum)
+        super().__init__(f"interrupted by {signal.Signals(self.signum).name}")
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal number (130, 143)."""
+        return 128 + self.signum
+
+
+class TaskTimeoutError(TimeoutError):
+    """An attempt ran past its task's timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"timed out after {seconds:g}s")
+
+
+class WorkerCrashedError(RuntimeError):
+    """The worker process running an attempt died before it answered."""

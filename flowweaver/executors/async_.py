@@ -1,0 +1,171 @@
+"""Tasks on one asyncio event loop; plain functions on threads beside it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
+
+from flowweaver._call import Attempt, Outcome, Pending, call_coroutine, is_coroutine_function
+from flowweaver._loop import Backend, Run, drive_async
+from flowweaver._threads import WorkerThreads
+from flowweaver.errors import WorkflowError
+from flowweaver.executors.base import Executor
+from flowweaver.executors.thread import default_workers
+from flowweaver.task import Task
+
+if TYPE_CHECKING:
+    from flowweaver.recorder import Store
+    from flowweaver.workflow import Workflow
+
+UVLOOP_HINT = "uvloop is not installed: pip install uvloop (or flowweaver's default extras)"
+
+
+class AsyncExecutor(Executor):
+    """Awaits coroutine tasks on one event loop (uvloop's when ``use_uvloop``).
+
+    Plain functions run on a thread pool beside the loop, so the loop is never
+    blocked; awaitables they return are awaited on the loop. ``max_workers``
+    bounds how many tasks run at once (default: no bound for coroutines).
+    """
+
+    def __init__(
+        self,
+        use_uvloop: bool = False,
+        *,
+        max_workers: int | None = None,
+        fail_fast: bool = False,
+    ) -> None:
+        super().__init__(fail_fast=fail_fast)
+        if max_workers is not None and (isinstance(max_workers, bool) or max_workers < 1):
+            raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        self.use_uvloop = use_uvloop
+        self.max_workers = max_workers
+        if use_uvloop:
+            _uvloop()
+
+    def backend(self) -> _AsyncBackend:
+        return _AsyncBackend(self.max_workers)
+
+    def drive(self, run: Run, backend: Backend) -> None:
+        _run_coroutine(drive_async(run, backend), self.use_uvloop)
+
+    async def execute_async(
+        self, workflow: Workflow, store: Store | None = None, *, resume: bool = False
+    ) -> None:
+        """Like :meth:`execute`, on the running event loop."""
+        run, backend = self.prepare(workflow, store, resume=resume)
+        try:
+            await drive_async(run, backend)
+        finally:
+            workflow.last_run_seconds = run.elapsed()
+
+    async def run_tasks_async(
+        self, tasks: Sequence[Task], *, raise_on_failure: bool = True
+    ) -> None:
+        backend = self.backend()
+        run = Run("tasks", list(tasks), [[] for _ in tasks], slots=backend.slots, fail_fast=False)
+        try:
+            await drive_async(run, backend)
+        except WorkflowError:
+            if raise_on_failure:
+                raise
+
+    def __repr__(self) -> str:
+        return f"AsyncExecutor(use_uvloop={self.use_uvloop})"
+
+
+def _uvloop() -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        raise ImportError(UVLOOP_HINT) from None
+    return uvloop
+
+
+def _run_coroutine(coroutine: Coroutine[Any, Any, None], use_uvloop: bool) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        coroutine.close()
+        raise RuntimeError(
+            "AsyncExecutor.execute() was called from a running event loop: "
+            "use 'await executor.execute_async(workflow)' instead"
+        )
+    loop = _uvloop().new_event_loop() if use_uvloop else asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(coroutine)
+    finally:
+        try:
+            _cancel_leftovers(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    leftovers = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+
+
+class _AsyncBackend:
+    def __init__(self, max_workers: int | None) -> None:
+        self.slots = max_workers or 1 << 30
+        self._pool_size = max_workers or default_workers()
+
+    def open(self, report: Callable[[Outcome], object]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._report = report
+        self._threads: WorkerThreads | None = None
+        self._tasks: dict[Attempt, asyncio.Task[Any]] = {}
+
+    def submit(self, attempt: Attempt) -> None:
+        if is_coroutine_function(attempt.fn):
+            self._start(attempt, call_coroutine(attempt))
+            return
+        if self._threads is None:
+            self._threads = WorkerThreads(self._pool_size, self._from_thread, await_here=False)
+        self._threads.submit(attempt)
+
+    def _from_thread(self, outcome: Outcome) -> None:
+        """A plain function returned: await what it returned if awaitable, on the loop."""
+        attempt, ok, value = outcome
+        if ok and isinstance(value, Pending):
+            self._loop.call_soon_threadsafe(self._start, attempt, value.coroutine)
+        else:
+            self._report(outcome)
+
+    def _start(self, attempt: Attempt, coroutine: Coroutine[Any, Any, Any]) -> None:
+        if attempt.abandoned:
+            coroutine.close()
+            return
+        task = self._loop.create_task(coroutine)
+        self._tasks[attempt] = task
+        task.add_done_callback(lambda done: self._finished(attempt, done))
+
+    def _finished(self, attempt: Attempt, task: asyncio.Task[Any]) -> None:
+        self._tasks.pop(attempt, None)
+        if task.cancelled():
+            self._report((attempt, False, asyncio.CancelledError()))
+            return
+        exc = task.exception()
+        self._report((attempt, exc is None, task.result() if exc is None else exc))
+
+    def abandon(self, attempt: Attempt) -> None:
+        attempt.abandon()
+        task = self._tasks.pop(attempt, None)
+        if task is not None:
+            task.cancel()
+        elif self._threads is not None:
+            self._threads.replace()
+
+    def close(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        if self._threads is not None:
+            self._threads.shutdown()

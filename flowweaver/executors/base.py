@@ -1,0 +1,87 @@
+"""What every executor shares: turning a workflow into a run and driving it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from flowweaver._loop import Backend, Run, drive
+from flowweaver.errors import WorkflowError
+from flowweaver.task import Task
+
+if TYPE_CHECKING:
+    from flowweaver.recorder import Store
+    from flowweaver.workflow import Workflow
+
+
+class Executor(ABC):
+    """Runs workflows. Subclasses say how attempts run (:meth:`backend`); the
+    scheduling (ready queue, retries, timeouts, failure policy) is shared."""
+
+    #: start ready tasks in plan order rather than longest-path-first
+    plan_order = False
+
+    def __init__(self, *, fail_fast: bool = False) -> None:
+        self.fail_fast = fail_fast
+
+    @abstractmethod
+    def backend(self) -> Backend:
+        """A fresh backend for one run."""
+
+    def execute(
+        self, workflow: Workflow, store: Store | None = None, *, resume: bool = False
+    ) -> None:
+        """Run every task of ``workflow``; raise ``WorkflowError`` if any failed.
+
+        With a ``store`` (a :class:`~flowweaver.RunStore`) the run is recorded in
+        its history, cached results are used, and ``resume=True`` reuses what the
+        latest unfinished run of this workflow completed.
+        """
+        run, backend = self.prepare(workflow, store, resume=resume)
+        try:
+            self.drive(run, backend)
+        finally:
+            workflow.last_run_seconds = run.elapsed()
+
+    def prepare(
+        self, workflow: Workflow, store: Store | None = None, *, resume: bool = False
+    ) -> tuple[Run, Backend]:
+        """A run of ``workflow``, not yet started, and the backend to drive it with."""
+        recorder = store.open_run(workflow, resume=resume) if store is not None else None
+        backend = self.backend()
+        run = Run(
+            workflow.name,
+            list(workflow.get_all_tasks().values()),
+            workflow.parents(),
+            slots=backend.slots,
+            fail_fast=self.fail_fast,
+            observers=workflow.observers,
+            recorder=recorder,
+            plan_order=self.plan_order,
+        )
+        return run, backend
+
+    def run_tasks(self, tasks: Sequence[Task], *, raise_on_failure: bool = True) -> None:
+        """Run independent ``tasks`` (their dependencies are not consulted)."""
+        backend = self.backend()
+        run = Run(
+            "tasks",
+            list(tasks),
+            [[] for _ in tasks],
+            slots=backend.slots,
+            fail_fast=self.fail_fast,
+            plan_order=self.plan_order,
+        )
+        try:
+            self.drive(run, backend)
+        except WorkflowError:
+            if raise_on_failure:
+                raise
+
+    def drive(self, run: Run, backend: Backend) -> None:
+        """Wait for the run to end (the asyncio executor runs its own loop here)."""
+        drive(run, backend)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

@@ -1,0 +1,45 @@
+"""One task at a time, in plan order, on the calling thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flowweaver._call import Attempt, Outcome, close_thread_loop, invoke
+from flowweaver._threads import WorkerThreads
+from flowweaver.executors.base import Executor
+
+
+class SequentialExecutor(Executor):
+    """Runs tasks one by one in plan order. A task with a timeout runs on a helper
+    thread so the timeout holds; everything else runs on the calling thread."""
+
+    plan_order = True
+
+    def backend(self) -> _InlineBackend:
+        return _InlineBackend()
+
+
+class _InlineBackend:
+    slots = 1
+
+    def open(self, report: Callable[[Outcome], object]) -> None:
+        self._report = report
+        self._helper: WorkerThreads | None = None
+
+    def submit(self, attempt: Attempt) -> None:
+        if attempt.timeout is None:
+            self._report(invoke(attempt))
+            return
+        if self._helper is None:
+            self._helper = WorkerThreads(1, self._report)
+        self._helper.submit(attempt)
+
+    def abandon(self, attempt: Attempt) -> None:
+        attempt.abandon()
+        if self._helper is not None and attempt.timeout is not None:
+            self._helper.replace()
+
+    def close(self) -> None:
+        if self._helper is not None:
+            self._helper.shutdown()
+        close_thread_loop()

@@ -1,0 +1,132 @@
+"""A task: one callable, its retry and timeout policy, and its latest outcome."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class TaskStatus(enum.Enum):
+    """Where a task stands in a run. ``value`` is the lowercase name."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (TaskStatus.PENDING, TaskStatus.RUNNING)
+
+
+StatusCallback = Callable[[str, TaskStatus], object]
+RetryCallback = Callable[[str, int], object]
+
+
+@dataclass(eq=False)
+class Task:
+    """A unit of work in a :class:`~flowweaver.Workflow`.
+
+    ``fn`` may be a plain function, a coroutine function, or a plain function that
+    returns an awaitable. It receives upstream results as keyword arguments (see
+    the README's "Data between tasks").
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    retries: int = 0
+    timeout: float | None = None
+    status: TaskStatus = TaskStatus.PENDING
+    result: Any = None
+    error: str | None = None
+    on_status_change: StatusCallback | None = None
+    on_retry: RetryCallback | None = None
+    depends_on: list[str] = field(default_factory=list)
+    retry_delay: float = 0.0
+    retry_backoff: float = 1.0
+    max_retry_delay: float | None = None
+    inputs: dict[str, str] = field(default_factory=dict)
+    retry_jitter: float = 0.0
+    retry_on: tuple[type[BaseException], ...] = (Exception,)
+    cache: bool = False
+    cache_ttl: float | None = None
+    description: str = ""
+    attempts: int = 0
+
+    def __post_init__(self) -> None:
+        _check(
+            isinstance(self.name, str) and self.name != "", "task name must be a non-empty string"
+        )
+        if not callable(self.fn):
+            raise TypeError(
+                f"task {self.name!r}: fn must be callable, got {type(self.fn).__name__}"
+            )
+        _check_int(self.name, "retries", self.retries)
+        _check_number(self.name, "retry_delay", self.retry_delay, allow_zero=True)
+        _check_number(self.name, "retry_jitter", self.retry_jitter, allow_zero=True)
+        _check_number(self.name, "retry_backoff", self.retry_backoff, allow_zero=False)
+        if self.retry_backoff < 1:
+            raise ValueError(f"task {self.name!r}: retry_backoff must be at least 1")
+        for key in ("timeout", "max_retry_delay", "cache_ttl"):
+            value = getattr(self, key)
+            if value is not None:
+                _check_number(self.name, key, value, allow_zero=False)
+        self.depends_on = list(self.depends_on)
+        self.inputs = dict(self.inputs)
+        retry_on: object = self.retry_on
+        self.retry_on = (retry_on,) if isinstance(retry_on, type) else tuple(self.retry_on)
+        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on):
+            raise TypeError(f"task {self.name!r}: retry_on must hold exception classes")
+
+    def is_async(self) -> bool:
+        """Whether ``fn`` is a coroutine function (``async def``)."""
+        from flowweaver._call import is_coroutine_function
+
+        return is_coroutine_function(self.fn)
+
+    def execute(self) -> None:
+        """Run this task alone (no upstream inputs), with its retries and timeout."""
+        from flowweaver.executors.sequential import SequentialExecutor
+
+        SequentialExecutor().run_tasks([self], raise_on_failure=False)
+
+    async def execute_async(self) -> None:
+        """Run this task alone on the running event loop."""
+        from flowweaver.executors.async_ import AsyncExecutor
+
+        await AsyncExecutor().run_tasks_async([self], raise_on_failure=False)
+
+    def retry_delay_for(self, retry: int) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based), before jitter."""
+        delay = self.retry_delay * self.retry_backoff ** (retry - 1)
+        if self.max_retry_delay is not None:
+            delay = min(delay, self.max_retry_delay)
+        return delay
+
+    def __repr__(self) -> str:
+        return f"Task(name={self.name!r}, status={self.status.value})"
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+def _check_int(task: str, key: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"task {task!r}: {key} must be an integer")
+    if value < 0:
+        raise ValueError(f"task {task!r}: {key} must not be negative, got {value}")
+
+
+def _check_number(task: str, key: str, value: object, *, allow_zero: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"task {task!r}: {key} must be a number of seconds")
+    if math.isnan(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = "zero or more" if allow_zero else "greater than zero"
+        raise ValueError(f"task {task!r}: {key} must be {bound}, got {value}")

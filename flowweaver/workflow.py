@@ -1,0 +1,168 @@
+"""A workflow: named tasks and the dependencies between them (a DAG)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flowweaver import graph
+from flowweaver.events import Observer
+from flowweaver.task import Task, TaskStatus
+
+if TYPE_CHECKING:
+    from flowweaver.executors.base import Executor
+
+
+@dataclass
+class SpecInfo:
+    """Where a workflow loaded from a spec file came from, and its run settings."""
+
+    path: str
+    sha256: str
+    params: dict[str, Any] = field(default_factory=dict)
+    executor: str | None = None
+    max_workers: int | None = None
+    dask_address: str | None = None
+    fail_fast: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class Workflow:
+    """Tasks and their dependencies. Dependencies must be added before their dependents,
+    so the graph is acyclic by construction and the order of addition is a valid order.
+    """
+
+    def __init__(self, name: str = "Workflow", description: str = "") -> None:
+        self.name = name
+        self.description = description
+        self.spec: SpecInfo | None = None
+        self._tasks: dict[str, Task] = {}
+        self._index: dict[str, int] = {}
+        self._parents: list[list[int]] = []
+        self._observers: list[Observer] = []
+        self.last_run_seconds = 0.0
+
+    # -- building -----------------------------------------------------------------
+
+    def add_task(self, task: Task, depends_on: list[str] | None = None) -> None:
+        """Add ``task``, depending on ``task.depends_on``, ``depends_on`` and ``task.inputs``.
+
+        Raises ``ValueError`` for a duplicate name, an unknown dependency (dependencies
+        must be added first) or a task depending on itself.
+        """
+        if not isinstance(task, Task):
+            raise TypeError(f"add_task expects a Task, got {type(task).__name__}")
+        name = task.name
+        if name in self._index:
+            raise ValueError(f"duplicate task name {name!r}: task names must be unique")
+        wanted = [*task.depends_on, *(depends_on or ()), *task.inputs.values()]
+        deps = list(dict.fromkeys(wanted))
+        for dep in deps:
+            if dep == name:
+                raise ValueError(f"task {name!r} cannot depend on itself ({name} -> {name})")
+            if dep not in self._index:
+                raise ValueError(
+                    f"task {name!r} depends on unknown task {dep!r}: "
+                    "dependencies must be added to the workflow first"
+                )
+        task.depends_on = deps
+        self._index[name] = len(self._parents)
+        self._parents.append([self._index[dep] for dep in deps])
+        self._tasks[name] = task
+
+    def subscribe(self, observer: Observer) -> Callable[[], None]:
+        """Call ``observer(event)`` for every task event of every later run.
+
+        Events arrive in order for each task. Returns a function that unsubscribes.
+        An observer that raises is logged and ignored.
+        """
+        self._observers.append(observer)
+
+        def unsubscribe() -> None:
+            if observer in self._observers:
+                self._observers.remove(observer)
+
+        return unsubscribe
+
+    @property
+    def observers(self) -> list[Observer]:
+        return list(self._observers)
+
+    # -- reading ------------------------------------------------------------------
+
+    def get_execution_plan(self) -> list[list[Task]]:
+        """Kahn layers: each layer's tasks depend only on earlier layers."""
+        tasks = list(self._tasks.values())
+        return [[tasks[i] for i in layer] for layer in graph.layers(self._parents)]
+
+    def get_task(self, task_name: str) -> Task | None:
+        return self._tasks.get(task_name)
+
+    def get_dependencies(self, task_name: str) -> list[str]:
+        return list(self._require(task_name).depends_on)
+
+    def get_all_tasks(self) -> dict[str, Task]:
+        return dict(self._tasks)
+
+    def get_task_status(self, task_name: str) -> TaskStatus | None:
+        task = self._tasks.get(task_name)
+        return task.status if task is not None else None
+
+    def get_task_result(self, task_name: str) -> Any:
+        """The task's result, or ``None`` until it has completed. ``KeyError`` if unknown."""
+        task = self._require(task_name)
+        return task.result if task.status is TaskStatus.COMPLETED else None
+
+    def get_workflow_stats(self) -> dict[str, Any]:
+        counts = dict.fromkeys(TaskStatus, 0)
+        retries = 0
+        for task in self._tasks.values():
+            counts[task.status] += 1
+            retries += max(task.attempts - 1, 0)
+        return {
+            "total_tasks": len(self._tasks),
+            "completed": counts[TaskStatus.COMPLETED],
+            "failed": counts[TaskStatus.FAILED],
+            "skipped": counts[TaskStatus.SKIPPED],
+            "cancelled": counts[TaskStatus.CANCELLED],
+            "pending": counts[TaskStatus.PENDING],
+            "running": counts[TaskStatus.RUNNING],
+            "retries": retries,
+            "total_time_seconds": self.last_run_seconds,
+        }
+
+    def parents(self) -> list[list[int]]:
+        """Dependencies by position: ``parents()[i]`` are the indices task ``i`` needs."""
+        return self._parents
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tasks
+
+    def __repr__(self) -> str:
+        return f"Workflow(name={self.name!r}, tasks={len(self._tasks)})"
+
+    def _require(self, task_name: str) -> Task:
+        try:
+            return self._tasks[task_name]
+        except KeyError:
+            raise KeyError(f"no task named {task_name!r} in workflow {self.name!r}") from None
+
+    # -- running ------------------------------------------------------------------
+
+    def execute(self, executor: Executor | None = None) -> None:
+        """Run with ``executor`` (sequential when none). Raises ``WorkflowError`` on failure."""
+        if executor is None:
+            from flowweaver.executors.sequential import SequentialExecutor
+
+            executor = SequentialExecutor()
+        executor.execute(self)
+
+    async def execute_async(self) -> None:
+        """Run on the running event loop with an :class:`AsyncExecutor`."""
+        from flowweaver.executors.async_ import AsyncExecutor
+
+        await AsyncExecutor().execute_async(self)
