@@ -36,11 +36,14 @@ logging.getLogger("flowweaver").addHandler(logging.NullHandler())
 __all__ = [
     "AsyncExecutor",
     "CycleError",
+    "DaskExecutor",
     "Executor",
     "FlowWeaverError",
     "LockedError",
     "Problem",
+    "ProcessExecutor",
     "RunInterrupted",
+    "RunStore",
     "SequentialExecutor",
     "SpecError",
     "SpecInfo",
@@ -56,6 +59,18 @@ __all__ = [
     "__version__",
     "load_workflow",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("ProcessExecutor", "DaskExecutor", "RunStore"):
+        if name == "RunStore":
+            from flowweaver.history import RunStore
+
+            return RunStore
+        from flowweaver import executors
+
+        return getattr(executors, name)
+    raise AttributeError(f"module 'flowweaver' has no attribute {name!r}")
 
 
 def load_workflow(

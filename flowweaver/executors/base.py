@@ -11,7 +11,7 @@ from flowweaver.errors import WorkflowError
 from flowweaver.task import Task
 
 if TYPE_CHECKING:
-    from flowweaver.recorder import Store
+    from flowweaver.recorder import Recorder, Store
     from flowweaver.workflow import Workflow
 
 
@@ -30,25 +30,37 @@ class Executor(ABC):
         """A fresh backend for one run."""
 
     def execute(
-        self, workflow: Workflow, store: Store | None = None, *, resume: bool = False
+        self,
+        workflow: Workflow,
+        store: Store | None = None,
+        *,
+        resume: bool = False,
+        recorder: Recorder | None = None,
     ) -> None:
         """Run every task of ``workflow``; raise ``WorkflowError`` if any failed.
 
         With a ``store`` (a :class:`~flowweaver.RunStore`) the run is recorded in
         its history, cached results are used, and ``resume=True`` reuses what the
-        latest unfinished run of this workflow completed.
+        latest unfinished run of this workflow completed. A ``recorder`` already
+        opened with ``store.open_run(...)`` may be passed instead of the store.
         """
-        run, backend = self.prepare(workflow, store, resume=resume)
+        run, backend = self.prepare(workflow, store, resume=resume, recorder=recorder)
         try:
             self.drive(run, backend)
         finally:
             workflow.last_run_seconds = run.elapsed()
 
     def prepare(
-        self, workflow: Workflow, store: Store | None = None, *, resume: bool = False
+        self,
+        workflow: Workflow,
+        store: Store | None = None,
+        *,
+        resume: bool = False,
+        recorder: Recorder | None = None,
     ) -> tuple[Run, Backend]:
         """A run of ``workflow``, not yet started, and the backend to drive it with."""
-        recorder = store.open_run(workflow, resume=resume) if store is not None else None
+        if recorder is None and store is not None:
+            recorder = store.open_run(workflow, resume=resume)
         backend = self.backend()
         run = Run(
             workflow.name,
