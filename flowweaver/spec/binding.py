@@ -65,7 +65,7 @@ class _Binding:
 
     def _keyword(self, key: str, name: str, missing: str) -> None:
         path = self.task.path(key, name)
-        mark = self.task.locate(key, name)
+        mark = self.task.locate_key(key, name)
         if name in self.filled:
             self.report.add(mark, path, f"argument {name!r} is given twice")
         elif name in self.by_name or self.var_keyword:

@@ -45,6 +45,15 @@ class TaskDef:
             node = inner
         return node.mark
 
+    def locate_key(self, *steps: str) -> Mark:
+        """The mark of the last key of ``steps`` (where it is written), as near as it exists."""
+        parent = self.node
+        for step in steps[:-1]:
+            parent = _inside(parent, step) or parent
+        if isinstance(parent, MapNode) and steps and steps[-1] in parent.keys:
+            return parent.key_mark(steps[-1])
+        return self.locate(*steps)
+
     def path(self, *steps: str | int) -> Path:
         """The path of the value at ``steps`` under this task."""
         return ("tasks", self.name, *steps)

@@ -30,7 +30,11 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class UnresolvedReference(ValueError):
-    """A reference that cannot be resolved; the message says why."""
+    """References that cannot be resolved: ``reasons`` says why, one per reference."""
+
+    def __init__(self, *reasons: str) -> None:
+        self.reasons = reasons
+        super().__init__("; ".join(reasons))
 
 
 @dataclass(frozen=True)
@@ -53,29 +57,40 @@ class Scope:
         try:
             value = self.substitute(node.value, shell=shell)
         except UnresolvedReference as exc:
-            report.add(node.mark, path, str(exc))
+            for reason in exc.reasons:
+                report.add(node.mark, path, reason)
             return node
         return from_plain(value, node.at)
 
     def substitute(self, text: str, *, shell: bool = False) -> Any:
-        """``text`` with its references replaced; ``UnresolvedReference`` for a bad one."""
+        """``text`` with its references replaced; ``UnresolvedReference`` for bad ones."""
         whole = _TOKEN.fullmatch(text)
         if whole is not None and whole.group(2) and not shell:
             return self._lookup(whole.group(1))
         parts: list[str] = []
+        reasons: list[str] = []
         position = 0
         for match in _TOKEN.finditer(text):
             parts.append(text[position : match.start()])
             position = match.end()
-            if match.group(0) == "${":
+            if match.group(0) == "$${":
                 parts.append("${")
-            elif match.group(2) is None:
-                raise UnresolvedReference(f"'${{' without a closing '}}' in {text!r}")
-            else:
-                value = as_text(self._lookup(match.group(1)))
-                parts.append(shlex.quote(value) if shell else value)
+                continue
+            try:
+                value = as_text(self._reference(match))
+            except UnresolvedReference as exc:
+                reasons.extend(exc.reasons)
+                continue
+            parts.append(shlex.quote(value) if shell else value)
+        if reasons:
+            raise UnresolvedReference(*reasons)
         parts.append(text[position:])
         return "".join(parts)
+
+    def _reference(self, match: re.Match[str]) -> Any:
+        if match.group(2) is None:
+            raise UnresolvedReference(f"'{match.group(0)}' has no closing '}}'")
+        return self._lookup(match.group(1))
 
     def _lookup(self, reference: str) -> Any:
         match = _REFERENCE.fullmatch(reference)

@@ -260,8 +260,10 @@ class Command(Kind):
     def check(self, node: Node, path: Path, ctx: Context) -> Any:
         if isinstance(node, ScalarNode) and isinstance(node.value, str):
             return node.value if node.value.strip() else ctx.fail(node, path, "empty command")
-        if not isinstance(node, ListNode) or not node.items:
+        if not isinstance(node, ListNode):
             return ctx.fail(node, path, f"expected a command or a list, got {describe(node)}")
+        if not node.items:
+            return ctx.fail(node, path, "empty command")
         argv = [Textual().check(v, (*path, i), ctx) for i, v in enumerate(node.items)]
         return INVALID if INVALID in argv else argv
 

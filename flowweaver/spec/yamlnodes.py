@@ -253,6 +253,7 @@ class _Walker:
                 continue
             if key in items:
                 self._duplicate(key, keys[key], key_node.start_mark, path)
+                self._child(value_node, path, key, depth)  # for the problems inside it
                 continue
             keys[key] = key_node.start_mark
             items[key] = self._child(value_node, path, key, depth)
