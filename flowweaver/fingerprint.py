@@ -1,0 +1,176 @@
+"""Fingerprints of task definitions (for resume) and cache keys (for ``cache: true``).
+
+Both are SHA-256 digests over a canonical encoding:
+
+- a callable is its import path (module and qualified name) and its source text
+  (``inspect.getsource``), or its bytecode and constants when there is no source;
+  a ``functools.partial`` adds its arguments, defaults and closure values are
+  included; a shell command (or any dataclass instance) is its type and fields;
+- a value is encoded by structure for ``None``, numbers, strings, bytes, lists,
+  tuples, dicts (key order ignored) and sets; anything else by its pickle, else by
+  its ``repr`` -- unless that repr shows a memory address (``<... at 0x...>``),
+  which is no identity at all: such a value is :class:`Unhashable`.
+
+A task's fingerprint is its callable, the inputs mapping and its sorted upstream
+names. A cache key is its callable and the keyword arguments it is called with
+(the upstream results it receives). Only the task's own source is read: a change
+in a helper it calls is not seen.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import inspect
+import pickle
+import types
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flowweaver.task import Task
+
+VERSION = b"flowweaver-fingerprint-1"
+_MAX_DEPTH = 64
+
+
+class Unhashable(Exception):
+    """A value or callable has no stable identity to hash."""
+
+
+def task_fingerprint(task: Task, upstream: Iterable[str]) -> str | None:
+    """The digest of ``task``'s definition, or ``None`` when it cannot be computed."""
+    try:
+        parts = [
+            VERSION,
+            callable_identity(task.fn),
+            encode(sorted(task.inputs.items())),
+            encode(sorted(upstream)),
+        ]
+    except Unhashable:
+        return None
+    return _digest(parts)
+
+
+def cache_key(task: Task, kwargs: Mapping[str, Any]) -> str | None:
+    """The cache key of calling ``task`` with ``kwargs``, or ``None`` (not cacheable)."""
+    try:
+        parts = [VERSION, b"cache", callable_identity(task.fn), encode(dict(kwargs))]
+    except Unhashable:
+        return None
+    return _digest(parts)
+
+
+def callable_identity(fn: Any, depth: int = 0) -> bytes:
+    """The bytes that identify what calling ``fn`` does."""
+    if depth > _MAX_DEPTH:
+        raise Unhashable("callable nested too deeply")
+    if isinstance(fn, functools.partial):
+        return b"".join(
+            [
+                b"partial:",
+                callable_identity(fn.func, depth + 1),
+                encode(list(fn.args)),
+                encode(dict(fn.keywords)),
+            ]
+        )
+    if isinstance(fn, types.MethodType):
+        return b"method:" + callable_identity(fn.__func__, depth + 1) + encode(fn.__self__)
+    if isinstance(fn, types.FunctionType):
+        return _function_identity(fn)
+    if isinstance(fn, (type, types.BuiltinFunctionType)):
+        return b"object:" + _path(fn).encode() + _source(fn)
+    if dataclasses.is_dataclass(fn):
+        fields = {f.name: getattr(fn, f.name) for f in dataclasses.fields(fn)}
+        return b"dataclass:" + _path(type(fn)).encode() + _source(type(fn)) + encode(fields)
+    return b"instance:" + _path(type(fn)).encode() + _source(type(fn)) + encode(fn)
+
+
+def _function_identity(fn: types.FunctionType) -> bytes:
+    closure = [cell.cell_contents for cell in fn.__closure__ or () if _filled(cell)]
+    return b"".join(
+        [
+            b"function:",
+            _path(fn).encode(),
+            _source(fn) or _code_identity(fn.__code__),
+            encode(list(fn.__defaults__ or ())),
+            encode(dict(fn.__kwdefaults__ or {})),
+            encode([_closure_value(value) for value in closure]),
+        ]
+    )
+
+
+def _closure_value(value: Any) -> Any:
+    if callable(value) and not isinstance(value, type):
+        return callable_identity(value, 1)
+    return value
+
+
+def _filled(cell: types.CellType) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell raises
+    except ValueError:
+        return False
+    return True
+
+
+def _path(obj: Any) -> str:
+    module = getattr(obj, "__module__", None) or "?"
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or "?"
+    return f"{module}:{name}"
+
+
+def _source(obj: Any) -> bytes:
+    try:
+        return inspect.getsource(obj).encode()
+    except (OSError, TypeError):
+        return b""
+
+
+def _code_identity(code: types.CodeType) -> bytes:
+    consts = [
+        _code_identity(c) if isinstance(c, types.CodeType) else repr(c).encode()
+        for c in code.co_consts
+    ]
+    return b"code:" + code.co_code + b"|".join(consts) + repr(code.co_names).encode()
+
+
+def encode(value: Any, depth: int = 0) -> bytes:
+    """A canonical byte encoding of ``value``; raises :class:`Unhashable`."""
+    if depth > _MAX_DEPTH:
+        raise Unhashable("value nested too deeply")
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return f"{type(value).__name__}:".encode() + _length(repr(value).encode())
+    if isinstance(value, (list, tuple)):
+        items = [encode(item, depth + 1) for item in value]
+        return f"{type(value).__name__}[".encode() + b"".join(map(_length, items))
+    if isinstance(value, dict):
+        pairs = sorted(encode(k, depth + 1) + encode(v, depth + 1) for k, v in value.items())
+        return b"dict{" + b"".join(map(_length, pairs))
+    if isinstance(value, (set, frozenset)):
+        items = sorted(encode(item, depth + 1) for item in value)
+        return b"set{" + b"".join(map(_length, items))
+    if isinstance(value, (types.FunctionType, functools.partial)):
+        return b"callable:" + _length(callable_identity(value, depth + 1))
+    return b"object:" + _path(type(value)).encode() + _length(_opaque(value))
+
+
+def _opaque(value: Any) -> bytes:
+    try:
+        return pickle.dumps(value, protocol=4)
+    except Exception:
+        text = repr(value)
+        if " at 0x" in text:
+            raise Unhashable(f"{type(value).__name__} has no stable identity") from None
+        return text.encode()
+
+
+def _length(data: bytes) -> bytes:
+    return len(data).to_bytes(8, "big") + data
+
+
+def _digest(parts: list[bytes]) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(_length(part))
+    return hasher.hexdigest()

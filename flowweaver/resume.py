@@ -1,0 +1,117 @@
+"""Resume: which tasks of an unfinished run keep their results, and why the others run.
+
+A task is reused when it completed in the run being resumed, its fingerprint
+(see :mod:`flowweaver.fingerprint`) is unchanged, its result was stored and loads
+back, and every task upstream of it is reused too. Every other task runs.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from flowweaver.task import Task
+
+
+class PastTask(NamedTuple):
+    """What the run being resumed recorded about one task."""
+
+    status: str
+    fingerprint: str | None
+    result_state: str  # "stored", "unpicklable" or "none"
+    result: bytes | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class ResumeInfo:
+    """What a resumed run reuses and what it runs again, for the user to see.
+
+    ``from_run`` is the run resumed (``None``: there was nothing to resume, and
+    every task runs); ``rerun`` gives the reason each other task runs again;
+    ``changed`` lists the tasks whose definition changed since that run and
+    ``unstored`` those whose result could not be stored or loaded back.
+    """
+
+    from_run: str | None
+    message: str
+    reused: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    unstored: tuple[str, ...] = ()
+    rerun: dict[str, str] = field(default_factory=dict)
+
+
+def plan(
+    from_run: str,
+    past: dict[str, PastTask],
+    tasks: Sequence[Task],
+    parents: Sequence[Sequence[int]],
+    fingerprints: Sequence[str | None],
+) -> tuple[ResumeInfo, dict[str, Any], dict[str, bytes]]:
+    """The resume info, the reused results by name, and their pickles (to copy over)."""
+    reused: dict[str, Any] = {}
+    blobs: dict[str, bytes] = {}
+    changed: list[str] = []
+    unstored: list[str] = []
+    rerun: dict[str, str] = {}
+    order = graphlib.TopologicalSorter({i: list(ups) for i, ups in enumerate(parents)})
+    for node in order.static_order():
+        task = tasks[node]
+        before = past.get(task.name)
+        reason = _reason_to_run(before, fingerprints[node])
+        if reason is None:
+            lost = [tasks[up].name for up in parents[node] if tasks[up].name not in reused]
+            if lost:
+                reason = f"upstream task {lost[0]!r} runs again"
+        if reason is None:
+            assert before is not None and before.result is not None
+            try:
+                reused[task.name] = pickle.loads(before.result)
+                blobs[task.name] = before.result
+                continue
+            except Exception as exc:
+                reason = f"stored result could not be loaded ({type(exc).__name__}: {exc})"
+        rerun[task.name] = reason
+        if reason.startswith("definition changed"):
+            changed.append(task.name)
+        elif reason.startswith(("result could not", "stored result")):
+            unstored.append(task.name)
+    names = [task.name for task in tasks]
+    info = ResumeInfo(
+        from_run=from_run,
+        message=_message(from_run, len(reused), len(tasks), changed),
+        reused=tuple(name for name in names if name in reused),
+        changed=tuple(name for name in names if name in changed),
+        unstored=tuple(name for name in names if name in unstored),
+        rerun={name: rerun[name] for name in names if name in rerun},
+    )
+    return info, reused, blobs
+
+
+def nothing_to_resume(message: str) -> ResumeInfo:
+    return ResumeInfo(from_run=None, message=message)
+
+
+def _reason_to_run(before: PastTask | None, fingerprint: str | None) -> str | None:
+    if before is None:
+        return "new task"
+    if before.status != "completed":
+        return f"was {before.status}"
+    if fingerprint is None:
+        return "definition changed (it has no stable fingerprint)"
+    if before.fingerprint != fingerprint:
+        return "definition changed"
+    if before.result_state != "stored" or before.result is None:
+        note = f": {before.note}" if before.note else ""
+        return f"result could not be stored{note}"
+    return None
+
+
+def _message(from_run: str, reused: int, total: int, changed: list[str]) -> str:
+    text = f"resuming run {from_run}: {reused} of {total} tasks reused"
+    if changed:
+        text += f"; changed: {', '.join(changed)}"
+    return text
