@@ -20,6 +20,7 @@ logger = logging.getLogger("flowweaver")
 
 _CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
 _local = threading.local()
+_NEVER_AWAITABLE = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict, set})
 _abandon_lock = threading.Lock()
 
 
@@ -108,7 +109,7 @@ def invoke(attempt: Attempt, *, await_here: bool = True) -> Outcome:
     _local.attempt = attempt
     try:
         value = attempt.fn(**attempt.kwargs)
-        if inspect.isawaitable(value):
+        if type(value) not in _NEVER_AWAITABLE and inspect.isawaitable(value):
             value = _await_here(value, attempt) if await_here else Pending(value)
     except BaseException as exc:
         return attempt, False, exc
@@ -214,6 +215,8 @@ def bindings(
     parameter to an upstream position explicitly and wins over a name match.
     """
     names, var_kw = accepted_keywords(fn)
+    if not names and not var_kw:
+        return ()
     bound: dict[str, int] = {}
     for task_name, position in parents:
         keyword = parameter_name(task_name)

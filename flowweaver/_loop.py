@@ -22,7 +22,7 @@ from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flowweaver import graph
-from flowweaver._call import Attempt, Outcome, bindings, current_attempt
+from flowweaver._call import Attempt, Outcome, accepted_keywords, bindings, current_attempt
 from flowweaver.engine import Engine
 from flowweaver.errors import RunInterrupted, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
@@ -30,10 +30,14 @@ from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
     from flowweaver.recorder import Recorder
+    from flowweaver.workflow import Graph
 
 logger = logging.getLogger("flowweaver")
 _monotonic = time.monotonic
 _COMPLETED = TaskStatus.COMPLETED
+_RUNNING = TaskStatus.RUNNING
+_PENDING = TaskStatus.PENDING
+_NO_KEYWORDS: tuple[frozenset[str], bool] = (frozenset(), False)
 
 
 class Backend(Protocol):
@@ -43,7 +47,8 @@ class Backend(Protocol):
 
     def open(self, report: Callable[[Outcome], object]) -> None: ...
 
-    def submit(self, attempt: Attempt) -> None: ...
+    def submit(self, attempt: Attempt) -> Outcome | None:
+        """Start the attempt; return its outcome if it ran to the end inline."""
 
     def abandon(self, attempt: Attempt) -> None: ...
 
@@ -66,7 +71,7 @@ class Run:
         self,
         name: str,
         tasks: Sequence[Task],
-        parents: Sequence[Sequence[int]],
+        graph: Graph,
         *,
         slots: int,
         fail_fast: bool,
@@ -81,42 +86,32 @@ class Run:
         self.recorder = recorder
         self.observers = list(observers)
         self.signum: int | None = None
-        self._position = {task.name: index for index, task in enumerate(tasks)}
         self.started_at = _monotonic()
         self.ended_at: float | None = None
         self.running: dict[int, Attempt] = {}
         self.results: list[Any] = [None] * len(tasks)
         for task in tasks:
-            task.status, task.result, task.error, task.attempts = TaskStatus.PENDING, None, None, 0
+            task.status, task.result, task.error, task.attempts = _PENDING, None, None, 0
         reused: dict[str, Any] = {}
         durations: dict[str, float] = {}
         if recorder is not None:
             self.observers.append(recorder.record_event)
-            reused, durations = recorder.begin(tasks, parents)
-        order = _order(tasks, parents, durations, plan_order)
+            reused, durations = recorder.begin(tasks, graph.parents)
         self.engine = Engine(
             tasks,
-            parents,
-            order,
+            graph.parents,
+            graph.depth if plan_order else _longest_first(tasks, graph.parents, durations),
+            children=graph.children,
             fail_fast=fail_fast,
             wall_offset=time.time() - self.started_at,
             rng=rng,
         )
-        self._bindings = self._bind(parents)
+        self._bindings = _bind(tasks, graph)
         for index, task in enumerate(tasks):
             if task.name in reused:
                 self.results[index] = task.result = reused[task.name]
                 self.engine.preset(index, self.started_at)
         self.flush()
-
-    def _bind(self, parents: Sequence[Sequence[int]]) -> list[tuple[tuple[str, int], ...]]:
-        position = {task.name: index for index, task in enumerate(self.tasks)}
-        bound = []
-        for task, ups in zip(self.tasks, parents, strict=True):
-            named = [(self.tasks[up].name, up) for up in ups]
-            inputs = {param: position[source] for param, source in task.inputs.items()}
-            bound.append(bindings(task.fn, named, inputs))
-        return bound
 
     # -- the steps both loops take ----------------------------------------------------
 
@@ -124,23 +119,23 @@ class Run:
         """Start what is ready and a slot allows; returns the attempts to submit."""
         engine = self.engine
         free = self.slots - engine.executing
-        if free <= 0 or not engine.has_ready(now):
+        if free <= 0:
             return []
         attempts = []
-        results = self.results
+        tasks, results, bound, running = self.tasks, self.results, self._bindings, self.running
         for index in engine.start(now, free):
-            task = self.tasks[index]
-            kwargs = {keyword: results[up] for keyword, up in self._bindings[index]}
+            task = tasks[index]
+            kwargs = {keyword: results[up] for keyword, up in bound[index]}
             if task.cache and self.recorder is not None:
                 hit, value = self.recorder.lookup(task, kwargs)
                 if hit:
-                    self.results[index] = task.result = value
+                    results[index] = task.result = value
                     engine.succeed(index, now, cached=True)
                     continue
             attempt = Attempt(
                 index, task.name, engine.attempt[index], task.fn, kwargs, task.timeout
             )
-            self.running[index] = attempt
+            running[index] = attempt
             attempts.append(attempt)
         return attempts
 
@@ -179,6 +174,10 @@ class Run:
         running, self.running = list(self.running.values()), {}
         return running
 
+    def can_launch(self, now: float) -> bool:
+        engine = self.engine
+        return self.slots > engine.executing and engine.has_ready(now)
+
     def wait_time(self, now: float) -> float | None:
         wakeup = self.engine.next_wakeup()
         return None if wakeup is None else max(wakeup - now, 0.0)
@@ -188,18 +187,26 @@ class Run:
         events = self.engine.events
         if not events:
             return
-        tasks = self.tasks
-        observers = self.observers
-        position = self._position
-        for event in events:
-            task = tasks[position[event.task]]
-            _apply(task, event)
+        tasks, observers = self.tasks, self.observers
+        for node, event in zip(self.engine.event_nodes, events, strict=True):
+            task = tasks[node]
+            status = event[1]
+            task.attempts = event[2]
+            if event[6] is not None:  # retry_in: a failed attempt that will be retried
+                _retrying(task, event)
+            elif task.status is not status:
+                task.status = status
+                if status is not _RUNNING:
+                    _ended(task, event)
+                if task.on_status_change is not None:
+                    _call_back(task.on_status_change, task.name, status)
             for observer in observers:
                 try:
                     observer(event)
                 except Exception:
                     logger.exception("observer %r raised; ignored", observer)
         events.clear()
+        self.engine.event_nodes.clear()
 
     def _fail(self, attempt: Attempt, exc: BaseException, now: float) -> None:
         task = self.tasks[attempt.index]
@@ -219,10 +226,11 @@ class Run:
         """Close the run: record it, then raise if it was interrupted or a task failed."""
         self.ended_at = _monotonic()
         elapsed = self.elapsed()
+        statuses, tasks = self.engine.status, self.tasks
         failed = {
-            task.name: task.error or "failed"
-            for task in self.tasks
-            if task.status is TaskStatus.FAILED
+            tasks[i].name: tasks[i].error or "failed"
+            for i, status in enumerate(statuses)
+            if status is TaskStatus.FAILED
         }
         if self.recorder is not None:
             status = "interrupted" if self.signum else ("failed" if failed else "completed")
@@ -233,22 +241,17 @@ class Run:
             raise WorkflowError(self.name, failed)
 
 
-def _apply(task: Task, event: TaskEvent) -> None:
-    """Update the task from an event, and call its callbacks (errors logged, ignored)."""
-    task.attempts = event.attempt
-    if event.retry_in is not None:
-        task.error = event.error
-        if task.on_retry is not None:
-            _call_back(task.on_retry, task.name, event.attempt)
-        return
-    changed = task.status is not event.status
-    task.status = event.status
+def _retrying(task: Task, event: TaskEvent) -> None:
+    task.error = event.error
+    if task.on_retry is not None:
+        _call_back(task.on_retry, task.name, event.attempt)
+
+
+def _ended(task: Task, event: TaskEvent) -> None:
     if event.error is not None:
         task.error = event.error
-    if event.status is not _COMPLETED and event.status is not TaskStatus.RUNNING:
+    if event.status is not _COMPLETED:
         task.result = None
-    if changed and task.on_status_change is not None:
-        _call_back(task.on_status_change, task.name, event.status)
 
 
 def _call_back(callback: Callable[[str, Any], object], name: str, value: Any) -> None:
@@ -258,33 +261,42 @@ def _call_back(callback: Callable[[str, Any], object], name: str, value: Any) ->
         logger.exception("callback of task %r raised; ignored", name)
 
 
-def _order(
-    tasks: Sequence[Task],
-    parents: Sequence[Sequence[int]],
-    durations: dict[str, float],
-    plan_order: bool,
+def _longest_first(
+    tasks: Sequence[Task], parents: Sequence[Sequence[int]], durations: dict[str, float]
 ) -> list[float]:
-    """The ready-queue key: plan order (layer) for one-at-a-time runs, else the
-    longest path below each task first, weighed by past durations when known."""
-    if plan_order:
-        depth = [0.0] * len(tasks)
-        for node, ups in enumerate(parents):
-            if ups:
-                depth[node] = 1.0 + max(depth[up] for up in ups)
-        return depth
+    """The ready-queue key for parallel runs: the longest path below each task first,
+    by task counts, or by past durations when the history knows them."""
     weights = None
     if durations:
         known = [durations.get(task.name) for task in tasks]
-        typical = sorted(d for d in known if d is not None)[len(known) // 2 :][:1] or [0.0]
-        weights = [max(d if d is not None else typical[0], 1e-6) for d in known]
+        measured = sorted(d for d in known if d is not None)
+        typical = measured[len(measured) // 2] if measured else 0.0
+        weights = [max(d if d is not None else typical, 1e-6) for d in known]
     return [-w for w in graph.longest_path_below(parents, weights)]
+
+
+def _bind(tasks: Sequence[Task], graph: Graph) -> list[tuple[tuple[str, int], ...]]:
+    """For each task, the upstream results it receives: ``(keyword, position)`` pairs."""
+    bound: list[tuple[tuple[str, int], ...]] = []
+    for task, ups in zip(tasks, graph.parents, strict=True):
+        if not ups or (accepted_keywords(task.fn) == _NO_KEYWORDS and not task.inputs):
+            bound.append(())
+            continue
+        named = [(tasks[up].name, up) for up in ups]
+        inputs = {param: graph.index[source] for param, source in task.inputs.items()}
+        bound.append(bindings(task.fn, named, inputs))
+    return bound
 
 
 # -- the loops --------------------------------------------------------------------
 
 
 def drive(run: Run, backend: Backend) -> None:
-    """The blocking loop: wait on a queue of outcomes, with the next deadline as timeout."""
+    """The blocking loop: wait on a queue of outcomes, with the next deadline as timeout.
+
+    A backend that ran an attempt inline returns its outcome from ``submit``; the
+    loop then goes straight round without waiting.
+    """
     inbox: SimpleQueue[Outcome | None] = SimpleQueue()
     backend.open(inbox.put)
     engine = run.engine
@@ -293,27 +305,35 @@ def drive(run: Run, backend: Backend) -> None:
             while True:
                 now = _monotonic()
                 for attempt in run.launch(now):
-                    backend.submit(attempt)
+                    outcome = backend.submit(attempt)
+                    if outcome is not None:
+                        run.settle(outcome, _monotonic())
                 run.flush()
                 if engine.finished:
                     break
-                try:
-                    item = inbox.get(timeout=run.wait_time(now))
-                except Empty:
-                    item = None
-                now = _monotonic()
-                while item is not None:
-                    run.settle(item, now)
-                    item = None if inbox.empty() else inbox.get_nowait()
-                for attempt in run.expire(now):
-                    backend.abandon(attempt)
-                if run.signum is not None:
-                    for attempt in run.interrupt(now):
-                        backend.abandon(attempt)
-                run.flush()
+                if not inbox.empty() or not run.can_launch(now):
+                    try:
+                        item = inbox.get(timeout=run.wait_time(now))
+                    except Empty:
+                        item = None
+                    now = _monotonic()
+                    while item is not None:
+                        run.settle(item, now)
+                        item = None if inbox.empty() else inbox.get_nowait()
+                _check_deadlines_and_signals(run, backend, now)
     finally:
         backend.close()
     run.finish()
+
+
+def _check_deadlines_and_signals(run: Run, backend: Backend, now: float) -> None:
+    if run.engine.timed:
+        for attempt in run.expire(now):
+            backend.abandon(attempt)
+    if run.signum is not None:
+        for attempt in run.interrupt(now):
+            backend.abandon(attempt)
+    run.flush()
 
 
 async def drive_async(run: Run, backend: Backend) -> None:
@@ -341,21 +361,18 @@ async def drive_async(run: Run, backend: Backend) -> None:
             while True:
                 now = _monotonic()
                 for attempt in run.launch(now):
-                    backend.submit(attempt)
+                    outcome = backend.submit(attempt)
+                    if outcome is not None:
+                        run.settle(outcome, _monotonic())
                 run.flush()
                 if engine.finished:
                     break
-                if not inbox:
+                if not inbox and not run.can_launch(now):
                     await _wait(wakeup, run.wait_time(now), wake)
                 now = _monotonic()
                 while inbox:
                     run.settle(inbox.popleft(), now)
-                for attempt in run.expire(now):
-                    backend.abandon(attempt)
-                if run.signum is not None:
-                    for attempt in run.interrupt(now):
-                        backend.abandon(attempt)
-                run.flush()
+                _check_deadlines_and_signals(run, backend, now)
     finally:
         backend.close()
     run.finish()

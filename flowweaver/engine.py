@@ -12,9 +12,9 @@ Between a failed attempt and its retry the task stays RUNNING.
 
 from __future__ import annotations
 
-import heapq
 import random
 from collections.abc import Sequence
+from heapq import heappop, heappush
 
 from flowweaver import graph
 from flowweaver.events import TaskEvent
@@ -26,6 +26,9 @@ COMPLETED = TaskStatus.COMPLETED
 FAILED = TaskStatus.FAILED
 SKIPPED = TaskStatus.SKIPPED
 CANCELLED = TaskStatus.CANCELLED
+
+_event = tuple.__new__  # TaskEvent without NamedTuple's slower keyword-handling __new__
+_NO_NEWS = (None, None, None, False, False)  # error, duration, retry_in, cached, reused
 
 # What the engine knows of a task beyond its status.
 _WAITING, _READY, _EXECUTING, _RETRY_WAIT, _DONE = range(5)
@@ -43,6 +46,7 @@ class Engine:
         parents: Sequence[Sequence[int]],
         order: Sequence[float],
         *,
+        children: Sequence[Sequence[int]] | None = None,
         fail_fast: bool = False,
         wall_offset: float = 0.0,
         rng: random.Random | None = None,
@@ -51,7 +55,7 @@ class Engine:
         self.tasks = tasks
         self.names = [task.name for task in tasks]
         self.parents = parents
-        self.children = graph.children_of(parents)
+        self.children = children if children is not None else graph.children_of(parents)
         self.order = order
         self.fail_fast = fail_fast
         self.wall_offset = wall_offset
@@ -63,6 +67,7 @@ class Engine:
         self.first_start = [0.0] * count
         self.errors: list[str | None] = [None] * count
         self.events: list[TaskEvent] = []
+        self.event_nodes: list[int] = []  # the task of each event, by position
         self.unfinished = count
         self.executing = 0
         self.stopped = False
@@ -82,6 +87,11 @@ class Engine:
     def is_current(self, node: int, attempt: int) -> bool:
         """Whether an outcome for ``attempt`` of ``node`` still matters."""
         return self.phase[node] == _EXECUTING and self.attempt[node] == attempt
+
+    @property
+    def timed(self) -> bool:
+        """Whether any deadline or retry time is pending."""
+        return bool(self._deadlines or self._retries)
 
     def next_wakeup(self) -> float | None:
         """The earliest deadline or retry time, or ``None`` if nothing is timed."""
@@ -106,32 +116,35 @@ class Engine:
 
     def start(self, now: float, limit: int) -> list[int]:
         """Start up to ``limit`` ready tasks, best first. Returns their positions."""
-        self._wake_retries(now)
+        if self._retries:
+            self._wake_retries(now)
         started: list[int] = []
-        ready = self._ready
-        while ready and len(started) < limit and not self.stopped:
-            node = heapq.heappop(ready)[1]
-            if self.phase[node] != _READY:
+        if self.stopped:
+            return started
+        ready, phase, attempts, events = self._ready, self.phase, self.attempt, self.events
+        wall = now + self.wall_offset
+        while ready and limit:
+            node = heappop(ready)[1]
+            if phase[node] != _READY:
                 continue
-            self.phase[node] = _EXECUTING
-            self.executing += 1
-            attempt = self.attempt[node] + 1
-            self.attempt[node] = attempt
+            phase[node] = _EXECUTING
+            attempt = attempts[node] = attempts[node] + 1
             timeout = self.tasks[node].timeout
             if timeout is not None:
-                heapq.heappush(self._deadlines, (now + timeout, node, attempt))
+                heappush(self._deadlines, (now + timeout, node, attempt))
             if attempt == 1:
                 self.first_start[node] = now
                 self.status[node] = RUNNING
-            self.events.append(
-                TaskEvent(self.names[node], RUNNING, attempt, now + self.wall_offset)
-            )
+            events.append(_event(TaskEvent, (self.names[node], RUNNING, attempt, wall, *_NO_NEWS)))
+            self.event_nodes.append(node)
             started.append(node)
+            limit -= 1
+        self.executing += len(started)
         return started
 
     def succeed(self, node: int, now: float, *, cached: bool = False) -> None:
         """The current attempt of ``node`` returned (or its result was in the cache)."""
-        self._stop_executing(node)
+        self.executing -= 1
         self._finish(node, COMPLETED, now, None, cached=cached)
 
     def fail(self, node: int, now: float, error: str, *, retryable: bool) -> None:
@@ -145,12 +158,10 @@ class Engine:
                 delay *= 1 + self.rng.uniform(-task.retry_jitter, task.retry_jitter)
             self.phase[node] = _RETRY_WAIT
             self.errors[node] = error
-            heapq.heappush(self._retries, (now + delay, node, attempt))
-            self.events.append(
-                TaskEvent(
-                    task.name, RUNNING, attempt, now + self.wall_offset, error, retry_in=delay
-                )
-            )
+            heappush(self._retries, (now + delay, node, attempt))
+            wall = now + self.wall_offset
+            self.events.append(TaskEvent(task.name, RUNNING, attempt, wall, error, retry_in=delay))
+            self.event_nodes.append(node)
             return
         self._finish(node, FAILED, now, error)
         for below in graph.descendants(self.children, node):
@@ -165,7 +176,7 @@ class Engine:
         late: list[int] = []
         deadlines = self._deadlines
         while deadlines and deadlines[0][0] <= now:
-            _, node, attempt = heapq.heappop(deadlines)
+            _, node, attempt = heappop(deadlines)
             if self.is_current(node, attempt):
                 late.append(node)
         return late
@@ -180,12 +191,12 @@ class Engine:
 
     def _make_ready(self, node: int) -> None:
         self.phase[node] = _READY
-        heapq.heappush(self._ready, (self.order[node], node))
+        heappush(self._ready, (self.order[node], node))
 
     def _wake_retries(self, now: float) -> None:
         retries = self._retries
         while retries and retries[0][0] <= now:
-            _, node, attempt = heapq.heappop(retries)
+            _, node, attempt = heappop(retries)
             if self.phase[node] == _RETRY_WAIT and self.attempt[node] == attempt:
                 self._make_ready(node)
 
@@ -203,30 +214,28 @@ class Engine:
         reused: bool = False,
         cached: bool = False,
     ) -> None:
-        self.phase[node] = _DONE
+        phase = self.phase
+        phase[node] = _DONE
         self.status[node] = status
         self.errors[node] = error
         self.unfinished -= 1
-        started = self.first_start[node] if self.attempt[node] else now
+        attempt = self.attempt[node]
+        duration = now - self.first_start[node] if attempt else 0.0
+        wall = now + self.wall_offset
         self.events.append(
-            TaskEvent(
-                self.names[node],
-                status,
-                self.attempt[node],
-                now + self.wall_offset,
-                error,
-                now - started,
-                None,
-                cached,
-                reused,
+            _event(
+                TaskEvent,
+                (self.names[node], status, attempt, wall, error, duration, None, cached, reused),
             )
         )
+        self.event_nodes.append(node)
         if status is COMPLETED:
-            waiting = self.waiting
+            waiting, ready, order = self.waiting, self._ready, self.order
             for child in self.children[node]:
                 waiting[child] -= 1
-                if waiting[child] == 0 and self.phase[child] == _WAITING:
-                    self._make_ready(child)
+                if waiting[child] == 0 and phase[child] == _WAITING:
+                    phase[child] = _READY
+                    heappush(ready, (order[child], child))
 
     def _cancel_all(self, now: float, reason: str, *, include_executing: bool) -> None:
         self.stopped = True
@@ -242,4 +251,4 @@ class Engine:
     def _drop_stale_deadlines(self) -> None:
         deadlines = self._deadlines
         while deadlines and not self.is_current(deadlines[0][1], deadlines[0][2]):
-            heapq.heappop(deadlines)
+            heappop(deadlines)

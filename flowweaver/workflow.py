@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowweaver import graph
 from flowweaver.events import Observer
 from flowweaver.task import Task, TaskStatus
 
@@ -28,6 +27,16 @@ class SpecInfo:
     env: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Graph:
+    """A workflow's dependencies by position: read-only views for the engine."""
+
+    parents: list[list[int]]
+    children: list[list[int]]
+    depth: list[float]
+    index: dict[str, int]
+
+
 class Workflow:
     """Tasks and their dependencies. Dependencies must be added before their dependents,
     so the graph is acyclic by construction and the order of addition is a valid order.
@@ -40,6 +49,8 @@ class Workflow:
         self._tasks: dict[str, Task] = {}
         self._index: dict[str, int] = {}
         self._parents: list[list[int]] = []
+        self._children: list[list[int]] = []
+        self._depth: list[float] = []
         self._observers: list[Observer] = []
         self.last_run_seconds = 0.0
 
@@ -67,8 +78,14 @@ class Workflow:
                     "dependencies must be added to the workflow first"
                 )
         task.depends_on = deps
-        self._index[name] = len(self._parents)
-        self._parents.append([self._index[dep] for dep in deps])
+        position = len(self._parents)
+        ups = [self._index[dep] for dep in deps]
+        for up in ups:
+            self._children[up].append(position)
+        self._index[name] = position
+        self._parents.append(ups)
+        self._children.append([])
+        self._depth.append(1.0 + max([self._depth[up] for up in ups]) if ups else 0.0)
         self._tasks[name] = task
 
     def subscribe(self, observer: Observer) -> Callable[[], None]:
@@ -92,9 +109,16 @@ class Workflow:
     # -- reading ------------------------------------------------------------------
 
     def get_execution_plan(self) -> list[list[Task]]:
-        """Kahn layers: each layer's tasks depend only on earlier layers."""
-        tasks = list(self._tasks.values())
-        return [[tasks[i] for i in layer] for layer in graph.layers(self._parents)]
+        """Kahn layers: each layer's tasks depend only on earlier layers, in the order
+        they were added. (Tasks are added after their dependencies, so a task's layer
+        is known when it is added: one more than its deepest dependency's.)"""
+        layers: list[list[Task]] = []
+        for task, depth in zip(self._tasks.values(), self._depth, strict=True):
+            level = int(depth)
+            if level == len(layers):
+                layers.append([])
+            layers[level].append(task)
+        return layers
 
     def get_task(self, task_name: str) -> Task | None:
         return self._tasks.get(task_name)
@@ -131,6 +155,10 @@ class Workflow:
             "retries": retries,
             "total_time_seconds": self.last_run_seconds,
         }
+
+    def graph(self) -> Graph:
+        """The dependency graph by position (task ``i`` is the ``i``-th added)."""
+        return Graph(self._parents, self._children, self._depth, self._index)
 
     def parents(self) -> list[list[int]]:
         """Dependencies by position: ``parents()[i]`` are the indices task ``i`` needs."""

@@ -10,7 +10,7 @@ from flowweaver._call import Attempt, Outcome, Pending, call_coroutine, is_corou
 from flowweaver._loop import Backend, Run, drive_async
 from flowweaver._threads import WorkerThreads
 from flowweaver.errors import WorkflowError
-from flowweaver.executors.base import Executor
+from flowweaver.executors.base import Executor, independent
 from flowweaver.executors.thread import default_workers
 from flowweaver.task import Task
 
@@ -64,7 +64,7 @@ class AsyncExecutor(Executor):
         self, tasks: Sequence[Task], *, raise_on_failure: bool = True
     ) -> None:
         backend = self.backend()
-        run = Run("tasks", list(tasks), [[] for _ in tasks], slots=backend.slots, fail_fast=False)
+        run = Run("tasks", list(tasks), independent(tasks), slots=backend.slots, fail_fast=False)
         try:
             await drive_async(run, backend)
         except WorkflowError:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from flowweaver._loop import Backend, Run, drive
 from flowweaver.errors import WorkflowError
 from flowweaver.task import Task
+from flowweaver.workflow import Graph
 
 if TYPE_CHECKING:
     from flowweaver.recorder import Recorder, Store
@@ -65,7 +66,7 @@ class Executor(ABC):
         run = Run(
             workflow.name,
             list(workflow.get_all_tasks().values()),
-            workflow.parents(),
+            workflow.graph(),
             slots=backend.slots,
             fail_fast=self.fail_fast,
             observers=workflow.observers,
@@ -80,7 +81,7 @@ class Executor(ABC):
         run = Run(
             "tasks",
             list(tasks),
-            [[] for _ in tasks],
+            independent(tasks),
             slots=backend.slots,
             fail_fast=self.fail_fast,
             plan_order=self.plan_order,
@@ -97,3 +98,10 @@ class Executor(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def independent(tasks: Sequence[Task]) -> Graph:
+    """The graph of tasks run without their dependencies (``Task.execute``)."""
+    count = len(tasks)
+    index = {task.name: i for i, task in enumerate(tasks)}
+    return Graph([[] for _ in tasks], [[] for _ in tasks], [0.0] * count, index)

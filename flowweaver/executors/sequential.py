@@ -26,13 +26,13 @@ class _InlineBackend:
         self._report = report
         self._helper: WorkerThreads | None = None
 
-    def submit(self, attempt: Attempt) -> None:
+    def submit(self, attempt: Attempt) -> Outcome | None:
         if attempt.timeout is None:
-            self._report(invoke(attempt))
-            return
+            return invoke(attempt)
         if self._helper is None:
             self._helper = WorkerThreads(1, self._report)
         self._helper.submit(attempt)
+        return None
 
     def abandon(self, attempt: Attempt) -> None:
         attempt.abandon()

@@ -1,0 +1,325 @@
+"""Tasks in worker processes that the executor owns, so that one task can be ended.
+
+The stock ``ProcessPoolExecutor`` can't kill one task: killing a worker breaks the
+whole pool. Here each worker is a process with a connection of its own. One reader
+thread in the parent waits on every worker's connection and process sentinel, and
+reports each outcome to the loop. A timed-out or interrupted attempt gets its worker
+terminated (SIGTERM, then SIGKILL after a grace); a worker that dies on its own
+(a segfault, ``os._exit``, the OOM killer) fails its attempt with
+:class:`~flowweaver.errors.WorkerCrashedError`. Either way the next submit starts a
+fresh worker. The worker side is :mod:`flowweaver.executors._worker`.
+
+Workers are started with the ``spawn`` method, deliberately: ``fork`` copies a
+parent that has threads running (the engine's, the reader's, a task's), which can
+deadlock the child on a lock held at the fork; ``forkserver`` fixes ``sys.path`` and
+the main module once, when its server starts, so a spec directory added to
+``sys.path`` later would not reach the workers. ``spawn`` costs a fresh interpreter
+per worker (a tenth of a second), paid once per worker per run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING, Any
+
+from flowweaver._call import Attempt, Outcome
+from flowweaver._loop import error_text
+from flowweaver.errors import InputError, WorkerCrashedError
+from flowweaver.executors import _worker
+from flowweaver.executors.base import Executor
+from flowweaver.shell import GRACE_SECONDS
+from flowweaver.task import Task
+
+if TYPE_CHECKING:
+    from flowweaver._loop import Backend, Run
+    from flowweaver.recorder import Recorder, Store
+    from flowweaver.workflow import Workflow
+
+TERMINATE_GRACE = GRACE_SECONDS + 1.0
+"""Seconds a terminated worker has to end its shell tasks' groups before SIGKILL."""
+
+_HINT = (
+    "the process executor sends each task to another process, which imports its function"
+    " by name: define it with `def` at the top level of a module"
+)
+
+
+class TaskNotPicklableError(InputError, ValueError):
+    """Tasks that can't be sent to a worker process; ``tasks`` maps each name to why."""
+
+    def __init__(self, tasks: dict[str, str]) -> None:
+        self.tasks = dict(tasks)
+        lines = [
+            f"task {name!r} can't run in a worker process: {why}" for name, why in tasks.items()
+        ]
+        super().__init__("\n".join([*lines, f"hint: {_HINT}"]))
+
+
+class ProcessExecutor(Executor):
+    """Runs tasks in up to ``max_workers`` worker processes (default: one per core).
+
+    For CPU-bound Python. A timeout really ends the task: its process is terminated
+    and replaced. Task functions (and their bound arguments) must be picklable, which
+    is checked when a run starts (:class:`TaskNotPicklableError`, a ``ValueError``);
+    results travel back pickled.
+    """
+
+    def __init__(self, max_workers: int | None = None, *, fail_fast: bool = False) -> None:
+        super().__init__(fail_fast=fail_fast)
+        if max_workers is not None and (isinstance(max_workers, bool) or max_workers < 1):
+            raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        self.max_workers = max_workers or os.cpu_count() or 1
+
+    def backend(self) -> _ProcessBackend:
+        return _ProcessBackend(self.max_workers)
+
+    def prepare(
+        self,
+        workflow: Workflow,
+        store: Store | None = None,
+        *,
+        resume: bool = False,
+        recorder: Recorder | None = None,
+    ) -> tuple[Run, Backend]:
+        check_sendable(workflow.get_all_tasks().values())
+        return super().prepare(workflow, store, resume=resume, recorder=recorder)
+
+    def run_tasks(self, tasks: Sequence[Task], *, raise_on_failure: bool = True) -> None:
+        check_sendable(tasks)
+        super().run_tasks(tasks, raise_on_failure=raise_on_failure)
+
+    def __repr__(self) -> str:
+        return f"ProcessExecutor(max_workers={self.max_workers})"
+
+
+def check_sendable(tasks: Iterable[Task]) -> None:
+    """Raise :class:`TaskNotPicklableError` naming every task a worker couldn't receive."""
+    problems: dict[str, str] = {}
+    seen: dict[int, str | None] = {}
+    for task in tasks:
+        key = id(task.fn)
+        if key not in seen:
+            seen[key] = why_unsendable(task.fn)
+        reason = seen[key]
+        if reason is not None:
+            problems[task.name] = reason
+    if problems:
+        raise TaskNotPicklableError(problems)
+
+
+def why_unsendable(fn: Callable[..., Any]) -> str | None:
+    """Why ``fn`` can't be pickled into another process, or ``None`` if it can."""
+    inner = fn
+    while isinstance(inner, partial):
+        inner = inner.func
+    qualname = getattr(inner, "__qualname__", "")
+    if "<lambda>" in qualname:
+        return "its function is a lambda"
+    if "<locals>" in qualname:
+        return f"its function {qualname} is defined inside another function"
+    if getattr(inner, "__module__", None) == "__main__" and not hasattr(
+        sys.modules["__main__"], "__file__"
+    ):
+        return f"its function {qualname} is defined in an interactive session (no module file)"
+    try:
+        pickle.dumps(inner, pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        return f"its function can't be pickled ({error_text(exc)})"
+    try:
+        pickle.dumps(fn, pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        return f"its bound arguments can't be pickled ({error_text(exc)})"
+    return None
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an exception raised in a worker process (set as its cause)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text}"""'
+
+
+class _Worker:
+    __slots__ = ("attempt", "conn", "eof", "process")
+
+    def __init__(self, process: BaseProcess, conn: Connection) -> None:
+        self.process = process
+        self.conn = conn
+        self.attempt: Attempt | None = None
+        self.eof = False
+
+
+class _ProcessBackend:
+    def __init__(self, size: int) -> None:
+        self.slots = size
+
+    def open(self, report: Callable[[Outcome], object]) -> None:
+        self._report = report
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._workers: list[_Worker] = []
+        self._idle: list[_Worker] = []
+        self._ending: list[threading.Thread] = []
+        self._retired: list[_Worker] = []  # ended on purpose; connections closed last
+        self._closed = False
+        self._wake_r, self._wake_w = os.pipe()
+        self._reader = threading.Thread(target=self._read, name="flowweaver-process-reader")
+        self._reader.daemon = True
+        self._reader.start()
+
+    # -- the loop's side ----------------------------------------------------------
+
+    def submit(self, attempt: Attempt) -> None:
+        try:
+            job = pickle.dumps(
+                (attempt.name, attempt.number, attempt.fn, attempt.kwargs), pickle.HIGHEST_PROTOCOL
+            )
+        except Exception as exc:
+            error = TypeError(f"can't send the task's arguments to a worker process: {exc}")
+            self._report((attempt, False, error))
+            return
+        with self._lock:
+            worker = self._idle.pop() if self._idle else self._start()
+            worker.attempt = attempt
+        self._wake()
+        # The worker is idle, so it reads at once; if it has just died, the reader
+        # sees its sentinel and fails the attempt.
+        with contextlib.suppress(OSError):
+            worker.conn.send_bytes(job)
+
+    def abandon(self, attempt: Attempt) -> None:
+        attempt.abandon()
+        with self._lock:
+            worker = next((w for w in self._workers if w.attempt is attempt), None)
+            if worker is None:
+                return  # it has answered already
+            self._workers.remove(worker)
+            self._retired.append(worker)
+            worker.attempt = None
+        self._wake()
+        thread = threading.Thread(target=_end, args=(worker,), name="flowweaver-process-end")
+        thread.start()
+        self._ending.append(thread)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers, self._workers, self._idle = self._workers, [], []
+        self._wake()
+        self._reader.join()
+        ending = [threading.Thread(target=_end, args=(w,)) for w in workers]
+        for thread in ending:
+            thread.start()
+        for thread in [*ending, *self._ending]:
+            thread.join()
+        for worker in [*workers, *self._retired]:
+            worker.conn.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def _start(self) -> _Worker:
+        here, there = self._context.Pipe()
+        process = self._context.Process(
+            target=_worker.serve, args=(there,), name="flowweaver-worker"
+        )
+        process.start()
+        there.close()
+        worker = _Worker(process, here)
+        self._workers.append(worker)
+        return worker
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+
+    # -- the reader thread ----------------------------------------------------------
+
+    def _read(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                workers = list(self._workers)
+            waitables: list[Any] = [self._wake_r]
+            waitables += [w.conn for w in workers if not w.eof]
+            waitables += [w.process.sentinel for w in workers]
+            ready = set(wait(waitables))
+            if self._wake_r in ready:
+                os.read(self._wake_r, 4096)
+            for worker in workers:
+                if worker.conn in ready:
+                    self._receive(worker)
+            for worker in workers:
+                if worker.process.sentinel in ready:
+                    self._bury(worker)
+
+    def _receive(self, worker: _Worker) -> None:
+        try:
+            data = worker.conn.recv_bytes()
+        except (EOFError, OSError):
+            worker.eof = True  # the process is ending: its sentinel will say so
+            return
+        try:
+            ok, value, text = pickle.loads(data)
+        except Exception as exc:
+            ok, value, text = False, RuntimeError(f"can't read the task's outcome: {exc}"), None
+        if text is not None and isinstance(value, BaseException):
+            value.__cause__ = RemoteTraceback(text)
+        with self._lock:
+            attempt, worker.attempt = worker.attempt, None
+            if worker in self._workers:
+                self._idle.append(worker)
+        if attempt is not None:
+            self._report((attempt, ok, value))
+
+    def _bury(self, worker: _Worker) -> None:
+        """A worker died on its own: fail its attempt; the next submit starts another."""
+        if not worker.eof and worker.conn.poll():
+            self._receive(worker)  # it answered before it died
+        with self._lock:
+            if worker not in self._workers:
+                return  # ended on purpose: its ending thread reaps it
+            self._workers.remove(worker)
+            if worker in self._idle:
+                self._idle.remove(worker)
+            attempt, worker.attempt = worker.attempt, None
+        worker.process.join()
+        worker.conn.close()
+        if attempt is not None:
+            self._report((attempt, False, _crashed(worker.process)))
+
+
+def _crashed(process: BaseProcess) -> WorkerCrashedError:
+    code = process.exitcode
+    how = f"exit code {code}"
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            how += f", killed by {signal.Signals(-code).name}"
+    return WorkerCrashedError(
+        f"worker process died ({how}) while running the task; a fresh worker replaces it"
+    )
+
+
+def _end(worker: _Worker) -> None:
+    """SIGTERM the worker (it ends its shell tasks), SIGKILL it after the grace."""
+    process = worker.process
+    if process.exitcode is None:
+        process.terminate()
+        process.join(TERMINATE_GRACE)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
