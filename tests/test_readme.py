@@ -1,0 +1,34 @@
+"""Every Python example in the README runs as written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+
+
+def test_readme_has_examples() -> None:
+    assert len(BLOCKS) >= 5
+
+
+@pytest.mark.parametrize("number", range(len(BLOCKS)))
+def test_readme_example_runs(number: int, tmp_path: Path) -> None:
+    script = tmp_path / f"example_{number}.py"
+    script.write_text(BLOCKS[number])
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for expected in re.findall(r"# prints: (.+)", BLOCKS[number]):
+        assert expected.strip() in done.stdout
