@@ -114,7 +114,8 @@ def _collect(process: subprocess.Popen[bytes]) -> tuple[str, list[str]]:
         target=_pass_through, args=(process.stderr, tail), name="flowweaver-stderr", daemon=True
     )
     reader.start()
-    output = process.stdout.read()
+    with process.stdout:
+        output = process.stdout.read()
     process.wait()
     reader.join()
     return output.decode(errors="replace"), list(tail)
@@ -130,11 +131,11 @@ def _pass_through(stream: IO[bytes], tail: deque[str]) -> None:
     sys.stderr.flush()
 
 
-def end_group(process: subprocess.Popen[bytes], grace: float = GRACE_SECONDS) -> None:
-    """SIGTERM the process's group, wait up to ``grace`` for its leader, then SIGKILL it."""
+def end_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process's group, wait up to the grace for its leader, then SIGKILL it."""
     _signal_group(process.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(grace)
+        process.wait(GRACE_SECONDS)
     _signal_group(process.pid, signal.SIGKILL)
 
 

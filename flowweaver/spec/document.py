@@ -156,5 +156,7 @@ def _check_shell_task(task: TaskDef, report: Report) -> None:
     for key in _CALL_ONLY:
         if key in task.values:
             report.add(
-                task.locate(key), task.path(key), f"{key!r} is for 'call' tasks, not 'shell' ones"
+                task.locate_key(key),
+                task.path(key),
+                f"{key!r} is for 'call' tasks, not 'shell' ones",
             )

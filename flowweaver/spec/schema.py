@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowweaver.executors import EXECUTOR_NAMES
 from flowweaver.spec.interpolate import NAME
 from flowweaver.spec.kinds import (
     Choice,
@@ -21,7 +22,7 @@ from flowweaver.spec.kinds import (
     Whole,
 )
 
-EXECUTORS = ("sequential", "threaded", "async", "process", "dask")
+EXECUTORS = EXECUTOR_NAMES
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 TASK_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"

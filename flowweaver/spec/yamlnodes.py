@@ -116,7 +116,11 @@ def compose(text: str, report: Report) -> Node | None:
     if root is None:
         return None
     walker = _Walker(report, limit=2 * len(text) + EXPANSION_ALLOWANCE)
-    tree = walker.convert(root, TOP, 0)
+    try:
+        tree = walker.convert(root, TOP, 0)
+    except _TooDeep as exc:
+        report.add(exc.mark, TOP, f"nested more than {MAX_DEPTH} levels deep")
+        return None
     if walker.size(root) > walker.limit and not walker.recursive:
         message = (
             f"aliases expand this document past {walker.limit:,} characters; refused "
@@ -152,6 +156,11 @@ def _tag_problem(tag: str) -> str:
     if short.startswith("!!python/"):
         return f"tag {short!r} would build a Python object: spec files are loaded safely"
     return f"unsupported tag {short!r}: use plain YAML values"
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: Mark) -> None:
+        self.mark = mark
 
 
 class _Walker:
@@ -195,8 +204,7 @@ class _Walker:
             self.report.add(_mark(node.start_mark), path, "recursive alias: a node contains itself")
             return ScalarNode(None, node.start_mark)
         if depth > MAX_DEPTH:
-            self.report.add(_mark(node.start_mark), path, f"nested over {MAX_DEPTH} levels deep")
-            return ScalarNode(None, node.start_mark)
+            raise _TooDeep(_mark(node.start_mark))
         self._active.add(key)
         if isinstance(node, yaml.MappingNode):
             result: Node = self._mapping(node, path, depth)

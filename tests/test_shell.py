@@ -1,0 +1,195 @@
+"""Shell tasks: output as the result, errors with the exit code, whole process groups ended."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import subprocess
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flowweaver import SequentialExecutor, TaskStatus, WorkflowError
+from flowweaver import shell as shell_module
+from flowweaver._call import Attempt, invoke
+from flowweaver.shell import ShellCommand, ShellCommandError
+from flowweaver.spec import load_workflow
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "pidfd_open") or not Path("/proc/self/stat").exists(),
+    reason="waits for processes with Linux pidfds",
+)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, waiting for its parent to reap it, doesn't)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def ended(pid: int, timeout: float = 10) -> bool:
+    """Wait (on a pidfd: an event, not a sleep) until ``pid`` has exited; whether it did.
+
+    A signalled process that isn't our child dies a moment after the signal is sent.
+    """
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        readable, _, _ = select.select([handle], [], [], timeout)
+    finally:
+        os.close(handle)
+    return bool(readable) or not alive(pid)
+
+
+def join_killers() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "flowweaver-shell-kill":
+            thread.join(timeout=10)
+            assert not thread.is_alive()
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "ready"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.fixture
+def short_grace(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(shell_module, "GRACE_SECONDS", 0.2)
+    yield
+    join_killers()
+
+
+def test_the_result_is_stdout_without_trailing_whitespace() -> None:
+    assert ShellCommand(script="printf 'a\\nb\\n\\n  '")() == "a\nb"
+
+
+def test_a_list_runs_without_a_shell() -> None:
+    assert ShellCommand(argv=["echo", "*", "$HOME", ";", "ls"])() == "* $HOME ; ls"
+
+
+def test_env_is_added_to_the_inherited_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FW_INHERITED", "kept")
+    command = ShellCommand(script='echo "$FW_INHERITED $FW_ADDED"', env={"FW_ADDED": "added"})
+    assert command() == "kept added"
+
+
+def test_cwd(tmp_path: Path) -> None:
+    assert ShellCommand(script="pwd", cwd=str(tmp_path))() == str(tmp_path.resolve())
+
+
+def test_a_failure_holds_the_exit_code_and_the_last_lines_of_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    script = "for i in 1 2 3 4 5 6 7; do echo line $i >&2; done; echo out; exit 3"
+    with pytest.raises(ShellCommandError) as info:
+        ShellCommand(script=script)()
+    error = info.value
+    assert error.returncode == 3
+    assert error.stderr_tail == [f"line {i}" for i in range(3, 8)]
+    assert str(error).splitlines()[0] == "exit code 3: line 7"
+    assert "line 3" in str(error)
+    assert "line 2" not in str(error)
+    assert capsys.readouterr().err.splitlines() == [f"line {i}" for i in range(1, 8)]
+
+
+def test_a_missing_program_is_exit_127() -> None:
+    with pytest.raises(ShellCommandError) as info:
+        ShellCommand(argv=["fw-surely-no-such-program"])()
+    assert info.value.returncode == 127
+    assert "fw-surely-no-such-program" in str(info.value)
+
+
+def test_commands_and_their_errors_pickle() -> None:
+    command = ShellCommand(argv=["echo", "hi"], env={"A": "1"}, cwd="/")
+    assert pickle.loads(pickle.dumps(command)) == command
+    error = ShellCommandError("false", 1, ["boom"])
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.command, copy.returncode, copy.stderr_tail, str(copy)) == (
+        "false",
+        1,
+        ["boom"],
+        str(error),
+    )
+
+
+def test_exactly_one_of_argv_and_script() -> None:
+    with pytest.raises(ValueError):
+        ShellCommand()
+    with pytest.raises(ValueError):
+        ShellCommand(argv=["a"], script="b")
+
+
+def test_abandoning_the_attempt_ends_the_whole_group(fifo: Path, short_grace: None) -> None:
+    # The shell ignores SIGTERM, and so does its background child: SIGKILL must follow.
+    script = f"trap '' TERM; sleep 60 & echo $! $$ > {fifo}; wait"
+    attempt = Attempt(0, "sleepy", 1, ShellCommand(script=script), {}, None)
+    outcomes: list[object] = []
+    runner = threading.Thread(target=lambda: outcomes.append(invoke(attempt)))
+    runner.start()
+    with open(fifo) as ready:
+        pids = [int(pid) for pid in ready.read().split()]
+    assert all(alive(pid) for pid in pids)
+    attempt.abandon()
+    join_killers()
+    runner.join(timeout=10)
+    assert not runner.is_alive()
+    assert all(ended(pid) for pid in pids)
+    [(_, ok, error)] = outcomes  # type: ignore[misc]
+    assert not ok
+    assert isinstance(error, ShellCommandError)
+    assert str(error) == "killed by SIGKILL"
+
+
+def test_an_interrupted_call_ends_the_group(
+    fifo: Path, short_grace: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pids: list[int] = []
+
+    def interrupted(process: subprocess.Popen[bytes]) -> tuple[str, list[str]]:
+        with open(fifo) as ready:
+            pids.extend(int(pid) for pid in ready.read().split())
+        for pipe in (process.stdout, process.stderr):
+            assert pipe is not None
+            pipe.close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shell_module, "_collect", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ShellCommand(script=f"sleep 60 & echo $! $$ > {fifo}; wait")()
+    assert pids
+    assert all(ended(pid) for pid in pids)
+
+
+def test_a_timed_out_shell_task_dies_with_its_group(tmp_path: Path, short_grace: None) -> None:
+    pidfile = tmp_path / "pids"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        textwrap.dedent(f"""
+        tasks:
+          slow:
+            shell: sleep 60 & echo $! $$ > {pidfile}; wait
+            timeout: 300ms
+        """),
+        encoding="utf-8",
+    )
+    workflow = load_workflow(spec)
+    with pytest.raises(WorkflowError):
+        SequentialExecutor().execute(workflow)
+    task = workflow.get_all_tasks()["slow"]
+    assert task.status is TaskStatus.FAILED
+    assert "timed out after 0.3s" in (task.error or "")
+    join_killers()
+    pids = [int(pid) for pid in pidfile.read_text().split()]
+    assert all(ended(pid) for pid in pids)

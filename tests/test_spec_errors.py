@@ -1,0 +1,302 @@
+"""Spec problems: each kind, located by line, column and path, all of them at once."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from flowweaver import SpecError
+from flowweaver.spec import load_workflow, validate_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _restore_sys_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+
+def problems(tmp_path: Path, text: str, *, check_imports: bool = False, **kw: object) -> list[str]:
+    """``LINE:COLUMN: PATH: message`` for each problem of the spec ``text``."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        load_workflow(path, check_imports=check_imports, **kw)  # type: ignore[arg-type]
+    for problem in info.value.problems:
+        assert problem.file == str(path)
+    return [f"{p.line}:{p.column}: {p.path}: {p.message}" for p in info.value.problems]
+
+
+def at(text: str, line: int, token: str, occurrence: int = 1) -> str:
+    """``LINE:COLUMN`` of the ``occurrence``-th ``token`` on ``line`` of ``text`` (dedented)."""
+    source = textwrap.dedent(text).lstrip("\n").splitlines()[line - 1]
+    column = -1
+    for _ in range(occurrence):
+        column = source.index(token, column + 1)
+    return f"{line}:{column + 1}"
+
+
+def module(tmp_path: Path, source: str) -> str:
+    """Write a uniquely named module beside the spec; its name."""
+    name = f"fw_test_{uuid.uuid4().hex[:12]}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    return name
+
+
+def test_unknown_keys_suggest_the_nearest(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        """
+        nmae: x
+        tasks:
+          a:
+            call: m:f
+            retires: 3
+        """,
+    ) == [
+        "1:1: nmae: unknown key 'nmae' (did you mean 'name'?)",
+        "5:5: tasks.a.retires: unknown key 'retires' (did you mean 'retries'?)",
+    ]
+
+
+def test_x_keys_are_ignored_at_the_top_level_only(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        """
+        x-anything: {whatever: [1, 2]}
+        tasks:
+          a: {call: m:f, x-note: hi}
+        """,
+    ) == ["3:18: tasks.a.x-note: unknown key 'x-note'"]
+
+
+def test_missing_and_doubled_call_or_shell(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        """
+        tasks:
+          a: {retries: 1}
+          b: {call: m:f, shell: echo}
+          c: {shell: echo, kwargs: {x: 1}}
+        """,
+    ) == [
+        "2:6: tasks.a: needs 'call' or 'shell'",  # where its mapping starts
+        "3:18: tasks.b.shell: give only one of 'call' or 'shell'",
+        "4:20: tasks.c.kwargs: 'kwargs' is for 'call' tasks, not 'shell' ones",
+    ]
+
+
+def test_wrong_types(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        """
+        max_workers: two
+        fail_fast: 1
+        tasks:
+          a:
+            call: [m, f]
+            depends_on: 3
+            args: {x: 1}
+        """,
+    ) == [
+        "1:14: max_workers: expected a whole number, got text 'two'",
+        "2:12: fail_fast: expected true or false, got the number 1",
+        "5:11: tasks.a.call: expected text, got a list",
+        "6:17: tasks.a.depends_on: expected a list of names, got the number 3",
+        "7:11: tasks.a.args: expected a list, got a mapping",
+    ]
+
+
+def test_bad_durations_and_negative_retries(tmp_path: Path) -> None:
+    text = """
+        defaults:
+          retry_delay: soon
+        tasks:
+          a: {call: m:f, retries: -1, timeout: 0, max_retry_delay: 1h30x}
+        """
+    hint = "use a number of seconds, or text like 500ms, 30s, 5m, 1h30m, 1d"
+    assert problems(tmp_path, text) == [
+        f"2:16: defaults.retry_delay: bad duration 'soon': {hint}",
+        f"{at(text, 4, '-1')}: tasks.a.retries: must be 0 or more, got -1",
+        f"{at(text, 4, '0,')}: tasks.a.timeout: must be more than zero",
+        f"{at(text, 4, '1h30x')}: tasks.a.max_retry_delay: bad duration '1h30x': {hint}",
+    ]
+
+
+def test_duplicate_task_names_and_keys(tmp_path: Path) -> None:
+    text = """
+        tasks:
+          load: {call: m:f}
+          load: {call: m:g, retries: 1, retries: 2}
+        """
+    assert problems(tmp_path, text) == [
+        "3:3: tasks.load: duplicate task 'load' (first on line 2)",
+        f"{at(text, 3, 'retries', 2)}: tasks.load.retries: duplicate key 'retries' "
+        "(first on line 3)",
+    ]
+
+
+def test_unknown_and_self_dependencies(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        """
+        tasks:
+          extract: {call: m:f}
+          transform:
+            call: m:f
+            depends_on: [extrct, transform]
+            inputs: {rows: lod}
+          load: {call: m:f}
+        """,
+    ) == [
+        "5:18: tasks.transform.depends_on[0]: unknown task 'extrct' (did you mean 'extract'?)",
+        "5:26: tasks.transform.depends_on[1]: a task cannot depend on itself",
+        "6:20: tasks.transform.inputs.rows: unknown task 'lod' (did you mean 'load'?)",
+    ]
+
+
+def test_a_cycle_is_shown_with_its_path_from_its_first_task(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        """
+        tasks:
+          c: {call: m:f, depends_on: [a]}
+          a: {call: m:f, depends_on: [b]}
+          b: {call: m:f, inputs: {x: c}}
+          d: {call: m:f, depends_on: [e]}
+          e: {call: m:f, depends_on: [d]}
+        """,
+    ) == [
+        "2:31: tasks.c.depends_on[0]: circular dependency: c -> a -> b -> c",
+        "5:31: tasks.d.depends_on[0]: circular dependency: d -> e -> d",
+    ]
+
+
+def test_unknown_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FW_TEST_UNSET", raising=False)
+    assert problems(
+        tmp_path,
+        """
+        params: {day: monday}
+        tasks:
+          a:
+            call: m:f
+            kwargs: {d: "${params.dya}", e: "${env.FW_TEST_UNSET}", f: "${day}"}
+            description: ${env.FW_TEST_UNSET:?say which day}
+        """,
+    ) == [
+        "5:17: tasks.a.kwargs.d: unknown parameter 'dya' in ${params.dya} (did you mean 'day'?)",
+        "5:37: tasks.a.kwargs.e: environment variable 'FW_TEST_UNSET' is not set "
+        "(write ${env.FW_TEST_UNSET:-default} to give a default)",
+        "5:64: tasks.a.kwargs.f: unknown reference '${day}': use ${params.NAME} or ${env.NAME}",
+        "6:18: tasks.a.description: say which day",
+    ]
+
+
+def test_an_undeclared_param_override_is_a_problem(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        """
+        params: {limit: 1}
+        tasks: {a: {call: m:f}}
+        """,
+        params={"limt": 5},
+    ) == ["1:1: params.limt: --param limt: not declared in params (did you mean 'limit'?)"]
+
+
+def test_import_problems(tmp_path: Path) -> None:
+    name = module(
+        tmp_path,
+        """
+        LIMIT = 3
+        def two(a, b, /, c, *, d): ...
+        class Thing:
+            @staticmethod
+            def make(size): ...
+        """,
+    )
+    broken = module(tmp_path, "import fw_surely_missing_dependency\n")
+    text = f"""
+        tasks:
+          a: {{call: fw_surely_missing_module:f}}
+          b: {{call: {name}:tow}}
+          c: {{call: {name}.LIMIT}}
+          d: {{call: {broken}:f}}
+          e: {{call: {name}:Thing.make}}
+          f: {{call: {name}:two, args: [1], kwargs: {{e: 1}}}}
+          g: {{call: {name}:Thing.make, args: [1, 2]}}
+        """
+    assert problems(tmp_path, text, check_imports=True) == [
+        "2:13: tasks.a.call: no module named 'fw_surely_missing_module'",
+        f"3:13: tasks.b.call: '{name}' has no attribute 'tow' (did you mean 'two'?)",
+        f"4:13: tasks.c.call: '{name}.LIMIT' is not callable (it is a int)",
+        f"5:13: tasks.d.call: importing '{broken}' failed: ModuleNotFoundError: "
+        "No module named 'fw_surely_missing_dependency'",
+        f"6:13: tasks.e.call: {name}:Thing.make needs argument 'size': give it in args, "
+        "kwargs or inputs, or depend on a task of that name",
+        f"7:13: tasks.f.call: {name}:two needs arguments 'c', 'd': give them in args, "
+        "kwargs or inputs, or depend on a task of that name",
+        "7:13: tasks.f.call: positional-only parameter 'b' must be given in args",
+        f"{at(text, 7, 'e: 1')}: tasks.f.kwargs.e: {name}:two takes no argument 'e'",
+        f"{at(text, 8, '[1, 2]')}: tasks.g.args: {name}:Thing.make takes 1 positional "
+        "arguments, not 2",
+    ]
+
+
+def test_upstream_results_and_inputs_fill_parameters(tmp_path: Path) -> None:
+    name = module(tmp_path, "def f(): ...\ndef g(extract_rows, data, *, limit): ...\n")
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        textwrap.dedent(f"""
+        tasks:
+          extract-rows: {{call: {name}:f}}
+          other: {{call: {name}:f}}
+          use: {{call: {name}:g, depends_on: [extract-rows], inputs: {{data: other}},
+                kwargs: {{limit: 3}}}}
+        """),
+        encoding="utf-8",
+    )
+    assert validate_spec(path) == []
+
+
+def test_retry_on_names_are_resolved(tmp_path: Path) -> None:
+    name = module(tmp_path, "class Flaky(Exception): ...\ndef f(): ...\n")
+    text = f"""
+        tasks:
+          a: {{call: {name}:f, retry_on: [TimeoutError, {name}.Flaky, {name}.f, Nope]}}
+        """
+    assert problems(tmp_path, text, check_imports=True) == [
+        f"{at(text, 2, f'{name}.f')}: tasks.a.retry_on[2]: '{name}.f' is not an exception class",
+        f"{at(text, 2, 'Nope')}: tasks.a.retry_on[3]: no built-in exception 'Nope'",
+    ]
+
+
+def test_problems_are_sorted_by_line_whatever_stage_finds_them(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        """
+        tasks:
+          a: {call: m:f, depends_on: [zz]}
+          b: {call: m:f, retries: x}
+        version: 3
+        """,
+    )
+    assert [line.split(":")[0] for line in found] == ["2", "3", "4"]
+
+
+@pytest.mark.parametrize(
+    "spec", sorted((ROOT / "specs" / "invalid").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_invalid_gallery_gives_exactly_the_expected_lines(
+    spec: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("FLOWWEAVER_TEST_UNSET", raising=False)
+    relative = spec.relative_to(ROOT)
+    expected = spec.with_suffix(".expected").read_text(encoding="utf-8").splitlines()
+    found = [str(problem) for problem in validate_spec(relative)]
+    assert found == expected
