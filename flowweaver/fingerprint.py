@@ -78,8 +78,12 @@ def callable_identity(fn: Any, depth: int = 0) -> bytes:
         return b"method:" + callable_identity(fn.__func__, depth + 1) + encode(fn.__self__)
     if isinstance(fn, types.FunctionType):
         return _function_identity(fn)
-    if isinstance(fn, (type, types.BuiltinFunctionType)):
-        return b"object:" + _path(fn).encode() + _source(fn)
+    if isinstance(fn, types.BuiltinFunctionType):
+        owner = fn.__self__  # a module, or the object of a bound built-in method
+        bound = b"" if owner is None or isinstance(owner, types.ModuleType) else encode(owner)
+        return b"builtin:" + _path(fn).encode() + bound
+    if isinstance(fn, type):
+        return b"class:" + _path(fn).encode() + _source(fn)
     if dataclasses.is_dataclass(fn):
         fields = {f.name: getattr(fn, f.name) for f in dataclasses.fields(fn)}
         return b"dataclass:" + _path(type(fn)).encode() + _source(type(fn)) + encode(fields)

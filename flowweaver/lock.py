@@ -79,6 +79,10 @@ class WorkflowLock:
                 handle.truncate(0)  # the holder's details are stale from now on
             handle.close()
 
+    def __del__(self) -> None:
+        # A lock never released (a run abandoned before its end) closes quietly.
+        self.release()
+
     def __enter__(self) -> WorkflowLock:
         self.acquire()
         return self

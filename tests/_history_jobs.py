@@ -89,6 +89,29 @@ class LoadsBadly:
         return (_explode, ())
 
 
+def produce_unpicklable(log: str) -> Unpicklable:
+    log_call(log, "produce")
+    return Unpicklable()
+
+
+def produce_loads_badly(log: str) -> LoadsBadly:
+    log_call(log, "produce")
+    return LoadsBadly()
+
+
+def consume(log: str, produce: object) -> str:
+    log_call(log, "consume")
+    raise RuntimeError("fails until fixed")
+
+
+def build_odd(log: str | Path, produce: object) -> Workflow:
+    """``produce`` (one of the ``produce_*`` functions) -> ``consume`` (fails)."""
+    workflow = Workflow("odd-results")
+    workflow.add_task(Task("produce", functools.partial(produce, str(log))))
+    workflow.add_task(Task("consume", functools.partial(consume, str(log)), depends_on=["produce"]))
+    return workflow
+
+
 def main(argv: list[str]) -> int:
     command, state_dir, arg = argv
     store = RunStore(state_dir)
@@ -114,4 +137,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    # Run the functions of the importable module, not of ``__main__``: a task's
+    # fingerprint names its function's module, and the tests import this one.
+    import _history_jobs
+
+    sys.exit(_history_jobs.main(sys.argv[1:]))

@@ -240,7 +240,7 @@ def test_a_history_write_that_fails_warns_once_and_the_run_goes_on(
         if written >= 2:
             raise sqlite3.OperationalError("database or disk is full")
         written += 1
-        real_write(statements)  # type: ignore[arg-type]
+        real_write(statements)
 
     monkeypatch.setattr(store, "write", write_until_full)
     with caplog.at_level(logging.WARNING, logger="flowweaver"):

@@ -1,0 +1,294 @@
+"""Resume: only what did not complete, or changed, runs again; kill -9 leaves a true record."""
+
+from __future__ import annotations
+
+import functools
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from _history_jobs import (
+    build,
+    build_odd,
+    calls,
+    produce_loads_badly,
+    produce_unpicklable,
+)
+
+from flowweaver import RunStore, SequentialExecutor, Task, ThreadedExecutor, Workflow
+from flowweaver.errors import WorkflowError
+
+TIMEOUT = 30
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    return tmp_path / "calls.log"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> RunStore:
+    return RunStore(tmp_path / "state")
+
+
+def fail_load(log: Path) -> Path:
+    marker = Path(f"{log}.fail")
+    marker.touch()
+    return marker
+
+
+def test_resume_reruns_only_the_failed_part(store: RunStore, log: Path) -> None:
+    marker = fail_load(log)
+    with pytest.raises(WorkflowError):
+        ThreadedExecutor().execute(build(log), store=store)
+    failed = store.run("latest")
+    marker.unlink()
+    log.unlink()
+
+    workflow = build(log)
+    ThreadedExecutor().execute(workflow, store=store, resume=True)
+
+    assert calls(log) == ["load"]
+    assert workflow.get_task_result("load") == 12
+    assert workflow.get_task_result("transform") == [2, 4, 6]
+    run = store.run("latest")
+    assert run.status == "completed"
+    assert run.resumed_from == failed.id
+    reused = {t.name for t in run.tasks if t.reused}
+    assert reused == {"extract", "transform", "side"}
+
+
+def test_resume_info_says_what_is_reused_and_why_the_rest_runs(store: RunStore, log: Path) -> None:
+    fail_load(log)
+    with pytest.raises(WorkflowError):
+        SequentialExecutor().execute(build(log), store=store)
+    failed_id = store.run("latest").id
+
+    recorder = store.open_run(build(log, factor=3), resume=True)
+    info = recorder.resume_info
+    recorder.close()
+
+    assert info is not None
+    assert info.from_run == failed_id
+    assert info.reused == ("extract", "side")
+    assert info.changed == ("transform",)
+    assert info.rerun == {
+        "transform": "definition changed",
+        "load": "was failed",
+    }
+    assert info.message == f"resuming run {failed_id}: 2 of 4 tasks reused; changed: transform"
+
+
+def test_a_changed_task_and_its_downstream_rerun_the_rest_is_reused(
+    store: RunStore, log: Path
+) -> None:
+    marker = fail_load(log)
+    with pytest.raises(WorkflowError):
+        SequentialExecutor().execute(build(log), store=store)
+    marker.unlink()
+    log.unlink()
+
+    workflow = build(log, factor=10)
+    SequentialExecutor().execute(workflow, store=store, resume=True)
+
+    assert sorted(calls(log)) == ["load", "transform"]
+    assert workflow.get_task_result("load") == 60
+
+
+def test_resume_of_a_resumed_run_reuses_the_results_it_reused(store: RunStore, log: Path) -> None:
+    marker = fail_load(log)
+    for _ in range(2):
+        with pytest.raises(WorkflowError):
+            SequentialExecutor().execute(build(log), store=store, resume=True)
+    marker.unlink()
+    log.unlink()
+
+    SequentialExecutor().execute(build(log), store=store, resume=True)
+    assert calls(log) == ["load"]
+
+
+def test_resume_with_nothing_unfinished_runs_everything(store: RunStore, log: Path) -> None:
+    recorder = store.open_run(build(log), resume=True)
+    assert recorder.resume_info is not None
+    assert recorder.resume_info.from_run is None
+    assert "no earlier run of 'etl'" in recorder.resume_info.message
+    SequentialExecutor().execute(build(log), recorder=recorder)
+    assert len(calls(log)) == 4
+
+    recorder = store.open_run(build(log), resume=True)
+    assert recorder.resume_info is not None
+    assert recorder.resume_info.from_run is None
+    assert "completed; running every task" in recorder.resume_info.message
+    SequentialExecutor().execute(build(log), recorder=recorder)
+    assert len(calls(log)) == 8
+
+
+def test_without_resume_there_is_no_resume_info(store: RunStore, log: Path) -> None:
+    recorder = store.open_run(build(log))
+    assert recorder.resume_info is None
+    assert len(recorder.run_id) == 8
+    recorder.close()
+
+
+def test_an_unpicklable_result_is_noted_and_rerun(store: RunStore, log: Path) -> None:
+    with pytest.raises(WorkflowError):
+        SequentialExecutor().execute(build_odd(log, produce_unpicklable), store=store)
+    produce = store.run("latest").tasks[0]
+    assert produce.status == "completed"
+    assert not produce.result_stored
+    assert produce.note is not None and "cannot be pickled" in produce.note
+
+    recorder = store.open_run(build_odd(log, produce_unpicklable), resume=True)
+    assert recorder.resume_info is not None
+    assert recorder.resume_info.unstored == ("produce",)
+    with pytest.raises(WorkflowError):
+        SequentialExecutor().execute(build_odd(log, produce_unpicklable), recorder=recorder)
+    assert calls(log) == ["produce", "consume", "produce", "consume"]
+
+
+def test_a_result_that_fails_to_load_is_rerun(store: RunStore, log: Path) -> None:
+    with pytest.raises(WorkflowError):
+        SequentialExecutor().execute(build_odd(log, produce_loads_badly), store=store)
+
+    recorder = store.open_run(build_odd(log, produce_loads_badly), resume=True)
+    info = recorder.resume_info
+    recorder.close()
+    assert info is not None
+    assert info.unstored == ("produce",)
+    assert "this result cannot be loaded" in info.rerun["produce"]
+
+
+def test_a_closure_over_an_object_without_identity_is_never_reused(
+    store: RunStore, log: Path
+) -> None:
+    marker = fail_load(log)
+    lock = threading.Lock()  # its repr is only a memory address
+
+    def locked() -> bool:
+        return lock.locked()
+
+    def make() -> Workflow:
+        workflow = build(log)
+        workflow.add_task(Task("locked", locked))
+        workflow.add_task(Task("bound-builtin", lock.locked))
+        return workflow
+
+    with pytest.raises(WorkflowError):
+        SequentialExecutor().execute(make(), store=store)
+    marker.unlink()
+    recorder = store.open_run(make(), resume=True)
+    assert recorder.resume_info is not None
+    no_fingerprint = "definition changed (it has no stable fingerprint)"
+    assert recorder.resume_info.rerun["locked"] == no_fingerprint
+    assert recorder.resume_info.rerun["bound-builtin"] == no_fingerprint
+    recorder.close()
+
+
+def test_a_changed_spec_argument_reruns_that_task_only(tmp_path: Path) -> None:
+    (tmp_path / "resumejob.py").write_text(
+        "def add(x, y):\n    return x + y\n\n"
+        "def check(total, limit):\n"
+        "    if total > limit:\n"
+        "        raise ValueError(f'{total} > {limit}')\n"
+        "    return total\n",
+        encoding="utf-8",
+    )
+    spec = tmp_path / "job.yaml"
+    text = (
+        "name: job\nparams: {limit: 1}\ntasks:\n"
+        "  total:\n    call: resumejob:add\n    kwargs: {x: 1, y: 2}\n"
+        "  check:\n    call: resumejob:check\n    depends_on: [total]\n"
+        "    kwargs: {limit: '${params.limit}'}\n"
+    )
+    spec.write_text(text, encoding="utf-8")
+    from flowweaver import load_workflow
+
+    store = RunStore(tmp_path / "state")
+    with pytest.raises(WorkflowError):
+        SequentialExecutor().execute(load_workflow(spec), store=store)
+    recorder = store.open_run(load_workflow(spec, {"limit": 5}), resume=True)
+    assert recorder.resume_info is not None
+    assert recorder.resume_info.reused == ("total",)
+    assert recorder.resume_info.rerun == {"check": "was failed"}
+    recorder.close()
+
+
+def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """The child's next line of output, waiting at most ``timeout`` seconds for it."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    if not ready:
+        raise AssertionError(f"no output from the child in {timeout}s")
+    return process.stdout.readline().strip()
+
+
+def test_a_run_killed_mid_way_leaves_a_true_record_and_resumes(tmp_path: Path, log: Path) -> None:
+    state = tmp_path / "state"
+    with subprocess.Popen(
+        [sys.executable, "-m", "_history_jobs", "run", str(state), str(log)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "FW_BLOCK": "1"},
+    ) as child:
+        try:
+            assert _read_line(child, TIMEOUT) == "load started"
+            store = RunStore(state)
+            running = store.run("latest")
+            assert running.status == "running"
+            assert {t.name: t.status for t in running.tasks}["transform"] == "completed"
+            child.send_signal(signal.SIGKILL)
+            child.wait(TIMEOUT)
+        finally:
+            child.kill()
+            child.wait(TIMEOUT)
+
+    killed = store.run("latest")
+    assert killed.status == "killed"
+    statuses = {t.name: t.status for t in killed.tasks}
+    assert statuses == {
+        "extract": "completed",
+        "transform": "completed",
+        "load": "pending",
+        "side": "completed",
+    }
+    log.unlink()
+    workflow = build(log)
+    started = time.monotonic()
+    SequentialExecutor().execute(workflow, store=store, resume=True)
+    assert time.monotonic() - started < TIMEOUT
+    assert calls(log) == ["load"]
+    assert store.run(killed.id).status == "killed"
+    assert store.run("latest").resumed_from == killed.id
+
+
+def test_past_durations_are_recorded_for_priorities(store: RunStore, log: Path) -> None:
+    SequentialExecutor().execute(build(log), store=store)
+    recorder = store.open_run(build(log))
+    workflow = build(log)
+    tasks = list(workflow.get_all_tasks().values())
+    reused, durations = recorder.begin(tasks, workflow.parents())
+    recorder.end("completed", 0.0)
+    assert reused == {}
+    assert set(durations) == {"extract", "transform", "load", "side"}
+    assert all(d >= 0 for d in durations.values())
+
+
+def test_a_partial_with_different_arguments_has_another_fingerprint() -> None:
+    from flowweaver.fingerprint import task_fingerprint
+
+    def job(x: int) -> int:
+        return x
+
+    one = Task("t", functools.partial(job, 1))
+    same = Task("t", functools.partial(job, 1))
+    other = Task("t", functools.partial(job, 2))
+    assert task_fingerprint(one, []) == task_fingerprint(same, [])
+    assert task_fingerprint(one, []) != task_fingerprint(other, [])
+    assert task_fingerprint(one, ["a"]) != task_fingerprint(one, [])
