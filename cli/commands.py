@@ -1,0 +1,217 @@
+"""The Typer commands. Each one parses its options and hands over to a module that
+does the work; errors propagate to :func:`flowweaver.cli.app.main`, which turns
+them into one-line messages and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .options import GraphFormat, OutputMode, ShowFormat, check_executor, split_param
+
+app = typer.Typer(
+    name="flowweaver",
+    help="Run YAML workflow specs: from a terminal, from CI, from cron.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+cache_app = typer.Typer(help="The result cache of `cache: true` tasks.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+def _check_params(values: list[str] | None) -> list[str]:
+    for value in values or ():
+        split_param(value)
+    return values or []
+
+
+def _check_executor(value: str | None) -> str | None:
+    return check_executor(value)
+
+
+SpecArg = Annotated[Path, typer.Argument(help="The YAML spec file.", show_default=False)]
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        help="NAME=VALUE overriding the spec's params (VALUE read as YAML: 5 is a number).",
+        callback=_check_params,
+    ),
+]
+StateDirOpt = Annotated[
+    Path | None,
+    typer.Option(help="The state folder [default: $FLOWWEAVER_HOME or .flowweaver]."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from flowweaver import __version__
+
+        typer.echo(f"flowweaver {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", help="Print the version.", is_eager=True, callback=_version
+        ),
+    ] = False,
+) -> None:
+    """Run YAML workflow specs: from a terminal, from CI, from cron."""
+
+
+@app.command()
+def run(
+    spec: SpecArg,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            "-e",
+            help="sequential, threaded, async, process or dask [default: spec, else threaded].",
+            callback=_check_executor,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-w", min=1, help="At most this many tasks at once."),
+    ] = None,
+    param: ParamOpt = None,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Start no new task after the first failure.")
+    ] = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Run this task and everything upstream (repeatable)."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the latest unfinished run.")
+    ] = False,
+    state_dir: StateDirOpt = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for another run of the workflow to end.")
+    ] = False,
+    address: Annotated[
+        str | None,
+        typer.Option(help="The Dask scheduler to run on, e.g. tcp://host:8786."),
+    ] = None,
+    output: Annotated[
+        OutputMode, typer.Option("--output", "-o", help="live on a terminal, else plain.")
+    ] = OutputMode.AUTO,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show the tracebacks of failed tasks.")
+    ] = False,
+) -> int:
+    """Run a workflow spec."""
+    from .options import parse_params
+    from .run import RunRequest, run_spec
+
+    if verbose:
+        from .logs import log_to_stderr
+
+        log_to_stderr()
+    request = RunRequest(
+        spec=spec,
+        params=parse_params(param or []),
+        executor=executor,
+        workers=workers,
+        fail_fast=fail_fast,
+        only=tuple(only or ()),
+        resume=resume,
+        state_dir=state_dir,
+        wait=wait,
+        address=address,
+        output=output,
+    )
+    return run_spec(request)
+
+
+@app.command()
+def plan(spec: SpecArg, param: ParamOpt = None) -> int:
+    """Print the execution layers: tasks of a layer need only earlier layers."""
+    from . import inspect_cmds
+
+    return inspect_cmds.plan(spec, param or [])
+
+
+@app.command()
+def validate(
+    specs: Annotated[list[Path], typer.Argument(help="Spec files.", show_default=False)],
+    no_imports: Annotated[
+        bool, typer.Option("--no-imports", help="Don't import the tasks' modules.")
+    ] = False,
+    param: ParamOpt = None,
+) -> int:
+    """Check spec files; print each problem, and FILE: ok for each valid file."""
+    from . import inspect_cmds
+
+    return inspect_cmds.validate(specs, param or [], check_imports=not no_imports)
+
+
+@app.command()
+def graph(
+    spec: SpecArg,
+    format: Annotated[
+        GraphFormat, typer.Option("--format", "-f", help="mermaid or dot.")
+    ] = GraphFormat.MERMAID,
+    param: ParamOpt = None,
+) -> int:
+    """Print the task graph as Mermaid or Graphviz DOT."""
+    from . import inspect_cmds
+
+    return inspect_cmds.graph(spec, param or [], format)
+
+
+@app.command()
+def schema() -> int:
+    """Print the JSON Schema of spec files (for editors)."""
+    from . import inspect_cmds
+
+    return inspect_cmds.schema()
+
+
+@app.command()
+def runs(
+    limit: Annotated[int, typer.Option(min=1, help="At most this many runs.")] = 20,
+    workflow: Annotated[
+        str | None,
+        typer.Option(help="Only the runs of this workflow."),
+    ] = None,
+    state_dir: StateDirOpt = None,
+) -> int:
+    """List past runs, newest first."""
+    from . import runs_cmds
+
+    return runs_cmds.list_runs(state_dir, limit=limit, workflow=workflow)
+
+
+@app.command()
+def show(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id, or latest.")],
+    output: Annotated[
+        ShowFormat, typer.Option("--output", "-o", help="text or json.")
+    ] = ShowFormat.TEXT,
+    state_dir: StateDirOpt = None,
+) -> int:
+    """Show one run's tasks."""
+    from . import runs_cmds
+
+    return runs_cmds.show_run(state_dir, run_id, output)
+
+
+@cache_app.command("clear")
+def cache_clear(state_dir: StateDirOpt = None) -> int:
+    """Empty the result cache."""
+    from . import runs_cmds
+
+    return runs_cmds.clear_cache(state_dir)

@@ -1,0 +1,61 @@
+"""``--output live``: a Rich live table refreshed from the run's state, then a summary.
+
+Rendering pulls a snapshot on Rich's refresh thread (``Live(get_renderable=…)``), a
+few times a second, so the events themselves cost the run nothing but a counter
+update. A run taller than the terminal shows its running and failed tasks only.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console, RenderableType
+from rich.live import Live
+
+from flowweaver.events import TaskEvent
+
+from .history import resume_lines
+from .reporter import Outcome, RunHeader
+from .state import RunState, Snapshot
+from .tables import live_view, summary_view
+
+REFRESHES_PER_SECOND = 8
+CHROME_LINES = 6
+"""Lines of the display that aren't task rows (header, caption, progress line, margin)."""
+
+
+class LiveReporter:
+    def __init__(self, state: RunState, console: Console | None = None) -> None:
+        self._state = state
+        self._console = console if console is not None else Console(highlight=False)
+        self._live: Live | None = None
+
+    def start(self, header: RunHeader) -> None:
+        for line in resume_lines(header.resume):
+            self._console.print(line, highlight=False, markup=False)
+        self._live = Live(
+            console=self._console,
+            get_renderable=self._frame,
+            refresh_per_second=REFRESHES_PER_SECOND,
+            transient=True,
+            redirect_stdout=True,
+            redirect_stderr=True,
+        )
+        self._live.start()
+
+    def event(self, event: TaskEvent) -> None:
+        """Nothing to do: the table reads the state at its next refresh."""
+
+    def finish(self, snapshot: Snapshot, outcome: Outcome) -> None:
+        self._stop()
+        self._console.print(summary_view(snapshot))
+
+    def close(self) -> None:
+        self._stop()
+
+    def _frame(self) -> RenderableType:
+        rows = max(self._console.size.height - CHROME_LINES, 1)
+        return live_view(self._state.snapshot(max_rows=rows))
+
+    def _stop(self) -> None:
+        if self._live is not None:
+            live, self._live = self._live, None
+            live.stop()

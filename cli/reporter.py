@@ -1,0 +1,43 @@
+"""What an output mode is: a subscriber of task events, and a final summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from flowweaver.events import TaskEvent
+
+from .state import Snapshot
+
+
+@dataclass(frozen=True)
+class RunHeader:
+    """What is known when the run starts."""
+
+    workflow: str
+    tasks: int
+    executor: str
+    run_id: str | None = None
+    resume: dict[str, Any] = field(default_factory=dict)
+    """``history.resume_summary``: what a resumed run reuses; empty otherwise."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the run ended: ``completed``, ``failed`` or ``interrupted``, and the exit code."""
+
+    status: str
+    exit_code: int
+
+
+class Reporter(Protocol):
+    """One output mode. ``start`` before the run, ``event`` for every task event
+    (from the engine's thread), ``finish`` with the final snapshot, ``close`` always."""
+
+    def start(self, header: RunHeader) -> None: ...
+
+    def event(self, event: TaskEvent) -> None: ...
+
+    def finish(self, snapshot: Snapshot, outcome: Outcome) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,128 @@
+"""``flowweaver run``: load, pick the tasks, open the history, run, report, exit code."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flowweaver.errors import RunInterrupted, WorkflowError
+from flowweaver.executors import Executor, make_executor
+from flowweaver.recorder import Recorder
+from flowweaver.workflow import Workflow
+
+from . import history
+from .checks import warn_soft_timeouts
+from .errors import ExitCode
+from .options import DEFAULT_EXECUTOR, OutputMode, resolve_output
+from .reporter import Outcome, Reporter, RunHeader
+from .state import RunState
+from .subset import select_tasks
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """The options of ``flowweaver run``, already checked."""
+
+    spec: Path
+    params: dict[str, Any]
+    executor: str | None = None
+    workers: int | None = None
+    fail_fast: bool = False
+    only: tuple[str, ...] = ()
+    resume: bool = False
+    state_dir: Path | None = None
+    wait: bool = False
+    address: str | None = None
+    output: OutputMode = OutputMode.AUTO
+
+
+def run_spec(request: RunRequest) -> int:
+    """Run the spec; the exit code (0, 1, 130, 143). Raises for 2, 3 and 70."""
+    from flowweaver.spec import load_workflow
+
+    workflow = select_tasks(load_workflow(request.spec, request.params), request.only)
+    name, executor = build_executor(workflow, request)
+    warn_soft_timeouts(workflow, name)
+    recorder = history.open_recorder(
+        workflow, request.state_dir, resume=request.resume, wait=request.wait
+    )
+    try:
+        resume = history.resume_summary(recorder.resume_info)
+        header = RunHeader(workflow.name, len(workflow), name, recorder.run_id, resume)
+        return execute(workflow, executor, recorder, header, resolve_output(request.output))
+    finally:
+        recorder.close()
+
+
+def build_executor(workflow: Workflow, request: RunRequest) -> tuple[str, Executor]:
+    """The executor the options ask for, else the spec's, else threaded."""
+    spec = workflow.spec
+    name = request.executor or (spec.executor if spec else None) or DEFAULT_EXECUTOR
+    workers = request.workers or (spec.max_workers if spec else None)
+    address = request.address or (spec.dask_address if spec else None)
+    fail_fast = request.fail_fast or bool(spec and spec.fail_fast)
+    executor = make_executor(name, max_workers=workers, fail_fast=fail_fast, address=address)
+    return name, executor
+
+
+def execute(
+    workflow: Workflow,
+    executor: Executor,
+    recorder: Recorder | None,
+    header: RunHeader,
+    mode: OutputMode,
+) -> int:
+    """Run with the output mode's reporter subscribed; the summary is always printed."""
+    state = RunState(workflow.name, workflow.get_all_tasks())
+    reporter = make_reporter(mode, state)
+    with _subscribed(workflow, state, reporter):
+        reporter.start(header)
+        try:
+            outcome = _outcome(executor, workflow, recorder, state)
+            reporter.finish(state.snapshot(), outcome)
+        finally:
+            reporter.close()
+    return outcome.exit_code
+
+
+def make_reporter(mode: OutputMode, state: RunState) -> Reporter:
+    if mode is OutputMode.JSON:
+        from .jsonl import JsonReporter
+
+        return JsonReporter()
+    if mode is OutputMode.LIVE:
+        from .live import LiveReporter
+
+        return LiveReporter(state)
+    from .plain import PlainReporter
+
+    return PlainReporter()
+
+
+def _outcome(
+    executor: Executor, workflow: Workflow, recorder: Recorder | None, state: RunState
+) -> Outcome:
+    state.begin()
+    try:
+        executor.execute(workflow, recorder=recorder)
+    except WorkflowError:
+        return Outcome("failed", ExitCode.TASK_FAILED)
+    except RunInterrupted as exc:
+        state.cancel_unfinished(f"cancelled: {exc}")
+        return Outcome("interrupted", exc.exit_code)
+    finally:
+        state.end()
+    return Outcome("completed", ExitCode.OK)
+
+
+@contextlib.contextmanager
+def _subscribed(workflow: Workflow, state: RunState, reporter: Reporter) -> Iterator[None]:
+    unsubscribe = [workflow.subscribe(state.apply), workflow.subscribe(reporter.event)]
+    try:
+        yield
+    finally:
+        for stop in unsubscribe:
+            stop()

@@ -1,0 +1,111 @@
+"""``runs``, ``show`` and ``cache clear``: reading the run history."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import ExitCode
+from .history import open_store
+from .options import ShowFormat
+from .summary import first_line, seconds
+
+PIPE_WIDTH = 1000
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from flowweaver.history import RunRecord, TaskRecord
+
+
+def list_runs(state_dir: Path | None, *, limit: int, workflow: str | None) -> int:
+    records = open_store(state_dir).runs(limit=limit, workflow=workflow)
+    if not records:
+        sys.stderr.write("no runs recorded yet\n")
+        return ExitCode.OK
+    _print(runs_table(records))
+    return ExitCode.OK
+
+
+def show_run(state_dir: Path | None, run_id: str, output: ShowFormat) -> int:
+    """One run; an unknown id is a ``StateError`` (exit 2) naming it."""
+    record = open_store(state_dir).run(run_id)
+    if output is ShowFormat.JSON:
+        sys.stdout.write(json.dumps(record.to_dict(), default=str) + "\n")
+    else:
+        _print(run_view(record))
+    return ExitCode.OK
+
+
+def clear_cache(state_dir: Path | None) -> int:
+    removed = open_store(state_dir).clear_cache()
+    sys.stdout.write(f"cache cleared: {removed} {'entry' if removed == 1 else 'entries'}\n")
+    return ExitCode.OK
+
+
+def runs_table(records: list[RunRecord]) -> RenderableType:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("run", "workflow", "status", "started", "duration", "tasks"):
+        table.add_column(column, no_wrap=True)
+    for record in records:
+        table.add_row(
+            record.id,
+            record.workflow,
+            record.status,
+            when(record.started),
+            seconds(record.elapsed),
+            _counts(record),
+        )
+    return table
+
+
+def run_view(record: RunRecord) -> RenderableType:
+    """The run's header line, then a table of its tasks."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    title = f"run {record.id} of {record.workflow}: {record.status}, started {when(record.started)}"
+    if record.resumed_from:
+        title += f", resumed from {record.resumed_from}"
+    table = Table(box=None, pad_edge=False)
+    for column in ("task", "status", "attempts", "duration", "error"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    for task in record.tasks:
+        table.add_row(
+            task.name,
+            task_status(task),
+            str(task.attempts or ""),
+            seconds(task.duration),
+            first_line(task.error),
+        )
+    return Group(Text(title), table, Text(_counts(record)))
+
+
+def task_status(task: TaskRecord) -> str:
+    mark = " (cached)" if task.cached else " (reused)" if task.reused else ""
+    return f"{task.status}{mark}"
+
+
+def when(epoch: float | None) -> str:
+    """Local ``YYYY-MM-DD HH:MM:SS``; empty for ``None``."""
+    if epoch is None:
+        return ""
+    return datetime.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _counts(record: RunRecord) -> str:
+    return ", ".join(f"{n} {status}" for status, n in sorted(record.counts.items()))
+
+
+def _print(renderable: RenderableType) -> None:
+    """On a terminal, as wide as it is; in a pipe or a file, never cut."""
+    from rich.console import Console
+
+    width = None if sys.stdout.isatty() else PIPE_WIDTH
+    Console(highlight=False, width=width).print(renderable)

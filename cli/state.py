@@ -1,0 +1,167 @@
+"""The one model every output mode reads: the run's tasks, fed by task events.
+
+:class:`RunState` is the workflow's subscriber. It keeps each task's latest row and
+the counts per status incrementally (O(1) per event, so a 10,000-task run isn't
+slowed), and hands out immutable :class:`Snapshot` values that the views render as
+pure functions. It is thread-safe: events arrive on the engine's loop thread while
+the live table reads snapshots on Rich's refresh thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
+
+from flowweaver.events import TaskEvent
+from flowweaver.task import TaskStatus
+
+
+class TaskRow(NamedTuple):
+    """What a view shows of one task."""
+
+    name: str
+    status: TaskStatus = TaskStatus.PENDING
+    attempt: int = 0
+    started: float | None = None
+    duration: float | None = None
+    error: str | None = None
+    retry_in: float | None = None
+    cached: bool = False
+    reused: bool = False
+
+    def elapsed(self, now: float) -> float | None:
+        """Its final duration, or the seconds since it started while it runs."""
+        if self.duration is not None:
+            return self.duration
+        return None if self.started is None else max(now - self.started, 0.0)
+
+
+class Snapshot(NamedTuple):
+    """The run at one moment. ``rows`` are every task in plan order, or, when
+    ``truncated``, only the running and failed ones."""
+
+    workflow: str
+    total: int
+    counts: Mapping[TaskStatus, int]
+    rows: tuple[TaskRow, ...]
+    truncated: bool
+    now: float
+    elapsed: float
+    retries: int
+    cached: int
+    reused: int
+    finished: bool
+
+    def count(self, status: TaskStatus) -> int:
+        return self.counts.get(status, 0)
+
+    @property
+    def done(self) -> int:
+        """Tasks in a final state."""
+        return sum(n for status, n in self.counts.items() if status.is_final)
+
+
+class RunState:
+    """Rows and counts of a run, updated by :meth:`apply` (the workflow observer)."""
+
+    def __init__(self, workflow: str, task_names: Iterable[str]) -> None:
+        self.workflow = workflow
+        self._rows = {name: TaskRow(name) for name in task_names}
+        self._counts = dict.fromkeys(TaskStatus, 0)
+        self._counts[TaskStatus.PENDING] = len(self._rows)
+        self._running: dict[str, None] = {}
+        self._failed: dict[str, None] = {}
+        self._retries = self._cached = self._reused = 0
+        self._started: float | None = None
+        self._ended: float | None = None
+        self._lock = threading.Lock()
+
+    def begin(self) -> None:
+        self._started = time.monotonic()
+
+    def end(self) -> None:
+        self._ended = time.monotonic()
+
+    def apply(self, event: TaskEvent) -> None:
+        """Take one task event into account. O(1)."""
+        with self._lock:
+            old = self._rows.get(event.task)
+            if old is None:
+                return
+            new = _next_row(old, event)
+            self._rows[event.task] = new
+            self._count(old, new, event)
+
+    def cancel_unfinished(self, reason: str) -> None:
+        """Mark what never got its final event as cancelled (a second Ctrl-C)."""
+        for row in list(self._rows.values()):
+            if not row.status.is_final:
+                self.apply(TaskEvent(row.name, TaskStatus.CANCELLED, row.attempt, 0.0, reason))
+
+    def snapshot(self, max_rows: int | None = None) -> Snapshot:
+        """The run now; with ``max_rows``, a bigger run lists only its running and
+        failed tasks (at most ``max_rows`` of them)."""
+        now = time.time()
+        with self._lock:
+            truncated = max_rows is not None and len(self._rows) > max_rows
+            rows = self._busy_rows(max_rows or 0) if truncated else tuple(self._rows.values())
+            return Snapshot(
+                workflow=self.workflow,
+                total=len(self._rows),
+                counts=dict(self._counts),
+                rows=rows,
+                truncated=truncated,
+                now=now,
+                elapsed=self._elapsed(),
+                retries=self._retries,
+                cached=self._cached,
+                reused=self._reused,
+                finished=self._ended is not None,
+            )
+
+    def _busy_rows(self, limit: int) -> tuple[TaskRow, ...]:
+        names = [*self._running, *self._failed][: max(limit, 0)]
+        return tuple(self._rows[name] for name in names)
+
+    def _elapsed(self) -> float:
+        if self._started is None:
+            return 0.0
+        end = self._ended if self._ended is not None else time.monotonic()
+        return end - self._started
+
+    def _count(self, old: TaskRow, new: TaskRow, event: TaskEvent) -> None:
+        self._counts[old.status] -= 1
+        self._counts[new.status] += 1
+        name = new.name
+        if new.status is TaskStatus.RUNNING:
+            self._running[name] = None
+        else:
+            self._running.pop(name, None)
+        if new.status is TaskStatus.FAILED:
+            self._failed[name] = None
+        self._retries += event.retry_in is not None
+        self._cached += new.cached and not old.cached
+        self._reused += new.reused and not old.reused
+
+
+def _next_row(row: TaskRow, event: TaskEvent) -> TaskRow:
+    started = row.started
+    if event.status is TaskStatus.RUNNING and started is None:
+        started = event.time
+    return row._replace(
+        status=event.status,
+        attempt=event.attempt or row.attempt,
+        started=started,
+        duration=event.duration,
+        error=event.error if event.error is not None else _kept_error(row, event),
+        retry_in=event.retry_in,
+        cached=event.cached,
+        reused=event.reused,
+    )
+
+
+def _kept_error(row: TaskRow, event: TaskEvent) -> str | None:
+    """A new attempt keeps showing the last attempt's error until it ends."""
+    return row.error if event.status is TaskStatus.RUNNING else None

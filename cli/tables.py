@@ -1,0 +1,120 @@
+"""Rich renderables of a :class:`~flowweaver.cli.state.Snapshot`: pure functions.
+
+``live_view`` is what the live table shows at each refresh; ``summary_view`` is
+printed once the run is over. Both are tested by printing them to a
+``Console(file=StringIO())``.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from flowweaver.task import TaskStatus
+
+from .state import Snapshot, TaskRow
+from .summary import extras_line, first_line, seconds, status_label, totals_line
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+SPINNER_FPS = 10
+STATUS_STYLES = {
+    TaskStatus.PENDING: "dim",
+    TaskStatus.RUNNING: "yellow",
+    TaskStatus.COMPLETED: "green",
+    TaskStatus.FAILED: "bold red",
+    TaskStatus.SKIPPED: "dim yellow",
+    TaskStatus.CANCELLED: "magenta",
+}
+SUMMARY_MAX_ROWS = 200
+"""Past this many tasks the final table lists only the tasks that did not complete."""
+
+
+def status_cell(row: TaskRow, now: float) -> Text:
+    """The coloured status, with a spinner frame (chosen by ``now``) while running."""
+    label = status_label(row)
+    if row.status is TaskStatus.RUNNING and row.retry_in is None:
+        frame = SPINNER[int(now * SPINNER_FPS) % len(SPINNER)]
+        label = f"{frame} {label}"
+    return Text(label, style=STATUS_STYLES[row.status], no_wrap=True)
+
+
+def task_table(rows: tuple[TaskRow, ...], now: float, *, caption: str | None = None) -> Table:
+    table = Table(box=None, pad_edge=False, caption=caption, caption_justify="left")
+    table.add_column("task", no_wrap=True, overflow="ellipsis", max_width=40)
+    table.add_column("status", no_wrap=True)
+    table.add_column("attempt", justify="right", no_wrap=True)
+    table.add_column("duration", justify="right", no_wrap=True)
+    table.add_column("error", no_wrap=True, overflow="ellipsis", style="red", ratio=1)
+    for row in rows:
+        table.add_row(
+            row.name,
+            status_cell(row, now),
+            str(row.attempt) if row.attempt else "",
+            seconds(row.elapsed(now)),
+            first_line(row.error),
+        )
+    return table
+
+
+def progress_line(snapshot: Snapshot) -> Table:
+    """``states-etl ━━━━━╸━━━ 3/8 · 2 running · 1 failed · 1.20s``."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(width=30)
+    grid.add_column(no_wrap=True)
+    bar = ProgressBar(total=max(snapshot.total, 1), completed=snapshot.done, width=30)
+    grid.add_row(Text(snapshot.workflow, style="bold"), bar, _progress_words(snapshot))
+    return grid
+
+
+def _progress_words(snapshot: Snapshot) -> Text:
+    parts = [f"{snapshot.done}/{snapshot.total}"]
+    for status in (TaskStatus.RUNNING, TaskStatus.FAILED, TaskStatus.SKIPPED):
+        if snapshot.count(status):
+            parts.append(f"{snapshot.count(status)} {status.value}")
+    parts.append(seconds(snapshot.elapsed))
+    return Text(" · ".join(parts))
+
+
+def hidden_caption(snapshot: Snapshot) -> str | None:
+    """What a truncated table leaves out."""
+    if not snapshot.truncated:
+        return None
+    hidden = snapshot.total - len(snapshot.rows)
+    return f"… and {hidden} more tasks (showing running and failed tasks only)"
+
+
+def live_view(snapshot: Snapshot) -> RenderableType:
+    """One frame of the live display: the task table, then the progress line."""
+    table = task_table(snapshot.rows, snapshot.now, caption=hidden_caption(snapshot))
+    return Group(table, Text(""), progress_line(snapshot))
+
+
+def summary_rows(snapshot: Snapshot, limit: int = SUMMARY_MAX_ROWS) -> tuple[TaskRow, ...]:
+    """Every task, or past ``limit`` tasks only those that did not complete."""
+    if len(snapshot.rows) <= limit:
+        return snapshot.rows
+    return tuple(row for row in snapshot.rows if row.status is not TaskStatus.COMPLETED)
+
+
+def summary_view(snapshot: Snapshot, limit: int = SUMMARY_MAX_ROWS) -> RenderableType:
+    """The final table of the tasks, the extras line and the totals line."""
+    rows = summary_rows(snapshot, limit)
+    left_out = len(snapshot.rows) - len(rows)
+    caption = f"… and {left_out} completed tasks" if left_out else None
+    parts: list[RenderableType] = [task_table(rows, snapshot.now, caption=caption)]
+    extras = extras_line(snapshot)
+    if extras:
+        parts.append(Text(extras))
+    parts.append(Text(totals_line(snapshot), style=_totals_style(snapshot)))
+    return Group(*parts)
+
+
+def _totals_style(snapshot: Snapshot) -> str:
+    if snapshot.count(TaskStatus.FAILED):
+        return "bold red"
+    if snapshot.count(TaskStatus.CANCELLED) or snapshot.count(TaskStatus.SKIPPED):
+        return "bold yellow"
+    return "bold green"
