@@ -1,0 +1,394 @@
+"""The pure state machine (``flowweaver.engine.Engine``) and the graph helpers.
+
+The engine is driven by hand with a fake ``now``: no threads, no sleeps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Sequence
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flowweaver import Task, TaskStatus, graph
+from flowweaver.engine import Engine
+from flowweaver.events import TaskEvent
+
+S = TaskStatus
+
+
+def noop() -> None:
+    return None
+
+
+def tasks_named(*names: str, **options: object) -> list[Task]:
+    return [Task(name, noop, **options) for name in names]  # type: ignore[arg-type]
+
+
+def longest_first(parents: Sequence[Sequence[int]]) -> list[float]:
+    return [-w for w in graph.longest_path_below(parents)]
+
+
+def make_engine(
+    tasks: list[Task],
+    parents: Sequence[Sequence[int]],
+    order: Sequence[float] | None = None,
+    **options: object,
+) -> Engine:
+    return Engine(
+        tasks,
+        parents,
+        order if order is not None else longest_first(parents),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def drain(engine: Engine) -> list[TaskEvent]:
+    events = list(engine.events)
+    engine.events.clear()
+    return events
+
+
+# -- ready order ----------------------------------------------------------------------
+
+
+def test_longest_path_starts_first() -> None:
+    # a alone; b -> c -> d: b heads the longest chain and starts before a
+    tasks = tasks_named("a", "b", "c", "d")
+    parents = [[], [], [1], [2]]
+    engine = make_engine(tasks, parents)
+    assert engine.start(0.0, 1) == [1]
+    assert engine.start(0.0, 1) == [0]
+    assert engine.start(0.0, 5) == []  # c waits for b
+    engine.succeed(1, 1.0)
+    assert engine.start(1.0, 5) == [2]
+
+
+def test_plan_order_keys_start_by_depth_then_position() -> None:
+    tasks = tasks_named("a", "b", "c", "d")
+    parents = [[], [], [1], [2]]
+    depth = [0.0, 0.0, 1.0, 2.0]
+    engine = make_engine(tasks, parents, depth)
+    assert engine.start(0.0, 1) == [0]
+    assert engine.start(0.0, 1) == [1]
+
+
+def test_start_respects_the_limit_and_emits_running_events() -> None:
+    engine = make_engine(tasks_named("a", "b", "c"), [[], [], []], wall_offset=100.0)
+    assert engine.start(2.0, 2) == [0, 1]
+    assert engine.executing == 2
+    events = drain(engine)
+    assert [(e.task, e.status, e.attempt, e.time) for e in events] == [
+        ("a", S.RUNNING, 1, 102.0),
+        ("b", S.RUNNING, 1, 102.0),
+    ]
+    assert engine.status == [S.RUNNING, S.RUNNING, S.PENDING]
+
+
+def test_a_task_becomes_ready_when_all_its_parents_completed() -> None:
+    engine = make_engine(tasks_named("a", "b", "c"), [[], [], [0, 1]])
+    assert sorted(engine.start(0.0, 9)) == [0, 1]
+    engine.succeed(0, 1.0)
+    assert not engine.has_ready(1.0)
+    engine.succeed(1, 2.0)
+    assert engine.has_ready(2.0)
+    assert engine.start(2.0, 9) == [2]
+    engine.succeed(2, 3.0)
+    assert engine.finished
+    completed = [e for e in drain(engine) if e.status is S.COMPLETED]
+    assert [(e.task, e.duration) for e in completed] == [("a", 1.0), ("b", 2.0), ("c", 1.0)]
+
+
+# -- retries --------------------------------------------------------------------------
+
+
+def test_retry_waits_its_delay_with_backoff_and_cap() -> None:
+    task = Task("t", noop, retries=3, retry_delay=1.0, retry_backoff=2.0, max_retry_delay=3.0)
+    engine = make_engine([task], [[]])
+    now = 0.0
+    delays = []
+    for attempt in (1, 2, 3):
+        assert engine.start(now, 1) == [0]
+        assert engine.attempt[0] == attempt
+        engine.fail(0, now + 0.5, "ValueError: x", retryable=True)
+        event = drain(engine)[-1]
+        assert (event.status, event.attempt, event.error) == (S.RUNNING, attempt, "ValueError: x")
+        assert event.retry_in is not None
+        delays.append(event.retry_in)
+        due = now + 0.5 + event.retry_in
+        assert engine.next_wakeup() == pytest.approx(due)
+        assert not engine.has_ready(due - 1e-6)
+        assert engine.start(due - 1e-6, 1) == []
+        assert engine.has_ready(due)
+        now = due
+    assert delays == [1.0, 2.0, 3.0]
+    assert engine.status[0] is S.RUNNING  # between attempts the task stays RUNNING
+    assert engine.start(now, 1) == [0]
+    engine.fail(0, now + 1, "ValueError: last", retryable=True)
+    final = drain(engine)[-1]
+    assert (final.status, final.attempt, final.error) == (S.FAILED, 4, "ValueError: last")
+    assert engine.finished
+
+
+def test_not_retryable_fails_at_once() -> None:
+    engine = make_engine(tasks_named("t", retries=5), [[]])
+    engine.start(0.0, 1)
+    engine.fail(0, 1.0, "KeyError: k", retryable=False)
+    assert engine.status == [S.FAILED]
+    assert engine.attempt == [1]
+
+
+def test_zero_delay_retry_is_ready_at_once() -> None:
+    engine = make_engine(tasks_named("t", retries=1), [[]])
+    engine.start(0.0, 1)
+    engine.fail(0, 1.0, "E", retryable=True)
+    assert engine.has_ready(1.0)
+    assert engine.start(1.0, 1) == [0]
+    engine.succeed(0, 2.0)
+    events = drain(engine)
+    assert [(e.status, e.attempt) for e in events] == [
+        (S.RUNNING, 1),
+        (S.RUNNING, 1),
+        (S.RUNNING, 2),
+        (S.COMPLETED, 2),
+    ]
+    assert events[-1].duration == 2.0  # from the first start
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_jitter_stays_within_its_fraction(seed: int) -> None:
+    task = Task("t", noop, retries=1, retry_delay=10.0, retry_jitter=0.1)
+    engine = make_engine([task], [[]], rng=random.Random(seed))
+    engine.start(0.0, 1)
+    engine.fail(0, 0.0, "E", retryable=True)
+    retry_in = drain(engine)[-1].retry_in
+    assert retry_in is not None and 9.0 <= retry_in <= 11.0
+
+
+def test_jitter_spreads_the_delays() -> None:
+    seen = set()
+    for seed in range(10):
+        task = Task("t", noop, retries=1, retry_delay=10.0, retry_jitter=0.5)
+        engine = make_engine([task], [[]], rng=random.Random(seed))
+        engine.start(0.0, 1)
+        engine.fail(0, 0.0, "E", retryable=True)
+        seen.add(drain(engine)[-1].retry_in)
+    assert len(seen) > 1
+
+
+# -- deadlines ----------------------------------------------------------------------------
+
+
+def test_deadline_expires_at_the_timeout() -> None:
+    engine = make_engine(tasks_named("slow", timeout=5.0), [[]])
+    engine.start(10.0, 1)
+    assert engine.next_wakeup() == 15.0
+    assert engine.expired(14.999) == []
+    assert engine.expired(15.0) == [0]
+    assert engine.expired(16.0) == []  # reported once
+
+
+def test_deadline_of_a_finished_attempt_is_dropped() -> None:
+    engine = make_engine(tasks_named("quick", timeout=5.0), [[]])
+    engine.start(0.0, 1)
+    engine.succeed(0, 1.0)
+    assert engine.next_wakeup() is None
+    assert engine.expired(100.0) == []
+
+
+def test_each_attempt_gets_its_own_deadline() -> None:
+    engine = make_engine(tasks_named("t", timeout=2.0, retries=1), [[]])
+    engine.start(0.0, 1)
+    assert engine.expired(2.0) == [0]
+    engine.fail(0, 2.0, "timed out after 2s", retryable=True)
+    assert engine.start(2.0, 1) == [0]
+    assert engine.is_current(0, 2) and not engine.is_current(0, 1)
+    assert engine.next_wakeup() == 4.0
+    assert engine.expired(3.9) == []
+    assert engine.expired(4.0) == [0]
+
+
+# -- failure policy ------------------------------------------------------------------------
+
+
+def test_failure_skips_everything_downstream_only() -> None:
+    #   a -> b -> c,  a -> d,  e independent
+    names = ("a", "b", "c", "d", "e")
+    engine = make_engine(tasks_named(*names), [[], [0], [1], [0], []])
+    assert sorted(engine.start(0.0, 9)) == [0, 4]
+    engine.fail(0, 1.0, "ValueError: a broke", retryable=False)
+    assert engine.status == [S.FAILED, S.SKIPPED, S.SKIPPED, S.SKIPPED, S.RUNNING]
+    skipped = [e for e in drain(engine) if e.status is S.SKIPPED]
+    assert sorted(e.task for e in skipped) == ["b", "c", "d"]
+    assert all("'a'" in (e.error or "") for e in skipped)
+    assert all(e.attempt == 0 for e in skipped)
+    assert not engine.finished
+    engine.succeed(4, 2.0)
+    assert engine.finished
+
+
+def test_fail_fast_cancels_what_has_not_started() -> None:
+    engine = make_engine(tasks_named("a", "b", "c", "d"), [[], [], [1], []], fail_fast=True)
+    assert engine.start(0.0, 2) == [1, 0]
+    engine.fail(0, 1.0, "E", retryable=False)
+    assert engine.status == [S.FAILED, S.RUNNING, S.CANCELLED, S.CANCELLED]
+    assert engine.stopped
+    assert engine.start(1.0, 9) == []
+    assert not engine.has_ready(1.0)
+    engine.succeed(1, 2.0)  # the running one may still end
+    assert engine.status[1] is S.COMPLETED
+    assert engine.status[2] is S.CANCELLED
+    assert engine.finished
+
+
+def test_fail_fast_cancels_a_task_waiting_to_retry() -> None:
+    tasks = [Task("a", noop), Task("b", noop, retries=3, retry_delay=60.0)]
+    engine = make_engine(tasks, [[], []], fail_fast=True)
+    engine.start(0.0, 2)
+    engine.fail(1, 1.0, "E", retryable=True)
+    engine.fail(0, 2.0, "E", retryable=False)
+    assert engine.status == [S.FAILED, S.CANCELLED]
+    assert engine.finished
+
+
+def test_interrupt_cancels_everything_unfinished_and_names_the_executing() -> None:
+    engine = make_engine(tasks_named("a", "b", "c", "d"), [[], [], [0], []])
+    assert sorted(engine.start(0.0, 2)) == [0, 1]
+    engine.succeed(1, 0.5)
+    assert engine.interrupt(1.0, "cancelled: interrupted by SIGINT") == [0]
+    assert engine.status == [S.CANCELLED, S.COMPLETED, S.CANCELLED, S.CANCELLED]
+    assert engine.finished and engine.executing == 0
+    cancelled = [e for e in drain(engine) if e.status is S.CANCELLED]
+    assert {e.error for e in cancelled} == {"cancelled: interrupted by SIGINT"}
+    assert engine.start(2.0, 9) == []
+
+
+def test_outcome_after_interrupt_is_not_current() -> None:
+    engine = make_engine(tasks_named("a"), [[]])
+    engine.start(0.0, 1)
+    engine.interrupt(1.0, "stop")
+    assert not engine.is_current(0, 1)
+
+
+# -- preset (resume) ----------------------------------------------------------------------
+
+
+def test_preset_completes_a_task_without_running_it() -> None:
+    engine = make_engine(tasks_named("a", "b"), [[], [0]])
+    engine.preset(0, 0.0)
+    events = drain(engine)
+    assert [(e.task, e.status, e.reused, e.attempt) for e in events] == [
+        ("a", S.COMPLETED, True, 0)
+    ]
+    assert engine.start(0.0, 9) == [1]
+    engine.succeed(1, 1.0)
+    assert engine.finished
+
+
+# -- graph ----------------------------------------------------------------------------------
+
+
+def test_layers_are_kahn_levels_in_id_order() -> None:
+    # a -> c, b -> c, c -> d, e alone
+    parents = [[], [], [0, 1], [2], []]
+    assert graph.layers(parents) == [[0, 1, 4], [2], [3]]
+    assert graph.layers([]) == []
+
+
+def test_layers_and_order_refuse_a_cycle() -> None:
+    with pytest.raises(ValueError, match="cycle"):
+        graph.layers([[1], [0]])
+    assert graph.topological_order([[1], [0]]) is None
+
+
+def test_topological_order_is_kahn_with_ties_by_id() -> None:
+    assert graph.topological_order([[], [], [0, 1], [2], []]) == [0, 1, 4, 2, 3]
+
+
+def test_longest_path_below() -> None:
+    parents = [[], [], [1], [2], [0, 3]]
+    assert graph.longest_path_below(parents) == [2.0, 4.0, 3.0, 2.0, 1.0]
+    weighted = graph.longest_path_below(parents, [10.0, 1.0, 1.0, 1.0, 1.0])
+    assert weighted == [11.0, 4.0, 3.0, 2.0, 1.0]
+
+
+def test_find_cycle_returns_the_path() -> None:
+    deps = {"a": ["c"], "b": ["a"], "c": ["b"], "d": []}
+    cycle = graph.find_cycle(deps)
+    assert cycle is not None
+    assert cycle[0] == cycle[-1] and sorted(cycle[:-1]) == ["a", "b", "c"]
+    assert cycle == ["a", "c", "b", "a"]
+    assert graph.find_cycle({"a": ["a"]}) == ["a", "a"]
+    assert graph.find_cycle({"a": [], "b": ["a", "zzz"]}) is None
+
+
+def test_find_cycle_walks_deep_graphs_without_recursion() -> None:
+    n = 5000
+    deps = {f"n{i}": [f"n{i + 1}"] for i in range(n)}
+    deps[f"n{n}"] = ["n0"]
+    cycle = graph.find_cycle(deps)
+    assert cycle is not None and len(cycle) == n + 2
+
+
+@st.composite
+def dags(draw: st.DrawFn) -> list[list[int]]:
+    """Random DAGs with ids shuffled, so that parents are not always smaller ids."""
+    size = draw(st.integers(0, 25))
+    perm = draw(st.permutations(range(size)))
+    parents: list[list[int]] = [[] for _ in range(size)]
+    for i in range(size):
+        ups = draw(st.sets(st.integers(0, i - 1), max_size=4)) if i else set()
+        parents[perm[i]] = sorted(perm[u] for u in ups)
+    return parents
+
+
+@settings(max_examples=150, deadline=None)
+@given(dags())
+def test_plan_is_a_topological_order_with_every_node_once(parents: list[list[int]]) -> None:
+    order = graph.topological_order(parents)
+    assert order is not None
+    assert sorted(order) == list(range(len(parents)))
+    position = {node: i for i, node in enumerate(order)}
+    for node, ups in enumerate(parents):
+        assert all(position[up] < position[node] for up in ups)
+    layers = graph.layers(parents)
+    flat = [node for layer in layers for node in layer]
+    assert sorted(flat) == list(range(len(parents)))
+    level = {node: k for k, layer in enumerate(layers) for node in layer}
+    for node, ups in enumerate(parents):
+        # a node sits one layer below its deepest parent (Kahn levels)
+        assert level[node] == (1 + max(level[u] for u in ups) if ups else 0)
+    for layer in layers:
+        assert layer == sorted(layer)
+    assert (
+        graph.find_cycle({str(n): [str(u) for u in ups] for n, ups in enumerate(parents)}) is None
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(dags(), st.data())
+def test_find_cycle_returns_a_real_cycle(parents: list[list[int]], data: st.DataObject) -> None:
+    size = len(parents)
+    if size == 0:
+        parents = [[]]
+        size = 1
+    # plant a back edge: pick a path end and make it reach an ancestor (or itself)
+    order = graph.topological_order(parents)
+    assert order is not None
+    low = data.draw(st.integers(0, size - 1))
+    high = data.draw(st.integers(low, size - 1))
+    a, b = order[low], order[high]  # b comes no earlier than a
+    # b -> ... path needed: add b as a dependency of a, and a as a dependency of b
+    deps = {str(n): [str(u) for u in ups] for n, ups in enumerate(parents)}
+    deps[str(a)].append(str(b))
+    deps[str(b)].append(str(a))
+    cycle = graph.find_cycle(deps)
+    assert cycle is not None
+    assert cycle[0] == cycle[-1]
+    assert len(set(cycle[:-1])) == len(cycle) - 1
+    for here, there in itertools.pairwise(cycle):
+        assert there in deps[here]
+    assert graph.topological_order([[int(d) for d in deps[str(n)]] for n in range(size)]) is None

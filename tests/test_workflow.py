@@ -1,0 +1,280 @@
+"""The Workflow API, Task validation and TaskStatus."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from flowweaver import SequentialExecutor, Task, TaskEvent, TaskStatus, Workflow, WorkflowError
+
+
+def noop() -> None:
+    return None
+
+
+def names(layer: list[Task]) -> list[str]:
+    return [task.name for task in layer]
+
+
+def diamond() -> Workflow:
+    wf = Workflow("diamond")
+    wf.add_task(Task("a", noop))
+    wf.add_task(Task("b", noop))
+    wf.add_task(Task("c", noop), depends_on=["a", "b"])
+    wf.add_task(Task("d", noop), depends_on=["c"])
+    return wf
+
+
+# -- add_task -------------------------------------------------------------------------
+
+
+def test_duplicate_name_is_refused() -> None:
+    wf = Workflow()
+    wf.add_task(Task("a", noop))
+    with pytest.raises(ValueError, match=r"duplicate.*'a'"):
+        wf.add_task(Task("a", noop))
+    assert len(wf.get_all_tasks()) == 1
+
+
+def test_unknown_dependency_says_dependencies_must_be_added_first() -> None:
+    wf = Workflow()
+    wf.add_task(Task("a", noop))
+    with pytest.raises(ValueError, match=r"unknown task 'ghost'") as info:
+        wf.add_task(Task("b", noop), depends_on=["a", "ghost"])
+    assert "'b'" in str(info.value)
+    assert "dependencies must be added" in str(info.value) and "first" in str(info.value)
+    assert wf.get_task("b") is None
+    # the failed add left nothing behind: the name is still free
+    wf.add_task(Task("b", noop), depends_on=["a"])
+    assert wf.get_dependencies("b") == ["a"]
+
+
+def test_self_dependency_is_refused() -> None:
+    wf = Workflow()
+    with pytest.raises(ValueError, match=r"'a'.*itself"):
+        wf.add_task(Task("a", noop), depends_on=["a"])
+    with pytest.raises(ValueError, match="itself"):
+        wf.add_task(Task("a", noop, depends_on=["a"]))
+    assert wf.get_all_tasks() == {}
+
+
+def test_add_task_wants_a_task() -> None:
+    with pytest.raises(TypeError):
+        Workflow().add_task(noop)  # type: ignore[arg-type]
+
+
+def test_dependencies_are_the_union_of_both_lists() -> None:
+    wf = Workflow()
+    for name in "abc":
+        wf.add_task(Task(name, noop))
+    wf.add_task(Task("d", noop, depends_on=["a", "b"]), depends_on=["b", "c"])
+    assert sorted(wf.get_dependencies("d")) == ["a", "b", "c"]
+    assert len(wf.get_dependencies("d")) == 3
+
+
+def test_inputs_are_dependencies_too() -> None:
+    wf = Workflow()
+    wf.add_task(Task("a", noop))
+    wf.add_task(Task("b", noop))
+    wf.add_task(Task("c", lambda x: x, inputs={"x": "b"}), depends_on=["a"])
+    assert sorted(wf.get_dependencies("c")) == ["a", "b"]
+    with pytest.raises(ValueError, match="unknown task 'nope'"):
+        wf.add_task(Task("d", lambda y: y, inputs={"y": "nope"}))
+
+
+def test_inputs_and_name_matching_pass_results() -> None:
+    wf = Workflow()
+    wf.add_task(Task("numbers", lambda: [1, 2, 3]))
+
+    def total(values: list[int]) -> int:
+        return sum(values)
+
+    def count(numbers: list[int]) -> int:
+        return len(numbers)
+
+    wf.add_task(Task("total", total, inputs={"values": "numbers"}))
+    wf.add_task(Task("count", count), depends_on=["numbers"])
+    SequentialExecutor().execute(wf)
+    assert wf.get_task_result("total") == 6
+    assert wf.get_task_result("count") == 3
+
+
+# -- plan ------------------------------------------------------------------------------
+
+
+def test_execution_plan_is_kahn_layers_in_added_order() -> None:
+    wf = Workflow()
+    wf.add_task(Task("z", noop))
+    wf.add_task(Task("m", noop))
+    wf.add_task(Task("a", noop), depends_on=["z"])
+    wf.add_task(Task("b", noop), depends_on=["m", "a"])
+    wf.add_task(Task("c", noop))
+    plan = wf.get_execution_plan()
+    assert [names(layer) for layer in plan] == [["z", "m", "c"], ["a"], ["b"]]
+    assert all(isinstance(task, Task) for layer in plan for task in layer)
+
+
+def test_design_document_plan() -> None:
+    assert [names(layer) for layer in diamond().get_execution_plan()] == [["a", "b"], ["c"], ["d"]]
+    assert Workflow().get_execution_plan() == []
+
+
+# -- lookups ----------------------------------------------------------------------------
+
+
+def test_get_task_result_is_none_until_completed_and_keyerror_for_unknown() -> None:
+    wf = Workflow()
+    wf.add_task(Task("a", lambda: 42))
+    wf.add_task(Task("bad", lambda: 1 / 0))
+    assert wf.get_task_result("a") is None
+    with pytest.raises(KeyError, match="nope"):
+        wf.get_task_result("nope")
+    with pytest.raises(WorkflowError):
+        SequentialExecutor().execute(wf)
+    assert wf.get_task_result("a") == 42
+    assert wf.get_task_result("bad") is None
+
+
+def test_lookups() -> None:
+    wf = diamond()
+    c = wf.get_task("c")
+    assert c is not None and c.name == "c"
+    assert wf.get_task("nope") is None
+    assert sorted(wf.get_dependencies("c")) == ["a", "b"]
+    assert wf.get_dependencies("a") == []
+    with pytest.raises(KeyError):
+        wf.get_dependencies("nope")
+    all_tasks = wf.get_all_tasks()
+    assert list(all_tasks) == ["a", "b", "c", "d"]
+    all_tasks.clear()  # a copy: the workflow keeps its tasks
+    assert len(wf.get_all_tasks()) == 4
+    assert wf.get_task_status("a") is TaskStatus.PENDING
+    assert wf.get_task_status("nope") is None
+    wf.execute()
+    assert wf.get_task_status("d") is TaskStatus.COMPLETED
+
+
+def test_execute_defaults_to_sequential_and_execute_async_runs_on_the_loop() -> None:
+    wf = Workflow()
+    wf.add_task(Task("a", lambda: 1))
+    wf.execute()
+    assert wf.get_task_result("a") == 1
+
+    async def coro() -> str:
+        return "async"
+
+    wf2 = Workflow()
+    wf2.add_task(Task("b", coro))
+    asyncio.run(wf2.execute_async())
+    assert wf2.get_task_result("b") == "async"
+
+
+# -- observers ---------------------------------------------------------------------------
+
+
+def test_subscribe_and_unsubscribe() -> None:
+    wf = Workflow()
+    wf.add_task(Task("a", noop))
+    first: list[TaskEvent] = []
+    second: list[TaskEvent] = []
+    unsubscribe = wf.subscribe(first.append)
+    wf.subscribe(second.append)
+    wf.execute()
+    assert [(e.task, e.status) for e in first] == [
+        ("a", TaskStatus.RUNNING),
+        ("a", TaskStatus.COMPLETED),
+    ]
+    assert first == second
+    unsubscribe()
+    unsubscribe()  # twice is harmless
+    wf.execute()
+    assert len(first) == 2
+    assert len(second) == 4
+
+
+def test_events_carry_name_status_attempt_time_and_error() -> None:
+    wf = Workflow()
+    wf.add_task(Task("bad", lambda: 1 / 0))
+    events: list[TaskEvent] = []
+    wf.subscribe(events.append)
+    with pytest.raises(WorkflowError):
+        wf.execute()
+    last = events[-1]
+    assert (last.task, last.status, last.attempt) == ("bad", TaskStatus.FAILED, 1)
+    assert last.error == "ZeroDivisionError: division by zero"
+    assert isinstance(last.time, float) and last.time > 1e9  # wall clock
+    assert last.to_dict()["status"] == "failed"
+
+
+# -- Task validation --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"retries": -1}, ValueError),
+        ({"timeout": 0}, ValueError),
+        ({"timeout": -1.5}, ValueError),
+        ({"retry_delay": -1}, ValueError),
+        ({"max_retry_delay": 0}, ValueError),
+        ({"retries": 1.5}, TypeError),
+        ({"timeout": "5"}, TypeError),
+        ({"retry_on": ("ValueError",)}, TypeError),
+    ],
+    ids=str,
+)
+def test_bad_task_fields_are_refused(options: dict[str, Any], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        Task("t", noop, **options)
+
+
+def test_empty_name_and_uncallable_fn_are_refused() -> None:
+    with pytest.raises(ValueError, match="name"):
+        Task("", noop)
+    with pytest.raises(TypeError, match="callable"):
+        Task("t", 42)  # type: ignore[arg-type]
+
+
+def test_task_defaults() -> None:
+    task = Task("t", noop)
+    assert (task.retries, task.timeout, task.status, task.result, task.error) == (
+        0,
+        None,
+        TaskStatus.PENDING,
+        None,
+        None,
+    )
+    assert (task.retry_delay, task.retry_backoff, task.max_retry_delay, task.retry_jitter) == (
+        0,
+        1,
+        None,
+        0,
+    )
+    assert task.depends_on == [] and task.inputs == {}
+    assert task.retry_on == (Exception,)
+    assert not task.is_async()
+
+    async def coro() -> None:
+        return None
+
+    assert Task("c", coro).is_async()
+
+
+def test_task_execute_runs_the_task_alone() -> None:
+    task = Task("t", lambda: "alone")
+    task.execute()
+    assert (task.status, task.result) == (TaskStatus.COMPLETED, "alone")
+
+
+def test_task_status_values() -> None:
+    assert [s.value for s in TaskStatus] == [
+        "pending",
+        "running",
+        "completed",
+        "failed",
+        "skipped",
+        "cancelled",
+    ]
+    assert TaskStatus("running") is TaskStatus.RUNNING
