@@ -17,6 +17,7 @@ import functools
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from flowweaver import RunStore, SequentialExecutor, Task, Workflow, WorkflowError
@@ -104,7 +105,7 @@ def consume(log: str, produce: object) -> str:
     raise RuntimeError("fails until fixed")
 
 
-def build_odd(log: str | Path, produce: object) -> Workflow:
+def build_odd(log: str | Path, produce: Callable[[str], object]) -> Workflow:
     """``produce`` (one of the ``produce_*`` functions) -> ``consume`` (fails)."""
     workflow = Workflow("odd-results")
     workflow.add_task(Task("produce", functools.partial(produce, str(log))))

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -19,12 +20,12 @@ from flowweaver.lock import WorkflowLock, describe, lock_path, probe
 TIMEOUT = 30
 
 
-def _read_line(stream: object, timeout: float = TIMEOUT) -> str:
+def _read_line(stream: IO[str] | None, timeout: float = TIMEOUT) -> str:
+    assert stream is not None
     ready, _, _ = select.select([stream], [], [], timeout)
     if not ready:
         raise AssertionError(f"no line from the child in {timeout}s")
-    line: str = stream.readline()  # type: ignore[attr-defined]
-    return line.strip()
+    return stream.readline().strip()
 
 
 @contextmanager
