@@ -93,6 +93,12 @@ class RunRecorder:
 
     def record_result(self, task: Task, kwargs: dict[str, Any], value: Any) -> None:
         try:
+            self._keep_result(task, kwargs, value)
+        except Exception as exc:  # never let the history fail a task
+            logger.warning("task %r: result not recorded: %s", task.name, exc)
+
+    def _keep_result(self, task: Task, kwargs: dict[str, Any], value: Any) -> None:
+        try:
             blob: bytes | None = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
             note = f"result not stored: {type(exc).__name__}: {exc}"
@@ -109,6 +115,12 @@ class RunRecorder:
     def record_event(self, event: TaskEvent) -> None:
         if not event.status.is_final:
             return
+        try:
+            self._record_final(event)
+        except Exception as exc:  # never let the history stop the run
+            logger.warning("run history: task %r not recorded: %s", event.task, exc)
+
+    def _record_final(self, event: TaskEvent) -> None:
         blob, state, note = self._results.pop(event.task, (None, "none", None))
         if event.status is not TaskStatus.COMPLETED:
             blob, state = None, "none"

@@ -1,0 +1,98 @@
+"""Task fingerprints and cache keys: what changes them, and what has no identity."""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flowweaver import Task
+from flowweaver.fingerprint import Unhashable, cache_key, encode, task_fingerprint
+from flowweaver.shell import ShellCommand
+
+
+def add(x: int, y: int = 1) -> int:
+    return x + y
+
+
+def add_again(x: int, y: int = 1) -> int:
+    return x + y
+
+
+def fingerprint(fn: object, upstream: tuple[str, ...] = (), **fields: object) -> str | None:
+    return task_fingerprint(Task("t", fn, **fields), upstream)  # type: ignore[arg-type]
+
+
+def test_the_same_definition_has_the_same_fingerprint() -> None:
+    assert fingerprint(functools.partial(add, 1)) == fingerprint(functools.partial(add, 1))
+    assert fingerprint(add) is not None
+
+
+def test_what_changes_a_fingerprint() -> None:
+    base = fingerprint(functools.partial(add, 1))
+    assert fingerprint(functools.partial(add, 2)) != base
+    assert fingerprint(functools.partial(add, 1, y=2)) != base
+    assert fingerprint(functools.partial(add_again, 1)) != base  # another function
+    assert fingerprint(functools.partial(add, 1), ("up",)) != base
+    assert fingerprint(functools.partial(add, 1), inputs={"y": "up"}) != fingerprint(
+        functools.partial(add, 1), inputs={"x": "up"}
+    )
+
+
+def test_upstream_order_and_retry_settings_do_not_matter() -> None:
+    fn = functools.partial(add, 1)
+    assert fingerprint(fn, ("a", "b")) == fingerprint(fn, ("b", "a"))
+    assert fingerprint(fn, retries=3, timeout=5.0) == fingerprint(fn)
+
+
+def test_a_shell_command_is_its_command() -> None:
+    echo = ShellCommand(script="echo hi")
+    assert fingerprint(echo) == fingerprint(ShellCommand(script="echo hi"))
+    assert fingerprint(echo) != fingerprint(ShellCommand(script="echo bye"))
+    assert fingerprint(echo) != fingerprint(ShellCommand(script="echo hi", env={"A": "1"}))
+
+
+def test_lambda_defaults_and_closures_are_part_of_it() -> None:
+    def make(n: int) -> object:
+        return lambda: n
+
+    assert fingerprint(make(1)) == fingerprint(make(1))
+    assert fingerprint(make(1)) != fingerprint(make(2))
+    assert fingerprint(lambda uid=1: uid) != fingerprint(lambda uid=2: uid)
+
+
+def test_an_object_without_identity_gives_no_fingerprint() -> None:
+    def identity(value: object) -> object:
+        return value
+
+    lock = threading.Lock()
+    assert fingerprint(functools.partial(identity, lock)) is None
+    assert cache_key(Task("t", identity), {"value": lock}) is None
+
+
+def test_the_cache_key_covers_the_values_received() -> None:
+    task = Task("t", add)
+    assert cache_key(task, {"x": 1}) == cache_key(task, {"x": 1})
+    assert cache_key(task, {"x": 1}) != cache_key(task, {"x": 2})
+    assert cache_key(task, {"x": 1}) != cache_key(task, {"x": 1.0})
+    assert cache_key(task, {"x": [1, 2]}) != cache_key(task, {"x": (1, 2)})
+
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text() | st.floats(allow_nan=False),
+    lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.dictionaries(st.text(), json_like))
+def test_dict_order_never_changes_an_encoding(value: dict[str, object]) -> None:
+    reversed_order = dict(reversed(list(value.items())))
+    assert encode(value) == encode(reversed_order)
+
+
+def test_unhashable_is_an_exception() -> None:
+    assert issubclass(Unhashable, Exception)
