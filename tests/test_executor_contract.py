@@ -1,0 +1,600 @@
+"""The executor contract: one parametrised suite that every executor passes.
+
+Each test takes ``make``, a factory ``make(**options) -> Executor`` for one
+executor kind. Task functions live in ``_contract_tasks`` so that process-based
+executors can pickle them. Tests synchronise on the observer stream, never on
+sleeps; a task sleeps only to *be* slow.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import _contract_tasks as t
+import pytest
+
+from flowweaver import (
+    AsyncExecutor,
+    SequentialExecutor,
+    Task,
+    TaskEvent,
+    TaskStatus,
+    ThreadedExecutor,
+    Workflow,
+    WorkflowError,
+)
+from flowweaver.executors.base import Executor
+
+FINAL = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED}
+STAT_KEYS = {
+    "total_tasks",
+    "completed",
+    "failed",
+    "skipped",
+    "cancelled",
+    "pending",
+    "running",
+    "retries",
+    "total_time_seconds",
+}
+
+Make = Callable[..., Executor]
+
+
+def _sequential(**options: Any) -> Executor:
+    return SequentialExecutor(**options)
+
+
+def _threaded(**options: Any) -> Executor:
+    return ThreadedExecutor(4, **options)
+
+
+def _async(**options: Any) -> Executor:
+    return AsyncExecutor(**options)
+
+
+def _process(**options: Any) -> Executor:
+    from flowweaver.executors.process import ProcessExecutor
+
+    return ProcessExecutor(2, **options)  # type: ignore[no-any-return]
+
+
+def _dask(**options: Any) -> Executor:
+    pytest.importorskip("distributed")
+    from flowweaver.executors.dask import DaskExecutor
+
+    return DaskExecutor(None, max_workers=2, **options)  # type: ignore[no-any-return]
+
+
+def _module_exists(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+# Decided at collection time: the process and Dask executors are written in
+# parallel with this suite; each joins the contract as soon as its module exists.
+_CONCURRENT = [pytest.param(_threaded, id="threaded"), pytest.param(_async, id="async")]
+if _module_exists("flowweaver.executors.process"):
+    _CONCURRENT.append(pytest.param(_process, id="process"))
+if _module_exists("flowweaver.executors.dask"):
+    _CONCURRENT.append(pytest.param(_dask, id="dask", marks=pytest.mark.dask))
+_ALL = [pytest.param(_sequential, id="sequential"), *_CONCURRENT]
+
+
+def _closing(factory: Make) -> Iterator[Make]:
+    made: list[Executor] = []
+
+    def make(**options: Any) -> Executor:
+        executor = factory(**options)
+        made.append(executor)
+        return executor
+
+    yield make
+    for executor in made:
+        close = getattr(executor, "close", None) or getattr(executor, "shutdown", None)
+        if callable(close):
+            close()
+
+
+@pytest.fixture(params=_ALL)
+def make(request: pytest.FixtureRequest) -> Iterator[Make]:
+    yield from _closing(request.param)
+
+
+@pytest.fixture(params=_CONCURRENT)
+def make_concurrent(request: pytest.FixtureRequest) -> Iterator[Make]:
+    yield from _closing(request.param)
+
+
+def run(workflow: Workflow, executor: Executor) -> tuple[list[TaskEvent], WorkflowError | None]:
+    """Run and return the observed events and the WorkflowError, if any.
+
+    Anything else escaping ``execute`` (SystemExit, KeyboardInterrupt…) fails the
+    test instead of stopping the test session.
+    """
+    events: list[TaskEvent] = []
+    unsubscribe = workflow.subscribe(events.append)
+    error = None
+    try:
+        executor.execute(workflow)
+    except WorkflowError as exc:
+        error = exc
+    except BaseException as exc:
+        pytest.fail(f"execute() let {exc!r} escape")
+    finally:
+        unsubscribe()
+    return events, error
+
+
+def statuses(workflow: Workflow) -> dict[str, TaskStatus]:
+    return {name: task.status for name, task in workflow.get_all_tasks().items()}
+
+
+def of(events: list[TaskEvent], name: str) -> list[TaskEvent]:
+    return [e for e in events if e.task == name]
+
+
+def index_of(events: list[TaskEvent], name: str, status: TaskStatus) -> int:
+    return next(i for i, e in enumerate(events) if e.task == name and e.status is status)
+
+
+def counter(tmp_path: Path, name: str = "calls") -> str:
+    return str(tmp_path / name)
+
+
+def calls(path: str) -> int:
+    p = Path(path)
+    return len(p.read_text().splitlines()) if p.exists() else 0
+
+
+# -- data between tasks ------------------------------------------------------------
+
+
+def test_results_pass_by_parameter_name(make: Make) -> None:
+    wf = Workflow("data")
+    wf.add_task(Task("source", t.source))
+    wf.add_task(Task("double", t.double), depends_on=["source"])
+    wf.add_task(Task("add", t.add), depends_on=["double", "source"])
+    _, error = run(wf, make())
+    assert error is None
+    assert wf.get_task_result("double") == 4
+    assert wf.get_task_result("add") == 6
+
+
+def test_dash_and_dot_in_task_names_map_to_underscore_parameters(make: Make) -> None:
+    wf = Workflow("names")
+    wf.add_task(Task("my-src", t.dashed_source))
+    wf.add_task(Task("pkg.src", t.dotted_source))
+    wf.add_task(Task("join", t.takes_dashed_and_dotted), depends_on=["my-src", "pkg.src"])
+    _, error = run(wf, make())
+    assert error is None
+    assert wf.get_task_result("join") == "dashed+dotted"
+
+
+def test_inputs_map_a_parameter_to_an_upstream_task(make: Make) -> None:
+    wf = Workflow("inputs")
+    wf.add_task(Task("source", t.source))
+    wf.add_task(Task("consumer", t.takes_x, inputs={"x": "source"}))
+    assert wf.get_dependencies("consumer") == ["source"]
+    _, error = run(wf, make())
+    assert error is None
+    assert wf.get_task_result("consumer") == 102
+
+
+def test_functions_without_such_parameters_get_no_arguments(make: Make) -> None:
+    wf = Workflow("no-args")
+    wf.add_task(Task("source", t.source))
+    wf.add_task(Task("plain", t.no_params), depends_on=["source"])
+    wf.add_task(Task("other", functools.partial(t.sleep_then, 0, "bound")), depends_on=["source"])
+    _, error = run(wf, make())
+    assert error is None
+    assert wf.get_task_result("plain") == "no args"
+    assert wf.get_task_result("other") == "bound"
+
+
+def test_sync_async_and_awaitable_returning_tasks(make: Make) -> None:
+    wf = Workflow("kinds")
+    wf.add_task(Task("source", t.async_source))
+    wf.add_task(Task("sync", t.double), depends_on=["source"])
+    wf.add_task(Task("coro", t.async_double), depends_on=["source"])
+    wf.add_task(Task("awaitable", t.returns_awaitable), depends_on=["source"])
+    _, error = run(wf, make())
+    assert error is None
+    results = {n: wf.get_task_result(n) for n in ("source", "sync", "coro", "awaitable")}
+    assert results == {"source": 5, "sync": 10, "coro": 10, "awaitable": 10}
+
+
+# -- scheduling ----------------------------------------------------------------------
+
+
+def test_slow_branch_does_not_hold_back_an_unrelated_chain(make_concurrent: Make) -> None:
+    """Ready-queue scheduling: b1 -> b2 -> b3 all end while 'slow' still runs.
+
+    With layer barriers b2 would wait for 'slow' (same layer as b1) to end.
+    """
+    wf = Workflow("makespan")
+    wf.add_task(Task("slow", functools.partial(t.sleep_then, 0.6, "slow")))
+    wf.add_task(Task("b1", functools.partial(t.sleep_then, 0.01)))
+    wf.add_task(Task("b2", functools.partial(t.sleep_then, 0.01)), depends_on=["b1"])
+    wf.add_task(Task("b3", functools.partial(t.sleep_then, 0.01)), depends_on=["b2"])
+    events, error = run(wf, make_concurrent())
+    assert error is None
+    slow_end = index_of(events, "slow", TaskStatus.COMPLETED)
+    for name in ("b1", "b2", "b3"):
+        assert index_of(events, name, TaskStatus.COMPLETED) < slow_end, events
+    assert index_of(events, "slow", TaskStatus.RUNNING) < index_of(
+        events, "b1", TaskStatus.COMPLETED
+    )
+    end_times = {e.task: e.time for e in events if e.status is TaskStatus.COMPLETED}
+    assert end_times["b3"] <= end_times["slow"]
+
+
+def test_sequential_runs_one_at_a_time_in_plan_order() -> None:
+    wf = Workflow("order")
+    wf.add_task(Task("a", t.constant))
+    wf.add_task(Task("c", t.constant))
+    wf.add_task(Task("d", t.constant), depends_on=["c"])
+    wf.add_task(Task("e", t.constant), depends_on=["d"])
+    events, error = run(wf, SequentialExecutor())
+    assert error is None
+    order = [e.task for e in events if e.status is TaskStatus.RUNNING]
+    plan = [task.name for layer in wf.get_execution_plan() for task in layer]
+    assert order == plan == ["a", "c", "d", "e"]
+    # one at a time: every task ends before the next one starts
+    kinds = [(e.task, e.status) for e in events]
+    assert kinds == [(n, s) for n in plan for s in (TaskStatus.RUNNING, TaskStatus.COMPLETED)]
+
+
+# -- failure policy --------------------------------------------------------------------
+
+
+def test_failure_skips_downstream_and_independent_branches_complete(make: Make) -> None:
+    wf = Workflow("policy")
+    wf.add_task(Task("bad", t.fail))
+    wf.add_task(Task("child", t.constant), depends_on=["bad"])
+    wf.add_task(Task("grandchild", t.constant), depends_on=["child"])
+    wf.add_task(Task("other", t.source))
+    wf.add_task(Task("other2", t.double, inputs={"source": "other"}))
+    _, error = run(wf, make())
+    assert error is not None
+    assert statuses(wf) == {
+        "bad": TaskStatus.FAILED,
+        "child": TaskStatus.SKIPPED,
+        "grandchild": TaskStatus.SKIPPED,
+        "other": TaskStatus.COMPLETED,
+        "other2": TaskStatus.COMPLETED,
+    }
+    assert wf.get_task_result("other2") == 4
+    assert wf.get_task_result("child") is None
+
+
+def test_fail_fast_cancels_the_tasks_not_started(make: Make) -> None:
+    wf = Workflow("fail-fast")
+    wf.add_task(Task("bad", t.fail))
+    wf.add_task(Task("slow", functools.partial(t.sleep_then, 0.3)))
+    wf.add_task(Task("after_slow", t.constant), depends_on=["slow"])
+    wf.add_task(Task("after_bad", t.constant), depends_on=["bad"])
+    events, error = run(wf, make(fail_fast=True))
+    assert error is not None
+    assert set(error.failed_tasks) == {"bad"}
+    assert wf.get_task_status("bad") is TaskStatus.FAILED
+    assert wf.get_task_status("after_slow") is TaskStatus.CANCELLED
+    assert wf.get_task_status("after_bad") in (TaskStatus.SKIPPED, TaskStatus.CANCELLED)
+    assert wf.get_task_status("slow") in FINAL
+    assert not any(e.task == "after_slow" and e.status is TaskStatus.RUNNING for e in events)
+
+
+def test_workflow_error_names_the_failed_tasks_and_their_errors(make: Make) -> None:
+    wf = Workflow("errors")
+    wf.add_task(Task("first_bad", t.fail))
+    wf.add_task(Task("second_bad", t.async_fail))
+    wf.add_task(Task("fine", t.constant))
+    _, error = run(wf, make())
+    assert isinstance(error, RuntimeError)
+    message = str(error)
+    assert "first_bad" in message and "ValueError: boom" in message
+    assert "second_bad" in message and "ValueError: async boom" in message
+    assert "fine" not in message
+    assert error.failed_tasks == {
+        "first_bad": "ValueError: boom",
+        "second_bad": "ValueError: async boom",
+    }
+    assert wf.get_task("first_bad").error == "ValueError: boom"  # type: ignore[union-attr]
+
+
+# -- retries ---------------------------------------------------------------------------
+
+
+def test_retries_until_success_and_on_retry_numbers(make: Make, tmp_path: Path) -> None:
+    path = counter(tmp_path)
+    seen: list[tuple[str, int]] = []
+    task = Task(
+        "flaky",
+        functools.partial(t.flaky, path, 2),
+        retries=3,
+        on_retry=lambda name, attempt: seen.append((name, attempt)),
+    )
+    wf = Workflow("retries")
+    wf.add_task(task)
+    _, error = run(wf, make())
+    assert error is None
+    assert calls(path) == 3
+    assert seen == [("flaky", 1), ("flaky", 2)]
+    assert wf.get_task_result("flaky") == "ok after 3"
+    assert task.attempts == 3
+    assert wf.get_workflow_stats()["retries"] == 2
+
+
+def test_retries_n_means_at_most_n_plus_one_attempts(make: Make, tmp_path: Path) -> None:
+    path = counter(tmp_path)
+    seen: list[int] = []
+    task = Task(
+        "always",
+        functools.partial(t.flaky, path, 100),
+        retries=2,
+        on_retry=lambda name, attempt: seen.append(attempt),
+    )
+    wf = Workflow("exhausted")
+    wf.add_task(task)
+    events, error = run(wf, make())
+    assert error is not None
+    assert calls(path) == 3
+    assert seen == [1, 2]
+    assert task.status is TaskStatus.FAILED
+    assert task.error == "ValueError: failure 3"
+    assert [e.attempt for e in events if e.retry_in is not None] == [1, 2]
+
+
+def test_retry_delay_backoff_and_cap(make: Make, tmp_path: Path) -> None:
+    path = counter(tmp_path)
+    task = Task(
+        "flaky",
+        functools.partial(t.flaky, path, 4),
+        retries=4,
+        retry_delay=0.02,
+        retry_backoff=2,
+        max_retry_delay=0.05,
+    )
+    wf = Workflow("delays")
+    wf.add_task(task)
+    events, error = run(wf, make())
+    assert error is None
+    retry_events = [e for e in events if e.retry_in is not None]
+    assert [e.status for e in retry_events] == [TaskStatus.RUNNING] * 4
+    assert [e.retry_in for e in retry_events] == pytest.approx([0.02, 0.04, 0.05, 0.05])
+    starts = [e for e in events if e.status is TaskStatus.RUNNING and e.retry_in is None]
+    assert [e.attempt for e in starts] == [1, 2, 3, 4, 5]
+    for failed, restarted in zip(retry_events, starts[1:], strict=True):
+        assert failed.retry_in is not None
+        assert restarted.time - failed.time >= failed.retry_in - 0.005
+
+
+def test_retry_on_restricts_which_exceptions_are_retried(make: Make, tmp_path: Path) -> None:
+    retried_path = counter(tmp_path, "retried")
+    not_retried_path = counter(tmp_path, "not-retried")
+    wf = Workflow("retry-on")
+    wf.add_task(
+        Task(
+            "retried",
+            functools.partial(t.flaky, retried_path, 1, "ValueError"),
+            retries=2,
+            retry_on=(ValueError,),
+        )
+    )
+    wf.add_task(
+        Task(
+            "not_retried",
+            functools.partial(t.flaky, not_retried_path, 1, "KeyError"),
+            retries=2,
+            retry_on=(ValueError,),
+        )
+    )
+    _, error = run(wf, make())
+    assert error is not None and set(error.failed_tasks) == {"not_retried"}
+    assert calls(retried_path) == 2
+    assert calls(not_retried_path) == 1
+    assert wf.get_task_status("retried") is TaskStatus.COMPLETED
+
+
+# -- timeouts --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", [t.counted_sleep, t.async_counted_sleep], ids=["sync", "async"])
+def test_timeout_fails_the_attempt_is_retried_and_the_run_goes_on(
+    make: Make, tmp_path: Path, fn: Callable[..., Any]
+) -> None:
+    path = counter(tmp_path)
+    wf = Workflow("timeouts")
+    wf.add_task(Task("stuck", functools.partial(fn, path, 5.0), timeout=0.2, retries=1))
+    wf.add_task(Task("after", t.constant), depends_on=["stuck"])
+    wf.add_task(Task("other", t.constant))
+    events, error = run(wf, make())
+    assert error is not None
+    stuck = wf.get_task("stuck")
+    assert stuck is not None
+    assert stuck.status is TaskStatus.FAILED
+    assert "timed out after 0.2s" in (stuck.error or "")
+    assert "timed out after 0.2s" in str(error)
+    assert stuck.attempts == 2
+    assert calls(path) == 2
+    retry = [e for e in of(events, "stuck") if e.retry_in is not None]
+    assert len(retry) == 1 and "timed out after 0.2s" in (retry[0].error or "")
+    assert statuses(wf)["after"] is TaskStatus.SKIPPED
+    assert statuses(wf)["other"] is TaskStatus.COMPLETED
+    first_start = of(events, "stuck")[0]
+    assert retry[0].time - first_start.time >= 0.2 - 0.005
+    assert retry[0].time - first_start.time < 4.0  # did not wait for the 5 s call
+
+
+# -- callbacks, observers, events --------------------------------------------------------
+
+
+def test_raising_callbacks_and_observers_do_not_change_the_run(make: Make, tmp_path: Path) -> None:
+    def bad_status(name: str, status: TaskStatus) -> None:
+        raise RuntimeError("status callback broke")
+
+    def bad_retry(name: str, attempt: int) -> None:
+        raise RuntimeError("retry callback broke")
+
+    def bad_observer(event: TaskEvent) -> None:
+        raise RuntimeError("observer broke")
+
+    path = counter(tmp_path)
+    wf = Workflow("callbacks")
+    wf.add_task(
+        Task(
+            "flaky",
+            functools.partial(t.flaky, path, 1),
+            retries=1,
+            on_status_change=bad_status,
+            on_retry=bad_retry,
+        )
+    )
+    wf.add_task(Task("double", t.constant, on_status_change=bad_status), depends_on=["flaky"])
+    wf.subscribe(bad_observer)
+    events, error = run(wf, make())
+    assert error is None
+    assert statuses(wf) == {"flaky": TaskStatus.COMPLETED, "double": TaskStatus.COMPLETED}
+    assert wf.get_task_result("flaky") == "ok after 2"
+    assert calls(path) == 2
+    # the observer subscribed after the raising one still saw everything
+    assert [e.status for e in of(events, "double")] == [TaskStatus.RUNNING, TaskStatus.COMPLETED]
+
+
+def test_on_status_change_sees_every_transition(make: Make, tmp_path: Path) -> None:
+    seen: dict[str, list[TaskStatus]] = {}
+
+    def record(name: str, status: TaskStatus) -> None:
+        seen.setdefault(name, []).append(status)
+
+    path = counter(tmp_path)
+    wf = Workflow("transitions")
+    wf.add_task(Task("ok", t.constant, on_status_change=record))
+    wf.add_task(
+        Task("bad", functools.partial(t.flaky, path, 9), retries=1, on_status_change=record)
+    )
+    wf.add_task(Task("skipped", t.constant, on_status_change=record), depends_on=["bad"])
+    run(wf, make())
+    assert seen == {
+        "ok": [TaskStatus.RUNNING, TaskStatus.COMPLETED],
+        "bad": [TaskStatus.RUNNING, TaskStatus.FAILED],
+        "skipped": [TaskStatus.SKIPPED],
+    }
+
+
+def test_events_arrive_in_order_for_each_task(make: Make, tmp_path: Path) -> None:
+    path = counter(tmp_path)
+    wf = Workflow("events")
+    wf.add_task(Task("a", t.source))
+    wf.add_task(Task("b", functools.partial(t.flaky, path, 1), retries=2), depends_on=["a"])
+    wf.add_task(Task("c", t.fail))
+    wf.add_task(Task("d", t.constant), depends_on=["c"])
+    wf.add_task(Task("e", t.async_double, inputs={"source": "a"}))
+    events, _ = run(wf, make())
+    for name in "abcde":
+        mine = of(events, name)
+        finals = [e for e in mine if e.status in FINAL]
+        assert len(finals) == 1 and mine[-1] is finals[0], mine
+        times = [e.time for e in mine]
+        assert times == sorted(times)
+        attempts = [e.attempt for e in mine]
+        assert attempts == sorted(attempts)
+        if mine[0].status is TaskStatus.RUNNING:
+            assert mine[0].attempt == 1 and mine[0].retry_in is None
+    assert [(e.status, e.attempt, e.retry_in is not None) for e in of(events, "b")] == [
+        (TaskStatus.RUNNING, 1, False),
+        (TaskStatus.RUNNING, 1, True),
+        (TaskStatus.RUNNING, 2, False),
+        (TaskStatus.COMPLETED, 2, False),
+    ]
+    assert [e.status for e in of(events, "d")] == [TaskStatus.SKIPPED]
+    assert index_of(events, "a", TaskStatus.COMPLETED) < index_of(events, "b", TaskStatus.RUNNING)
+    failed = of(events, "c")[-1]
+    assert failed.error == "ValueError: boom" and failed.duration is not None
+
+
+def test_a_second_run_starts_every_task_from_pending(make: Make, tmp_path: Path) -> None:
+    path = counter(tmp_path)
+    wf = Workflow("rerun")
+    wf.add_task(Task("first", functools.partial(t.flaky, path, 1)))
+    wf.add_task(Task("second", t.constant), depends_on=["first"])
+    executor = make()
+    _, error = run(wf, executor)
+    assert error is not None
+    assert statuses(wf) == {"first": TaskStatus.FAILED, "second": TaskStatus.SKIPPED}
+    events, error = run(wf, executor)
+    assert error is None
+    assert statuses(wf) == {"first": TaskStatus.COMPLETED, "second": TaskStatus.COMPLETED}
+    first = wf.get_task("first")
+    assert first is not None and first.error is None and first.attempts == 1
+    assert [(e.status, e.attempt) for e in of(events, "first")] == [
+        (TaskStatus.RUNNING, 1),
+        (TaskStatus.COMPLETED, 1),
+    ]
+    stats = wf.get_workflow_stats()
+    assert (stats["completed"], stats["failed"], stats["skipped"], stats["retries"]) == (2, 0, 0, 0)
+
+
+# -- task code can't stop the engine --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fn", "kind"),
+    [
+        (t.raise_system_exit, "SystemExit"),
+        (t.raise_keyboard_interrupt, "KeyboardInterrupt"),
+        (t.raise_custom_base, "CustomBaseError"),
+        (t.async_raise_system_exit, "SystemExit"),
+        (t.async_raise_keyboard_interrupt, "KeyboardInterrupt"),
+        (t.async_raise_custom_base, "CustomBaseError"),
+    ],
+    ids=["exit", "interrupt", "base", "async-exit", "async-interrupt", "async-base"],
+)
+def test_a_task_raising_a_base_exception_fails_only_itself(
+    make: Make, fn: Callable[..., Any], kind: str
+) -> None:
+    wf = Workflow("base")
+    wf.add_task(Task("rogue", fn))
+    wf.add_task(Task("below", t.constant), depends_on=["rogue"])
+    wf.add_task(Task("other", t.source))
+    wf.add_task(Task("other2", t.double, inputs={"source": "other"}))
+    _, error = run(wf, make())
+    assert error is not None and set(error.failed_tasks) == {"rogue"}
+    assert kind in (wf.get_task("rogue").error or "")  # type: ignore[union-attr]
+    assert statuses(wf) == {
+        "rogue": TaskStatus.FAILED,
+        "below": TaskStatus.SKIPPED,
+        "other": TaskStatus.COMPLETED,
+        "other2": TaskStatus.COMPLETED,
+    }
+
+
+# -- stats -------------------------------------------------------------------------------------
+
+
+def test_stats_count_every_outcome(make: Make, tmp_path: Path) -> None:
+    wf = Workflow("stats")
+    wf.add_task(Task("ok", t.constant))
+    wf.add_task(Task("bad", functools.partial(t.flaky, counter(tmp_path), 9), retries=2))
+    wf.add_task(Task("skipped", t.constant), depends_on=["bad"])
+    before = wf.get_workflow_stats()
+    assert set(before) >= STAT_KEYS
+    assert (before["total_tasks"], before["pending"], before["completed"]) == (3, 3, 0)
+    run(wf, make())
+    stats = wf.get_workflow_stats()
+    assert set(stats) >= STAT_KEYS
+    assert {k: stats[k] for k in STAT_KEYS - {"total_time_seconds"}} == {
+        "total_tasks": 3,
+        "completed": 1,
+        "failed": 1,
+        "skipped": 1,
+        "cancelled": 0,
+        "pending": 0,
+        "running": 0,
+        "retries": 2,
+    }
+    assert isinstance(stats["total_time_seconds"], float)
+    assert stats["total_time_seconds"] > 0
