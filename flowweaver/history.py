@@ -184,6 +184,10 @@ class RunStore:
         if conn is not None:
             conn.close()
 
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
     def __enter__(self) -> RunStore:
         return self
 

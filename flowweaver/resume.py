@@ -74,10 +74,12 @@ def plan(
                 continue
             except Exception as exc:
                 reason = f"stored result could not be loaded ({type(exc).__name__}: {exc})"
-        rerun[task.name] = reason
-        if reason.startswith("definition changed"):
+        if _changed(before, fingerprints[node]):
             changed.append(task.name)
-        elif reason.startswith(("result could not", "stored result")):
+            if not reason.startswith("definition changed"):
+                reason += "; definition changed"
+        rerun[task.name] = reason
+        if reason.startswith(("result could not", "stored result")):
             unstored.append(task.name)
     names = [task.name for task in tasks]
     info = ResumeInfo(
@@ -95,13 +97,19 @@ def nothing_to_resume(message: str) -> ResumeInfo:
     return ResumeInfo(from_run=None, message=message)
 
 
+def _changed(before: PastTask | None, fingerprint: str | None) -> bool:
+    if before is None or fingerprint is None or before.fingerprint is None:
+        return False
+    return before.fingerprint != fingerprint
+
+
 def _reason_to_run(before: PastTask | None, fingerprint: str | None) -> str | None:
     if before is None:
         return "new task"
     if before.status != "completed":
         return f"was {before.status}"
     if fingerprint is None:
-        return "definition changed (it has no stable fingerprint)"
+        return "no stable fingerprint (a value without identity in its definition)"
     if before.fingerprint != fingerprint:
         return "definition changed"
     if before.result_state != "stored" or before.result is None:

@@ -54,6 +54,11 @@ def load(log: str, transform: list[int]) -> int:
     return sum(transform)
 
 
+def load_fixed(log: str, transform: list[int]) -> int:
+    log_call(log, "load")
+    return sum(transform)
+
+
 def side(log: str) -> str:
     log_call(log, "side")
     return "side"

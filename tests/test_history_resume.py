@@ -17,6 +17,7 @@ from _history_jobs import (
     build,
     build_odd,
     calls,
+    load_fixed,
     produce_loads_badly,
     produce_unpicklable,
 )
@@ -83,6 +84,20 @@ def test_resume_info_says_what_is_reused_and_why_the_rest_runs(store: RunStore, 
         "load": "was failed",
     }
     assert info.message == f"resuming run {failed_id}: 2 of 4 tasks reused; changed: transform"
+
+
+def test_a_fixed_failed_task_is_reported_changed(store: RunStore, log: Path) -> None:
+    fail_load(log)
+    with pytest.raises(WorkflowError):
+        SequentialExecutor().execute(build(log), store=store)
+    workflow = build(log)
+    workflow.get_all_tasks()["load"].fn = functools.partial(load_fixed, str(log))
+    recorder = store.open_run(workflow, resume=True)
+    info = recorder.resume_info
+    recorder.close()
+    assert info is not None
+    assert info.changed == ("load",)
+    assert info.rerun == {"load": "was failed; definition changed"}
 
 
 def test_a_changed_task_and_its_downstream_rerun_the_rest_is_reused(
@@ -184,7 +199,7 @@ def test_a_closure_over_an_object_without_identity_is_never_reused(
     marker.unlink()
     recorder = store.open_run(make(), resume=True)
     assert recorder.resume_info is not None
-    no_fingerprint = "definition changed (it has no stable fingerprint)"
+    no_fingerprint = "no stable fingerprint (a value without identity in its definition)"
     assert recorder.resume_info.rerun["locked"] == no_fingerprint
     assert recorder.resume_info.rerun["bound-builtin"] == no_fingerprint
     recorder.close()
@@ -215,7 +230,8 @@ def test_a_changed_spec_argument_reruns_that_task_only(tmp_path: Path) -> None:
     recorder = store.open_run(load_workflow(spec, {"limit": 5}), resume=True)
     assert recorder.resume_info is not None
     assert recorder.resume_info.reused == ("total",)
-    assert recorder.resume_info.rerun == {"check": "was failed"}
+    assert recorder.resume_info.rerun == {"check": "was failed; definition changed"}
+    assert recorder.resume_info.changed == ("check",)
     recorder.close()
 
 
