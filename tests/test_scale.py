@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -77,6 +78,6 @@ def test_100k_chain_runs_and_work_per_task_is_constant() -> None:
     assert events[-1].task == f"t{BIG - 1}" and events[-1].status is TaskStatus.COMPLETED
 
     n = 500
-    lines = [_lines_executed(lambda size=size: _build_and_run(size)) for size in (n, 2 * n, 4 * n)]
+    lines = [_lines_executed(partial(_build_and_run, size)) for size in (n, 2 * n, 4 * n)]
     first, second = lines[1] - lines[0], lines[2] - lines[1]  # work for n, then 2n, more tasks
     assert abs(second - 2 * first) <= 0.02 * second, f"lines run at N, 2N, 4N: {lines}"
