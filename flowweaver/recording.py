@@ -63,6 +63,7 @@ class RunRecorder:
             name: (blob, "stored", None) for name, blob in (reused_blobs or {}).items()
         }
         self._cache_writes: dict[str, tuple[str, bytes]] = {}
+        self._keys: dict[str, str] = {}
         self._warned = False
         self.ended = False
 
@@ -108,7 +109,7 @@ class RunRecorder:
         assert blob is not None
         self._results[task.name] = (blob, "stored", None)
         if task.cache:
-            key = cache_key(task, kwargs)
+            key = self._keys.pop(task.name, None) or cache_key(task, kwargs)
             if key is not None:
                 self._cache_writes[task.name] = (key, blob)
 
@@ -177,6 +178,7 @@ class RunRecorder:
         key = cache_key(task, kwargs)
         if key is None:
             return False, None
+        self._keys[task.name] = key  # not hashed again when its result is recorded
         row = self.store.read_one("SELECT created, value FROM cache WHERE key=?", (key,))
         if row is None:
             return False, None
