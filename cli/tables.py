@@ -105,6 +105,8 @@ def summary_view(snapshot: Snapshot, limit: int = SUMMARY_MAX_ROWS) -> Renderabl
     left_out = len(snapshot.rows) - len(rows)
     caption = f"… and {left_out} completed tasks" if left_out else None
     parts: list[RenderableType] = [task_table(rows, snapshot.now, caption=caption)]
+    if not rows:
+        parts = [Text(f"all {left_out} tasks completed")]
     extras = extras_line(snapshot)
     if extras:
         parts.append(Text(extras))

@@ -154,6 +154,10 @@ def test_summary_view_of_a_huge_run_lists_what_did_not_complete() -> None:
     events = [ev(name, COMPLETED, duration=0.0) for name in names[1:]]
     text = render(summary_view(snapshot_of(state_after(*events, names=names))))
     assert "t0" in text and "t1 " not in text and "and 499 completed tasks" in text
+    done = [ev(name, COMPLETED, duration=0.0) for name in names]
+    assert "all 500 tasks completed" in render(
+        summary_view(snapshot_of(state_after(*done, names=names)))
+    )
 
 
 def test_json_records() -> None:
