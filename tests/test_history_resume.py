@@ -308,3 +308,28 @@ def test_a_partial_with_different_arguments_has_another_fingerprint() -> None:
     assert task_fingerprint(one, []) == task_fingerprint(same, [])
     assert task_fingerprint(one, []) != task_fingerprint(other, [])
     assert task_fingerprint(one, ["a"]) != task_fingerprint(one, [])
+
+
+def test_an_interrupted_run_is_resumed(store: RunStore, log: Path) -> None:
+    def stop(transform: list[int]) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+    def make(interrupt: bool) -> Workflow:
+        workflow = build(log)
+        if interrupt:
+            workflow.get_all_tasks()["load"].fn = stop
+        return workflow
+
+    with pytest.raises(KeyboardInterrupt):
+        ThreadedExecutor(max_workers=1).execute(make(interrupt=True), store=store)
+    interrupted = store.run("latest")
+    assert interrupted.status == "interrupted"
+    log.unlink()
+
+    statuses = {t.name: t.status for t in interrupted.tasks}
+    assert statuses["transform"] == "completed"
+    assert statuses["side"] == "cancelled"  # one worker: it had not started
+
+    SequentialExecutor().execute(make(interrupt=False), store=store, resume=True)
+    assert sorted(calls(log)) == ["load", "side"]  # load changed back; side never ran
+    assert store.run("latest").resumed_from == interrupted.id
