@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -29,6 +30,7 @@ def parse_duration(value: object) -> float:
     return float(value)
 
 
+@functools.lru_cache(maxsize=1024)  # specs repeat their few durations thousands of times
 def _parse_text(text: str) -> float:
     if _NUMBER.fullmatch(text):
         return float(text)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,9 +48,13 @@ class Scope:
         """``node`` with every reference in its strings replaced; problems go to ``report``."""
         if isinstance(node, MapNode):
             items = {k: self.resolve(v, (*path, k), report) for k, v in node.items.items()}
+            if _unchanged(items.values(), node.items.values()):
+                return node
             return MapNode(items, node.at, node.keys)
         if isinstance(node, ListNode):
             values = [self.resolve(v, (*path, i), report) for i, v in enumerate(node.items)]
+            if _unchanged(values, node.items):
+                return node
             return ListNode(values, node.at)
         if not isinstance(node.value, str) or "$" not in node.value:
             return node
@@ -122,6 +126,10 @@ class Scope:
         if operator == ":-":
             return extra or ""
         raise UnresolvedReference(extra or f"environment variable {name!r} must be set")
+
+
+def _unchanged(new: Iterable[Node], old: Iterable[Node]) -> bool:
+    return all(a is b for a, b in zip(new, old, strict=True))
 
 
 def as_text(value: Any) -> str:

@@ -15,7 +15,7 @@ from flowweaver.spec.build import TaskFactory, build_workflow
 from flowweaver.spec.dependencies import order_tasks
 from flowweaver.spec.document import SPEC_DIR_VARIABLE, read_document
 from flowweaver.spec.imports import add_import_dirs
-from flowweaver.spec.problems import FILE_START, TOP, Mark, Report
+from flowweaver.spec.problems import FILE_START, TOP, Report, mark_at
 from flowweaver.spec.yamlnodes import compose
 from flowweaver.workflow import SpecInfo, Workflow
 
@@ -88,24 +88,23 @@ def _decode(name: str, data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise SpecError([Problem(name, 1, 1, "", "the file is UTF-16: save it as UTF-8")])
     if b"\x00" in data:
-        mark = _byte_mark(data, data.index(b"\x00"))
-        raise _file_problem(name, mark, "not a text file: it contains NUL bytes")
+        raise _byte_problem(
+            name, data, data.index(b"\x00"), "not a text file: it contains NUL bytes"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        bad = data[exc.start : exc.start + 1].hex()
-        message = f"not UTF-8 text: byte 0x{bad} can't be decoded"
-        raise _file_problem(name, _byte_mark(data, exc.start), message) from None
+        message = f"not UTF-8 text: byte 0x{data[exc.start]:02x} can't be decoded"
+        raise _byte_problem(name, data, exc.start, message) from None
 
 
-def _byte_mark(data: bytes, offset: int) -> Mark:
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    column = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
-    return Mark(data.count(b"\n", 0, offset) + 1, column)
-
-
-def _file_problem(name: str, mark: Mark, message: str) -> SpecError:
-    return SpecError([Problem(name, mark.line, mark.column, "", message)])
+def _byte_problem(name: str, data: bytes, offset: int, message: str) -> SpecError:
+    """A file-level problem at byte ``offset`` of a file that isn't UTF-8 text."""
+    text = data.decode("utf-8-sig", errors="replace")
+    mark = mark_at(text, len(data[:offset].decode("utf-8-sig", errors="replace")))
+    report = Report(name, text)
+    report.add(mark, TOP, message)
+    return SpecError(report.problems)
 
 
 def _load(

@@ -30,6 +30,14 @@ Path: TypeAlias = tuple[str | int, ...]
 TOP: Path = ()
 
 
+def mark_at(text: str, offset: int) -> Mark:
+    """The mark of character ``offset`` of ``text``, counting lines as YAML does."""
+    line, start = 1, 0
+    for match in _LINE_BREAK.finditer(text, 0, offset):
+        line, start = line + 1, match.end()
+    return Mark(line, offset - start + 1)
+
+
 class Report:
     """The problems found in one spec file, each kept inside the file's extent."""
 

@@ -23,7 +23,7 @@ from typing import Any, TypeAlias
 import yaml
 from yaml.constructor import SafeConstructor
 
-from flowweaver.spec.problems import FILE_START, TOP, Mark, Path, Report
+from flowweaver.spec.problems import FILE_START, TOP, Mark, Path, Report, mark_at
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -136,10 +136,7 @@ def _error_mark(exc: yaml.YAMLError, text: str) -> Mark:
     if at is not None:
         return _mark(at)
     position = getattr(exc, "position", None)  # a ReaderError: a character offset
-    if isinstance(position, int):
-        before = text[:position]
-        return Mark(before.count("\n") + 1, position - before.rfind("\n"))
-    return FILE_START
+    return mark_at(text, position) if isinstance(position, int) else FILE_START
 
 
 def _error_text(exc: yaml.YAMLError) -> str:
