@@ -222,21 +222,35 @@ class Run:
         end = self.ended_at if self.ended_at is not None else _monotonic()
         return end - self.started_at
 
-    def finish(self) -> None:
-        """Close the run: record it, then raise if it was interrupted or a task failed."""
+    def close(self) -> None:
+        """Stop the clock and close the run's record (once, whatever ended the run)."""
+        if self.ended_at is not None:
+            return
         self.ended_at = _monotonic()
-        elapsed = self.elapsed()
-        statuses, tasks = self.engine.status, self.tasks
-        failed = {
+        if self.recorder is not None:
+            if self.signum is not None:
+                status = "interrupted"
+            elif self.failed() or not self.engine.finished:
+                status = "failed"
+            else:
+                status = "completed"
+            self.recorder.end(status, self.elapsed())
+
+    def failed(self) -> dict[str, str]:
+        """The failed tasks' errors, by name."""
+        tasks = self.tasks
+        return {
             tasks[i].name: tasks[i].error or "failed"
-            for i, status in enumerate(statuses)
+            for i, status in enumerate(self.engine.status)
             if status is TaskStatus.FAILED
         }
-        if self.recorder is not None:
-            status = "interrupted" if self.signum else ("failed" if failed else "completed")
-            self.recorder.end(status, elapsed)
+
+    def finish(self) -> None:
+        """Close the run, then raise if it was interrupted or a task failed."""
+        self.close()
         if self.signum is not None:
             raise RunInterrupted(self.signum)
+        failed = self.failed()
         if failed:
             raise WorkflowError(self.name, failed)
 
@@ -323,6 +337,7 @@ def drive(run: Run, backend: Backend) -> None:
                 _check_deadlines_and_signals(run, backend, now)
     finally:
         backend.close()
+        run.close()
     run.finish()
 
 
@@ -375,6 +390,7 @@ async def drive_async(run: Run, backend: Backend) -> None:
                 _check_deadlines_and_signals(run, backend, now)
     finally:
         backend.close()
+        run.close()
     run.finish()
 
 

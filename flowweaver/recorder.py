@@ -40,4 +40,6 @@ class Recorder(Protocol):
 class Store(Protocol):
     """Anything that can open a :class:`Recorder` for a run of a workflow."""
 
-    def open_run(self, workflow: Any, *, resume: bool = False) -> Recorder: ...
+    def open_run(self, workflow: Any, *, resume: bool = False, wait: bool = False) -> Recorder:
+        """A recorder for a new run; takes the workflow's lock (waits for it if ``wait``)."""
+        ...
