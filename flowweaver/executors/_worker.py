@@ -26,6 +26,9 @@ from flowweaver._call import Attempt, invoke
 from flowweaver._loop import error_text
 from flowweaver.shell import GRACE_SECONDS
 
+READY = b"ready"
+"""The first message of a worker: it has started and can take jobs (outcomes are pickles)."""
+
 _current: Attempt | None = None
 
 
@@ -38,6 +41,7 @@ def serve(conn: Connection) -> None:
     if parent is not None:
         watch = threading.Thread(target=_watch_parent, args=(parent.sentinel,), daemon=True)
         watch.start()
+    conn.send_bytes(READY)
     while True:
         try:
             job = conn.recv_bytes()

@@ -6,8 +6,8 @@ thread in the parent waits on every worker's connection and process sentinel, an
 reports each outcome to the loop. A timed-out or interrupted attempt gets its worker
 terminated (SIGTERM, then SIGKILL after a grace); a worker that dies on its own
 (a segfault, ``os._exit``, the OOM killer) fails its attempt with
-:class:`~flowweaver.errors.WorkerCrashedError`. Either way the next submit starts a
-fresh worker. The worker side is :mod:`flowweaver.executors._worker`.
+:class:`~flowweaver.errors.WorkerCrashedError`. Either way a standby worker, started
+and ready before the run began, takes the next job, and a fresh standby starts. The worker side is :mod:`flowweaver.executors._worker`.
 
 Workers are started with the ``spawn`` method, deliberately: ``fork`` copies a
 parent that has threads running (the engine's, the reader's, a task's), which can
@@ -26,6 +26,7 @@ import pickle
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from multiprocessing.connection import Connection, wait
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
     from flowweaver._loop import Backend, Run
     from flowweaver.recorder import Recorder, Store
     from flowweaver.workflow import Workflow
+
+WARM_UP_SECONDS = 60.0
+"""How long a run waits for its workers to start before it goes on without the late ones."""
 
 TERMINATE_GRACE = GRACE_SECONDS + 1.0
 """Seconds a terminated worker has to end its shell tasks' groups before SIGKILL."""
@@ -91,8 +95,12 @@ class ProcessExecutor(Executor):
         resume: bool = False,
         recorder: Recorder | None = None,
     ) -> tuple[Run, Backend]:
-        check_sendable(workflow.get_all_tasks().values())
-        return super().prepare(workflow, store, resume=resume, recorder=recorder)
+        tasks = workflow.get_all_tasks()
+        check_sendable(tasks.values())
+        run, backend = super().prepare(workflow, store, resume=resume, recorder=recorder)
+        if isinstance(backend, _ProcessBackend):
+            backend.warm = min(backend.slots, len(tasks)) + 1
+        return run, backend
 
     def run_tasks(self, tasks: Sequence[Task], *, raise_on_failure: bool = True) -> None:
         check_sendable(tasks)
@@ -154,18 +162,24 @@ class RemoteTraceback(Exception):
 
 
 class _Worker:
-    __slots__ = ("attempt", "conn", "eof", "process")
+    __slots__ = ("attempt", "conn", "eof", "process", "ready")
 
     def __init__(self, process: BaseProcess, conn: Connection) -> None:
         self.process = process
         self.conn = conn
         self.attempt: Attempt | None = None
         self.eof = False
+        self.ready = False
 
 
 class _ProcessBackend:
     def __init__(self, size: int) -> None:
         self.slots = size
+        # Workers started, and waited for, before the run starts: one more than can be
+        # busy, a standby that takes over at once from a worker ended by a timeout or a
+        # crash (a fresh standby then starts), so that a retry doesn't wait for Python
+        # to start within its own timeout.
+        self.warm = size + 1
 
     def open(self, report: Callable[[Outcome], object]) -> None:
         self._report = report
@@ -177,6 +191,8 @@ class _ProcessBackend:
         self._retired: list[_Worker] = []  # ended on purpose; connections closed last
         self._closed = False
         self._wake_r, self._wake_w = os.pipe()
+        self._reader: threading.Thread | None = None
+        self._warm_up()
         self._reader = threading.Thread(target=self._read, name="flowweaver-process-reader")
         self._reader.daemon = True
         self._reader.start()
@@ -193,7 +209,11 @@ class _ProcessBackend:
             self._report((attempt, False, error))
             return
         with self._lock:
-            worker = self._idle.pop() if self._idle else self._start()
+            worker = next((w for w in self._idle if w.ready), None)
+            if worker is not None:
+                self._idle.remove(worker)
+            else:
+                worker = self._idle.pop() if self._idle else self._start()
             worker.attempt = attempt
         self._wake()
         # The worker is idle, so it reads at once; if it has just died, the reader
@@ -210,17 +230,17 @@ class _ProcessBackend:
             self._workers.remove(worker)
             self._retired.append(worker)
             worker.attempt = None
+            self._idle.append(self._start())  # warms up while the engine goes on
         self._wake()
-        thread = threading.Thread(target=_end, args=(worker,), name="flowweaver-process-end")
-        thread.start()
-        self._ending.append(thread)
+        self._ending.append(_ending_thread(worker))
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             workers, self._workers, self._idle = self._workers, [], []
         self._wake()
-        self._reader.join()
+        if self._reader is not None:
+            self._reader.join()
         ending = [threading.Thread(target=_end, args=(w,)) for w in workers]
         for thread in ending:
             thread.start()
@@ -230,6 +250,24 @@ class _ProcessBackend:
             worker.conn.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
+
+    def _warm_up(self) -> None:
+        """Start ``warm`` workers and wait until they can take jobs, so that a task's
+        timeout doesn't count an interpreter's start (a worker that dies is dropped)."""
+        for _ in range(self.warm):
+            self._idle.append(self._start())
+        deadline = time.monotonic() + WARM_UP_SECONDS
+        waiting = {w.conn: w for w in self._workers}
+        while waiting and (left := deadline - time.monotonic()) > 0:
+            for conn in wait(list(waiting), left):
+                worker = waiting.pop(conn)  # type: ignore[call-overload]
+                try:
+                    worker.ready = worker.conn.recv_bytes() == _worker.READY
+                except (EOFError, OSError):
+                    self._workers.remove(worker)
+                    self._idle.remove(worker)
+                    self._retired.append(worker)
+                    self._ending.append(_ending_thread(worker))
 
     def _start(self) -> _Worker:
         here, there = self._context.Pipe()
@@ -273,6 +311,9 @@ class _ProcessBackend:
         except (EOFError, OSError):
             worker.eof = True  # the process is ending: its sentinel will say so
             return
+        if not worker.ready and data == _worker.READY:
+            worker.ready = True
+            return
         try:
             ok, value, text = pickle.loads(data)
         except Exception as exc:
@@ -287,7 +328,7 @@ class _ProcessBackend:
             self._report((attempt, ok, value))
 
     def _bury(self, worker: _Worker) -> None:
-        """A worker died on its own: fail its attempt; the next submit starts another."""
+        """A worker died on its own: fail its attempt, start another."""
         if not worker.eof and worker.conn.poll():
             self._receive(worker)  # it answered before it died
         with self._lock:
@@ -297,6 +338,8 @@ class _ProcessBackend:
             if worker in self._idle:
                 self._idle.remove(worker)
             attempt, worker.attempt = worker.attempt, None
+            if not self._closed:
+                self._idle.append(self._start())
         worker.process.join()
         worker.conn.close()
         if attempt is not None:
@@ -312,6 +355,12 @@ def _crashed(process: BaseProcess) -> WorkerCrashedError:
     return WorkerCrashedError(
         f"worker process died ({how}) while running the task; a fresh worker replaces it"
     )
+
+
+def _ending_thread(worker: _Worker) -> threading.Thread:
+    thread = threading.Thread(target=_end, args=(worker,), name="flowweaver-process-end")
+    thread.start()
+    return thread
 
 
 def _end(worker: _Worker) -> None:
