@@ -7,7 +7,8 @@ reports each outcome to the loop. A timed-out or interrupted attempt gets its wo
 terminated (SIGTERM, then SIGKILL after a grace); a worker that dies on its own
 (a segfault, ``os._exit``, the OOM killer) fails its attempt with
 :class:`~flowweaver.errors.WorkerCrashedError`. Either way a standby worker, started
-and ready before the run began, takes the next job, and a fresh standby starts. The worker side is :mod:`flowweaver.executors._worker`.
+and ready before the run began, takes the next job, and a fresh standby starts. The
+worker side is :mod:`flowweaver.executors._worker`.
 
 Workers are started with the ``spawn`` method, deliberately: ``fork`` copies a
 parent that has threads running (the engine's, the reader's, a task's), which can
