@@ -50,11 +50,12 @@ def resume_summary(info: ResumeInfo | None) -> dict[str, Any]:
 
 
 def resume_lines(summary: dict[str, Any]) -> list[str]:
-    """``resuming run ab12cd34: 3 of 5 tasks reused``, then the tasks by kind."""
+    """``resuming run ab12cd34: 3 of 5 tasks reused; changed: b`` (the store's words),
+    then which tasks are reused and which run again because their result wasn't stored."""
     if not summary:
         return []
     lines = [str(summary["message"])]
-    labels = (("reused", "reused"), ("changed", "changed since"), ("unstored", "not stored"))
+    labels = (("reused", "reused"), ("unstored", "result not stored, running again"))
     for key, label in labels:
         if summary.get(key):
             lines.append(f"  {label}: {', '.join(summary[key])}")
