@@ -63,6 +63,8 @@ class DaskExecutor(Executor):
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
+                # no dashboard; its HTTP server on a free port, so no "port in use" warning
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.CRITICAL,  # failures are reported as task errors
             )
             client = distributed.Client(cluster)
