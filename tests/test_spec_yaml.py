@@ -12,8 +12,9 @@ import yaml
 
 from flowweaver import SpecError
 from flowweaver.spec import load_workflow, yamlnodes
+from flowweaver.spec.nodes import ListNode, MapNode, ScalarNode, plain
 from flowweaver.spec.problems import Report
-from flowweaver.spec.yamlnodes import ListNode, MapNode, ScalarNode, compose, plain
+from flowweaver.spec.yamlnodes import compose
 
 
 @pytest.fixture(autouse=True)

@@ -101,10 +101,19 @@ class TaskFactory:
         return (tuple(found) or (Exception,)) if ok else None
 
 
-def build_workflow(document: Document, tasks: list[Task], info: SpecInfo) -> Workflow:
-    """The workflow of ``tasks``, which come in an order where dependencies go first."""
+def build_workflow(document: Document, tasks: list[Task], path: str, sha256: str) -> Workflow:
+    """The workflow of ``tasks`` (dependencies first), from the spec file at ``path``."""
     workflow = Workflow(document.name, document.description)
     for task in tasks:
         workflow.add_task(task)
-    workflow.spec = info
+    workflow.spec = SpecInfo(
+        path=path,
+        sha256=sha256,
+        params=document.params,
+        executor=document.executor,
+        max_workers=document.max_workers,
+        dask_address=document.dask_address,
+        fail_fast=document.fail_fast,
+        env=document.env,
+    )
     return workflow

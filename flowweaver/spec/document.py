@@ -17,9 +17,9 @@ from typing import Any
 
 from flowweaver.spec.interpolate import Scope
 from flowweaver.spec.kinds import Context, describe
+from flowweaver.spec.nodes import ListNode, MapNode, Node
 from flowweaver.spec.problems import FILE_START, TOP, Mark, Path, Report, did_you_mean
 from flowweaver.spec.schema import SPEC, TOP_KEYS
-from flowweaver.spec.yamlnodes import ListNode, MapNode, Node
 
 SPEC_DIR_VARIABLE = "FLOWWEAVER_SPEC_DIR"
 """Set for shell tasks (and ``${env.…}``) to the directory of the spec file."""

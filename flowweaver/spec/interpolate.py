@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flowweaver.spec.nodes import ListNode, MapNode, Node, from_plain
 from flowweaver.spec.problems import Path, Report, did_you_mean
-from flowweaver.spec.yamlnodes import ListNode, MapNode, Node, from_plain
 
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)(\})?")
 _REFERENCE = re.compile(r"(params|env)\.([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)(.*))?", re.DOTALL)

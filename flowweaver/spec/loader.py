@@ -17,7 +17,7 @@ from flowweaver.spec.document import SPEC_DIR_VARIABLE, read_document
 from flowweaver.spec.imports import add_import_dirs
 from flowweaver.spec.problems import FILE_START, TOP, Report, mark_at
 from flowweaver.spec.yamlnodes import compose
-from flowweaver.workflow import SpecInfo, Workflow
+from flowweaver.workflow import Workflow
 
 
 def load_workflow(
@@ -128,21 +128,11 @@ def _load(
     )
     if document is None:
         return None
-    ordered = order_tasks(document.tasks, report)
     add_import_dirs([spec_dir, os.getcwd()])
     shell_env = {**document.env, SPEC_DIR_VARIABLE: spec_dir}
     factory = TaskFactory(report, shell_env, check_imports=check_imports)
-    tasks = [factory.task(definition) for definition in ordered]
+    tasks = [factory.task(definition) for definition in order_tasks(document.tasks, report)]
     if report:
         return None
-    info = SpecInfo(
-        path=os.path.abspath(name),
-        sha256=hashlib.sha256(data).hexdigest(),
-        params=document.params,
-        executor=document.executor,
-        max_workers=document.max_workers,
-        dask_address=document.dask_address,
-        fail_fast=document.fail_fast,
-        env=document.env,
-    )
-    return build_workflow(document, [task for task in tasks if task is not None], info)
+    digest = hashlib.sha256(data).hexdigest()
+    return build_workflow(document, [t for t in tasks if t], os.path.abspath(name), digest)

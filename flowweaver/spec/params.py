@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowweaver.spec.nodes import ScalarNode
 from flowweaver.spec.problems import Report
-from flowweaver.spec.yamlnodes import ScalarNode, compose
+from flowweaver.spec.yamlnodes import compose
 
 
 def parse_param_value(text: str) -> Any:

@@ -12,15 +12,13 @@ from flowweaver.spec.kinds import (
     Duration,
     Flag,
     Items,
-    Key,
     Names,
     Real,
-    Record,
-    Table,
     Text,
     Textual,
     Whole,
 )
+from flowweaver.spec.records import Key, Record, Table
 
 EXECUTORS = EXECUTOR_NAMES
 

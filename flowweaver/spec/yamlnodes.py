@@ -17,12 +17,12 @@ Timestamps stay strings (``2026-11-26`` is the text, as in JSON).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
 
+from flowweaver.spec.nodes import At, ListNode, MapNode, Node, ScalarNode, mark_of
 from flowweaver.spec.problems import FILE_START, TOP, Mark, Path, Report, mark_at
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -37,78 +37,13 @@ _YAML = "tag:yaml.org,2002:"
 _STR, _MAP, _SEQ, _MERGE = _YAML + "str", _YAML + "map", _YAML + "seq", _YAML + "merge"
 _AS_TEXT = {_STR, _YAML + "timestamp", _YAML + "value"}
 
-Scalar: TypeAlias = "str | int | float | bool | None"
-At: TypeAlias = yaml.error.Mark
-"""PyYAML's 0-based mark, kept as is: a :class:`Mark` is made only for a problem."""
-
-
-def _mark(at: At) -> Mark:
-    return Mark(at.line + 1, at.column + 1)
-
-
-@dataclass(slots=True)
-class ScalarNode:
-    value: Scalar
-    at: At
-
-    @property
-    def mark(self) -> Mark:
-        return _mark(self.at)
-
-
-@dataclass(slots=True)
-class ListNode:
-    items: list[Node]
-    at: At
-
-    @property
-    def mark(self) -> Mark:
-        return _mark(self.at)
-
-
-@dataclass(slots=True)
-class MapNode:
-    items: dict[str, Node]
-    at: At
-    keys: dict[str, At] = field(default_factory=dict)
-    """Where each key is written (for unknown-key and duplicate problems)."""
-
-    @property
-    def mark(self) -> Mark:
-        return _mark(self.at)
-
-    def key_mark(self, key: str) -> Mark:
-        return _mark(self.keys[key])
-
-
-Node: TypeAlias = "ScalarNode | ListNode | MapNode"
-
-
-def plain(node: Node) -> Any:
-    """The plain Python value of a node: dicts, lists and scalars."""
-    if isinstance(node, MapNode):
-        return {key: plain(value) for key, value in node.items.items()}
-    if isinstance(node, ListNode):
-        return [plain(value) for value in node.items]
-    return node.value
-
-
-def from_plain(value: Any, at: At) -> Node:
-    """A node holding ``value`` (e.g. an interpolated parameter), every part at ``at``."""
-    if isinstance(value, dict):
-        items = {str(k): from_plain(v, at) for k, v in value.items()}
-        return MapNode(items, at, dict.fromkeys(items, at))
-    if isinstance(value, (list, tuple)):
-        return ListNode([from_plain(v, at) for v in value], at)
-    return ScalarNode(value, at)
-
 
 def compose(text: str, report: Report) -> Node | None:
     """The node tree of ``text``, or ``None`` when it has none (problems are in ``report``)."""
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        report.add(_error_mark(exc, text), TOP, f"not valid YAML: {_error_text(exc)}")
+        report.add(_errormark_of(exc, text), TOP, f"not valid YAML: {_error_text(exc)}")
         return None
     except RecursionError:
         report.add(FILE_START, TOP, f"nested more than {MAX_DEPTH} levels deep")
@@ -126,15 +61,15 @@ def compose(text: str, report: Report) -> Node | None:
             f"aliases expand this document past {walker.limit:,} characters; refused "
             "(a 'billion laughs' guard)"
         )
-        report.add(_mark(root.start_mark), TOP, message)
+        report.add(mark_of(root.start_mark), TOP, message)
         return None
     return tree
 
 
-def _error_mark(exc: yaml.YAMLError, text: str) -> Mark:
+def _errormark_of(exc: yaml.YAMLError, text: str) -> Mark:
     at = getattr(exc, "problem_mark", None)
     if at is not None:
-        return _mark(at)
+        return mark_of(at)
     position = getattr(exc, "position", None)  # a ReaderError: a character offset
     return mark_at(text, position) if isinstance(position, int) else FILE_START
 
@@ -191,17 +126,23 @@ class _Walker:
     def convert(self, node: yaml.Node, path: Path, depth: int) -> Node:
         """The node for ``node`` at ``path``; a collection is converted once, however aliased."""
         if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node, path)
+            scalar = self._scalar(node)
+            if scalar is None:
+                self.report.add(mark_of(node.start_mark), path, _tag_problem(node.tag))
+                return ScalarNode(None, node.start_mark)
+            return scalar
         key = id(node)
         done = self._converted.get(key)
         if done is not None:
             return done
         if key in self._active:
             self.recursive = True
-            self.report.add(_mark(node.start_mark), path, "recursive alias: a node contains itself")
+            self.report.add(
+                mark_of(node.start_mark), path, "recursive alias: a node contains itself"
+            )
             return ScalarNode(None, node.start_mark)
         if depth > MAX_DEPTH:
-            raise _TooDeep(_mark(node.start_mark))
+            raise _TooDeep(mark_of(node.start_mark))
         self._active.add(key)
         if isinstance(node, yaml.MappingNode):
             result: Node = self._mapping(node, path, depth)
@@ -212,28 +153,22 @@ class _Walker:
         return result
 
     def _child(self, node: yaml.Node, path: Path, step: str | int, depth: int) -> Node:
-        if isinstance(node, yaml.ScalarNode):  # the common case, without making its path
-            tag = node.tag
-            if tag in _AS_TEXT:
-                return ScalarNode(node.value, node.start_mark)
-            construct = self._construct.get(tag)
-            if construct is not None:
-                return ScalarNode(construct(node), node.start_mark)
+        if isinstance(node, yaml.ScalarNode):  # the common case: no path to make
+            scalar = self._scalar(node)
+            if scalar is not None:
+                return scalar
         return self.convert(node, (*path, step), depth + 1)
 
-    def _scalar(self, node: yaml.ScalarNode, path: Path) -> ScalarNode:
-        tag = node.tag
-        if tag in _AS_TEXT:
+    def _scalar(self, node: yaml.ScalarNode) -> ScalarNode | None:
+        """The scalar's value; ``None`` when its tag isn't a plain YAML type."""
+        if node.tag in _AS_TEXT:
             return ScalarNode(node.value, node.start_mark)
-        construct = self._construct.get(tag)
-        if construct is not None:
-            return ScalarNode(construct(node), node.start_mark)
-        self.report.add(_mark(node.start_mark), path, _tag_problem(tag))
-        return ScalarNode(None, node.start_mark)
+        construct = self._construct.get(node.tag)
+        return None if construct is None else ScalarNode(construct(node), node.start_mark)
 
     def _sequence(self, node: yaml.Node, path: Path, depth: int) -> Node:
         if node.tag != _SEQ:
-            self.report.add(_mark(node.start_mark), path, _tag_problem(node.tag))
+            self.report.add(mark_of(node.start_mark), path, _tag_problem(node.tag))
         items: list[Node] = []
         size = 1
         for index, value in enumerate(node.value):
@@ -244,7 +179,7 @@ class _Walker:
 
     def _mapping(self, node: yaml.Node, path: Path, depth: int) -> Node:
         if node.tag != _MAP:
-            self.report.add(_mark(node.start_mark), path, _tag_problem(node.tag))
+            self.report.add(mark_of(node.start_mark), path, _tag_problem(node.tag))
         result = MapNode({}, node.start_mark)
         items, keys = result.items, result.keys
         merged: list[yaml.Node] = []
@@ -273,13 +208,13 @@ class _Walker:
             node.tag in _AS_TEXT or node.tag in self._construct
         ):
             return node.value  # type: ignore[no-any-return]
-        self.report.add(_mark(node.start_mark), path, "mapping keys must be plain text")
+        self.report.add(mark_of(node.start_mark), path, "mapping keys must be plain text")
         return None
 
     def _duplicate(self, key: str, first: At, again: At, path: Path) -> None:
         what = "task" if path == ("tasks",) else "key"
         message = f"duplicate {what} {key!r} (first on line {first.line + 1})"
-        self.report.add(_mark(again), (*path, key), message)
+        self.report.add(mark_of(again), (*path, key), message)
 
     def _merge(self, target: MapNode, value: yaml.Node, path: Path, depth: int) -> int:
         """Add the keys of the mappings ``value`` names that ``target`` lacks; their size."""
@@ -289,7 +224,7 @@ class _Walker:
             merged = self.convert(source, path, depth + 1)
             size += self.size(source)
             if not isinstance(merged, MapNode):
-                self.report.add(_mark(source.start_mark), path, "'<<' merges mappings only")
+                self.report.add(mark_of(source.start_mark), path, "'<<' merges mappings only")
                 continue
             for key, node in merged.items.items():
                 if key not in target.items:

@@ -1,0 +1,76 @@
+"""The located nodes a spec is read into: mappings, lists and scalars, each with its mark."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import yaml
+
+from flowweaver.spec.problems import Mark
+
+Scalar: TypeAlias = "str | int | float | bool | None"
+At: TypeAlias = yaml.error.Mark
+"""PyYAML's 0-based mark, kept as is: a :class:`Mark` is made only for a problem."""
+
+
+def mark_of(at: At) -> Mark:
+    """The 1-based mark of a PyYAML mark."""
+    return Mark(at.line + 1, at.column + 1)
+
+
+@dataclass(slots=True)
+class ScalarNode:
+    value: Scalar
+    at: At
+
+    @property
+    def mark(self) -> Mark:
+        return mark_of(self.at)
+
+
+@dataclass(slots=True)
+class ListNode:
+    items: list[Node]
+    at: At
+
+    @property
+    def mark(self) -> Mark:
+        return mark_of(self.at)
+
+
+@dataclass(slots=True)
+class MapNode:
+    items: dict[str, Node]
+    at: At
+    keys: dict[str, At] = field(default_factory=dict)
+    """Where each key is written (for unknown-key and duplicate problems)."""
+
+    @property
+    def mark(self) -> Mark:
+        return mark_of(self.at)
+
+    def key_mark(self, key: str) -> Mark:
+        return mark_of(self.keys[key])
+
+
+Node: TypeAlias = "ScalarNode | ListNode | MapNode"
+
+
+def plain(node: Node) -> Any:
+    """The plain Python value of a node: dicts, lists and scalars."""
+    if isinstance(node, MapNode):
+        return {key: plain(value) for key, value in node.items.items()}
+    if isinstance(node, ListNode):
+        return [plain(value) for value in node.items]
+    return node.value
+
+
+def from_plain(value: Any, at: At) -> Node:
+    """A node holding ``value`` (e.g. an interpolated parameter), every part at ``at``."""
+    if isinstance(value, dict):
+        items = {str(k): from_plain(v, at) for k, v in value.items()}
+        return MapNode(items, at, dict.fromkeys(items, at))
+    if isinstance(value, (list, tuple)):
+        return ListNode([from_plain(v, at) for v in value], at)
+    return ScalarNode(value, at)
