@@ -9,10 +9,12 @@ when called).
     parse_param_value(text) -> Any          # a --param value, read as a YAML scalar
     spec_schema() -> dict                   # the JSON Schema of spec files
 
-Modules, in the order a spec goes through them: ``yamlnodes`` (compose with marks,
-duplicate keys, tags, alias bound), ``document`` (the key table in ``schema``/``kinds``,
-``interpolate``, ``durations``), ``dependencies`` (unknown, self, cycles, order),
-``build`` (``imports``, ``binding``, tasks), all driven by ``loader``.
+Modules, in the order a spec goes through them: ``yamlnodes`` (compose into the
+located ``nodes``: duplicate keys, tags, merges, the alias bound), ``document`` (the
+key table in ``schema``, made of ``kinds`` and ``records``; ``interpolate``,
+``durations``), ``dependencies`` (unknown, self, cycles, order), ``build``
+(``imports``, ``binding``, the tasks and the workflow), all driven by ``loader``;
+``problems`` collects what is wrong, located.
 """
 
 from __future__ import annotations
