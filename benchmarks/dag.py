@@ -80,7 +80,7 @@ def run(quick: bool) -> list[Case]:
     return [
         Case(
             "dag",
-            f"uneven, {len(names)} tasks x {STEP * 1e3:g} ms, {WORKERS} workers",
+            f"uneven, {len(names)} tasks of {STEP * 1e3:g} ms, {WORKERS} workers",
             engine_s,
             reference_s,
             "declared order",

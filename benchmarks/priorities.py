@@ -51,7 +51,7 @@ def run(quick: bool) -> list[Case]:
             second.append(timed_execute(workflow, store))
     reference = median(declared)
     limit = ideal * (1 + TOLERANCE)
-    shape = f"8 branches i x {UNIT * 1e3:g} ms + join, {WORKERS} workers"
+    shape = f"8 branches of i x {UNIT * 1e3:g} ms, {WORKERS} workers"
     return [
         Case(
             "priorities",
@@ -67,7 +67,7 @@ def run(quick: bool) -> list[Case]:
         ),
         Case(
             "priorities",
-            f"{shape}, second run (RunStore durations)",
+            f"{shape}, 2nd run (history)",
             median(second),
             reference,
             "declared order",
