@@ -141,3 +141,11 @@ async def async_raise_keyboard_interrupt() -> None:
 
 async def async_raise_custom_base() -> None:
     raise CustomBaseError("custom base")
+
+
+def slow_first_call(path: str, seconds: float) -> str:
+    """The first call (counted in ``path``) sleeps ``seconds`` and returns "late"."""
+    if count_call(path) == 1:
+        time.sleep(seconds)
+        return "late"
+    return "fresh"

@@ -64,10 +64,7 @@ def _process(**options: Any) -> Executor:
 
 
 def _dask(**options: Any) -> Executor:
-    pytest.importorskip("distributed")
-    from flowweaver.executors.dask import DaskExecutor
-
-    return DaskExecutor(None, max_workers=2, **options)  # type: ignore[no-any-return]
+    raise AssertionError("made by the dask_address fixture")  # placeholder, see _closing
 
 
 def _module_exists(name: str) -> bool:
@@ -84,8 +81,17 @@ if _module_exists("flowweaver.executors.dask"):
 _ALL = [pytest.param(_sequential, id="sequential"), *_CONCURRENT]
 
 
-def _closing(factory: Make) -> Iterator[Make]:
+def _closing(factory: Make, request: pytest.FixtureRequest) -> Iterator[Make]:
     made: list[Executor] = []
+    if factory is _dask:
+        pytest.importorskip("distributed")
+        from flowweaver.executors.dask import DaskExecutor
+
+        # one cluster for the module: a local cluster per run costs seconds
+        address = request.getfixturevalue("dask_address")
+
+        def factory(**options: Any) -> Executor:
+            return DaskExecutor(address, max_workers=2, **options)  # type: ignore[no-any-return]
 
     def make(**options: Any) -> Executor:
         executor = factory(**options)
@@ -99,14 +105,26 @@ def _closing(factory: Make) -> Iterator[Make]:
             close()
 
 
+@pytest.fixture(scope="module")
+def dask_address() -> Iterator[str]:
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
+    )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
 @pytest.fixture(params=_ALL)
 def make(request: pytest.FixtureRequest) -> Iterator[Make]:
-    yield from _closing(request.param)
+    yield from _closing(request.param, request)
 
 
 @pytest.fixture(params=_CONCURRENT)
 def make_concurrent(request: pytest.FixtureRequest) -> Iterator[Make]:
-    yield from _closing(request.param)
+    yield from _closing(request.param, request)
 
 
 def run(workflow: Workflow, executor: Executor) -> tuple[list[TaskEvent], WorkflowError | None]:
@@ -427,6 +445,18 @@ def test_timeout_fails_the_attempt_is_retried_and_the_run_goes_on(
     first_start = of(events, "stuck")[0]
     assert retry[0].time - first_start.time >= 0.2 - 0.005
     assert retry[0].time - first_start.time < 4.0  # did not wait for the 5 s call
+
+
+def test_a_late_result_of_a_timed_out_attempt_is_ignored(make: Make, tmp_path: Path) -> None:
+    path = counter(tmp_path)
+    wf = Workflow("late")
+    wf.add_task(Task("t", functools.partial(t.slow_first_call, path, 0.4), timeout=0.2, retries=1))
+    wf.add_task(Task("after", functools.partial(t.sleep_then, 0.4)), depends_on=["t"])
+    events, error = run(wf, make())
+    assert error is None
+    assert wf.get_task_result("t") == "fresh"
+    assert [(e.status, e.attempt) for e in of(events, "t")][-1] == (TaskStatus.COMPLETED, 2)
+    assert len([e for e in of(events, "t") if e.status is TaskStatus.COMPLETED]) == 1
 
 
 # -- callbacks, observers, events --------------------------------------------------------
