@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -22,12 +23,21 @@ from flowweaver.errors import (
     WorkflowError,
 )
 from flowweaver.events import TaskEvent
-from flowweaver.executors import AsyncExecutor, Executor, SequentialExecutor, ThreadedExecutor
 from flowweaver.task import Task, TaskStatus
 from flowweaver.workflow import SpecInfo, Workflow
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from flowweaver.executors import (
+        AsyncExecutor,
+        DaskExecutor,
+        Executor,
+        ProcessExecutor,
+        SequentialExecutor,
+        ThreadedExecutor,
+    )
+    from flowweaver.history import RunStore
 
 __version__ = "0.3.0"
 
@@ -61,16 +71,26 @@ __all__ = [
 ]
 
 
+_LAZY = {
+    "AsyncExecutor": "flowweaver.executors",
+    "DaskExecutor": "flowweaver.executors",
+    "Executor": "flowweaver.executors",
+    "ProcessExecutor": "flowweaver.executors",
+    "SequentialExecutor": "flowweaver.executors",
+    "ThreadedExecutor": "flowweaver.executors",
+    "RunStore": "flowweaver.history",
+}
+
+
 def __getattr__(name: str) -> Any:
-    if name in ("ProcessExecutor", "DaskExecutor", "RunStore"):
-        if name == "RunStore":
-            from flowweaver.history import RunStore
-
-            return RunStore
-        from flowweaver import executors
-
-        return getattr(executors, name)
-    raise AttributeError(f"module 'flowweaver' has no attribute {name!r}")
+    """Executors and the run history are imported when first named (they pull in
+    asyncio, threading machinery and sqlite3, which ``plan`` and ``validate`` never need)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flowweaver' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def load_workflow(

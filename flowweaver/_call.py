@@ -7,14 +7,16 @@ executor chose (the calling thread, a pool thread, an event loop, a process);
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from types import CodeType, FunctionType, MethodType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 logger = logging.getLogger("flowweaver")
 
@@ -122,6 +124,8 @@ def _await_here(awaitable: Any, attempt: Attempt) -> Any:
     """Run an awaitable on this thread's own event loop, cancellable by ``abandon``."""
     loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
     if loop is None or loop.is_closed():
+        import asyncio  # only threads that await need it
+
         loop = asyncio.new_event_loop()
         _local.loop = loop
     task = loop.create_task(as_coroutine(awaitable))
