@@ -99,7 +99,7 @@ class Pending:
     __slots__ = ("coroutine",)
 
     def __init__(self, awaitable: Any) -> None:
-        self.coroutine = as_coroutine(awaitable)
+        self.coroutine = guarded(awaitable)
 
 
 def invoke(attempt: Attempt, *, await_here: bool = True) -> Outcome:
@@ -128,13 +128,16 @@ def _await_here(awaitable: Any, attempt: Attempt) -> Any:
 
         loop = asyncio.new_event_loop()
         _local.loop = loop
-    task = loop.create_task(as_coroutine(awaitable))
+    task = loop.create_task(guarded(awaitable))
     attempt.add_abandon_callback(lambda: loop.call_soon_threadsafe(task.cancel))
     try:
-        return loop.run_until_complete(task)
+        ok, value = loop.run_until_complete(task)
     finally:
         if not task.done():
             task.cancel()
+    if not ok:
+        raise value
+    return value
 
 
 def close_thread_loop() -> None:
@@ -150,6 +153,23 @@ async def as_coroutine(awaitable: Any) -> Any:
     return await awaitable
 
 
+async def guarded(awaitable: Any) -> tuple[bool, Any]:
+    """Await ``awaitable`` on an event loop; ``(ok, result or exception)``.
+
+    asyncio lets ``SystemExit`` and ``KeyboardInterrupt`` escape a task and stop the
+    loop; here they become the attempt's failure like any other exception.
+    Cancellation still propagates: that is how the engine stops a coroutine.
+    """
+    import asyncio
+
+    try:
+        return True, await awaitable
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
+        return False, exc
+
+
 def is_coroutine_function(fn: Callable[..., Any]) -> bool:
     while isinstance(fn, functools.partial):
         fn = fn.func
@@ -158,9 +178,9 @@ def is_coroutine_function(fn: Callable[..., Any]) -> bool:
     )
 
 
-def call_coroutine(attempt: Attempt) -> Coroutine[Any, Any, Any]:
-    """The coroutine for an attempt whose function is a coroutine function."""
-    return as_coroutine(attempt.fn(**attempt.kwargs))
+def call_coroutine(attempt: Attempt) -> Coroutine[Any, Any, tuple[bool, Any]]:
+    """The guarded coroutine for an attempt whose function is a coroutine function."""
+    return guarded(attempt.fn(**attempt.kwargs))
 
 
 # -- binding upstream results to parameters ---------------------------------------
@@ -222,9 +242,10 @@ def bindings(
     if not names and not var_kw:
         return ()
     bound: dict[str, int] = {}
+    mapped = set(inputs.values())
     for task_name, position in parents:
         keyword = parameter_name(task_name)
-        if keyword in names or (var_kw and keyword.isidentifier()):
+        if keyword in names or (var_kw and keyword.isidentifier() and position not in mapped):
             bound[keyword] = position
     bound.update(inputs)
     return tuple(bound.items())

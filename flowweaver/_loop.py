@@ -318,14 +318,15 @@ def drive(run: Run, backend: Backend) -> None:
         with _signals(run, lambda: inbox.put(None)):
             while True:
                 now = _monotonic()
-                for attempt in run.launch(now):
+                attempts = run.launch(now)
+                run.flush()  # RUNNING is seen before the call, and the last endings with it
+                for attempt in attempts:
                     outcome = backend.submit(attempt)
                     if outcome is not None:
                         run.settle(outcome, _monotonic())
-                run.flush()
                 if engine.finished:
                     break
-                if not inbox.empty() or not run.can_launch(now):
+                if engine.executing or not inbox.empty() or not run.can_launch(now):
                     try:
                         item = inbox.get(timeout=run.wait_time(now))
                     except Empty:
@@ -334,10 +335,12 @@ def drive(run: Run, backend: Backend) -> None:
                     while item is not None:
                         run.settle(item, now)
                         item = None if inbox.empty() else inbox.get_nowait()
-                _check_deadlines_and_signals(run, backend, now)
+                if engine.timed or run.signum is not None:
+                    _check_deadlines_and_signals(run, backend, now)
     finally:
         backend.close()
         run.close()
+        run.flush()
     run.finish()
 
 
@@ -375,11 +378,12 @@ async def drive_async(run: Run, backend: Backend) -> None:
         with _signals(run, lambda: loop.call_soon_threadsafe(wake)):
             while True:
                 now = _monotonic()
-                for attempt in run.launch(now):
+                attempts = run.launch(now)
+                run.flush()
+                for attempt in attempts:
                     outcome = backend.submit(attempt)
                     if outcome is not None:
                         run.settle(outcome, _monotonic())
-                run.flush()
                 if engine.finished:
                     break
                 if not inbox and not run.can_launch(now):
@@ -391,6 +395,7 @@ async def drive_async(run: Run, backend: Backend) -> None:
     finally:
         backend.close()
         run.close()
+        run.flush()
     run.finish()
 
 

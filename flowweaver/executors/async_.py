@@ -126,7 +126,12 @@ class _AsyncBackend:
 
     def submit(self, attempt: Attempt) -> None:
         if is_coroutine_function(attempt.fn):
-            self._start(attempt, call_coroutine(attempt))
+            try:
+                coroutine = call_coroutine(attempt)
+            except BaseException as exc:
+                self._report((attempt, False, exc))
+                return
+            self._start(attempt, coroutine)
             return
         if self._threads is None:
             self._threads = WorkerThreads(self._pool_size, self._from_thread, await_here=False)
@@ -153,8 +158,8 @@ class _AsyncBackend:
         if task.cancelled():
             self._report((attempt, False, asyncio.CancelledError()))
             return
-        exc = task.exception()
-        self._report((attempt, exc is None, task.result() if exc is None else exc))
+        ok, value = task.result()
+        self._report((attempt, ok, value))
 
     def abandon(self, attempt: Attempt) -> None:
         attempt.abandon()
