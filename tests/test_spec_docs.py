@@ -1,4 +1,7 @@
-"""Every YAML example of docs/spec-format.md runs, and together they show every key."""
+"""Every YAML example of the README runs, and together they show every key.
+
+Blocks whose first line is ``# fragment: ...`` show part of a spec and are not run.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,12 @@ from flowweaver.executors import make_executor
 from flowweaver.spec import load_workflow
 from flowweaver.spec.schema import TASK_KEYS, TOP_KEYS
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "spec-format.md"
-BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
+DOC = Path(__file__).resolve().parent.parent / "README.md"
+BLOCKS = [
+    block
+    for block in re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)
+    if not block.startswith("# fragment:")
+]
 
 
 @pytest.fixture(autouse=True)
