@@ -70,7 +70,6 @@ class Run:
     def __init__(
         self,
         name: str,
-        tasks: Sequence[Task],
         graph: Graph,
         *,
         slots: int,
@@ -81,7 +80,7 @@ class Run:
         rng: random.Random | None = None,
     ) -> None:
         self.name = name
-        self.tasks = tasks
+        self.tasks = tasks = graph.tasks
         self.slots = slots
         self.recorder = recorder
         self.observers = list(observers)
@@ -90,8 +89,7 @@ class Run:
         self.ended_at: float | None = None
         self.running: dict[int, Attempt] = {}
         self.results: list[Any] = [None] * len(tasks)
-        for task in tasks:
-            task.status, task.result, task.error, task.attempts = _PENDING, None, None, 0
+        self._bindings = _reset_and_bind(graph)
         reused: dict[str, Any] = {}
         durations: dict[str, float] = {}
         if recorder is not None:
@@ -102,11 +100,11 @@ class Run:
             graph.parents,
             graph.depth if plan_order else _longest_first(tasks, graph.parents, durations),
             children=graph.children,
+            names=graph.names,
             fail_fast=fail_fast,
             wall_offset=time.time() - self.started_at,
             rng=rng,
         )
-        self._bindings = _bind(tasks, graph)
         for index, task in enumerate(tasks):
             if task.name in reused:
                 self.results[index] = task.result = reused[task.name]
@@ -239,11 +237,7 @@ class Run:
     def failed(self) -> dict[str, str]:
         """The failed tasks' errors, by name."""
         tasks = self.tasks
-        return {
-            tasks[i].name: tasks[i].error or "failed"
-            for i, status in enumerate(self.engine.status)
-            if status is TaskStatus.FAILED
-        }
+        return {tasks[i].name: tasks[i].error or "failed" for i in self.engine.failed}
 
     def finish(self) -> None:
         """Close the run, then raise if it was interrupted or a task failed."""
@@ -289,10 +283,13 @@ def _longest_first(
     return [-w for w in graph.longest_path_below(parents, weights)]
 
 
-def _bind(tasks: Sequence[Task], graph: Graph) -> list[tuple[tuple[str, int], ...]]:
-    """For each task, the upstream results it receives: ``(keyword, position)`` pairs."""
+def _reset_and_bind(graph: Graph) -> list[tuple[tuple[str, int], ...]]:
+    """Set every task back to PENDING and say, for each, the upstream results it
+    receives: ``(keyword, position)`` pairs. (One pass: each task is touched once.)"""
     bound: list[tuple[tuple[str, int], ...]] = []
+    tasks = graph.tasks
     for task, ups in zip(tasks, graph.parents, strict=True):
+        task.status, task.result, task.error, task.attempts = _PENDING, None, None, 0
         if not ups or (accepted_keywords(task.fn) == _NO_KEYWORDS and not task.inputs):
             bound.append(())
             continue

@@ -47,13 +47,14 @@ class Engine:
         order: Sequence[float],
         *,
         children: Sequence[Sequence[int]] | None = None,
+        names: Sequence[str] | None = None,
         fail_fast: bool = False,
         wall_offset: float = 0.0,
         rng: random.Random | None = None,
     ) -> None:
         count = len(tasks)
         self.tasks = tasks
-        self.names = [task.name for task in tasks]
+        self.names = names if names is not None else [task.name for task in tasks]
         self.parents = parents
         self.children = children if children is not None else graph.children_of(parents)
         self.order = order
@@ -66,6 +67,7 @@ class Engine:
         self.waiting = [len(ups) for ups in parents]
         self.first_start = [0.0] * count
         self.errors: list[str | None] = [None] * count
+        self.failed: list[int] = []  # the tasks that failed, in order
         self.events: list[TaskEvent] = []
         self.event_nodes: list[int] = []  # the task of each event, by position
         self.unfinished = count
@@ -164,6 +166,7 @@ class Engine:
             self.event_nodes.append(node)
             return
         self._finish(node, FAILED, now, error)
+        self.failed.append(node)
         for below in graph.descendants(self.children, node):
             if self.phase[below] in (_WAITING, _READY):
                 self.phase[below] = _DONE

@@ -31,6 +31,8 @@ class SpecInfo:
 class Graph:
     """A workflow's dependencies by position: read-only views for the engine."""
 
+    tasks: list[Task]
+    names: list[str]
     parents: list[list[int]]
     children: list[list[int]]
     depth: list[float]
@@ -47,6 +49,8 @@ class Workflow:
         self.description = description
         self.spec: SpecInfo | None = None
         self._tasks: dict[str, Task] = {}
+        self._task_list: list[Task] = []
+        self._names: list[str] = []
         self._index: dict[str, int] = {}
         self._parents: list[list[int]] = []
         self._children: list[list[int]] = []
@@ -87,6 +91,8 @@ class Workflow:
         self._children.append([])
         self._depth.append(1.0 + max([self._depth[up] for up in ups]) if ups else 0.0)
         self._tasks[name] = task
+        self._task_list.append(task)
+        self._names.append(name)
 
     def subscribe(self, observer: Observer) -> Callable[[], None]:
         """Call ``observer(event)`` for every task event of every later run.
@@ -158,7 +164,9 @@ class Workflow:
 
     def graph(self) -> Graph:
         """The dependency graph by position (task ``i`` is the ``i``-th added)."""
-        return Graph(self._parents, self._children, self._depth, self._index)
+        return Graph(
+            self._task_list, self._names, self._parents, self._children, self._depth, self._index
+        )
 
     def parents(self) -> list[list[int]]:
         """Dependencies by position: ``parents()[i]`` are the indices task ``i`` needs."""

@@ -6,6 +6,9 @@ import io
 import json
 
 import pytest
+from rich.console import Console
+
+from flowweaver import Task, TaskEvent, TaskStatus, Workflow
 from flowweaver.cli.errors import CliError
 from flowweaver.cli.graph import to_dot, to_mermaid
 from flowweaver.cli.inspect_cmds import plan_lines
@@ -17,9 +20,6 @@ from flowweaver.cli.state import RunState, Snapshot
 from flowweaver.cli.subset import select_tasks
 from flowweaver.cli.summary import totals_line
 from flowweaver.cli.tables import live_view, summary_view
-from rich.console import Console
-
-from flowweaver import Task, TaskEvent, TaskStatus, Workflow
 
 T0 = 1_700_000_000.0
 RUNNING, COMPLETED, FAILED = TaskStatus.RUNNING, TaskStatus.COMPLETED, TaskStatus.FAILED

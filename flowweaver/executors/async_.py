@@ -64,7 +64,7 @@ class AsyncExecutor(Executor):
         self, tasks: Sequence[Task], *, raise_on_failure: bool = True
     ) -> None:
         backend = self.backend()
-        run = Run("tasks", list(tasks), independent(tasks), slots=backend.slots, fail_fast=False)
+        run = Run("tasks", independent(tasks), slots=backend.slots, fail_fast=False)
         try:
             await drive_async(run, backend)
         except WorkflowError:

@@ -65,7 +65,6 @@ class Executor(ABC):
         backend = self.backend()
         run = Run(
             workflow.name,
-            list(workflow.get_all_tasks().values()),
             workflow.graph(),
             slots=backend.slots,
             fail_fast=self.fail_fast,
@@ -80,7 +79,6 @@ class Executor(ABC):
         backend = self.backend()
         run = Run(
             "tasks",
-            list(tasks),
             independent(tasks),
             slots=backend.slots,
             fail_fast=self.fail_fast,
@@ -102,6 +100,7 @@ class Executor(ABC):
 
 def independent(tasks: Sequence[Task]) -> Graph:
     """The graph of tasks run without their dependencies (``Task.execute``)."""
-    count = len(tasks)
-    index = {task.name: i for i, task in enumerate(tasks)}
-    return Graph([[] for _ in tasks], [[] for _ in tasks], [0.0] * count, index)
+    names = [task.name for task in tasks]
+    index = {name: i for i, name in enumerate(names)}
+    empty: list[list[int]] = [[] for _ in tasks]
+    return Graph(list(tasks), names, empty, [[] for _ in tasks], [0.0] * len(tasks), index)

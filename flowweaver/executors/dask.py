@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from flowweaver._call import Attempt, Outcome, as_coroutine
+from flowweaver.errors import TaskTimeoutError
 from flowweaver.executors.base import Executor
 
 DASK_HINT = "dask.distributed is not installed: pip install 'flowweaver[dask]'"
@@ -95,8 +97,36 @@ class TaskExitError(Exception):
         return type(self), (self.original,)
 
 
-def run_task(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-    """On a worker: call ``fn``, awaiting what it returns if awaitable."""
+def run_task(fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float | None = None) -> Any:
+    """On a worker: call ``fn``, awaiting what it returns if awaitable.
+
+    With a ``timeout`` the call runs on a daemon thread and the worker stops waiting
+    for it at the deadline, so a stuck attempt does not hold the worker's only
+    thread (the scheduler would queue the retry behind it).
+    """
+    if timeout is None:
+        return _call(fn, kwargs)
+    outcome: list[tuple[bool, Any]] = []
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            outcome.append((True, _call(fn, kwargs)))
+        except BaseException as exc:
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="flowweaver-dask-attempt", daemon=True).start()
+    if not done.wait(timeout):
+        raise TaskTimeoutError(timeout)
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _call(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     try:
         value = fn(**kwargs)
         if inspect.isawaitable(value):
@@ -124,7 +154,9 @@ class _DaskBackend:
         kwargs = {name: self._on_cluster(value) for name, value in attempt.kwargs.items()}
         key = f"{attempt.name}-{attempt.number}-{uuid.uuid4().hex[:8]}"
         try:
-            future = self._client.submit(run_task, attempt.fn, kwargs, key=key, pure=False)
+            future = self._client.submit(
+                run_task, attempt.fn, kwargs, attempt.timeout, key=key, pure=False
+            )
         except Exception as exc:
             self._report((attempt, False, exc))
             return

@@ -1,0 +1,165 @@
+"""SIGINT and SIGTERM at several moments of a ``flowweaver run``, on every executor.
+
+Each moment is "right after the Nth line of plain output": the test reads the
+command's lines and signals it after line N (no sleeps). Two tasks then block on a
+marker file, so the run can't end on its own before the signal. After each signal:
+the exit code is 130/143, no process of the command's session survives it, the
+history holds a final state for every task, and ``--resume`` (marker created)
+completes the run without calling again any task the history says completed.
+Tasks count their calls by appending their name to a file.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from test_cli_support import TIMEOUT, cli_env, fw, write
+
+TASKS = """
+import os
+import time
+
+def count(name):
+    with open("calls", "a") as log:
+        log.write(name + "\\n")
+    return name
+
+def gate(name):
+    count(name)
+    deadline = time.monotonic() + 60
+    while not os.path.exists("marker") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return os.path.exists("marker")
+"""
+
+SPEC = """
+name: interrupted
+tasks:
+  a: {call: rtasks:count, args: [a]}
+  b: {call: rtasks:count, args: [b], depends_on: [a]}
+  c: {call: rtasks:count, args: [c], depends_on: [a]}
+  d: {call: rtasks:count, args: [d], depends_on: [b, c]}
+  side: {call: rtasks:count, args: [side]}
+  hold: {shell: "echo hold >> calls; [ -f marker ] || sleep 60", depends_on: [d]}
+  wait: {call: rtasks:gate, args: [wait], depends_on: [d]}
+  after: {call: rtasks:count, args: [after], depends_on: [hold, wait]}
+"""
+TASK_NAMES = {"a", "b", "c", "d", "side", "hold", "wait", "after"}
+FINAL = {"completed", "failed", "skipped", "cancelled"}
+
+# Line 1 is the run's header; 12 lines are printed by every executor before both
+# blocking tasks run (the sequential one prints "hold running" as line 12).
+MOMENTS = [
+    (1, signal.SIGINT),
+    (1, signal.SIGTERM),
+    (2, signal.SIGTERM),
+    (4, signal.SIGINT),
+    (7, signal.SIGTERM),
+    (10, signal.SIGINT),
+    (12, signal.SIGTERM),
+]
+
+
+def session_survivors(session: int) -> list[str]:
+    """Live processes of ``session`` (zombies and exiting processes don't count)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[3]) == session and fields[0] not in "ZX" and cmdline:
+            command = cmdline.replace(b"\0", b" ").decode(errors="replace")
+            found.append(f"{entry.name}: {command}")
+    return found
+
+
+def calls(folder: Path) -> Counter[str]:
+    path = folder / "calls"
+    return Counter(path.read_text().split()) if path.exists() else Counter()
+
+
+def interrupt_after(folder: Path, executor: str, lines: int, signum: int) -> tuple[int, str, str]:
+    """Run, signal after ``lines`` lines of output; exit code, stdout, stderr."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowweaver", "run", "spec.yaml", "-e", executor, "-o", "plain"],
+        cwd=folder,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+        start_new_session=True,
+    )
+    seen = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            seen.append(line)
+            if len(seen) == lines:
+                process.send_signal(signum)
+                break
+        out, err = process.communicate(timeout=TIMEOUT)
+    finally:
+        (folder / "marker").touch()  # whatever happened, let the blocked tasks go
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=TIMEOUT)
+    survivors = session_survivors(process.pid)
+    assert not survivors, f"processes outlived the command: {survivors}"
+    assert len(seen) == lines, f"the run ended after {len(seen)} lines: {seen}"
+    return process.returncode, "".join(seen) + out, err
+
+
+@pytest.mark.parametrize("executor", ["sequential", "threaded", "async", "process"])
+def test_signals_at_every_moment_end_the_run_truly_and_resume_completes_it(
+    tmp_path: Path, executor: str
+) -> None:
+    failures = []
+    for lines, signum in MOMENTS:
+        moment = f"{executor}, {signal.Signals(signum).name} after line {lines}"
+        folder = tmp_path / f"{signal.Signals(signum).name}-at-{lines}"
+        folder.mkdir()
+        write(folder, "rtasks.py", TASKS)
+        write(folder, "spec.yaml", SPEC)
+        try:
+            interrupt_and_resume(folder, executor, lines, signum)
+        except AssertionError as exc:  # every moment is tried; all failures are shown
+            failures.append(f"{moment}: {exc}")
+    assert not failures, "\n\n".join(failures)
+
+
+def interrupt_and_resume(folder: Path, executor: str, lines: int, signum: int) -> None:
+    code, out, err = interrupt_after(folder, executor, lines, signum)
+    assert code == 128 + signum, f"exit {code}\n{out}\n{err}"
+    assert "Traceback" not in err, err
+    assert "8 tasks: " in out, f"no summary line\n{out}"
+
+    shown = fw("show", "latest", "--output", "json", cwd=folder)
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    states = {task["name"]: task["status"] for task in record["tasks"]}
+    assert record["status"] == "interrupted", f"history says {record['status']}: {states}"
+    assert set(states) == TASK_NAMES and set(states.values()) <= FINAL, states
+    assert states["after"] == "cancelled", states
+    completed = {name for name, state in states.items() if state == "completed"}
+    before = calls(folder)
+    assert all(before[name] == 1 for name in completed), before
+
+    resumed = fw("run", "spec.yaml", "-e", executor, "-o", "plain", "--resume", cwd=folder)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "8 tasks: 8 completed, 0 failed, 0 skipped, 0 cancelled" in resumed.stdout
+    after = calls(folder)
+    for name in TASK_NAMES:
+        assert after[name] >= 1, f"{name} never ran: {after}"
+    for name in completed:
+        assert after[name] == 1, f"{name} completed, then ran again on resume: {after}"
