@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("flowweaver")
 
 _CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
+_CO_COROUTINE = inspect.CO_COROUTINE
 _local = threading.local()
 _NEVER_AWAITABLE = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict, set})
 _abandon_lock = threading.Lock()
@@ -99,7 +100,7 @@ class Pending:
     __slots__ = ("coroutine",)
 
     def __init__(self, awaitable: Any) -> None:
-        self.coroutine = guarded(awaitable)
+        self.coroutine = as_coroutine(awaitable)
 
 
 def invoke(attempt: Attempt, *, await_here: bool = True) -> Outcome:
@@ -171,6 +172,10 @@ async def guarded(awaitable: Any) -> tuple[bool, Any]:
 
 
 def is_coroutine_function(fn: Callable[..., Any]) -> bool:
+    """Whether calling ``fn`` gives a coroutine (``async def``, a partial of one, or an
+    object with an ``async def __call__``)."""
+    if type(fn) is FunctionType:
+        return bool(fn.__code__.co_flags & _CO_COROUTINE)
     while isinstance(fn, functools.partial):
         fn = fn.func
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
@@ -178,9 +183,10 @@ def is_coroutine_function(fn: Callable[..., Any]) -> bool:
     )
 
 
-def call_coroutine(attempt: Attempt) -> Coroutine[Any, Any, tuple[bool, Any]]:
-    """The guarded coroutine for an attempt whose function is a coroutine function."""
-    return guarded(attempt.fn(**attempt.kwargs))
+def call_coroutine(attempt: Attempt) -> Coroutine[Any, Any, Any]:
+    """The coroutine of an attempt whose function is a coroutine function."""
+    value = attempt.fn(**attempt.kwargs)
+    return value if inspect.iscoroutine(value) else as_coroutine(value)
 
 
 # -- binding upstream results to parameters ---------------------------------------

@@ -149,17 +149,25 @@ class _AsyncBackend:
         if attempt.abandoned:
             coroutine.close()
             return
-        task = self._loop.create_task(coroutine)
-        self._tasks[attempt] = task
-        task.add_done_callback(lambda done: self._finished(attempt, done))
+        self._tasks[attempt] = self._loop.create_task(self._run(attempt, coroutine))
 
-    def _finished(self, attempt: Attempt, task: asyncio.Task[Any]) -> None:
-        self._tasks.pop(attempt, None)
-        if task.cancelled():
-            self._report((attempt, False, asyncio.CancelledError()))
+    async def _run(self, attempt: Attempt, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Await one attempt and report how it ended. Whatever the task raises,
+        ``SystemExit`` and ``KeyboardInterrupt`` included, fails the attempt only
+        (asyncio would let those two stop the loop); cancellation is the engine's."""
+        try:
+            value = await coroutine
+        except asyncio.CancelledError:
+            self._tasks.pop(attempt, None)
+            if not attempt.abandoned:
+                self._report((attempt, False, asyncio.CancelledError()))
+            raise
+        except BaseException as exc:
+            self._tasks.pop(attempt, None)
+            self._report((attempt, False, exc))
             return
-        ok, value = task.result()
-        self._report((attempt, ok, value))
+        self._tasks.pop(attempt, None)
+        self._report((attempt, True, value))
 
     def abandon(self, attempt: Attempt) -> None:
         attempt.abandon()
