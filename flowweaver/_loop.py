@@ -323,7 +323,7 @@ def drive(run: Run, backend: Backend) -> None:
                         run.settle(outcome, _monotonic())
                 if engine.finished:
                     break
-                if engine.executing or not inbox.empty() or not run.can_launch(now):
+                if engine.executing or not engine.has_ready(now) or not inbox.empty():
                     try:
                         item = inbox.get(timeout=run.wait_time(now))
                     except Empty:

@@ -107,7 +107,8 @@ class Engine:
 
     def has_ready(self, now: float) -> bool:
         """Whether a task could start now (a retry whose delay is over counts)."""
-        self._wake_retries(now)
+        if self._retries:
+            self._wake_retries(now)
         return bool(self._ready) and not self.stopped
 
     # -- transitions ----------------------------------------------------------------

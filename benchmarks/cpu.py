@@ -1,0 +1,49 @@
+"""Issue 5's check: the CPU-bound example spec, process executor against sequential.
+
+``specs/cpu.yaml`` splits a pure-Python search into four parts. On a machine with
+two cores the process executor should take close to half the sequential time; the
+reference here is the same spec on ``SequentialExecutor``, so the "ratio" column is
+process time / sequential time and the target is at most 0.6 (a speed-up of 1.67 times
+or more). Worker start-up is included: it is part of what a user waits for.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.harness import Case, paired_case
+from flowweaver import Workflow, load_workflow
+from flowweaver.executors import make_executor
+
+SPEC = Path(__file__).resolve().parent.parent / "specs" / "cpu.yaml"
+TARGET = 0.6
+
+
+def timed_run(workflow: Workflow, executor: str) -> Callable[[], float]:
+    def run() -> float:
+        start = time.perf_counter()
+        make_executor(executor).execute(workflow)
+        return time.perf_counter() - start
+
+    return run
+
+
+def run(quick: bool) -> list[Case]:
+    workflow = load_workflow(SPEC)
+    cores = os.cpu_count() or 1
+    return [
+        paired_case(
+            "cpu",
+            f"specs/cpu.yaml on {cores} cores, process executor",
+            "the same spec, sequential",
+            timed_run(workflow, "sequential"),
+            timed_run(workflow, "process"),
+            2 if quick else 3,
+            target=f"≤ {TARGET:g}x sequential",
+            check=lambda engine, reference: engine <= TARGET * reference,
+            note="worker start-up included",
+        )
+    ]
