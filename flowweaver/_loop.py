@@ -172,10 +172,6 @@ class Run:
         running, self.running = list(self.running.values()), {}
         return running
 
-    def can_launch(self, now: float) -> bool:
-        engine = self.engine
-        return self.slots > engine.executing and engine.has_ready(now)
-
     def wait_time(self, now: float) -> float | None:
         wakeup = self.engine.next_wakeup()
         return None if wakeup is None else max(wakeup - now, 0.0)
@@ -314,41 +310,27 @@ def drive(run: Run, backend: Backend) -> None:
     try:
         with _signals(run, lambda: inbox.put(None)):
             while True:
-                now = _monotonic()
-                attempts = run.launch(now)
-                run.flush()  # RUNNING is seen before the call, and the last endings with it
-                for attempt in attempts:
-                    outcome = backend.submit(attempt)
-                    if outcome is not None:
-                        run.settle(outcome, _monotonic())
+                now = _start_ready(run, backend)
                 if engine.finished:
                     break
-                if engine.executing or not engine.has_ready(now) or not inbox.empty():
+                if _must_wait(run, now, not inbox.empty()):
                     try:
                         item = inbox.get(timeout=run.wait_time(now))
                     except Empty:
                         item = None
                     now = _monotonic()
-                    while item is not None:
+                    if item is not None:
                         run.settle(item, now)
-                        item = None if inbox.empty() else inbox.get_nowait()
-                if engine.timed or run.signum is not None:
-                    _check_deadlines_and_signals(run, backend, now)
+                while not inbox.empty():
+                    item = inbox.get_nowait()
+                    if item is not None:  # None only wakes the loop (a signal)
+                        run.settle(item, now)
+                _expire_and_interrupt(run, backend, now)
     finally:
         backend.close()
         run.close()
         run.flush()
     run.finish()
-
-
-def _check_deadlines_and_signals(run: Run, backend: Backend, now: float) -> None:
-    if run.engine.timed:
-        for attempt in run.expire(now):
-            backend.abandon(attempt)
-    if run.signum is not None:
-        for attempt in run.interrupt(now):
-            backend.abandon(attempt)
-    run.flush()
 
 
 async def drive_async(run: Run, backend: Backend) -> None:
@@ -374,26 +356,49 @@ async def drive_async(run: Run, backend: Backend) -> None:
     try:
         with _signals(run, lambda: loop.call_soon_threadsafe(wake)):
             while True:
-                now = _monotonic()
-                attempts = run.launch(now)
-                run.flush()
-                for attempt in attempts:
-                    outcome = backend.submit(attempt)
-                    if outcome is not None:
-                        run.settle(outcome, _monotonic())
+                now = _start_ready(run, backend)
                 if engine.finished:
                     break
-                if not inbox and not run.can_launch(now):
+                if _must_wait(run, now, bool(inbox)):
                     await _wait(wakeup, run.wait_time(now), wake)
-                now = _monotonic()
+                    now = _monotonic()
                 while inbox:
                     run.settle(inbox.popleft(), now)
-                _check_deadlines_and_signals(run, backend, now)
+                _expire_and_interrupt(run, backend, now)
     finally:
         backend.close()
         run.close()
         run.flush()
     run.finish()
+
+
+def _start_ready(run: Run, backend: Backend) -> float:
+    """Start what can start; settle what a backend ran inline. Returns the time."""
+    now = _monotonic()
+    attempts = run.launch(now)
+    run.flush()  # RUNNING is passed on before the call (with the last round's endings)
+    for attempt in attempts:
+        outcome = backend.submit(attempt)
+        if outcome is not None:
+            run.settle(outcome, _monotonic())
+    return now
+
+
+def _must_wait(run: Run, now: float, has_outcomes: bool) -> bool:
+    """Whether to wait: no outcome is in, and tasks are out or nothing can start yet
+    (a retry's delay is running)."""
+    engine = run.engine
+    return not has_outcomes and (bool(engine.executing) or not engine.has_ready(now))
+
+
+def _expire_and_interrupt(run: Run, backend: Backend, now: float) -> None:
+    """Fail attempts past their deadline; on a signal, cancel the run. Both abandon."""
+    if run.engine.timed:
+        for attempt in run.expire(now):
+            backend.abandon(attempt)
+    if run.signum is not None:
+        for attempt in run.interrupt(now):
+            backend.abandon(attempt)
 
 
 async def _wait(
