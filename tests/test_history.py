@@ -7,12 +7,14 @@ import os
 import signal
 import sqlite3
 import stat
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 from _history_jobs import build, calls
+from _privileges import without_file_override
 
 from flowweaver import (
     RunInterrupted,
@@ -169,14 +171,31 @@ def test_a_folder_owned_by_someone_else_is_refused(state: Path) -> None:
         RunStore(state)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
 def test_a_folder_that_cannot_be_written_is_refused(state: Path) -> None:
     state.mkdir(mode=0o500)
+    probe = (
+        "import sys\n"
+        "from flowweaver import RunStore\n"
+        "from flowweaver.errors import StateError\n"
+        "try:\n"
+        "    RunStore(sys.argv[1])\n"
+        "except StateError as error:\n"
+        "    print(error)\n"
+        "    sys.exit(3)\n"
+    )
     try:
-        with pytest.raises(StateError, match="cannot be written"):
-            RunStore(state)
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(state)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            preexec_fn=without_file_override,  # even root is bound by the folder's mode
+        )
     finally:
         state.chmod(0o700)
+    assert done.returncode == 3, done.stderr
+    assert "cannot be written" in done.stdout
 
 
 def test_a_state_path_that_is_a_file_is_refused(state: Path) -> None:
