@@ -11,15 +11,18 @@ Tasks count their calls by appending their name to a file.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from test_cli_support import TIMEOUT, cli_env, fw, write
+from test_cli_support import cli_env, fw, write
 
 TASKS = """
 import os
@@ -50,6 +53,8 @@ tasks:
   wait: {call: rtasks:gate, args: [wait], depends_on: [d]}
   after: {call: rtasks:count, args: [after], depends_on: [hold, wait]}
 """
+ENDS_WITHIN = 15  # seconds a signalled run may take to end (the blocked tasks wait 60 s)
+TAG_VARIABLE = "FW_RELIABILITY_RUN"
 TASK_NAMES = {"a", "b", "c", "d", "side", "hold", "wait", "after"}
 FINAL = {"completed", "failed", "skipped", "cancelled"}
 
@@ -66,18 +71,22 @@ MOMENTS = [
 ]
 
 
-def session_survivors(session: int) -> list[str]:
-    """Live processes of ``session`` (zombies and exiting processes don't count)."""
+def survivors(session: int, tag: str) -> list[str]:
+    """Live processes of ``session`` or carrying ``tag`` in their environment (shell
+    tasks start sessions of their own); zombies and exiting processes don't count."""
     found = []
+    marker = f"{TAG_VARIABLE}={tag}".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if int(fields[3]) == session and fields[0] not in "ZX" and cmdline:
+        ours = int(fields[3]) == session or marker in environ.split(b"\0")
+        if ours and fields[0] not in "ZX" and cmdline:
             command = cmdline.replace(b"\0", b" ").decode(errors="replace")
             found.append(f"{entry.name}: {command}")
     return found
@@ -90,10 +99,11 @@ def calls(folder: Path) -> Counter[str]:
 
 def interrupt_after(folder: Path, executor: str, lines: int, signum: int) -> tuple[int, str, str]:
     """Run, signal after ``lines`` lines of output; exit code, stdout, stderr."""
+    tag = uuid.uuid4().hex
     process = subprocess.Popen(
         [sys.executable, "-m", "flowweaver", "run", "spec.yaml", "-e", executor, "-o", "plain"],
         cwd=folder,
-        env=cli_env(),
+        env={**cli_env(), TAG_VARIABLE: tag},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -108,14 +118,19 @@ def interrupt_after(folder: Path, executor: str, lines: int, signum: int) -> tup
             if len(seen) == lines:
                 process.send_signal(signum)
                 break
-        out, err = process.communicate(timeout=TIMEOUT)
+        out, err = process.communicate(timeout=ENDS_WITHIN)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"still running {ENDS_WITHIN}s after the signal: {seen}") from None
     finally:
         (folder / "marker").touch()  # whatever happened, let the blocked tasks go
         if process.poll() is None:
-            process.kill()
-            process.wait(timeout=TIMEOUT)
-    survivors = session_survivors(process.pid)
-    assert not survivors, f"processes outlived the command: {survivors}"
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate(timeout=ENDS_WITHIN)
+    left = survivors(process.pid, tag)
+    for pid in left:  # don't leave them to the next test
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid.split(":")[0]), signal.SIGKILL)
+    assert not left, f"processes outlived the command: {left}"
     assert len(seen) == lines, f"the run ended after {len(seen)} lines: {seen}"
     return process.returncode, "".join(seen) + out, err
 
