@@ -149,3 +149,20 @@ def test_mutations_of_the_example_specs_are_loaded_or_refused_with_located_probl
 @pytest.mark.parametrize("spec", SPECS, ids=[s.name for s in SPECS])
 def test_every_example_spec_loads_within_the_time_bound(tmp_path: Path, spec: Path) -> None:
     check(tmp_path, spec.read_bytes())
+
+
+# -- regressions found by tests/fuzz/fuzz_loader.py --------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'tasks:\n  a:\n    shell: "echo ${params\n\n      more"\n',
+        "tasks:\n  a:\n    shell: |\n      echo ${params\n      more\n",
+    ],
+    ids=["folded-quoted", "literal-block"],
+)
+def test_an_unclosed_reference_in_a_multi_line_string_is_a_one_line_problem(
+    tmp_path: Path, text: str
+) -> None:
+    check(tmp_path, text.encode())
