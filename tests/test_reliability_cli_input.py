@@ -56,7 +56,7 @@ def assert_one_clear_line(result: subprocess.CompletedProcess[str], code: int = 
         ("utf16.yaml", "tasks:\n".encode("utf-16")),
     ],
 )
-@pytest.mark.parametrize("command", ["run", "plan", "validate", "graph"])
+@pytest.mark.parametrize("command", ["run", "validate"])
 def test_empty_and_near_empty_files(
     here: Path, name: str, content: str | bytes, command: str
 ) -> None:
