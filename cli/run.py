@@ -10,6 +10,7 @@ from typing import Any
 
 from flowweaver.errors import RunInterrupted, WorkflowError
 from flowweaver.executors import Executor, make_executor
+from flowweaver.interrupts import catch_signals, pending_signal
 from flowweaver.recorder import Recorder
 from flowweaver.workflow import Workflow
 
@@ -40,7 +41,18 @@ class RunRequest:
 
 
 def run_spec(request: RunRequest) -> int:
-    """Run the spec; the exit code (0, 1, 130, 143). Raises for 2, 3 and 70."""
+    """Run the spec; the exit code (0, 1, 130, 143). Raises for 2, 3 and 70.
+
+    SIGINT and SIGTERM are caught from the start: one that lands before the run
+    begins interrupts it as it starts, so the summary and the history are written.
+    """
+    with catch_signals():
+        code = _run_spec(request)
+        late = pending_signal()  # after the run ended, before the command did
+    return 128 + late if late is not None and code == ExitCode.OK else code
+
+
+def _run_spec(request: RunRequest) -> int:
     from flowweaver.spec import load_workflow
 
     workflow = select_tasks(load_workflow(request.spec, request.params), request.only)

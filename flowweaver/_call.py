@@ -24,7 +24,7 @@ _CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
 _CO_COROUTINE = inspect.CO_COROUTINE
 _local = threading.local()
 _NEVER_AWAITABLE = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict, set})
-_abandon_lock = threading.Lock()
+_abandon_lock = threading.RLock()  # re-entrant: a signal handler may abandon
 
 
 class Attempt:
@@ -59,6 +59,11 @@ class Attempt:
                 return
         _safely(callback, "abandon callback")
 
+    @property
+    def stoppable(self) -> bool:
+        """Whether the task said how to stop it (a shell command ends its process group)."""
+        return bool(self._on_abandon)
+
     def abandon(self) -> None:
         """Stop caring about this attempt; run its abandon callbacks (kill, cancel)."""
         with _abandon_lock:
@@ -88,6 +93,12 @@ def on_abandon(callback: Callable[[], object]) -> None:
         attempt.add_abandon_callback(callback)
 
 
+def stop_calls_here(stopping: bool = True) -> None:
+    """From now on, :func:`invoke` on this thread fails at once (an interrupted run);
+    ``stop_calls_here(False)`` lifts it."""
+    _local.stopping = stopping
+
+
 def current_attempt() -> Attempt | None:
     """The attempt running on this thread, if any."""
     attempt: Attempt | None = getattr(_local, "attempt", None)
@@ -109,8 +120,10 @@ def invoke(attempt: Attempt, *, await_here: bool = True) -> Outcome:
 
     Whatever the function raises, ``BaseException`` included, becomes the outcome.
     """
-    _local.attempt = attempt
     try:
+        _local.attempt = attempt
+        if attempt.abandoned or _local.__dict__.get("stopping"):
+            raise KeyboardInterrupt  # given up (Ctrl-C, timeout) before it started
         value = attempt.fn(**attempt.kwargs)
         if type(value) not in _NEVER_AWAITABLE and inspect.isawaitable(value):
             value = _await_here(value, attempt) if await_here else Pending(value)

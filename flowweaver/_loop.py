@@ -16,16 +16,16 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flowweaver import graph
-from flowweaver._call import Attempt, Outcome, accepted_keywords, bindings, current_attempt
+from flowweaver._call import Attempt, Outcome, accepted_keywords, bindings
 from flowweaver.engine import Engine
 from flowweaver.errors import RunInterrupted, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
+from flowweaver.interrupts import routed_to
 from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ class Run:
         """Start what is ready and a slot allows; returns the attempts to submit."""
         engine = self.engine
         free = self.slots - engine.executing
-        if free <= 0:
+        if free <= 0 or self.signum is not None:
             return []
         attempts = []
         tasks, results, bound, running = self.tasks, self.results, self._bindings, self.running
@@ -308,7 +308,7 @@ def drive(run: Run, backend: Backend) -> None:
     backend.open(inbox.put)
     engine = run.engine
     try:
-        with _signals(run, lambda: inbox.put(None)):
+        with routed_to(run, lambda: inbox.put(None)):
             while True:
                 now = _start_ready(run, backend)
                 if engine.finished:
@@ -354,7 +354,7 @@ async def drive_async(run: Run, backend: Backend) -> None:
     backend.open(report)
     engine = run.engine
     try:
-        with _signals(run, lambda: loop.call_soon_threadsafe(wake)):
+        with routed_to(run, lambda: loop.call_soon_threadsafe(wake)):
             while True:
                 now = _start_ready(run, backend)
                 if engine.finished:
@@ -412,35 +412,3 @@ async def _wait(
         if handle is not None:
             handle.cancel()
         wakeup[0] = asyncio.get_running_loop().create_future()
-
-
-@contextmanager
-def _signals(run: Run, wake: Callable[[], object]) -> Iterator[None]:
-    """While the run lasts, SIGINT and SIGTERM interrupt it instead of killing the process.
-
-    The first signal asks the loop to cancel everything; a task running inline on
-    this thread is stopped with ``KeyboardInterrupt``. A second signal stops waiting.
-    Only the main thread can handle signals, and handlers a program set itself stay.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if run.signum is not None:
-            raise RunInterrupted(signum)
-        run.request_interrupt(signum)
-        wake()
-        if current_attempt() is not None:
-            raise KeyboardInterrupt  # stop the task running inline on this thread
-
-    previous = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        current = signal.getsignal(signum)
-        if current in (signal.SIG_DFL, signal.default_int_handler):
-            previous[signum] = signal.signal(signum, handler)
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)

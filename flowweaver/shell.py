@@ -10,6 +10,7 @@ the error of a failed command.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shlex
@@ -17,11 +18,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import IO
 
-from flowweaver._call import on_abandon
+from flowweaver._call import current_attempt, on_abandon
 
 GRACE_SECONDS = 1.0
 """How long a process group has between SIGTERM and SIGKILL."""
@@ -82,6 +84,16 @@ class ShellCommand:
         return self.script if self.script is not None else shlex.join(self.command)
 
     def __call__(self) -> str:
+        # Say how to stop this command before starting it: a Ctrl-C that lands while
+        # the process is being started then ends it rather than interrupting Popen
+        # half-way (which would leave the child running, unseen).
+        started: list[subprocess.Popen[bytes]] = []
+
+        def stop() -> None:
+            if started:
+                _end_group_in_background(started[0])
+
+        on_abandon(stop)
         try:
             process = subprocess.Popen(
                 self.command,
@@ -95,15 +107,38 @@ class ShellCommand:
         except OSError as exc:  # the program itself is missing or not executable
             reason = f"{exc.strerror}: {self.command[0]}"
             raise ShellCommandError(str(self), 127, [reason]) from None
-        on_abandon(lambda: _end_group_in_background(process))
+        started.append(process)
+        _live.add(process)
+        attempt = current_attempt()
         try:
+            if attempt is not None and attempt.abandoned:  # given up while it started
+                raise ShellCommandError(str(self), -signal.SIGTERM, [])
             output, tail = _collect(process)
         except BaseException:
             end_group(process)
             raise
+        finally:
+            _live.discard(process)
         if process.returncode != 0:
             raise ShellCommandError(str(self), process.returncode, tail)
         return output.rstrip()
+
+
+_live: set[subprocess.Popen[bytes]] = set()
+"""Commands running now. Whatever is left at exit is ended with its group, so that
+no command outlives FlowWeaver, even one whose thread was abandoned mid-start."""
+
+
+@atexit.register
+def _end_the_rest() -> None:
+    leftovers = [process for process in list(_live) if process.poll() is None]
+    for process in leftovers:
+        _signal_group(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + GRACE_SECONDS
+    for process in leftovers:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(max(deadline - time.monotonic(), 0.0))
+        _signal_group(process.pid, signal.SIGKILL)
 
 
 def _collect(process: subprocess.Popen[bytes]) -> tuple[str, list[str]]:

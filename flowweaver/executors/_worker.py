@@ -30,6 +30,8 @@ READY = b"ready"
 """The first message of a worker: it has started and can take jobs (outcomes are pickles)."""
 
 _current: Attempt | None = None
+_idle = threading.Event()  # set while no attempt runs
+_idle.set()
 
 
 def serve(conn: Connection) -> None:
@@ -53,10 +55,12 @@ def serve(conn: Connection) -> None:
             conn.send_bytes(dump(False, exc))
             continue
         _current = Attempt(0, name, number, fn, kwargs, None)
+        _idle.clear()
         try:
             _, ok, value = invoke(_current)
         finally:
             _current = None
+            _idle.set()
         conn.send_bytes(dump(ok, value))
 
 
@@ -99,9 +103,11 @@ def _watch_parent(sentinel: int) -> None:
 def end() -> None:
     """Abandon the running attempt, give its kill threads the grace, and exit."""
     attempt = _current
+    deadline = time.monotonic() + GRACE_SECONDS + 0.5
     if attempt is not None:
         attempt.abandon()
-    deadline = time.monotonic() + GRACE_SECONDS + 0.5
+        if attempt.stoppable:  # a shell command ends its group itself, even mid-start
+            _idle.wait(GRACE_SECONDS + 0.5)
     for thread in threading.enumerate():
         if thread.daemon or thread is threading.main_thread():
             continue

@@ -1,0 +1,113 @@
+"""Ctrl-C and SIGTERM: one handler that routes the signal to the run in progress.
+
+While :func:`catch_signals` is active (the command line holds it for a whole
+``flowweaver run``; every run holds it while it lasts), SIGINT and SIGTERM do not
+kill the process. A signal during a run asks that run to stop: no new task starts,
+running ones are cancelled or abandoned, and ``execute`` raises ``RunInterrupted``.
+A signal before a run starts is kept, and the next run starts interrupted, so a
+signal that lands between the command's set-up and the run is never lost. A
+second signal stops waiting at once.
+
+Handlers a program installed itself are left alone, and only the main thread can
+handle signals: elsewhere these context managers do nothing.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from flowweaver._call import current_attempt, stop_calls_here
+from flowweaver.errors import RunInterrupted
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interruptible(Protocol):
+    signum: int | None
+
+    def request_interrupt(self, signum: int) -> None: ...
+
+
+class _Router:
+    """The process's one handler for SIGINT and SIGTERM while anything catches them."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.previous: dict[int, Any] = {}
+        self.pending: int | None = None
+        self.run: Interruptible | None = None
+        self.wake: Callable[[], object] = lambda: None
+
+    def handle(self, signum: int, frame: Any) -> None:
+        run = self.run
+        if run is None:
+            if self.pending is not None:
+                raise RunInterrupted(signum)  # a second signal: stop waiting
+            self.pending = signum
+            return
+        if run.signum is not None:
+            raise RunInterrupted(signum)  # a second signal: stop waiting
+        run.request_interrupt(signum)
+        self.wake()
+        stop_calls_here()  # no task starts on this thread from now on
+        attempt = current_attempt()
+        if attempt is None:
+            return
+        if attempt.stoppable:
+            attempt.abandon()  # e.g. a shell command: its process group is ended
+        else:
+            raise KeyboardInterrupt  # stop the Python task running inline on this thread
+
+
+_router = _Router()
+
+
+@contextmanager
+def catch_signals() -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM interrupt runs instead of ending the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if _router.depth == 0:
+        _router.pending = None
+        for signum in SIGNALS:
+            current = signal.getsignal(signum)
+            if current in (signal.SIG_DFL, signal.default_int_handler):
+                _router.previous[signum] = signal.signal(signum, _router.handle)
+    _router.depth += 1
+    try:
+        yield
+    finally:
+        _router.depth -= 1
+        if _router.depth == 0:
+            for number, handler in _router.previous.items():
+                signal.signal(number, handler)
+            _router.previous.clear()
+
+
+def pending_signal() -> int | None:
+    """A signal that arrived while no run was going (the command exits 128 + it)."""
+    return _router.pending
+
+
+@contextmanager
+def routed_to(run: Interruptible, wake: Callable[[], object]) -> Iterator[None]:
+    """While ``run`` lasts, signals go to it; one kept from before interrupts it at once."""
+    with catch_signals():
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        outer = (_router.run, _router.wake)
+        _router.run, _router.wake = run, wake
+        if _router.pending is not None:
+            run.request_interrupt(_router.pending)
+            _router.pending = None
+        try:
+            yield
+        finally:
+            _router.run, _router.wake = outer
+            stop_calls_here(False)
