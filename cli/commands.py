@@ -113,13 +113,11 @@ def run(
     ] = False,
 ) -> int:
     """Run a workflow spec."""
+    from .logs import log_to_stderr
     from .options import parse_params
     from .run import RunRequest, run_spec
 
-    if verbose:
-        from .logs import log_to_stderr
-
-        log_to_stderr()
+    log_to_stderr(verbose=verbose)
     request = RunRequest(
         spec=spec,
         params=parse_params(param or []),

@@ -93,7 +93,8 @@ class Scope:
 
     def _reference(self, match: re.Match[str]) -> Any:
         if match.group(2) is None:
-            raise UnresolvedReference(f"'{match.group(0)}' has no closing '}}'")
+            opened = match.group(0).splitlines()[0]  # a problem is one line
+            raise UnresolvedReference(f"{opened!r} has no closing '}}'")
         return self._lookup(match.group(1))
 
     def _lookup(self, reference: str) -> Any:

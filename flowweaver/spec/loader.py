@@ -6,6 +6,7 @@ import contextlib
 import gc
 import hashlib
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -73,10 +74,22 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+MAX_SPEC_BYTES = 16 * 1024 * 1024
+"""A spec larger than this is refused unread: 100,000 tasks take 2-10 MB, and a spec
+of a million tasks would take gigabytes of memory to load."""
+
+
 def _read(name: str) -> bytes:
     try:
         with open(name, "rb") as file:
-            return file.read()
+            mode = os.fstat(file.fileno()).st_mode
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                message = "is a device, not a spec file"
+            else:
+                data = file.read(MAX_SPEC_BYTES + 1)
+                if len(data) <= MAX_SPEC_BYTES:
+                    return data
+                message = f"is larger than {MAX_SPEC_BYTES // 2**20} MB: not a spec file"
     except IsADirectoryError:
         message = "is a directory, not a spec file"
     except OSError as exc:
