@@ -33,3 +33,11 @@ def test_readme_example_runs(number: int, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     for expected in re.findall(r"# prints: (.+)", BLOCKS[number]):
         assert expected.strip() in done.stdout
+
+
+def test_every_test_the_readme_names_exists() -> None:
+    named = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", (ROOT / "README.md").read_text())
+    assert named, "the Guarantees section names its tests"
+    for path, name in named:
+        source = (ROOT / path).read_text()
+        assert re.search(rf"^(async )?def {name}\(", source, re.M), f"{path}::{name}"
