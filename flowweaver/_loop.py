@@ -123,7 +123,8 @@ class Run:
         tasks, results, bound, running = self.tasks, self.results, self._bindings, self.running
         for index in engine.start(now, free):
             task = tasks[index]
-            kwargs = {keyword: results[up] for keyword, up in bound[index]}
+            pairs = bound[index]
+            kwargs = {keyword: results[up] for keyword, up in pairs} if pairs else {}
             if task.cache and self.recorder is not None:
                 hit, value = self.recorder.lookup(task, kwargs)
                 if hit:
@@ -182,7 +183,7 @@ class Run:
         if not events:
             return
         tasks, observers = self.tasks, self.observers
-        for node, event in zip(self.engine.event_nodes, events, strict=True):
+        for node, event in zip(self.engine.event_nodes, events, strict=False):  # same length
             task = tasks[node]
             status = event[1]
             task.attempts = event[2]
@@ -373,15 +374,24 @@ async def drive_async(run: Run, backend: Backend) -> None:
 
 
 def _start_ready(run: Run, backend: Backend) -> float:
-    """Start what can start; settle what a backend ran inline. Returns the time."""
-    now = _monotonic()
-    attempts = run.launch(now)
-    run.flush()  # RUNNING is passed on before the call (with the last round's endings)
-    for attempt in attempts:
-        outcome = backend.submit(attempt)
-        if outcome is not None:
-            run.settle(outcome, _monotonic())
-    return now
+    """Start what can start; settle what a backend ran inline. Returns the time.
+
+    While attempts run inline and nothing is timed or signalled, it goes straight on
+    to the next ready task: the sequential executor's whole run is this loop.
+    """
+    engine = run.engine
+    while True:
+        now = _monotonic()
+        attempts = run.launch(now)
+        run.flush()  # RUNNING is passed on before the call (with the last round's endings)
+        ran_inline = False
+        for attempt in attempts:
+            outcome = backend.submit(attempt)
+            if outcome is not None:
+                run.settle(outcome, _monotonic())
+                ran_inline = True
+        if not ran_inline or engine.timed or run.signum is not None:
+            return now
 
 
 def _must_wait(run: Run, now: float, has_outcomes: bool) -> bool:

@@ -28,7 +28,6 @@ SKIPPED = TaskStatus.SKIPPED
 CANCELLED = TaskStatus.CANCELLED
 
 _event = tuple.__new__  # TaskEvent without NamedTuple's slower keyword-handling __new__
-_NO_NEWS = (None, None, None, False, False)  # error, duration, retry_in, cached, reused
 
 # What the engine knows of a task beyond its status.
 _WAITING, _READY, _EXECUTING, _RETRY_WAIT, _DONE = range(5)
@@ -138,7 +137,12 @@ class Engine:
             if attempt == 1:
                 self.first_start[node] = now
                 self.status[node] = RUNNING
-            events.append(_event(TaskEvent, (self.names[node], RUNNING, attempt, wall, *_NO_NEWS)))
+            events.append(
+                _event(
+                    TaskEvent,
+                    (self.names[node], RUNNING, attempt, wall, None, None, None, False, False),
+                )
+            )
             self.event_nodes.append(node)
             started.append(node)
             limit -= 1

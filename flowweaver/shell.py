@@ -95,20 +95,21 @@ class ShellCommand:
 
         on_abandon(stop)
         try:
-            process = subprocess.Popen(
-                self.command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env={**os.environ, **self.env},
-                cwd=self.cwd,
-                start_new_session=True,
-            )
+            with _spawning:  # exit waits for a command being started, then ends it
+                process = subprocess.Popen(
+                    self.command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env={**os.environ, **self.env},
+                    cwd=self.cwd,
+                    start_new_session=True,
+                )
+                _live.add(process)
         except OSError as exc:  # the program itself is missing or not executable
             reason = f"{exc.strerror}: {self.command[0]}"
             raise ShellCommandError(str(self), 127, [reason]) from None
         started.append(process)
-        _live.add(process)
         attempt = current_attempt()
         try:
             if attempt is not None and attempt.abandoned:  # given up while it started
@@ -129,8 +130,17 @@ _live: set[subprocess.Popen[bytes]] = set()
 no command outlives FlowWeaver, even one whose thread was abandoned mid-start."""
 
 
+_spawning = threading.Lock()
+"""Held while a command is started and registered in ``_live``."""
+
+
 @atexit.register
-def _end_the_rest() -> None:
+def end_all_commands() -> None:
+    """End every command still running, with its group; start no more. (At exit, and
+    when a worker process is told to stop.)"""
+    # A thread abandoned mid-start may still be in Popen: let it register its command
+    # (and start no other), so that what it started is ended below, not left behind.
+    _spawning.acquire(timeout=GRACE_SECONDS)
     leftovers = [process for process in list(_live) if process.poll() is None]
     for process in leftovers:
         _signal_group(process.pid, signal.SIGTERM)

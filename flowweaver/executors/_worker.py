@@ -108,6 +108,9 @@ def end() -> None:
         attempt.abandon()
         if attempt.stoppable:  # a shell command ends its group itself, even mid-start
             _idle.wait(GRACE_SECONDS + 0.5)
+    shell = sys.modules.get("flowweaver.shell")
+    if shell is not None:  # commands started by tasks, even one caught mid-start
+        shell.end_all_commands()
     for thread in threading.enumerate():
         if thread.daemon or thread is threading.main_thread():
             continue
