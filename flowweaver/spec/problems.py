@@ -51,7 +51,8 @@ class Report:
         column = min(max(mark.column, 1), self._line_lengths[line - 1] + 1)
         if line < mark.line:  # a parser mark past the last line: point at its end
             column = self._line_lengths[line - 1] + 1
-        self._problems.add(Problem(self.file, line, column, format_path(path), message))
+        one_line = _LINE_BREAKS.sub(lambda m: repr(m.group(0))[1:-1], message)
+        self._problems.add(Problem(self.file, line, column, format_path(path), one_line))
 
     @property
     def problems(self) -> list[Problem]:
@@ -71,6 +72,10 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 def child(path: Path, key: str | int) -> Path:
     """The path of ``key`` (a mapping key or a list index) under ``path``."""
     return (*path, key)
+
+
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+"""What would break a problem's line: shown escaped (``\\n``) in the message."""
 
 
 def format_path(path: Path) -> str:
