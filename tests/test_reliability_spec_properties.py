@@ -170,5 +170,6 @@ def test_an_unclosed_reference_in_a_multi_line_string_is_a_one_line_problem(
 
 def test_an_unknown_reference_spanning_lines_is_a_one_line_problem(tmp_path: Path) -> None:
     # A mutation joined a reference to the following lines: `${params<newline>...}`.
-    text = 'params: {latency: 1}\ntasks:\n  a: {call: os:getcwd, kwargs: {x: "${paramsn\n  y: 1\n  z}"}}\n'
+    # In a double-quoted scalar a blank line folds into a line break.
+    text = 'params: {n: 1}\ntasks:\n  a: {call: os:getcwd, kwargs: {x: "${paramsn\n\n  z}"}}\n'
     check(tmp_path, text.encode())
