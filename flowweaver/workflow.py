@@ -71,28 +71,40 @@ class Workflow:
         name = task.name
         if name in self._index:
             raise ValueError(f"duplicate task name {name!r}: task names must be unique")
-        wanted = [*task.depends_on, *(depends_on or ()), *task.inputs.values()]
+        wanted = task.depends_on
+        if depends_on or task.inputs:
+            wanted = [*wanted, *(depends_on or ()), *task.inputs.values()]
         deps = list(dict.fromkeys(wanted))
-        for dep in deps:
-            if dep == name:
-                raise ValueError(f"task {name!r} cannot depend on itself ({name} -> {name})")
-            if dep not in self._index:
-                raise ValueError(
-                    f"task {name!r} depends on unknown task {dep!r}: "
-                    "dependencies must be added to the workflow first"
-                )
-        task.depends_on = deps
+        index, children, depth = self._index, self._children, self._depth
         position = len(self._parents)
-        ups = [self._index[dep] for dep in deps]
+        ups: list[int] = []
+        deepest = -1.0
+        for dep in deps:
+            up = index.get(dep)
+            if up is None:
+                raise self._bad_dependency(name, dep)
+            ups.append(up)
+            if depth[up] > deepest:  # noqa: PLR1730 - max() is a call per dependency
+                deepest = depth[up]
         for up in ups:
-            self._children[up].append(position)
-        self._index[name] = position
+            children[up].append(position)
+        task.depends_on = deps
+        index[name] = position
         self._parents.append(ups)
-        self._children.append([])
-        self._depth.append(1.0 + max([self._depth[up] for up in ups]) if ups else 0.0)
+        children.append([])
+        depth.append(deepest + 1.0)
         self._tasks[name] = task
         self._task_list.append(task)
         self._names.append(name)
+
+    @staticmethod
+    def _bad_dependency(name: str, dep: str) -> ValueError:
+        if dep == name:
+            return ValueError(f"task {name!r} cannot depend on itself ({name} -> {name})")
+        return ValueError(
+            f"task {name!r} depends on unknown task {dep!r}: "
+            "dependencies must be added to the workflow first"
+        )
 
     def subscribe(self, observer: Observer) -> Callable[[], None]:
         """Call ``observer(event)`` for every task event of every later run.
