@@ -41,12 +41,13 @@ class _Router:
         self.pending: int | None = None
         self.run: Interruptible | None = None
         self.wake: Callable[[], object] = lambda: None
+        self.waiting = False
 
     def handle(self, signum: int, frame: Any) -> None:
         run = self.run
         if run is None:
-            if self.pending is not None:
-                raise RunInterrupted(signum)  # a second signal: stop waiting
+            if self.pending is not None or self.waiting:
+                raise RunInterrupted(signum)  # a second signal, or a wait to give up
             self.pending = signum
             return
         if run.signum is not None:
@@ -92,6 +93,17 @@ def catch_signals() -> Iterator[None]:
 def pending_signal() -> int | None:
     """A signal that arrived while no run was going (the command exits 128 + it)."""
     return _router.pending
+
+
+@contextmanager
+def interruptible_wait() -> Iterator[None]:
+    """While blocked outside a run (waiting for a lock), a signal stops the wait at once
+    with ``RunInterrupted`` instead of being kept for the run."""
+    waiting, _router.waiting = _router.waiting, True
+    try:
+        yield
+    finally:
+        _router.waiting = waiting
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from flowweaver.errors import LockedError
+from flowweaver.interrupts import interruptible_wait
 
 logger = logging.getLogger("flowweaver")
 
@@ -64,7 +65,8 @@ class WorkflowLock:
                 if not wait:
                     raise LockedError(self.workflow, holder) from None
                 logger.warning("waiting for workflow %r: %s", self.workflow, holder)
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                with interruptible_wait():  # Ctrl-C gives up waiting
+                    fcntl.flock(fd, fcntl.LOCK_EX)
             _write_holder(handle, run_id)
         except BaseException:
             handle.close()

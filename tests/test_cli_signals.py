@@ -79,3 +79,34 @@ def test_a_second_run_of_the_same_workflow_exits_3(here: Path) -> None:
     out, _ = finish(process)
     assert process.returncode == 0
     assert "3 tasks: 3 completed" in out
+
+
+def read_stderr_until(process: subprocess.Popen[str], needle: str) -> None:
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if needle in line:
+            return
+    raise AssertionError(f"{needle!r} never appeared in {seen}")
+
+
+def test_ctrl_c_gives_up_waiting_for_the_lock(here: Path) -> None:
+    holder = start_fw("run", "waiting.yaml", "--output", "plain", cwd=here)
+    try:
+        read_until(holder, " wait running")
+        waiter = start_fw("run", "waiting.yaml", "--wait", "--output", "plain", cwd=here)
+        try:
+            read_stderr_until(waiter, "waiting for workflow")
+            waiter.send_signal(signal.SIGINT)
+            _, err = finish(waiter)
+        finally:
+            if waiter.poll() is None:
+                waiter.kill()
+        assert waiter.returncode == 130, err
+        assert "Traceback" not in err
+    finally:
+        (here / "marker").touch()
+    out, _ = finish(holder)
+    assert holder.returncode == 0
+    assert "3 tasks: 3 completed" in out
