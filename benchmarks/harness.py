@@ -166,7 +166,7 @@ def table(cases: Sequence[Case]) -> str:
 
 
 def markdown(cases: Sequence[Case]) -> str:
-    """The same table in Markdown, for docs/performance.md."""
+    """The same table in Markdown, for the README's Performance section."""
     lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += ["| " + " | ".join(row) + " |" for row in rows(cases)]
     return "\n".join(lines)
