@@ -7,10 +7,11 @@ standard error (:class:`~flowweaver.cli.stdio.StdoutToStderr`).
 from __future__ import annotations
 
 import json
-from typing import Any, TextIO
+from typing import Any
 
 from flowweaver.events import TaskEvent
 
+from .pipe import Lines
 from .reporter import Outcome, RunHeader
 from .state import Snapshot, TaskRow
 from .stdio import StdoutToStderr
@@ -64,11 +65,11 @@ class JsonReporter:
 
     def __init__(self) -> None:
         self._redirect = StdoutToStderr()
-        self._out: TextIO | None = None
+        self._out: Lines | None = None
         self._run_id: str | None = None
 
     def start(self, header: RunHeader) -> None:
-        self._out = self._redirect.__enter__()
+        self._out = Lines(self._redirect.__enter__())
         self._run_id = header.run_id
         self._write(start_record(header))
 
@@ -86,4 +87,3 @@ class JsonReporter:
     def _write(self, record: dict[str, Any]) -> None:
         if self._out is not None:
             self._out.write(dumps(record) + "\n")
-            self._out.flush()

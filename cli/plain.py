@@ -14,6 +14,7 @@ from flowweaver.events import TaskEvent
 from flowweaver.task import TaskStatus
 
 from .history import resume_lines
+from .pipe import Lines
 from .reporter import Outcome, RunHeader
 from .state import Snapshot
 from .summary import extras_line, first_line, seconds, totals_line
@@ -68,7 +69,7 @@ class PlainReporter:
     """Writes :func:`format_event` lines to ``out``."""
 
     def __init__(self, out: TextIO | None = None) -> None:
-        self._out = out if out is not None else sys.stdout
+        self._out = Lines(out if out is not None else sys.stdout)
 
     def start(self, header: RunHeader) -> None:
         self._write(format_header(header, time.time()))
@@ -84,4 +85,3 @@ class PlainReporter:
 
     def _write(self, lines: list[str]) -> None:
         self._out.write("".join(f"{line}\n" for line in lines))
-        self._out.flush()

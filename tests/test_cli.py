@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from _privileges import without_file_override
-from test_cli_support import cli_env, fw, project, write
+from test_cli_support import cli_env, fw, project, start_fw, write
 
 import flowweaver
 
@@ -412,3 +412,23 @@ def test_state_folder_is_private(here: Path) -> None:
     fw("run", "chain.yaml", cwd=here)
     mode = stat.S_IMODE((here / ".flowweaver").stat().st_mode)
     assert mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("mode", ["plain", "json"])
+def test_a_reader_that_goes_away_early_does_not_break_the_run(here: Path, mode: str) -> None:
+    # `flowweaver run ... | head -1`: the rest of the output is dropped quietly.
+    process = start_fw("run", "chain.yaml", "--output", mode, cwd=here)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.readline()
+    process.stdout.close()
+    with process:  # closes the pipes
+        try:
+            err = process.stderr.read()
+            process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0, err
+    assert err == ""
+    shown = fw("show", "latest", "--output", "json", cwd=here)
+    assert json.loads(shown.stdout)["status"] == "completed"
