@@ -3,41 +3,25 @@
 Both loops do the same four things until the engine says the run is over:
 start what is ready (the backend only *submits*), wait for an outcome or the
 next deadline (never a polling sleep), settle outcomes, expire late attempts.
-Everything they share lives in :class:`Run`; the loops differ only in how
-they wait.
+Everything they share lives in :class:`~flowweaver._run.Run`; the loops differ
+only in how they wait. This is the only code in FlowWeaver that waits on tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import random
-import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from queue import Empty, SimpleQueue
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
-from flowweaver import graph
-from flowweaver._call import Attempt, Outcome, accepted_keywords, bindings
-from flowweaver.engine import Engine
-from flowweaver.errors import RunInterrupted, TaskTimeoutError, WorkflowError
-from flowweaver.events import Observer, TaskEvent
+from flowweaver._call import Attempt, Outcome
+from flowweaver._run import Run
 from flowweaver.interrupts import routed_to
-from flowweaver.task import Task, TaskStatus
 
-if TYPE_CHECKING:
-    from flowweaver.recorder import Recorder
-    from flowweaver.workflow import Graph
-
-logger = logging.getLogger("flowweaver")
 _monotonic = time.monotonic
-_COMPLETED = TaskStatus.COMPLETED
-_RUNNING = TaskStatus.RUNNING
-_PENDING = TaskStatus.PENDING
-_NO_KEYWORDS: tuple[frozenset[str], bool] = (frozenset(), False)
 
 
 class Backend(Protocol):
@@ -53,247 +37,6 @@ class Backend(Protocol):
     def abandon(self, attempt: Attempt) -> None: ...
 
     def close(self) -> None: ...
-
-
-def error_text(exc: BaseException) -> str:
-    """``Type: message``, the form kept in ``task.error``."""
-    if isinstance(exc, TaskTimeoutError):
-        return str(exc)
-    message = str(exc)
-    name = type(exc).__name__
-    return f"{name}: {message}" if message else name
-
-
-class Run:
-    """One run of ``tasks``: the engine, the results, and the events' subscribers."""
-
-    def __init__(
-        self,
-        name: str,
-        graph: Graph,
-        *,
-        slots: int,
-        fail_fast: bool,
-        observers: Sequence[Observer] = (),
-        recorder: Recorder | None = None,
-        plan_order: bool = False,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.name = name
-        self.tasks = tasks = graph.tasks
-        self.slots = slots
-        self.recorder = recorder
-        self.observers = list(observers)
-        self.signum: int | None = None
-        self.started_at = _monotonic()
-        self.ended_at: float | None = None
-        self.running: dict[int, Attempt] = {}
-        self.results: list[Any] = [None] * len(tasks)
-        self._bindings = _reset_and_bind(graph)
-        reused: dict[str, Any] = {}
-        durations: dict[str, float] = {}
-        if recorder is not None:
-            self.observers.append(recorder.record_event)
-            reused, durations = recorder.begin(tasks, graph.parents)
-        self.engine = Engine(
-            tasks,
-            graph.parents,
-            graph.depth if plan_order else _longest_first(tasks, graph.parents, durations),
-            children=graph.children,
-            names=graph.names,
-            fail_fast=fail_fast,
-            wall_offset=time.time() - self.started_at,
-            rng=rng,
-        )
-        for index, task in enumerate(tasks):
-            if task.name in reused:
-                self.results[index] = task.result = reused[task.name]
-                self.engine.preset(index, self.started_at)
-        self.flush()
-
-    # -- the steps both loops take ----------------------------------------------------
-
-    def launch(self, now: float) -> list[Attempt]:
-        """Start what is ready and a slot allows; returns the attempts to submit."""
-        engine = self.engine
-        free = self.slots - engine.executing
-        if free <= 0 or self.signum is not None:
-            return []
-        attempts = []
-        tasks, results, bound, running = self.tasks, self.results, self._bindings, self.running
-        for index in engine.start(now, free):
-            task = tasks[index]
-            pairs = bound[index]
-            kwargs = {keyword: results[up] for keyword, up in pairs} if pairs else {}
-            if task.cache and self.recorder is not None:
-                hit, value = self.recorder.lookup(task, kwargs)
-                if hit:
-                    results[index] = task.result = value
-                    engine.succeed(index, now, cached=True)
-                    continue
-            attempt = Attempt(
-                index, task.name, engine.attempt[index], task.fn, kwargs, task.timeout
-            )
-            running[index] = attempt
-            attempts.append(attempt)
-        return attempts
-
-    def settle(self, outcome: Outcome, now: float) -> None:
-        """Apply one attempt's outcome (stale ones, from abandoned attempts, are dropped)."""
-        attempt, ok, value = outcome
-        index = attempt.index
-        if not self.engine.is_current(index, attempt.number):
-            return
-        if not ok and self.signum is not None:
-            return  # stopped by the interruption: cancelled with the rest
-        del self.running[index]
-        if ok:
-            self.results[index] = value
-            self.tasks[index].result = value
-            self.engine.succeed(index, now)
-            if self.recorder is not None:
-                self.recorder.record_result(self.tasks[index], attempt.kwargs, value)
-        else:
-            self._fail(attempt, value, now)
-
-    def expire(self, now: float) -> list[Attempt]:
-        """Fail the attempts past their deadline; returns them, to be abandoned."""
-        late = []
-        for index in self.engine.expired(now):
-            attempt = self.running.pop(index)
-            assert attempt.timeout is not None
-            self._fail(attempt, TaskTimeoutError(attempt.timeout), now)
-            late.append(attempt)
-        return late
-
-    def interrupt(self, now: float) -> list[Attempt]:
-        """Cancel every unfinished task; returns the running attempts, to be abandoned."""
-        name = signal.Signals(self.signum or signal.SIGINT).name
-        self.engine.interrupt(now, f"cancelled: interrupted by {name}")
-        running, self.running = list(self.running.values()), {}
-        return running
-
-    def wait_time(self, now: float) -> float | None:
-        wakeup = self.engine.next_wakeup()
-        return None if wakeup is None else max(wakeup - now, 0.0)
-
-    def flush(self) -> None:
-        """Pass the engine's new events to the tasks, their callbacks and the observers."""
-        events = self.engine.events
-        if not events:
-            return
-        tasks, observers = self.tasks, self.observers
-        for node, event in zip(self.engine.event_nodes, events, strict=False):  # same length
-            task = tasks[node]
-            status = event[1]
-            task.attempts = event[2]
-            if event[6] is not None:  # retry_in: a failed attempt that will be retried
-                _retrying(task, event)
-            elif task.status is not status:
-                task.status = status
-                if status is not _RUNNING:
-                    _ended(task, event)
-                if task.on_status_change is not None:
-                    _call_back(task.on_status_change, task.name, status)
-            for observer in observers:
-                try:
-                    observer(event)
-                except Exception:
-                    logger.exception("observer %r raised; ignored", observer)
-        events.clear()
-        self.engine.event_nodes.clear()
-
-    def _fail(self, attempt: Attempt, exc: BaseException, now: float) -> None:
-        task = self.tasks[attempt.index]
-        text = error_text(exc)
-        logger.debug("task %r attempt %d failed", task.name, attempt.number, exc_info=exc)
-        retryable = isinstance(exc, task.retry_on)
-        self.engine.fail(attempt.index, now, text, retryable=retryable)
-
-    def request_interrupt(self, signum: int) -> None:
-        self.signum = signum
-
-    def elapsed(self) -> float:
-        end = self.ended_at if self.ended_at is not None else _monotonic()
-        return end - self.started_at
-
-    def close(self) -> None:
-        """Stop the clock and close the run's record (once, whatever ended the run)."""
-        if self.ended_at is not None:
-            return
-        self.ended_at = _monotonic()
-        if self.recorder is not None:
-            if self.signum is not None:
-                status = "interrupted"
-            elif self.failed() or not self.engine.finished:
-                status = "failed"
-            else:
-                status = "completed"
-            self.recorder.end(status, self.elapsed())
-
-    def failed(self) -> dict[str, str]:
-        """The failed tasks' errors, by name."""
-        tasks = self.tasks
-        return {tasks[i].name: tasks[i].error or "failed" for i in self.engine.failed}
-
-    def finish(self) -> None:
-        """Close the run, then raise if it was interrupted or a task failed."""
-        self.close()
-        if self.signum is not None:
-            raise RunInterrupted(self.signum)
-        failed = self.failed()
-        if failed:
-            raise WorkflowError(self.name, failed)
-
-
-def _retrying(task: Task, event: TaskEvent) -> None:
-    task.error = event.error
-    if task.on_retry is not None:
-        _call_back(task.on_retry, task.name, event.attempt)
-
-
-def _ended(task: Task, event: TaskEvent) -> None:
-    if event.error is not None:
-        task.error = event.error
-    if event.status is not _COMPLETED:
-        task.result = None
-
-
-def _call_back(callback: Callable[[str, Any], object], name: str, value: Any) -> None:
-    try:
-        callback(name, value)
-    except Exception:
-        logger.exception("callback of task %r raised; ignored", name)
-
-
-def _longest_first(
-    tasks: Sequence[Task], parents: Sequence[Sequence[int]], durations: dict[str, float]
-) -> list[float]:
-    """The ready-queue key for parallel runs: the longest path below each task first,
-    by task counts, or by past durations when the history knows them."""
-    weights = None
-    if durations:
-        known = [durations.get(task.name) for task in tasks]
-        measured = sorted(d for d in known if d is not None)
-        typical = measured[len(measured) // 2] if measured else 0.0
-        weights = [max(d if d is not None else typical, 1e-6) for d in known]
-    return [-w for w in graph.longest_path_below(parents, weights)]
-
-
-def _reset_and_bind(graph: Graph) -> list[tuple[tuple[str, int], ...]]:
-    """Set every task back to PENDING and say, for each, the upstream results it
-    receives: ``(keyword, position)`` pairs. (One pass: each task is touched once.)"""
-    bound: list[tuple[tuple[str, int], ...]] = []
-    tasks = graph.tasks
-    for task, ups in zip(tasks, graph.parents, strict=True):
-        task.status, task.result, task.error, task.attempts = _PENDING, None, None, 0
-        if not ups or (accepted_keywords(task.fn) == _NO_KEYWORDS and not task.inputs):
-            bound.append(())
-            continue
-        named = [(tasks[up].name, up) for up in ups]
-        inputs = {param: graph.index[source] for param, source in task.inputs.items()}
-        bound.append(bindings(task.fn, named, inputs))
-    return bound
 
 
 # -- the loops --------------------------------------------------------------------

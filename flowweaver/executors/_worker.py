@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from flowweaver._call import Attempt, invoke
-from flowweaver._loop import error_text
+from flowweaver._run import error_text
 from flowweaver.shell import GRACE_SECONDS
 
 READY = b"ready"

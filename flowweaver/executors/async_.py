@@ -7,7 +7,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowweaver._call import Attempt, Outcome, Pending, call_coroutine, is_coroutine_function
-from flowweaver._loop import Backend, Run, drive_async
+from flowweaver._loop import Backend, drive_async
+from flowweaver._run import Run
 from flowweaver._threads import WorkerThreads
 from flowweaver.errors import WorkflowError
 from flowweaver.executors.base import Executor, independent

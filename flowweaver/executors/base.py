@@ -6,7 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from flowweaver._loop import Backend, Run, drive
+from flowweaver._loop import Backend, drive
+from flowweaver._run import Run
 from flowweaver.errors import WorkflowError
 from flowweaver.task import Task
 from flowweaver.workflow import Graph

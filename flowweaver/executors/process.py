@@ -35,7 +35,7 @@ from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
 from flowweaver._call import Attempt, Outcome
-from flowweaver._loop import error_text
+from flowweaver._run import error_text
 from flowweaver.errors import InputError, WorkerCrashedError
 from flowweaver.executors import _worker
 from flowweaver.executors.base import Executor
@@ -43,7 +43,8 @@ from flowweaver.shell import GRACE_SECONDS
 from flowweaver.task import Task
 
 if TYPE_CHECKING:
-    from flowweaver._loop import Backend, Run
+    from flowweaver._loop import Backend
+    from flowweaver._run import Run
     from flowweaver.recorder import Recorder, Store
     from flowweaver.workflow import Workflow
 
