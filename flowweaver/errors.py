@@ -4,6 +4,7 @@
     ├── InputError                      your input is wrong (exit 2)
     │   ├── SpecError(ValueError)       a spec file has problems: ``.problems``
     │   ├── CycleError(ValueError)      the graph has a cycle: ``.cycle``
+    │   ├── TaskNotPicklableError(ValueError)  tasks a worker process can't receive: ``.tasks``
     │   └── StateError                  the state folder is unusable (owner, mode, corrupt db)
     ├── LockedError                     another run of the workflow holds its lock (exit 3)
     └── WorkflowError(RuntimeError)     tasks failed: ``.failed_tasks`` (exit 1)
@@ -61,6 +62,22 @@ class CycleError(InputError, ValueError):
     def __init__(self, cycle: list[str]) -> None:
         self.cycle = list(cycle)
         super().__init__(f"circular dependency: {' -> '.join(self.cycle)}")
+
+
+class TaskNotPicklableError(InputError, ValueError):
+    """Tasks that can't be sent to a worker process; ``tasks`` maps each name to why."""
+
+    HINT = (
+        "the process executor sends each task to another process, which imports its"
+        " function by name: define it with `def` at the top level of a module"
+    )
+
+    def __init__(self, tasks: dict[str, str]) -> None:
+        self.tasks = dict(tasks)
+        lines = [
+            f"task {name!r} can't run in a worker process: {why}" for name, why in tasks.items()
+        ]
+        super().__init__("\n".join([*lines, f"hint: {self.HINT}"]))
 
 
 class StateError(InputError):

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowweaver._call import Attempt, Outcome
 from flowweaver._run import error_text
-from flowweaver.errors import InputError, WorkerCrashedError
+from flowweaver.errors import TaskNotPicklableError, WorkerCrashedError
 from flowweaver.executors import _worker
 from flowweaver.executors.base import Executor
 from flowweaver.shell import GRACE_SECONDS
@@ -53,22 +53,6 @@ WARM_UP_SECONDS = 60.0
 
 TERMINATE_GRACE = GRACE_SECONDS + 1.0
 """Seconds a terminated worker has to end its shell tasks' groups before SIGKILL."""
-
-_HINT = (
-    "the process executor sends each task to another process, which imports its function"
-    " by name: define it with `def` at the top level of a module"
-)
-
-
-class TaskNotPicklableError(InputError, ValueError):
-    """Tasks that can't be sent to a worker process; ``tasks`` maps each name to why."""
-
-    def __init__(self, tasks: dict[str, str]) -> None:
-        self.tasks = dict(tasks)
-        lines = [
-            f"task {name!r} can't run in a worker process: {why}" for name, why in tasks.items()
-        ]
-        super().__init__("\n".join([*lines, f"hint: {_HINT}"]))
 
 
 class ProcessExecutor(Executor):
