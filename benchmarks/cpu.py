@@ -20,6 +20,7 @@ from flowweaver.executors import make_executor
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "cpu.yaml"
 TARGET = 0.6
+LIMIT = 1_500_000  # --param limit: about 10 s of work, so start-up is a small share
 
 
 def timed_run(workflow: Workflow, executor: str) -> Callable[[], float]:
@@ -32,7 +33,7 @@ def timed_run(workflow: Workflow, executor: str) -> Callable[[], float]:
 
 
 def run(quick: bool) -> list[Case]:
-    workflow = load_workflow(SPEC)
+    workflow = load_workflow(SPEC, {"limit": LIMIT})
     cores = os.cpu_count() or 1
     return [
         paired_case(
@@ -41,9 +42,9 @@ def run(quick: bool) -> list[Case]:
             "the same spec, sequential",
             timed_run(workflow, "sequential"),
             timed_run(workflow, "process"),
-            2 if quick else 3,
+            1 if quick else 3,
             target=f"≤ {TARGET:g}x sequential",
             check=lambda engine, reference: engine <= TARGET * reference,
-            note="worker start-up included",
+            note=f"--param limit={LIMIT:_}; worker start-up included",
         )
     ]
