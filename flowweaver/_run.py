@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowweaver import graph
 from flowweaver._call import Attempt, Outcome, accepted_keywords, bindings
-from flowweaver.engine import Engine
+from flowweaver.engine import EXECUTING, Engine
 from flowweaver.errors import RunInterrupted, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
 from flowweaver.task import Task, TaskStatus
@@ -100,6 +100,7 @@ class Run:
             return []
         attempts = []
         tasks, results, bound, running = self.tasks, self.results, self._bindings, self.running
+        names, number, timeouts = engine.names, engine.attempt, engine.timeouts
         for index in engine.start(now, free):
             task = tasks[index]
             pairs = bound[index]
@@ -110,9 +111,7 @@ class Run:
                     results[index] = task.result = value
                     engine.succeed(index, now, cached=True)
                     continue
-            attempt = Attempt(
-                index, task.name, engine.attempt[index], task.fn, kwargs, task.timeout
-            )
+            attempt = Attempt(index, names[index], number[index], task.fn, kwargs, timeouts[index])
             running[index] = attempt
             attempts.append(attempt)
         return attempts
@@ -121,8 +120,9 @@ class Run:
         """Apply one attempt's outcome (stale ones, from abandoned attempts, are dropped)."""
         attempt, ok, value = outcome
         index = attempt.index
-        if not self.engine.is_current(index, attempt.number):
-            return
+        engine = self.engine
+        if engine.phase[index] != EXECUTING or engine.attempt[index] != attempt.number:
+            return  # an abandoned attempt's late outcome
         if not ok and self.signum is not None:
             return  # stopped by the interruption: cancelled with the rest
         del self.running[index]
@@ -170,8 +170,11 @@ class Run:
                 _retrying(task, event)
             elif task.status is not status:
                 task.status = status
-                if status is not _RUNNING:
-                    _ended(task, event)
+                if status is not _RUNNING:  # a final status: the error, no stale result
+                    if event[4] is not None:
+                        task.error = event[4]
+                    if status is not _COMPLETED:
+                        task.result = None
                 if task.on_status_change is not None:
                     _call_back(task.on_status_change, task.name, status)
             for observer in observers:
@@ -229,13 +232,6 @@ def _retrying(task: Task, event: TaskEvent) -> None:
     task.error = event.error
     if task.on_retry is not None:
         _call_back(task.on_retry, task.name, event.attempt)
-
-
-def _ended(task: Task, event: TaskEvent) -> None:
-    if event.error is not None:
-        task.error = event.error
-    if event.status is not _COMPLETED:
-        task.result = None
 
 
 def _call_back(callback: Callable[[str, Any], object], name: str, value: Any) -> None:

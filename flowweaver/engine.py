@@ -31,6 +31,7 @@ _event = tuple.__new__  # TaskEvent without NamedTuple's slower keyword-handling
 
 # What the engine knows of a task beyond its status.
 _WAITING, _READY, _EXECUTING, _RETRY_WAIT, _DONE = range(5)
+EXECUTING = _EXECUTING  # for the loop's check that an outcome is still current
 
 
 class Engine:
@@ -54,6 +55,7 @@ class Engine:
         count = len(tasks)
         self.tasks = tasks
         self.names = names if names is not None else [task.name for task in tasks]
+        self.timeouts = [task.timeout for task in tasks]
         self.parents = parents
         self.children = children if children is not None else graph.children_of(parents)
         self.order = order
@@ -131,7 +133,7 @@ class Engine:
                 continue
             phase[node] = _EXECUTING
             attempt = attempts[node] = attempts[node] + 1
-            timeout = self.tasks[node].timeout
+            timeout = self.timeouts[node]
             if timeout is not None:
                 heappush(self._deadlines, (now + timeout, node, attempt))
             if attempt == 1:
