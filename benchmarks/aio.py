@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from benchmarks.harness import Case, interleaved, median
+from benchmarks.harness import Case, executing, interleaved, median
 from flowweaver import AsyncExecutor, Task, Workflow
 
 SLEEP = 0.1
@@ -43,25 +43,20 @@ def gather_reference(fns: list[AsyncFn]) -> Callable[[], float]:
     return run
 
 
-def engine_run(fns: list[AsyncFn]) -> Callable[[], float]:
+def sleepers_workflow(fns: list[AsyncFn]) -> Workflow:
     workflow = Workflow(f"sleepers-{len(fns)}")
     for i, fn in enumerate(fns):
         workflow.add_task(Task(f"t{i}", fn))
-    executor = AsyncExecutor()
-
-    def run() -> float:
-        start = time.perf_counter()
-        executor.execute(workflow)
-        return time.perf_counter() - start
-
-    return run
+    return workflow
 
 
 def run(quick: bool) -> list[Case]:
     cases = []
     for size in SIZES:
         fns = sleepers(size)
-        refs, engines = interleaved(gather_reference(fns), engine_run(fns), 5)
+        refs, engines = interleaved(
+            gather_reference(fns), executing(AsyncExecutor(), sleepers_workflow(fns)), 5
+        )
         engine_s, reference_s = median(engines), median(refs)
         over_engine, over_reference = engine_s - SLEEP, reference_s - SLEEP
         checked = size >= 1_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from benchmarks.harness import Case, interleaved, median
+from benchmarks.harness import Case, executing, interleaved, median
 from flowweaver import SequentialExecutor, Task, Workflow
 
 SIZES = (100, 10_000, 100_000)
@@ -46,17 +46,6 @@ def loop_reference(fns: list[Callable[[], None]]) -> Callable[[], float]:
     return run
 
 
-def engine_run(workflow: Workflow) -> Callable[[], float]:
-    executor = SequentialExecutor()
-
-    def run() -> float:
-        start = time.perf_counter()
-        executor.execute(workflow)
-        return time.perf_counter() - start
-
-    return run
-
-
 def run(quick: bool) -> list[Case]:
     cases: list[Case] = []
     per_task: dict[int, float] = {}
@@ -64,7 +53,9 @@ def run(quick: bool) -> list[Case]:
         runs = 3 if quick and size >= 100_000 else 5
         fns = functions(size)
         workflow = chain(fns)
-        refs, engines = interleaved(loop_reference(fns), engine_run(workflow), runs)
+        refs, engines = interleaved(
+            loop_reference(fns), executing(SequentialExecutor(), workflow), runs
+        )
         case = Case(
             "chain",
             f"sequential, N={size:,}",

@@ -10,26 +10,15 @@ or more). Worker start-up is included: it is part of what a user waits for.
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.harness import Case, paired_case
-from flowweaver import Workflow, load_workflow
+from benchmarks.harness import Case, executing, paired_case
+from flowweaver import load_workflow
 from flowweaver.executors import make_executor
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "cpu.yaml"
 TARGET = 0.6
 LIMIT = 1_500_000  # --param limit: about 10 s of work, so start-up is a small share
-
-
-def timed_run(workflow: Workflow, executor: str) -> Callable[[], float]:
-    def run() -> float:
-        start = time.perf_counter()
-        make_executor(executor).execute(workflow)
-        return time.perf_counter() - start
-
-    return run
 
 
 def run(quick: bool) -> list[Case]:
@@ -40,8 +29,8 @@ def run(quick: bool) -> list[Case]:
             "cpu",
             f"specs/cpu.yaml on {cores} cores, process executor",
             "the same spec, sequential",
-            timed_run(workflow, "sequential"),
-            timed_run(workflow, "process"),
+            executing(make_executor("sequential"), workflow),
+            executing(make_executor("process"), workflow),
             1 if quick else 3,
             target=f"≤ {TARGET:g}x sequential",
             check=lambda engine, reference: engine <= TARGET * reference,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from benchmarks.declared import critical_path, longest_below, run_declared, simulate
-from benchmarks.harness import Case, interleaved, median
+from benchmarks.harness import Case, executing, interleaved, median
 from flowweaver import Task, ThreadedExecutor, Workflow
 
 WORKERS = 4
@@ -54,24 +54,15 @@ def workflow_of(
     return workflow
 
 
-def engine_run(workflow: Workflow) -> Callable[[], float]:
-    executor = ThreadedExecutor(WORKERS)
-
-    def run() -> float:
-        start = time.perf_counter()
-        executor.execute(workflow)
-        return time.perf_counter() - start
-
-    return run
-
-
 def run(quick: bool) -> list[Case]:
     names, parents = uneven()
     durations = [STEP] * len(names)
     fns = [sleeper(d) for d in durations]
     workflow = workflow_of("uneven", names, parents, fns)
     refs, engines = interleaved(
-        lambda: run_declared(fns, parents, WORKERS), engine_run(workflow), 5
+        lambda: run_declared(fns, parents, WORKERS),
+        executing(ThreadedExecutor(WORKERS), workflow),
+        5,
     )
     engine_s, reference_s = median(engines), median(refs)
     path = critical_path(durations, parents)

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from flowweaver import Executor, Workflow
+
 #: a timed function: does its own set-up, returns the seconds of the part that counts
 Timed = Callable[[], float]
 
@@ -61,6 +63,17 @@ def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def executing(executor: Executor, workflow: Workflow) -> Timed:
+    """A timed run of ``workflow`` on ``executor`` (the engine side of most cases)."""
+
+    def run() -> float:
+        start = time.perf_counter()
+        executor.execute(workflow)
+        return time.perf_counter() - start
+
+    return run
 
 
 def interleaved(reference: Timed, engine: Timed, runs: int) -> tuple[list[float], list[float]]:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from benchmarks.chain import functions
-from benchmarks.harness import Case, paired_case
+from benchmarks.harness import Case, executing, paired_case
 from flowweaver import Task, ThreadedExecutor, Workflow
 
 WORKERS = 4
@@ -42,17 +42,6 @@ def pool_reference(fns: list[Callable[[], None]]) -> Callable[[], float]:
     return run
 
 
-def engine_run(workflow: Workflow) -> Callable[[], float]:
-    executor = ThreadedExecutor(WORKERS)
-
-    def run() -> float:
-        start = time.perf_counter()
-        executor.execute(workflow)
-        return time.perf_counter() - start
-
-    return run
-
-
 def run(quick: bool) -> list[Case]:
     cases = []
     for size in SIZES:
@@ -64,7 +53,7 @@ def run(quick: bool) -> list[Case]:
                 f"{WORKERS} workers, N={size:,} independent",
                 "ThreadPoolExecutor.map",
                 pool_reference(fns),
-                engine_run(independent(fns)),
+                executing(ThreadedExecutor(WORKERS), independent(fns)),
                 5 if not quick or size < 10_000 else 3,
                 target=f"≤ {TARGET_RATIO:g}x" if last else "",
                 check=(lambda e, r: e <= TARGET_RATIO * r) if last else None,
