@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from _privileges import without_file_override
-from test_cli_support import cli_env, fw, project, start_fw, write
+from test_cli_support import fw, project, start_fw, write
 
 import flowweaver
 
@@ -130,7 +130,6 @@ def test_internal_error_exits_70_with_one_line(here: Path) -> None:
         "from flowweaver.cli.app import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
-    import subprocess
 
     for extra, traceback_shown in (([], False), (["--verbose"], True)):
         result = subprocess.run(
@@ -184,16 +183,8 @@ def test_bad_input_exits_2_in_a_line_or_two_without_traceback(here: Path, args: 
 def test_unreadable_spec_exits_2(here: Path) -> None:
     spec = here / "chain.yaml"
     spec.chmod(0)
-    result = subprocess.run(
-        [sys.executable, "-m", "flowweaver", "run", "chain.yaml"],
-        cwd=here,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        preexec_fn=without_file_override,  # even root is bound by the file's mode
-    )
+    # even root is bound by the file's mode without CAP_DAC_OVERRIDE
+    result = fw("run", "chain.yaml", cwd=here, preexec_fn=without_file_override)
     assert result.returncode == 2, result
     assert "Traceback" not in result.stderr
     assert "not readable" in result.stderr

@@ -6,13 +6,20 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 TIMEOUT = 60
 
 
-def fw(*args: str, cwd: Path, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
-    """``flowweaver ARGS`` run in ``cwd``; its exit code, stdout and stderr."""
+def fw(
+    *args: str,
+    cwd: Path,
+    timeout: float = TIMEOUT,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``flowweaver ARGS`` run in ``cwd``; its exit code, stdout and stderr.
+    ``preexec_fn`` runs in the child first (limits, dropped capabilities)."""
     return subprocess.run(
         [sys.executable, "-m", "flowweaver", *args],
         cwd=cwd,
@@ -21,6 +28,7 @@ def fw(*args: str, cwd: Path, timeout: float = TIMEOUT) -> subprocess.CompletedP
         text=True,
         timeout=timeout,
         check=False,
+        preexec_fn=preexec_fn,
     )
 
 

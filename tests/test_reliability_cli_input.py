@@ -92,16 +92,7 @@ def limited_memory(limit: int = 1 << 30) -> None:
 
 def fw_limited(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """``flowweaver ARGS`` with at most 1 GiB of address space."""
-    return subprocess.run(
-        [sys.executable, "-m", "flowweaver", *args],
-        cwd=cwd,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        preexec_fn=limited_memory,
-    )
+    return fw(*args, cwd=cwd, timeout=timeout, preexec_fn=limited_memory)
 
 
 def test_an_endless_character_device_is_refused_not_read_forever(here: Path) -> None:
