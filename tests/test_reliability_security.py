@@ -154,16 +154,7 @@ def test_every_file_of_the_state_folder_is_owner_only_even_with_umask_0(here: Pa
         os.umask(0)
 
     for _ in range(2):  # the second run reads the cache and writes more history
-        result = subprocess.run(
-            [sys.executable, "-m", "flowweaver", "run", "safe.yaml", "-o", "plain"],
-            cwd=here,
-            env=cli_env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            preexec_fn=open_umask,
-        )
+        result = fw("run", "safe.yaml", "-o", "plain", cwd=here, preexec_fn=open_umask)
         assert result.returncode == 0, result.stderr
     found = modes(here / ".flowweaver")
     assert found["."] == 0o700

@@ -3,18 +3,15 @@ whose every problem lies inside the file — never another exception."""
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_reliability_spec_properties import check  # one checker: located, one line, fast
 
-from flowweaver import SpecError
 from flowweaver.spec import load_workflow
-
-LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 
 VALID = """\
 version: 1
@@ -88,21 +85,6 @@ TOKENS = [
 @pytest.fixture(autouse=True)
 def _restore_sys_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "path", list(sys.path))
-
-
-def check(directory: Path, data: bytes) -> None:
-    path = directory / "spec.yaml"
-    path.write_bytes(data)
-    try:
-        load_workflow(path, check_imports=False)
-    except SpecError as exc:
-        assert exc.problems
-        lines = LINE_BREAK.split(data.decode("utf-8-sig", errors="replace"))
-        for problem in exc.problems:
-            assert problem.file == str(path)
-            assert 1 <= problem.line <= len(lines), problem
-            assert 1 <= problem.column <= len(lines[problem.line - 1]) + 1, problem
-            assert "\n" not in str(problem), problem
 
 
 fuzz = settings(
