@@ -19,7 +19,7 @@ from flowweaver import graph
 from flowweaver._call import Attempt, Outcome, accepted_keywords, bindings
 from flowweaver.engine import EXECUTING, Engine
 from flowweaver.errors import RunInterrupted, TaskTimeoutError, WorkflowError
-from flowweaver.events import Observer, TaskEvent
+from flowweaver.events import Observer
 from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class Run:
         self.ended_at: float | None = None
         self.running: dict[int, Attempt] = {}
         self.results: list[Any] = [None] * len(tasks)
-        self._bindings = _reset_and_bind(graph)
+        self._bindings, callbacks = _reset_and_bind(graph)
         reused: dict[str, Any] = {}
         durations: dict[str, float] = {}
         if recorder is not None:
@@ -83,6 +83,7 @@ class Run:
             fail_fast=fail_fast,
             wall_offset=time.time() - self.started_at,
             rng=rng,
+            record_events=callbacks or bool(self.observers),
         )
         for index, task in enumerate(tasks):
             if task.name in reused:
@@ -157,26 +158,20 @@ class Run:
         return None if wakeup is None else max(wakeup - now, 0.0)
 
     def flush(self) -> None:
-        """Pass the engine's new events to the tasks, their callbacks and the observers."""
+        """Pass the engine's new events to the tasks' callbacks and the observers.
+
+        (The engine has already applied each transition to its task.)"""
         events = self.engine.events
         if not events:
             return
         tasks, observers = self.tasks, self.observers
         for node, event in zip(self.engine.event_nodes, events, strict=False):  # same length
             task = tasks[node]
-            status = event[1]
-            task.attempts = event[2]
             if event[6] is not None:  # retry_in: a failed attempt that will be retried
-                _retrying(task, event)
-            elif task.status is not status:
-                task.status = status
-                if status is not _RUNNING:  # a final status: the error, no stale result
-                    if event[4] is not None:
-                        task.error = event[4]
-                    if status is not _COMPLETED:
-                        task.result = None
-                if task.on_status_change is not None:
-                    _call_back(task.on_status_change, task.name, status)
+                if task.on_retry is not None:
+                    _call_back(task.on_retry, task.name, event[2])
+            elif task.on_status_change is not None and (event[1] is not _RUNNING or event[2] == 1):
+                _call_back(task.on_status_change, task.name, event[1])  # a change of status
             for observer in observers:
                 try:
                     observer(event)
@@ -228,12 +223,6 @@ class Run:
             raise WorkflowError(self.name, failed)
 
 
-def _retrying(task: Task, event: TaskEvent) -> None:
-    task.error = event.error
-    if task.on_retry is not None:
-        _call_back(task.on_retry, task.name, event.attempt)
-
-
 def _call_back(callback: Callable[[str, Any], object], name: str, value: Any) -> None:
     try:
         callback(name, value)
@@ -255,17 +244,21 @@ def _longest_first(
     return [-w for w in graph.longest_path_below(parents, weights)]
 
 
-def _reset_and_bind(graph: Graph) -> list[tuple[tuple[str, int], ...]]:
+def _reset_and_bind(graph: Graph) -> tuple[list[tuple[tuple[str, int], ...]], bool]:
     """Set every task back to PENDING and say, for each, the upstream results it
-    receives: ``(keyword, position)`` pairs. (One pass: each task is touched once.)"""
+    receives: ``(keyword, position)`` pairs; and whether any task has a callback.
+    (One pass: each task is touched once.)"""
     bound: list[tuple[tuple[str, int], ...]] = []
+    callbacks = False
     tasks = graph.tasks
     for task, ups in zip(tasks, graph.parents, strict=True):
         task.status, task.result, task.error, task.attempts = _PENDING, None, None, 0
+        if task.on_status_change is not None or task.on_retry is not None:
+            callbacks = True
         if not ups or (accepted_keywords(task.fn) == _NO_KEYWORDS and not task.inputs):
             bound.append(())
             continue
         named = [(tasks[up].name, up) for up in ups]
         inputs = {param: graph.index[source] for param, source in task.inputs.items()}
         bound.append(bindings(task.fn, named, inputs))
-    return bound
+    return bound, callbacks

@@ -5,6 +5,10 @@ starts no thread and does no I/O. It knows the ready queue, attempts, retry
 times, deadlines, skip and cancel propagation; the waiting loop (``_loop``)
 asks it what to start, tells it what ended, and passes on the events it makes.
 
+Each transition is applied to the :class:`~flowweaver.task.Task` itself (status,
+attempts, error; a stale result is cleared). An event is made for it only when
+someone listens (``record_events``): a run nobody observes builds no events.
+
 A task moves PENDING → RUNNING → COMPLETED | FAILED, or PENDING → SKIPPED (an
 upstream task failed or was skipped) or → CANCELLED (interrupted, or fail-fast).
 Between a failed attempt and its retry the task stays RUNNING.
@@ -51,23 +55,23 @@ class Engine:
         fail_fast: bool = False,
         wall_offset: float = 0.0,
         rng: random.Random | None = None,
+        record_events: bool = True,
     ) -> None:
         count = len(tasks)
         self.tasks = tasks
         self.names = names if names is not None else [task.name for task in tasks]
         self.timeouts = [task.timeout for task in tasks]
+        self.record_events = record_events
         self.parents = parents
         self.children = children if children is not None else graph.children_of(parents)
         self.order = order
         self.fail_fast = fail_fast
         self.wall_offset = wall_offset
         self.rng = rng or random.Random()
-        self.status = [PENDING] * count
         self.phase = [_WAITING] * count
         self.attempt = [0] * count
         self.waiting = [len(ups) for ups in parents]
         self.first_start = [0.0] * count
-        self.errors: list[str | None] = [None] * count
         self.failed: list[int] = []  # the tasks that failed, in order
         self.events: list[TaskEvent] = []
         self.event_nodes: list[int] = []  # the task of each event, by position
@@ -82,6 +86,11 @@ class Engine:
                 self._make_ready(node)
 
     # -- questions ----------------------------------------------------------------
+
+    @property
+    def status(self) -> list[TaskStatus]:
+        """Every task's status, by position."""
+        return [task.status for task in self.tasks]
 
     @property
     def finished(self) -> bool:
@@ -125,27 +134,23 @@ class Engine:
         started: list[int] = []
         if self.stopped:
             return started
-        ready, phase, attempts, events = self._ready, self.phase, self.attempt, self.events
-        wall = now + self.wall_offset
+        ready, phase, attempts, tasks = self._ready, self.phase, self.attempt, self.tasks
+        record = self.record_events
         while ready and limit:
             node = heappop(ready)[1]
             if phase[node] != _READY:
-                continue
+                continue  # preset (reused) after it was made ready
             phase[node] = _EXECUTING
             attempt = attempts[node] = attempts[node] + 1
-            timeout = self.timeouts[node]
-            if timeout is not None:
-                heappush(self._deadlines, (now + timeout, node, attempt))
+            task = tasks[node]
+            task.attempts = attempt
+            if task.timeout is not None:
+                heappush(self._deadlines, (now + task.timeout, node, attempt))
             if attempt == 1:
                 self.first_start[node] = now
-                self.status[node] = RUNNING
-            events.append(
-                _event(
-                    TaskEvent,
-                    (self.names[node], RUNNING, attempt, wall, None, None, None, False, False),
-                )
-            )
-            self.event_nodes.append(node)
+                task.status = RUNNING
+            if record:
+                self._record(node, RUNNING, now, None, None, None, False, False)
             started.append(node)
             limit -= 1
         self.executing += len(started)
@@ -166,11 +171,10 @@ class Engine:
             if task.retry_jitter and delay:
                 delay *= 1 + self.rng.uniform(-task.retry_jitter, task.retry_jitter)
             self.phase[node] = _RETRY_WAIT
-            self.errors[node] = error
+            task.error = error
             heappush(self._retries, (now + delay, node, attempt))
-            wall = now + self.wall_offset
-            self.events.append(TaskEvent(task.name, RUNNING, attempt, wall, error, retry_in=delay))
-            self.event_nodes.append(node)
+            if self.record_events:
+                self._record(node, RUNNING, now, error, None, delay, False, False)
             return
         self._finish(node, FAILED, now, error)
         self.failed.append(node)
@@ -226,19 +230,13 @@ class Engine:
     ) -> None:
         phase = self.phase
         phase[node] = _DONE
-        self.status[node] = status
-        self.errors[node] = error
+        task = self.tasks[node]
+        task.status = status
         self.unfinished -= 1
-        attempt = self.attempt[node]
-        duration = now - self.first_start[node] if attempt else 0.0
-        wall = now + self.wall_offset
-        self.events.append(
-            _event(
-                TaskEvent,
-                (self.names[node], status, attempt, wall, error, duration, None, cached, reused),
-            )
-        )
-        self.event_nodes.append(node)
+        if self.record_events:
+            attempt = self.attempt[node]
+            duration = now - self.first_start[node] if attempt else 0.0
+            self._record(node, status, now, error, duration, None, cached, reused)
         if status is COMPLETED:
             waiting, ready, order = self.waiting, self._ready, self.order
             for child in self.children[node]:
@@ -246,6 +244,24 @@ class Engine:
                 if waiting[child] == 0 and phase[child] == _WAITING:
                     phase[child] = _READY
                     heappush(ready, (order[child], child))
+        else:
+            task.error = error
+            task.result = None
+
+    def _record(
+        self,
+        node: int,
+        status: TaskStatus,
+        now: float,
+        error: str | None,
+        duration: float | None,
+        retry_in: float | None,
+        cached: bool,
+        reused: bool,
+    ) -> None:
+        fields = (self.names[node], status, self.attempt[node], now + self.wall_offset, error)
+        self.events.append(_event(TaskEvent, (*fields, duration, retry_in, cached, reused)))
+        self.event_nodes.append(node)
 
     def _cancel_all(self, now: float, reason: str, *, include_executing: bool) -> None:
         self.stopped = True
@@ -256,7 +272,7 @@ class Engine:
             if phase in cancellable:
                 if phase == _EXECUTING:
                     self.executing -= 1
-                self._finish(node, CANCELLED, now, self.errors[node] or reason)
+                self._finish(node, CANCELLED, now, self.tasks[node].error or reason)
 
     def _drop_stale_deadlines(self) -> None:
         deadlines = self._deadlines

@@ -273,6 +273,24 @@ def test_outcome_after_interrupt_is_not_current() -> None:
     assert not engine.is_current(0, 1)
 
 
+def test_an_unobserved_run_applies_every_transition_to_its_tasks_without_events() -> None:
+    tasks = [Task("a", noop, retries=1), *tasks_named("b", "c")]
+    engine = make_engine(tasks, [[], [0], [1]], record_events=False)
+    assert engine.start(0.0, 9) == [0]
+    assert (tasks[0].status, tasks[0].attempts) == (S.RUNNING, 1)
+    engine.fail(0, 1.0, "OSError: flaky", retryable=True)
+    assert (tasks[0].status, tasks[0].error) == (S.RUNNING, "OSError: flaky")
+    assert engine.start(5.0, 9) == [0]
+    engine.fail(0, 6.0, "OSError: down", retryable=False)
+    assert [(t.status, t.attempts, t.error) for t in tasks] == [
+        (S.FAILED, 2, "OSError: down"),
+        (S.SKIPPED, 0, "upstream task 'a' did not complete"),
+        (S.SKIPPED, 0, "upstream task 'a' did not complete"),
+    ]
+    assert engine.finished
+    assert engine.events == [] and engine.event_nodes == []
+
+
 # -- preset (resume) ----------------------------------------------------------------------
 
 
