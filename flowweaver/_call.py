@@ -25,12 +25,14 @@ _CO_COROUTINE = inspect.CO_COROUTINE
 _local = threading.local()
 _NEVER_AWAITABLE = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict, set})
 _abandon_lock = threading.RLock()  # re-entrant: a signal handler may abandon
+_stopped_threads = 0  # how many threads stop_calls_here() stopped: invoke looks no further if 0
 
 
 class Attempt:
     """One call of one task: what to call, with what, and how to stop waiting for it."""
 
     __slots__ = ("_on_abandon", "abandoned", "fn", "index", "kwargs", "name", "number", "timeout")
+    _on_abandon: list[Callable[[], object]] | None
 
     def __init__(
         self,
@@ -48,21 +50,22 @@ class Attempt:
         self.kwargs = kwargs
         self.timeout = timeout
         self.abandoned = False
-        self._on_abandon: list[Callable[[], object]] | None = None
+        # _on_abandon stays unset until a callback is added (most attempts never have one)
 
     def add_abandon_callback(self, callback: Callable[[], object]) -> None:
         with _abandon_lock:
             if not self.abandoned:
-                if self._on_abandon is None:
-                    self._on_abandon = []
-                self._on_abandon.append(callback)
+                callbacks = getattr(self, "_on_abandon", None)
+                if callbacks is None:
+                    callbacks = self._on_abandon = []
+                callbacks.append(callback)
                 return
         _safely(callback, "abandon callback")
 
     @property
     def stoppable(self) -> bool:
         """Whether the task said how to stop it (a shell command ends its process group)."""
-        return bool(self._on_abandon)
+        return bool(getattr(self, "_on_abandon", None))
 
     def abandon(self) -> None:
         """Stop caring about this attempt; run its abandon callbacks (kill, cancel)."""
@@ -70,7 +73,8 @@ class Attempt:
             if self.abandoned:
                 return
             self.abandoned = True
-            callbacks, self._on_abandon = self._on_abandon or [], None
+            callbacks = getattr(self, "_on_abandon", None) or []
+            self._on_abandon = None
         for callback in callbacks:
             _safely(callback, "abandon callback")
 
@@ -96,7 +100,11 @@ def on_abandon(callback: Callable[[], object]) -> None:
 def stop_calls_here(stopping: bool = True) -> None:
     """From now on, :func:`invoke` on this thread fails at once (an interrupted run);
     ``stop_calls_here(False)`` lifts it."""
-    _local.stopping = stopping
+    global _stopped_threads
+    with _abandon_lock:
+        if stopping != bool(_local.__dict__.get("stopping")):
+            _stopped_threads += 1 if stopping else -1
+        _local.stopping = stopping
 
 
 def current_attempt() -> Attempt | None:
@@ -122,9 +130,10 @@ def invoke(attempt: Attempt, *, await_here: bool = True) -> Outcome:
     """
     try:
         _local.attempt = attempt
-        if attempt.abandoned or _local.__dict__.get("stopping"):
+        if attempt.abandoned or (_stopped_threads and _local.__dict__.get("stopping")):
             raise KeyboardInterrupt  # given up (Ctrl-C, timeout) before it started
-        value = attempt.fn(**attempt.kwargs)
+        kwargs = attempt.kwargs
+        value = attempt.fn(**kwargs) if kwargs else attempt.fn()
         if type(value) not in _NEVER_AWAITABLE and inspect.isawaitable(value):
             value = _await_here(value, attempt) if await_here else Pending(value)
     except BaseException as exc:

@@ -117,24 +117,11 @@ async def drive_async(run: Run, backend: Backend) -> None:
 
 
 def _start_ready(run: Run, backend: Backend) -> float:
-    """Start what can start; settle what a backend ran inline. Returns the time.
-
-    While attempts run inline and nothing is timed or signalled, it goes straight on
-    to the next ready task: the sequential executor's whole run is this loop.
-    """
-    engine = run.engine
-    while True:
-        now = _monotonic()
-        attempts = run.launch(now)
-        run.flush()  # RUNNING is passed on before the call (with the last round's endings)
-        ran_inline = False
-        for attempt in attempts:
-            outcome = backend.submit(attempt)
-            if outcome is not None:
-                run.settle(outcome, _monotonic())
-                ran_inline = True
-        if not ran_inline or engine.timed or run.signum is not None:
-            return now
+    """Start what can start (a backend may run it inline); returns the time."""
+    now = _monotonic()
+    ended = run.launch(now, backend.submit)
+    run.flush()
+    return now if ended is None else ended
 
 
 def _must_wait(run: Run, now: float, has_outcomes: bool) -> bool:
@@ -146,7 +133,7 @@ def _must_wait(run: Run, now: float, has_outcomes: bool) -> bool:
 
 def _expire_and_interrupt(run: Run, backend: Backend, now: float) -> None:
     """Fail attempts past their deadline; on a signal, cancel the run. Both abandon."""
-    if run.engine.timed:
+    if run.engine.deadlines or run.engine.retries:
         for attempt in run.expire(now):
             backend.abandon(attempt)
     if run.signum is not None:

@@ -85,37 +85,57 @@ class Run:
             rng=rng,
             record_events=callbacks or bool(self.observers),
         )
-        for index, task in enumerate(tasks):
-            if task.name in reused:
-                self.results[index] = task.result = reused[task.name]
-                self.engine.preset(index, self.started_at)
+        if reused:  # a resumed run: what the earlier run completed is not run again
+            for index, task in enumerate(tasks):
+                if task.name in reused:
+                    self.results[index] = reused[task.name]
+                    self.engine.preset(index, self.started_at, reused[task.name])
         self.flush()
 
     # -- the steps both loops take ----------------------------------------------------
 
-    def launch(self, now: float) -> list[Attempt]:
-        """Start what is ready and a slot allows; returns the attempts to submit."""
-        engine = self.engine
-        free = self.slots - engine.executing
-        if free <= 0 or self.signum is not None:
-            return []
-        attempts = []
-        tasks, results, bound, running = self.tasks, self.results, self._bindings, self.running
-        names, number, timeouts = engine.names, engine.attempt, engine.timeouts
-        for index in engine.start(now, free):
+    def launch(self, now: float, submit: Callable[[Attempt], Outcome | None]) -> float | None:
+        """Start what is ready and a slot allows, and ``submit`` each attempt.
+
+        An outcome ``submit`` returns (the backend ran the attempt inline) is settled
+        at once, and what it made ready starts in the same call, until something is
+        timed or signalled. Returns the time of the last such outcome, or ``None``.
+        """
+        engine, slots, start_next, running = (
+            self.engine,
+            self.slots,
+            self.engine.start_next,
+            self.running,
+        )
+        tasks, results, bound = self.tasks, self.results, self._bindings
+        ended = None
+        while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
+            if engine.executing >= slots or self.signum is not None:
+                break
+            index = start_next(now)
+            if index < 0:
+                break
             task = tasks[index]
             pairs = bound[index]
             kwargs = {keyword: results[up] for keyword, up in pairs} if pairs else {}
             if task.cache and self.recorder is not None:
                 hit, value = self.recorder.lookup(task, kwargs)
                 if hit:
-                    results[index] = task.result = value
-                    engine.succeed(index, now, cached=True)
+                    results[index] = value
+                    engine.succeed(index, now, value, cached=True)
                     continue
-            attempt = Attempt(index, names[index], number[index], task.fn, kwargs, timeouts[index])
-            running[index] = attempt
-            attempts.append(attempt)
-        return attempts
+            attempt = running[index] = Attempt(
+                index, task.name, engine.attempt[index], task.fn, kwargs, task.timeout
+            )
+            if engine.events:
+                self.flush()  # RUNNING is passed on before the call
+            outcome = submit(attempt)
+            if outcome is not None:
+                now = ended = _monotonic()
+                self.settle(outcome, now)
+                if engine.deadlines or engine.retries:
+                    break  # the loop expires and wakes what is due first
+        return ended
 
     def settle(self, outcome: Outcome, now: float) -> None:
         """Apply one attempt's outcome (stale ones, from abandoned attempts, are dropped)."""
@@ -124,16 +144,14 @@ class Run:
         engine = self.engine
         if engine.phase[index] != EXECUTING or engine.attempt[index] != attempt.number:
             return  # an abandoned attempt's late outcome
-        if not ok and self.signum is not None:
-            return  # stopped by the interruption: cancelled with the rest
-        del self.running[index]
         if ok:
+            del self.running[index]
             self.results[index] = value
-            self.tasks[index].result = value
-            self.engine.succeed(index, now)
+            engine.succeed(index, now, value)
             if self.recorder is not None:
                 self.recorder.record_result(self.tasks[index], attempt.kwargs, value)
-        else:
+        elif self.signum is None:  # else stopped by the interruption: cancelled with the rest
+            del self.running[index]
             self._fail(attempt, value, now)
 
     def expire(self, now: float) -> list[Attempt]:

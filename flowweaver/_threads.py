@@ -59,7 +59,10 @@ class WorkerThreads:
     def _work(self) -> None:
         jobs, report, await_here = self._jobs, self._report, self._await_here
         try:
-            while (attempt := jobs.get()) is not None:
+            while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
+                attempt = jobs.get()
+                if attempt is None:
+                    return
                 outcome = invoke(attempt, await_here=await_here)
                 if attempt.abandoned:
                     return  # replaced while stuck: retire

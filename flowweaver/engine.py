@@ -60,7 +60,6 @@ class Engine:
         count = len(tasks)
         self.tasks = tasks
         self.names = names if names is not None else [task.name for task in tasks]
-        self.timeouts = [task.timeout for task in tasks]
         self.record_events = record_events
         self.parents = parents
         self.children = children if children is not None else graph.children_of(parents)
@@ -79,11 +78,12 @@ class Engine:
         self.executing = 0
         self.stopped = False
         self._ready: list[tuple[float, int]] = []
-        self._deadlines: list[tuple[float, int, int]] = []
-        self._retries: list[tuple[float, int, int]] = []
-        for node in range(count):
-            if self.waiting[node] == 0:
-                self._make_ready(node)
+        # heaps of (time, node, attempt): a deadline or a retry time is pending while
+        # either is non-empty (a finished attempt's deadline is dropped lazily)
+        self.deadlines: list[tuple[float, int, int]] = []
+        self.retries: list[tuple[float, int, int]] = []
+        for node in [node for node, count in enumerate(self.waiting) if not count]:
+            self._make_ready(node)
 
     # -- questions ----------------------------------------------------------------
 
@@ -100,66 +100,87 @@ class Engine:
         """Whether an outcome for ``attempt`` of ``node`` still matters."""
         return self.phase[node] == _EXECUTING and self.attempt[node] == attempt
 
-    @property
-    def timed(self) -> bool:
-        """Whether any deadline or retry time is pending."""
-        return bool(self._deadlines or self._retries)
-
     def next_wakeup(self) -> float | None:
         """The earliest deadline or retry time, or ``None`` if nothing is timed."""
         self._drop_stale_deadlines()
         times = []
-        if self._deadlines:
-            times.append(self._deadlines[0][0])
-        if self._retries:
-            times.append(self._retries[0][0])
+        if self.deadlines:
+            times.append(self.deadlines[0][0])
+        if self.retries:
+            times.append(self.retries[0][0])
         return min(times) if times else None
 
     def has_ready(self, now: float) -> bool:
         """Whether a task could start now (a retry whose delay is over counts)."""
-        if self._retries:
+        if self.retries:
             self._wake_retries(now)
         return bool(self._ready) and not self.stopped
 
     # -- transitions ----------------------------------------------------------------
 
-    def preset(self, node: int, now: float) -> None:
-        """Mark a task COMPLETED without running it: a resumed run reuses its result."""
-        self._finish(node, COMPLETED, now, None, reused=True)
+    def preset(self, node: int, now: float, value: object) -> None:
+        """Mark a task COMPLETED with ``value`` without running it (a resumed run)."""
+        self.succeed(node, now, value, reused=True)
 
     def start(self, now: float, limit: int) -> list[int]:
         """Start up to ``limit`` ready tasks, best first. Returns their positions."""
-        if self._retries:
-            self._wake_retries(now)
         started: list[int] = []
-        if self.stopped:
-            return started
-        ready, phase, attempts, tasks = self._ready, self.phase, self.attempt, self.tasks
-        record = self.record_events
-        while ready and limit:
+        while len(started) < limit:
+            node = self.start_next(now)
+            if node < 0:
+                break
+            started.append(node)
+        return started
+
+    def start_next(self, now: float) -> int:
+        """Start the best ready task and return its position; ``-1`` if none can start."""
+        if self.retries:
+            self._wake_retries(now)
+        ready, phase = self._ready, self.phase
+        while ready and not self.stopped:
             node = heappop(ready)[1]
             if phase[node] != _READY:
                 continue  # preset (reused) after it was made ready
             phase[node] = _EXECUTING
-            attempt = attempts[node] = attempts[node] + 1
-            task = tasks[node]
-            task.attempts = attempt
+            self.executing += 1
+            attempt = self.attempt[node] = self.attempt[node] + 1
+            task = self.tasks[node]
+            task.status, task.attempts = RUNNING, attempt  # a retry stays RUNNING
             if task.timeout is not None:
-                heappush(self._deadlines, (now + task.timeout, node, attempt))
-            if attempt == 1:
-                self.first_start[node] = now
-                task.status = RUNNING
-            if record:
+                heappush(self.deadlines, (now + task.timeout, node, attempt))
+            if self.record_events:
+                if attempt == 1:
+                    self.first_start[node] = now  # for the final event's duration
                 self._record(node, RUNNING, now, None, None, None, False, False)
-            started.append(node)
-            limit -= 1
-        self.executing += len(started)
-        return started
+            return node
+        return -1
 
-    def succeed(self, node: int, now: float, *, cached: bool = False) -> None:
-        """The current attempt of ``node`` returned (or its result was in the cache)."""
-        self.executing -= 1
-        self._finish(node, COMPLETED, now, None, cached=cached)
+    def succeed(
+        self,
+        node: int,
+        now: float,
+        value: object = None,
+        *,
+        cached: bool = False,
+        reused: bool = False,
+    ) -> None:
+        """``node`` COMPLETED with ``value``: its current attempt returned it, or it came
+        from the cache (``cached``) or from an earlier run (``reused``, not executing)."""
+        phase = self.phase
+        if phase[node] == _EXECUTING:
+            self.executing -= 1
+        phase[node] = _DONE
+        task = self.tasks[node]
+        task.status, task.result = COMPLETED, value
+        self.unfinished -= 1
+        if self.record_events:
+            self._record_final(node, COMPLETED, now, None, cached, reused)
+        waiting, ready, order = self.waiting, self._ready, self.order
+        for child in self.children[node]:
+            waiting[child] -= 1
+            if waiting[child] == 0 and phase[child] == _WAITING:
+                phase[child] = _READY
+                heappush(ready, (order[child], child))
 
     def fail(self, node: int, now: float, error: str, *, retryable: bool) -> None:
         """The current attempt of ``node`` failed with ``error``."""
@@ -172,7 +193,7 @@ class Engine:
                 delay *= 1 + self.rng.uniform(-task.retry_jitter, task.retry_jitter)
             self.phase[node] = _RETRY_WAIT
             task.error = error
-            heappush(self._retries, (now + delay, node, attempt))
+            heappush(self.retries, (now + delay, node, attempt))
             if self.record_events:
                 self._record(node, RUNNING, now, error, None, delay, False, False)
             return
@@ -180,7 +201,6 @@ class Engine:
         self.failed.append(node)
         for below in graph.descendants(self.children, node):
             if self.phase[below] in (_WAITING, _READY):
-                self.phase[below] = _DONE
                 self._finish(below, SKIPPED, now, f"upstream task {task.name!r} did not complete")
         if self.fail_fast:
             self._cancel_all(now, "cancelled: fail-fast after a failure", include_executing=False)
@@ -188,7 +208,7 @@ class Engine:
     def expired(self, now: float) -> list[int]:
         """Executing tasks whose deadline has passed (their attempt is to be failed)."""
         late: list[int] = []
-        deadlines = self._deadlines
+        deadlines = self.deadlines
         while deadlines and deadlines[0][0] <= now:
             _, node, attempt = heappop(deadlines)
             if self.is_current(node, attempt):
@@ -208,7 +228,7 @@ class Engine:
         heappush(self._ready, (self.order[node], node))
 
     def _wake_retries(self, now: float) -> None:
-        retries = self._retries
+        retries = self.retries
         while retries and retries[0][0] <= now:
             _, node, attempt = heappop(retries)
             if self.phase[node] == _RETRY_WAIT and self.attempt[node] == attempt:
@@ -218,35 +238,27 @@ class Engine:
         self.phase[node] = _DONE
         self.executing -= 1
 
-    def _finish(
+    def _finish(self, node: int, status: TaskStatus, now: float, error: str) -> None:
+        """End ``node`` without a result: FAILED, SKIPPED or CANCELLED with ``error``."""
+        self.phase[node] = _DONE
+        task = self.tasks[node]
+        task.status, task.result, task.error = status, None, error
+        self.unfinished -= 1
+        if self.record_events:
+            self._record_final(node, status, now, error, False, False)
+
+    def _record_final(
         self,
         node: int,
         status: TaskStatus,
         now: float,
         error: str | None,
-        *,
-        reused: bool = False,
-        cached: bool = False,
+        cached: bool,
+        reused: bool,
     ) -> None:
-        phase = self.phase
-        phase[node] = _DONE
-        task = self.tasks[node]
-        task.status = status
-        self.unfinished -= 1
-        if self.record_events:
-            attempt = self.attempt[node]
-            duration = now - self.first_start[node] if attempt else 0.0
-            self._record(node, status, now, error, duration, None, cached, reused)
-        if status is COMPLETED:
-            waiting, ready, order = self.waiting, self._ready, self.order
-            for child in self.children[node]:
-                waiting[child] -= 1
-                if waiting[child] == 0 and phase[child] == _WAITING:
-                    phase[child] = _READY
-                    heappush(ready, (order[child], child))
-        else:
-            task.error = error
-            task.result = None
+        attempt = self.attempt[node]
+        duration = now - self.first_start[node] if attempt else 0.0
+        self._record(node, status, now, error, duration, None, cached, reused)
 
     def _record(
         self,
@@ -275,6 +287,6 @@ class Engine:
                 self._finish(node, CANCELLED, now, self.tasks[node].error or reason)
 
     def _drop_stale_deadlines(self) -> None:
-        deadlines = self._deadlines
+        deadlines = self.deadlines
         while deadlines and not self.is_current(deadlines[0][1], deadlines[0][2]):
             heappop(deadlines)

@@ -28,7 +28,7 @@ StatusCallback = Callable[[str, TaskStatus], object]
 RetryCallback = Callable[[str, int], object]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Task:
     """A unit of work in a :class:`~flowweaver.Workflow`.
 

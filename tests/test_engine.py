@@ -295,8 +295,10 @@ def test_an_unobserved_run_applies_every_transition_to_its_tasks_without_events(
 
 
 def test_preset_completes_a_task_without_running_it() -> None:
-    engine = make_engine(tasks_named("a", "b"), [[], [0]])
-    engine.preset(0, 0.0)
+    tasks = tasks_named("a", "b")
+    engine = make_engine(tasks, [[], [0]])
+    engine.preset(0, 0.0, "kept")
+    assert (tasks[0].status, tasks[0].result) == (S.COMPLETED, "kept")
     events = drain(engine)
     assert [(e.task, e.status, e.reused, e.attempt) for e in events] == [
         ("a", S.COMPLETED, True, 0)
