@@ -12,7 +12,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Sequence
-from types import CodeType, FunctionType, MethodType
+from types import CodeType, CoroutineType, FunctionType, MethodType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -207,8 +207,11 @@ def is_coroutine_function(fn: Callable[..., Any]) -> bool:
 
 def call_coroutine(attempt: Attempt) -> Coroutine[Any, Any, Any]:
     """The coroutine of an attempt whose function is a coroutine function."""
-    value = attempt.fn(**attempt.kwargs)
-    return value if inspect.iscoroutine(value) else as_coroutine(value)
+    kwargs = attempt.kwargs
+    value = attempt.fn(**kwargs) if kwargs else attempt.fn()
+    return (
+        value if type(value) is CoroutineType or inspect.iscoroutine(value) else as_coroutine(value)
+    )
 
 
 # -- binding upstream results to parameters ---------------------------------------

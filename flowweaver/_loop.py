@@ -89,10 +89,10 @@ async def drive_async(run: Run, backend: Backend) -> None:
 
     def report(outcome: Outcome) -> None:
         inbox.append(outcome)
-        if threading.get_ident() == loop_thread:
-            wake()
-        else:
+        if threading.get_ident() != loop_thread:
             loop.call_soon_threadsafe(wake)
+        elif not wakeup[0].done():  # (wake(), without the call: this runs per outcome)
+            wakeup[0].set_result(None)
 
     loop_thread = threading.get_ident()
     backend.open(report)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 
 from flowweaver import graph
 from flowweaver.events import TaskEvent
@@ -63,7 +63,10 @@ class Engine:
         self.record_events = record_events
         self.parents = parents
         self.children = children if children is not None else graph.children_of(parents)
-        self.order = order
+        # The ready queue is a heap of ranks (plain ints compare fastest): rank r is the
+        # r-th task by (order, position), and _by_rank[r] is that task.
+        self._by_rank = sorted(range(count), key=order.__getitem__)  # stable: ties by position
+        self._rank = sorted(range(count), key=self._by_rank.__getitem__)  # its inverse
         self.fail_fast = fail_fast
         self.wall_offset = wall_offset
         self.rng = rng or random.Random()
@@ -77,13 +80,14 @@ class Engine:
         self.unfinished = count
         self.executing = 0
         self.stopped = False
-        self._ready: list[tuple[float, int]] = []
+        self._ready = [self._rank[node] for node, count in enumerate(self.waiting) if not count]
+        heapify(self._ready)
         # heaps of (time, node, attempt): a deadline or a retry time is pending while
         # either is non-empty (a finished attempt's deadline is dropped lazily)
         self.deadlines: list[tuple[float, int, int]] = []
         self.retries: list[tuple[float, int, int]] = []
-        for node in [node for node, count in enumerate(self.waiting) if not count]:
-            self._make_ready(node)
+        for node in [self._by_rank[rank] for rank in self._ready]:
+            self.phase[node] = _READY
 
     # -- questions ----------------------------------------------------------------
 
@@ -136,9 +140,9 @@ class Engine:
         """Start the best ready task and return its position; ``-1`` if none can start."""
         if self.retries:
             self._wake_retries(now)
-        ready, phase = self._ready, self.phase
+        ready, phase, by_rank = self._ready, self.phase, self._by_rank
         while ready and not self.stopped:
-            node = heappop(ready)[1]
+            node = by_rank[heappop(ready)]
             if phase[node] != _READY:
                 continue  # preset (reused) after it was made ready
             phase[node] = _EXECUTING
@@ -175,12 +179,12 @@ class Engine:
         self.unfinished -= 1
         if self.record_events:
             self._record_final(node, COMPLETED, now, None, cached, reused)
-        waiting, ready, order = self.waiting, self._ready, self.order
+        waiting, ready, rank = self.waiting, self._ready, self._rank
         for child in self.children[node]:
             waiting[child] -= 1
             if waiting[child] == 0 and phase[child] == _WAITING:
                 phase[child] = _READY
-                heappush(ready, (order[child], child))
+                heappush(ready, rank[child])
 
     def fail(self, node: int, now: float, error: str, *, retryable: bool) -> None:
         """The current attempt of ``node`` failed with ``error``."""
@@ -225,7 +229,7 @@ class Engine:
 
     def _make_ready(self, node: int) -> None:
         self.phase[node] = _READY
-        heappush(self._ready, (self.order[node], node))
+        heappush(self._ready, self._rank[node])
 
     def _wake_retries(self, now: float) -> None:
         retries = self.retries

@@ -132,7 +132,7 @@ class _AsyncBackend:
             except BaseException as exc:
                 self._report((attempt, False, exc))
                 return
-            self._start(attempt, coroutine)
+            self._tasks[attempt] = self._loop.create_task(self._run(attempt, coroutine))
             return
         if self._threads is None:
             self._threads = WorkerThreads(self._pool_size, self._from_thread, await_here=False)
