@@ -77,11 +77,14 @@ def executing(executor: Executor, workflow: Workflow) -> Timed:
 
 
 def interleaved(reference: Timed, engine: Timed, runs: int) -> tuple[list[float], list[float]]:
-    """``runs`` times each, alternating reference, engine, reference, engine …"""
+    """``runs`` times each, alternating reference, engine, reference, engine …, each
+    after a full collection."""
     refs: list[float] = []
     engines: list[float] = []
     for _ in range(runs):
+        gc.collect()  # neither side pays for the garbage the other left
         refs.append(reference())
+        gc.collect()
         engines.append(engine())
     return refs, engines
 
