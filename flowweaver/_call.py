@@ -25,7 +25,6 @@ _CO_COROUTINE = inspect.CO_COROUTINE
 _local = threading.local()
 _NEVER_AWAITABLE = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict, set})
 _abandon_lock = threading.RLock()  # re-entrant: a signal handler may abandon
-_stopped_threads = 0  # how many threads stop_calls_here() stopped: invoke looks no further if 0
 
 
 class Attempt:
@@ -100,11 +99,20 @@ def on_abandon(callback: Callable[[], object]) -> None:
 def stop_calls_here(stopping: bool = True) -> None:
     """From now on, :func:`invoke` on this thread fails at once (an interrupted run);
     ``stop_calls_here(False)`` lifts it."""
-    global _stopped_threads
-    with _abandon_lock:
-        if stopping != bool(_local.__dict__.get("stopping")):
-            _stopped_threads += 1 if stopping else -1
-        _local.stopping = stopping
+    if stopping:
+        _local.stopping = True
+    else:
+        _local.__dict__.pop("stopping", None)
+
+
+def thread_state() -> dict[str, Any]:
+    """This thread's calling state (the attempt it runs; whether calls are stopped).
+
+    A thread that invokes many attempts fetches it once and passes it to
+    :func:`invoke`, which then skips a thread-local lookup per call.
+    """
+    state: dict[str, Any] = _local.__dict__
+    return state
 
 
 def current_attempt() -> Attempt | None:
@@ -122,24 +130,29 @@ class Pending:
         self.coroutine = as_coroutine(awaitable)
 
 
-def invoke(attempt: Attempt, *, await_here: bool = True) -> Outcome:
+def invoke(
+    attempt: Attempt, await_here: bool = True, here: dict[str, Any] | None = None
+) -> Outcome:  # (no keyword-only parameters: CPython 3.11 would not specialize its calls)
     """Call the attempt's function on this thread. If it returns an awaitable, await it
     on this thread's own loop, or (``await_here=False``) hand it back as :class:`Pending`.
+    ``here`` is this thread's :func:`thread_state`, when the caller has it at hand.
 
     Whatever the function raises, ``BaseException`` included, becomes the outcome.
     """
+    if here is None:
+        here = _local.__dict__
     try:
-        _local.attempt = attempt
-        if attempt.abandoned or (_stopped_threads and _local.__dict__.get("stopping")):
+        here["attempt"] = attempt
+        if attempt.abandoned or "stopping" in here:
             raise KeyboardInterrupt  # given up (Ctrl-C, timeout) before it started
-        kwargs = attempt.kwargs
-        value = attempt.fn(**kwargs) if kwargs else attempt.fn()
+        fn, kwargs = attempt.fn, attempt.kwargs
+        value = fn(**kwargs) if kwargs else fn()
         if type(value) not in _NEVER_AWAITABLE and inspect.isawaitable(value):
             value = _await_here(value, attempt) if await_here else Pending(value)
     except BaseException as exc:
         return attempt, False, exc
     finally:
-        _local.attempt = None
+        here["attempt"] = None
     return attempt, True, value
 
 
@@ -217,6 +230,9 @@ def call_coroutine(attempt: Attempt) -> Coroutine[Any, Any, Any]:
 # -- binding upstream results to parameters ---------------------------------------
 
 _code_params: dict[CodeType, tuple[frozenset[str], bool]] = {}
+NO_KEYWORDS: tuple[frozenset[str], bool] = (frozenset(), False)
+"""What :func:`accepted_keywords` returns, this very object, for a function that takes
+no keyword arguments."""
 
 
 def accepted_keywords(fn: Callable[..., Any]) -> tuple[frozenset[str], bool]:
@@ -227,11 +243,14 @@ def accepted_keywords(fn: Callable[..., Any]) -> tuple[frozenset[str], bool]:
     """
     if type(fn) is FunctionType:
         code = fn.__code__
+        if not (code.co_argcount or code.co_kwonlyargcount or code.co_flags & _CO_VARKEYWORDS):
+            return NO_KEYWORDS  # no parameters: no lookup (a code object's hash is not cached)
         found = _code_params.get(code)
         if found is None:
             first = code.co_posonlyargcount
-            last = code.co_argcount + code.co_kwonlyargcount
-            found = (frozenset(code.co_varnames[first:last]), bool(code.co_flags & _CO_VARKEYWORDS))
+            names = frozenset(code.co_varnames[first : code.co_argcount + code.co_kwonlyargcount])
+            var_kw = bool(code.co_flags & _CO_VARKEYWORDS)
+            found = (names, var_kw) if names or var_kw else NO_KEYWORDS
             _code_params[code] = found
         return found
     if type(fn) is MethodType and type(fn.__func__) is FunctionType:

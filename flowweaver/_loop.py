@@ -119,7 +119,7 @@ async def drive_async(run: Run, backend: Backend) -> None:
 def _start_ready(run: Run, backend: Backend) -> float:
     """Start what can start (a backend may run it inline); returns the time."""
     now = _monotonic()
-    ended = run.launch(now, backend.submit)
+    ended = run.launch(now, backend)
     run.flush()
     return now if ended is None else ended
 

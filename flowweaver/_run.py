@@ -16,13 +16,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowweaver import graph
-from flowweaver._call import Attempt, Outcome, accepted_keywords, bindings
+from flowweaver._call import NO_KEYWORDS, Attempt, Outcome, accepted_keywords, bindings
 from flowweaver.engine import EXECUTING, Engine
 from flowweaver.errors import RunInterrupted, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer
 from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
+    from flowweaver._loop import Backend
     from flowweaver.recorder import Recorder
     from flowweaver.workflow import Graph
 
@@ -31,7 +32,6 @@ _monotonic = time.monotonic
 _COMPLETED = TaskStatus.COMPLETED
 _RUNNING = TaskStatus.RUNNING
 _PENDING = TaskStatus.PENDING
-_NO_KEYWORDS: tuple[frozenset[str], bool] = (frozenset(), False)
 
 
 def error_text(exc: BaseException) -> str:
@@ -94,20 +94,20 @@ class Run:
 
     # -- the steps both loops take ----------------------------------------------------
 
-    def launch(self, now: float, submit: Callable[[Attempt], Outcome | None]) -> float | None:
-        """Start what is ready and a slot allows, and ``submit`` each attempt.
+    def launch(self, now: float, backend: Backend) -> float | None:
+        """Start what is ready and a slot allows, and submit each attempt to ``backend``.
 
         An outcome ``submit`` returns (the backend ran the attempt inline) is settled
         at once, and what it made ready starts in the same call, until something is
         timed or signalled. Returns the time of the last such outcome, or ``None``.
         """
-        engine, slots, start_next, running = (
-            self.engine,
-            self.slots,
-            self.engine.start_next,
-            self.running,
+        engine, slots, running = self.engine, self.slots, self.running
+        tasks, results, bound, start_next = (
+            self.tasks,
+            self.results,
+            self._bindings,
+            engine.start_next,
         )
-        tasks, results, bound = self.tasks, self.results, self._bindings
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
             if engine.executing >= slots or self.signum is not None:
@@ -129,7 +129,7 @@ class Run:
             )
             if engine.events:
                 self.flush()  # RUNNING is passed on before the call
-            outcome = submit(attempt)
+            outcome = backend.submit(attempt)
             if outcome is not None:
                 now = ended = _monotonic()
                 self.settle(outcome, now)
@@ -273,7 +273,7 @@ def _reset_and_bind(graph: Graph) -> tuple[list[tuple[tuple[str, int], ...]], bo
         task.status, task.result, task.error, task.attempts = _PENDING, None, None, 0
         if task.on_status_change is not None or task.on_retry is not None:
             callbacks = True
-        if not ups or (accepted_keywords(task.fn) == _NO_KEYWORDS and not task.inputs):
+        if not ups or (accepted_keywords(task.fn) is NO_KEYWORDS and not task.inputs):
             bound.append(())
             continue
         named = [(tasks[up].name, up) for up in ups]

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from queue import SimpleQueue
 
-from flowweaver._call import Attempt, Outcome, close_thread_loop, invoke
+from flowweaver._call import Attempt, Outcome, close_thread_loop, invoke, thread_state
 
 Report = Callable[[Outcome], object]
 _names = itertools.count(1)
@@ -57,13 +57,13 @@ class WorkerThreads:
         thread.start()
 
     def _work(self) -> None:
-        jobs, report, await_here = self._jobs, self._report, self._await_here
+        jobs, report, await_here, here = self._jobs, self._report, self._await_here, thread_state()
         try:
             while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
                 attempt = jobs.get()
                 if attempt is None:
                     return
-                outcome = invoke(attempt, await_here=await_here)
+                outcome = invoke(attempt, await_here, here)
                 if attempt.abandoned:
                     return  # replaced while stuck: retire
                 report(outcome)

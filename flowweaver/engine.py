@@ -164,10 +164,9 @@ class Engine:
         node: int,
         now: float,
         value: object = None,
-        *,
         cached: bool = False,
         reused: bool = False,
-    ) -> None:
+    ) -> None:  # (no keyword-only parameters: CPython 3.11 would not specialize its calls)
         """``node`` COMPLETED with ``value``: its current attempt returned it, or it came
         from the cache (``cached``) or from an earlier run (``reused``, not executing)."""
         phase = self.phase

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flowweaver._call import Attempt, Outcome, close_thread_loop, invoke
+from flowweaver._call import Attempt, Outcome, close_thread_loop, invoke, thread_state
 from flowweaver._threads import WorkerThreads
 from flowweaver.executors.base import Executor
 
@@ -25,10 +25,11 @@ class _InlineBackend:
     def open(self, report: Callable[[Outcome], object]) -> None:
         self._report = report
         self._helper: WorkerThreads | None = None
+        self._here = thread_state()  # submit runs on the thread that opened the backend
 
     def submit(self, attempt: Attempt) -> Outcome | None:
         if attempt.timeout is None:
-            return invoke(attempt)
+            return invoke(attempt, True, self._here)
         if self._helper is None:
             self._helper = WorkerThreads(1, self._report)
         self._helper.submit(attempt)
