@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from benchmarks.harness import Case, executing, interleaved, median
-from flowweaver import SequentialExecutor, Task, Workflow
+from flowweaver import SequentialExecutor, Task, TaskStatus, Workflow
 
 SIZES = (100, 10_000, 100_000)
 TARGET_US = 3.0  # engine cost per task beyond the loop, at 100,000
@@ -46,6 +47,32 @@ def loop_reference(fns: list[Callable[[], None]]) -> Callable[[], float]:
     return run
 
 
+def observed(size: int, runs: int) -> Case:
+    """The same chain with one subscriber: what the two events per task cost (a run
+    nobody observes makes none). No target: the command line always observes."""
+    fns = functions(size)
+    workflow = chain(fns)
+    seen = Counter[TaskStatus]()
+    workflow.subscribe(lambda event: seen.update((event.status,)))
+    refs, engines = interleaved(
+        loop_reference(fns), executing(SequentialExecutor(), workflow), runs
+    )
+    assert seen[TaskStatus.COMPLETED] == size * runs
+    return Case(
+        "chain",
+        f"sequential, N={size:,}, one observer",
+        median(engines),
+        median(refs),
+        "plain loop",
+        "",
+        None,
+        tasks=size,
+        engine_runs=tuple(engines),
+        reference_runs=tuple(refs),
+        note="the observer counts the events by status",
+    )
+
+
 def run(quick: bool) -> list[Case]:
     cases: list[Case] = []
     per_task: dict[int, float] = {}
@@ -75,6 +102,7 @@ def run(quick: bool) -> list[Case]:
             case.passed = extra <= TARGET_US
         cases.append(case)
         del workflow, fns
+    cases.append(observed(SIZES[-1], 3 if quick else 5))
     growth = per_task[SIZES[-1]] / per_task[SIZES[-2]]
     cases.append(
         Case(

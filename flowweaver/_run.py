@@ -19,7 +19,7 @@ from flowweaver import graph
 from flowweaver._call import NO_KEYWORDS, Attempt, Outcome, accepted_keywords, bindings
 from flowweaver.engine import EXECUTING, Engine
 from flowweaver.errors import RunInterrupted, TaskTimeoutError, WorkflowError
-from flowweaver.events import Observer
+from flowweaver.events import Observer, TaskEvent
 from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class Run:
         self.ended_at: float | None = None
         self.running: dict[int, Attempt] = {}
         self.results: list[Any] = [None] * len(tasks)
-        self._bindings, callbacks = _reset_and_bind(graph)
+        self._bindings, self._callbacks = _reset_and_bind(graph)
         reused: dict[str, Any] = {}
         durations: dict[str, float] = {}
         if recorder is not None:
@@ -83,7 +83,7 @@ class Run:
             fail_fast=fail_fast,
             wall_offset=time.time() - self.started_at,
             rng=rng,
-            record_events=callbacks or bool(self.observers),
+            record_events=self._callbacks or bool(self.observers),
         )
         if reused:  # a resumed run: what the earlier run completed is not run again
             for index, task in enumerate(tasks):
@@ -179,24 +179,32 @@ class Run:
         """Pass the engine's new events to the tasks' callbacks and the observers.
 
         (The engine has already applied each transition to its task.)"""
-        events = self.engine.events
+        engine = self.engine
+        events = engine.events
         if not events:
             return
-        tasks, observers = self.tasks, self.observers
-        for node, event in zip(self.engine.event_nodes, events, strict=False):  # same length
-            task = tasks[node]
-            if event[6] is not None:  # retry_in: a failed attempt that will be retried
-                if task.on_retry is not None:
-                    _call_back(task.on_retry, task.name, event[2])
-            elif task.on_status_change is not None and (event[1] is not _RUNNING or event[2] == 1):
-                _call_back(task.on_status_change, task.name, event[1])  # a change of status
-            for observer in observers:
+        if self._callbacks:
+            self._call_back(engine.event_nodes, events)
+        for event in events:
+            for observer in self.observers:
                 try:
                     observer(event)
                 except Exception:
                     logger.exception("observer %r raised; ignored", observer)
         events.clear()
-        self.engine.event_nodes.clear()
+        engine.event_nodes.clear()
+
+    def _call_back(self, nodes: list[int], events: list[TaskEvent]) -> None:
+        """The tasks' own callbacks, for these events: ``on_retry`` before a retry,
+        ``on_status_change`` on a change of status (a new attempt is not one)."""
+        tasks = self.tasks
+        for node, event in zip(nodes, events, strict=True):
+            task = tasks[node]
+            if event[6] is not None:  # retry_in: a failed attempt that will be retried
+                if task.on_retry is not None:
+                    _call_back(task.on_retry, task.name, event[2])
+            elif task.on_status_change is not None and (event[1] is not _RUNNING or event[2] == 1):
+                _call_back(task.on_status_change, task.name, event[1])
 
     def _fail(self, attempt: Attempt, exc: BaseException, now: float) -> None:
         task = self.tasks[attempt.index]

@@ -155,7 +155,7 @@ class Engine:
             if self.record_events:
                 if attempt == 1:
                     self.first_start[node] = now  # for the final event's duration
-                self._record(node, RUNNING, now, None, None, None, False, False)
+                self._record(node, RUNNING, now, None, None, False, False)
             return node
         return -1
 
@@ -177,7 +177,7 @@ class Engine:
         task.status, task.result = COMPLETED, value
         self.unfinished -= 1
         if self.record_events:
-            self._record_final(node, COMPLETED, now, None, cached, reused)
+            self._record(node, COMPLETED, now, None, None, cached, reused)
         waiting, ready, rank = self.waiting, self._ready, self._rank
         for child in self.children[node]:
             waiting[child] -= 1
@@ -198,7 +198,7 @@ class Engine:
             task.error = error
             heappush(self.retries, (now + delay, node, attempt))
             if self.record_events:
-                self._record(node, RUNNING, now, error, None, delay, False, False)
+                self._record(node, RUNNING, now, error, delay, False, False)
             return
         self._finish(node, FAILED, now, error)
         self.failed.append(node)
@@ -248,20 +248,7 @@ class Engine:
         task.status, task.result, task.error = status, None, error
         self.unfinished -= 1
         if self.record_events:
-            self._record_final(node, status, now, error, False, False)
-
-    def _record_final(
-        self,
-        node: int,
-        status: TaskStatus,
-        now: float,
-        error: str | None,
-        cached: bool,
-        reused: bool,
-    ) -> None:
-        attempt = self.attempt[node]
-        duration = now - self.first_start[node] if attempt else 0.0
-        self._record(node, status, now, error, duration, None, cached, reused)
+            self._record(node, status, now, error, None, False, False)
 
     def _record(
         self,
@@ -269,13 +256,20 @@ class Engine:
         status: TaskStatus,
         now: float,
         error: str | None,
-        duration: float | None,
         retry_in: float | None,
         cached: bool,
         reused: bool,
     ) -> None:
-        fields = (self.names[node], status, self.attempt[node], now + self.wall_offset, error)
-        self.events.append(_event(TaskEvent, (*fields, duration, retry_in, cached, reused)))
+        """The event of a transition of ``node``; a final one (no ``retry_in``) says how
+        long the task took from its first start."""
+        attempt = self.attempt[node]
+        wall = now + self.wall_offset
+        if retry_in is not None or status is RUNNING:
+            duration = None
+        else:
+            duration = now - self.first_start[node] if attempt else 0.0
+        event = (self.names[node], status, attempt, wall, error, duration, retry_in, cached, reused)
+        self.events.append(_event(TaskEvent, event))
         self.event_nodes.append(node)
 
     def _cancel_all(self, now: float, reason: str, *, include_executing: bool) -> None:
