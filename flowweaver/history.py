@@ -47,8 +47,9 @@ class UnknownRunError(StateError, KeyError):
 class TaskRecord:
     """One task of a recorded run. Times are seconds since the epoch.
 
-    ``status`` is a :class:`~flowweaver.TaskStatus` value, or ``pending`` for a
-    task a killed run never finished. ``note`` says why a result was not stored.
+    ``status`` is a :class:`~flowweaver.TaskStatus` value; in a killed run, ``killed``
+    for a task that was running when the run died (``started`` says since when), and
+    ``pending`` for one it never started. ``note`` says why a result was not stored.
     """
 
     name: str
@@ -346,7 +347,8 @@ class RunStore:
             [row["id"]],
         )
         status = row["status"]
-        if status == "running" and not self._still_running(row["workflow"], row["id"]):
+        killed = status == "running" and not self._still_running(row["workflow"], row["id"])
+        if killed:
             status = "killed"
         return RunRecord(
             id=row["id"],
@@ -360,7 +362,7 @@ class RunStore:
             params=_params(row["params"]),
             pid=row["pid"],
             resumed_from=row["resumed_from"],
-            tasks=tuple(_task_record(task) for task in tasks),
+            tasks=tuple(_task_record(task, killed) for task in tasks),
         )
 
     def _still_running(self, workflow: str, run_id: str) -> bool:
@@ -368,10 +370,12 @@ class RunStore:
         return holder is not None and holder.get("run") == run_id
 
 
-def _task_record(row: sqlite3.Row) -> TaskRecord:
+def _task_record(row: sqlite3.Row, killed: bool) -> TaskRecord:
+    """A task's record; in a killed run, a task that was running reads ``killed``."""
+    status = row["status"]
     return TaskRecord(
         name=row["name"],
-        status=row["status"],
+        status="killed" if killed and status == "running" else status,
         attempts=row["attempts"],
         started=row["started"],
         ended=row["ended"],

@@ -2,8 +2,9 @@
 
 Every method is called from the engine's loop and never raises: a history that
 cannot be written (a full disk, a read-only file) is one warning on the
-``flowweaver`` logger, and the run goes on. Each final task event is committed
-before the next event is handled, so a killed run leaves a true record.
+``flowweaver`` logger, and the run goes on. Each task event is committed before
+the next is handled, so a killed run leaves a true record: what had ended, and
+what was running.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ logger = logging.getLogger("flowweaver")
 _UPDATE_TASK = """UPDATE tasks SET status=?, attempts=?, started=?, ended=?, duration=?,
     error=?, cached=?, reused=?, result=?, result_state=?, note=?
     WHERE run_id=? AND name=?"""
+_TASK_STARTED = """UPDATE tasks SET status='running', attempts=?, started=COALESCE(started, ?)
+    WHERE run_id=? AND name=?"""
+_TASK_RETRYING = "UPDATE tasks SET attempts=?, error=? WHERE run_id=? AND name=?"
 _PAST_RUNS_FOR_DURATIONS = 5
 
 
@@ -114,12 +118,23 @@ class RunRecorder:
                 self._cache_writes[task.name] = (key, blob)
 
     def record_event(self, event: TaskEvent) -> None:
-        if not event.status.is_final:
-            return
         try:
-            self._record_final(event)
+            if event.status.is_final:
+                self._record_final(event)
+            else:
+                self._record_running(event)
         except Exception as exc:  # never let the history stop the run
             logger.warning("run history: task %r not recorded: %s", event.task, exc)
+
+    def _record_running(self, event: TaskEvent) -> None:
+        """A task started (or failed an attempt that will be retried): a run killed now
+        shows it as in flight, since when, at which attempt, with its last error."""
+        row: tuple[object, ...]
+        if event.retry_in is None:
+            sql, row = _TASK_STARTED, (event.attempt, event.time, self.run_id, event.task)
+        else:
+            sql, row = _TASK_RETRYING, (event.attempt, event.error, self.run_id, event.task)
+        self._commit([(sql, row)], f"task {event.task!r}")
 
     def _record_final(self, event: TaskEvent) -> None:
         blob, state, note = self._results.pop(event.task, (None, "none", None))

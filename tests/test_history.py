@@ -256,7 +256,7 @@ def test_a_history_write_that_fails_warns_once_and_the_run_goes_on(
 
     def write_until_full(statements: object) -> None:
         nonlocal written
-        if written >= 2:
+        if written >= 4:  # two tasks: each started, then ended
             raise sqlite3.OperationalError("database or disk is full")
         written += 1
         real_write(statements)

@@ -258,7 +258,9 @@ def test_a_run_killed_mid_way_leaves_a_true_record_and_resumes(tmp_path: Path, l
             store = RunStore(state)
             running = store.run("latest")
             assert running.status == "running"
-            assert {t.name: t.status for t in running.tasks}["transform"] == "completed"
+            live = {t.name: t for t in running.tasks}
+            assert live["transform"].status == "completed"
+            assert live["load"].status == "running" and live["load"].attempts == 1
             child.send_signal(signal.SIGKILL)
             child.wait(TIMEOUT)
         finally:
@@ -271,9 +273,11 @@ def test_a_run_killed_mid_way_leaves_a_true_record_and_resumes(tmp_path: Path, l
     assert statuses == {
         "extract": "completed",
         "transform": "completed",
-        "load": "pending",
+        "load": "killed",  # it was running when the run died
         "side": "completed",
     }
+    load = next(t for t in killed.tasks if t.name == "load")
+    assert load.started is not None and load.ended is None
     log.unlink()
     workflow = build(log)
     started = time.monotonic()
