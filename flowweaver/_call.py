@@ -257,7 +257,20 @@ def accepted_keywords(fn: Callable[..., Any]) -> tuple[frozenset[str], bool]:
         names, var_kw = accepted_keywords(fn.__func__)
         receiver = fn.__func__.__code__.co_varnames[:1]
         return names - frozenset(receiver), var_kw
+    if type(fn) is functools.partial and type(fn.func) is FunctionType:
+        return _partial_keywords(fn, fn.func.__code__)
     return _keywords_by_signature(fn)
+
+
+def _partial_keywords(fn: functools.partial[Any], code: CodeType) -> tuple[frozenset[str], bool]:
+    """What ``inspect.signature`` says of a partial of a plain function, from its code:
+    the positional arguments it holds use up the first parameters, and the keywords
+    it holds are not offered to upstream results."""
+    positional = code.co_varnames[: code.co_argcount]
+    keyword_only = code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+    taken = max(len(fn.args), code.co_posonlyargcount)
+    names = frozenset(positional[taken:]).union(keyword_only) - frozenset(fn.keywords)
+    return names, bool(code.co_flags & _CO_VARKEYWORDS)
 
 
 def _keywords_by_signature(fn: Callable[..., Any]) -> tuple[frozenset[str], bool]:

@@ -72,8 +72,10 @@ def drive(run: Run, backend: Backend) -> None:
                 _expire_and_interrupt(run, backend, now)
     finally:
         backend.close()
-        run.close()
-        run.flush()
+        try:
+            run.flush()  # the last events reach the history before it records the end
+        finally:
+            run.close()
     run.finish()
 
 
@@ -111,8 +113,10 @@ async def drive_async(run: Run, backend: Backend) -> None:
                 _expire_and_interrupt(run, backend, now)
     finally:
         backend.close()
-        run.close()
-        run.flush()
+        try:
+            run.flush()  # the last events reach the history before it records the end
+        finally:
+            run.close()
     run.finish()
 
 

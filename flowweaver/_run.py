@@ -193,6 +193,8 @@ class Run:
                     logger.exception("observer %r raised; ignored", observer)
         events.clear()
         engine.event_nodes.clear()
+        if self.recorder is not None:
+            self.recorder.commit()  # the batch is in the history before the run goes on
 
     def _call_back(self, nodes: list[int], events: list[TaskEvent]) -> None:
         """The tasks' own callbacks, for these events: ``on_retry`` before a retry,

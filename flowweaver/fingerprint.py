@@ -96,7 +96,7 @@ def _function_identity(fn: types.FunctionType) -> bytes:
         [
             b"function:",
             _path(fn).encode(),
-            _source(fn) or _code_identity(fn.__code__),
+            _code_text(fn),
             encode(list(fn.__defaults__ or ())),
             encode(dict(fn.__kwdefaults__ or {})),
             encode([_closure_value(value) for value in closure]),
@@ -122,6 +122,19 @@ def _path(obj: Any) -> str:
     module = getattr(obj, "__module__", None) or "?"
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or "?"
     return f"{module}:{name}"
+
+
+_code_texts: dict[types.CodeType, bytes] = {}
+
+
+def _code_text(fn: types.FunctionType) -> bytes:
+    """A function's source, else its bytecode; read once per code object (10,000 tasks
+    that call one function with different arguments tokenize its source once)."""
+    code = fn.__code__
+    text = _code_texts.get(code)
+    if text is None:
+        text = _code_texts[code] = _source(fn) or _code_identity(code)
+    return text
 
 
 def _source(obj: Any) -> bytes:

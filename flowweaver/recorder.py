@@ -1,8 +1,8 @@
 """What a run tells its history, and asks of it: the seam between engine and store.
 
 The engine calls these methods from its loop thread, in this order:
-``begin`` once, then ``lookup``/``record_result``/``record_event`` as tasks run,
-then ``end`` once, even when the run was interrupted.
+``begin`` once, then ``lookup``/``record_result``/``record_event``/``commit`` as
+tasks run, then ``end`` once, even when the run was interrupted.
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ class Recorder(Protocol):
         ...
 
     def record_event(self, event: TaskEvent) -> None: ...
+
+    def commit(self) -> None:
+        """Make the events recorded so far durable. The engine calls it after each batch
+        of events, before it starts another task or waits."""
+        ...
 
     def end(self, status: str, elapsed: float) -> None:
         """The run is over: ``completed``, ``failed`` or ``interrupted``."""

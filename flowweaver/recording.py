@@ -2,9 +2,9 @@
 
 Every method is called from the engine's loop and never raises: a history that
 cannot be written (a full disk, a read-only file) is one warning on the
-``flowweaver`` logger, and the run goes on. Each task event is committed before
-the next is handled, so a killed run leaves a true record: what had ended, and
-what was running.
+``flowweaver`` logger, and the run goes on. The engine passes events on in batches
+and calls :meth:`RunRecorder.commit` after each, before it starts anything else, so
+a killed run leaves a true record: what had ended, and what was running.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class RunRecorder:
             name: (blob, "stored", None) for name, blob in (reused_blobs or {}).items()
         }
         self._cache_writes: dict[str, tuple[str, bytes]] = {}
+        self._pending: list[tuple[str, Sequence[Any]]] = []  # records not yet committed
         self._keys: dict[str, str] = {}
         self._warned = False
         self.ended = False
@@ -118,25 +119,29 @@ class RunRecorder:
                 self._cache_writes[task.name] = (key, blob)
 
     def record_event(self, event: TaskEvent) -> None:
+        """Keep the event's record, to be written by the next :meth:`commit`."""
         try:
             if event.status.is_final:
-                self._record_final(event)
+                self._pending.extend(self._final_statements(event))
             else:
-                self._record_running(event)
+                self._pending.append(self._running_statement(event))
         except Exception as exc:  # never let the history stop the run
             logger.warning("run history: task %r not recorded: %s", event.task, exc)
 
-    def _record_running(self, event: TaskEvent) -> None:
+    def commit(self) -> None:
+        """Write the records of the events since the last commit, in one transaction."""
+        if self._pending:
+            statements, self._pending = self._pending, []
+            self._commit(statements, "task records")
+
+    def _running_statement(self, event: TaskEvent) -> tuple[str, Sequence[Any]]:
         """A task started (or failed an attempt that will be retried): a run killed now
         shows it as in flight, since when, at which attempt, with its last error."""
-        row: tuple[object, ...]
         if event.retry_in is None:
-            sql, row = _TASK_STARTED, (event.attempt, event.time, self.run_id, event.task)
-        else:
-            sql, row = _TASK_RETRYING, (event.attempt, event.error, self.run_id, event.task)
-        self._commit([(sql, row)], f"task {event.task!r}")
+            return _TASK_STARTED, (event.attempt, event.time, self.run_id, event.task)
+        return _TASK_RETRYING, (event.attempt, event.error, self.run_id, event.task)
 
-    def _record_final(self, event: TaskEvent) -> None:
+    def _final_statements(self, event: TaskEvent) -> list[tuple[str, Sequence[Any]]]:
         blob, state, note = self._results.pop(event.task, (None, "none", None))
         if event.status is not TaskStatus.COMPLETED:
             blob, state = None, "none"
@@ -166,19 +171,14 @@ class RunRecorder:
                     (cache[0], event.task, self.store.clock(), cache[1]),
                 )
             )
-        self._commit(statements, f"task {event.task!r}")
+        return statements
 
     def end(self, status: str, elapsed: float) -> None:
         try:
-            self._commit(
-                [
-                    (
-                        "UPDATE runs SET status=?, ended=?, elapsed=? WHERE id=?",
-                        (status, self.store.clock(), elapsed, self.run_id),
-                    )
-                ],
-                "the run's end",
-            )
+            statements, self._pending = self._pending, []
+            end = "UPDATE runs SET status=?, ended=?, elapsed=? WHERE id=?"
+            statements.append((end, (status, self.store.clock(), elapsed, self.run_id)))
+            self._commit(statements, "the run's end")
         finally:
             self.close()
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 from typing import Any
 
 import pytest
 
 from flowweaver import SequentialExecutor, Task, TaskEvent, TaskStatus, Workflow, WorkflowError
+from flowweaver._call import accepted_keywords
 
 
 def noop() -> None:
@@ -99,6 +102,51 @@ def test_inputs_and_name_matching_pass_results() -> None:
     SequentialExecutor().execute(wf)
     assert wf.get_task_result("total") == 6
     assert wf.get_task_result("count") == 3
+
+
+def _shapes(
+    a: int, b: int, /, c: int, d: int = 1, *args: int, e: int, g: int = 2, **kw: int
+) -> None:
+    return None
+
+
+def _plain(x: int, y: int = 2, *, z: int) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        functools.partial(_shapes, 1),
+        functools.partial(_shapes, 1, 2, 3),
+        functools.partial(_shapes, e=1),
+        functools.partial(_plain, 1),
+        functools.partial(_plain, y=3),
+        functools.partial(functools.partial(_plain, 1), z=2),
+        functools.partial(_plain),
+    ],
+)
+def test_a_partial_offers_the_keywords_its_signature_does(fn: functools.partial[Any]) -> None:
+    # a partial is read from its function's code; inspect.signature is the reference
+    signature = inspect.signature(fn)
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    expected = {p.name for p in signature.parameters.values() if p.kind in kinds}
+    names, var_kw = accepted_keywords(fn)
+    assert names == expected - set(fn.keywords)
+    assert var_kw == any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+
+
+def test_a_partial_receives_upstream_results_by_name() -> None:
+    def scale(factor: int, n: int) -> int:
+        return factor * n
+
+    wf = Workflow()
+    wf.add_task(Task("n", lambda: 7))
+    wf.add_task(Task("scaled", functools.partial(scale, 3)), depends_on=["n"])
+    wf.add_task(Task("fixed", functools.partial(scale, n=5, factor=2)), depends_on=["n"])
+    SequentialExecutor().execute(wf)
+    assert wf.get_task_result("scaled") == 21
+    assert wf.get_task_result("fixed") == 10  # its own keyword wins over the upstream result
 
 
 # -- plan ------------------------------------------------------------------------------
