@@ -29,7 +29,8 @@ class Backend(Protocol):
 
     slots: int
 
-    def open(self, report: Callable[[Outcome], object]) -> None: ...
+    def open(self, report: Callable[[Outcome], object], tasks: int) -> None:
+        """Get ready for a run of ``tasks`` tasks whose outcomes go to ``report``."""
 
     def submit(self, attempt: Attempt) -> Outcome | None:
         """Start the attempt; return its outcome if it ran to the end inline."""
@@ -49,7 +50,7 @@ def drive(run: Run, backend: Backend) -> None:
     loop then goes straight round without waiting.
     """
     inbox: SimpleQueue[Outcome | None] = SimpleQueue()
-    backend.open(inbox.put)
+    backend.open(inbox.put, len(run.tasks))
     engine = run.engine
     try:
         with routed_to(run, lambda: inbox.put(None)):
@@ -71,11 +72,7 @@ def drive(run: Run, backend: Backend) -> None:
                         run.settle(item, now)
                 _expire_and_interrupt(run, backend, now)
     finally:
-        backend.close()
-        try:
-            run.flush()  # the last events reach the history before it records the end
-        finally:
-            run.close()
+        _end(run, backend)
     run.finish()
 
 
@@ -97,7 +94,7 @@ async def drive_async(run: Run, backend: Backend) -> None:
             wakeup[0].set_result(None)
 
     loop_thread = threading.get_ident()
-    backend.open(report)
+    backend.open(report, len(run.tasks))
     engine = run.engine
     try:
         with routed_to(run, lambda: loop.call_soon_threadsafe(wake)):
@@ -112,12 +109,18 @@ async def drive_async(run: Run, backend: Backend) -> None:
                     run.settle(inbox.popleft(), now)
                 _expire_and_interrupt(run, backend, now)
     finally:
-        backend.close()
-        try:
-            run.flush()  # the last events reach the history before it records the end
-        finally:
-            run.close()
+        _end(run, backend)
     run.finish()
+
+
+def _end(run: Run, backend: Backend) -> None:
+    """However the loop ended: stop the backend, pass the last events on (so they reach
+    the history before it records the end), close the run."""
+    backend.close()
+    try:
+        run.flush()
+    finally:
+        run.close()
 
 
 def _start_ready(run: Run, backend: Backend) -> float:

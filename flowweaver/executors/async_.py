@@ -119,7 +119,7 @@ class _AsyncBackend:
         self.slots = max_workers or 1 << 30
         self._pool_size = max_workers or default_workers()
 
-    def open(self, report: Callable[[Outcome], object]) -> None:
+    def open(self, report: Callable[[Outcome], object], tasks: int) -> None:
         self._loop = asyncio.get_running_loop()
         self._report = report
         self._threads: WorkerThreads | None = None

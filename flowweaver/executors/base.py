@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from flowweaver._loop import Backend, drive
@@ -30,6 +30,10 @@ class Executor(ABC):
     @abstractmethod
     def backend(self) -> Backend:
         """A fresh backend for one run."""
+
+    def check(self, tasks: Iterable[Task]) -> None:  # noqa: B027 - an optional hook
+        """Refuse, before anything runs, tasks this executor can't run (raise an
+        :class:`~flowweaver.errors.InputError`). Every executor runs every kind."""
 
     def execute(
         self,
@@ -61,6 +65,7 @@ class Executor(ABC):
         recorder: Recorder | None = None,
     ) -> tuple[Run, Backend]:
         """A run of ``workflow``, not yet started, and the backend to drive it with."""
+        self.check(workflow.get_all_tasks().values())
         if recorder is None and store is not None:
             recorder = store.open_run(workflow, resume=resume)
         backend = self.backend()
@@ -77,6 +82,7 @@ class Executor(ABC):
 
     def run_tasks(self, tasks: Sequence[Task], *, raise_on_failure: bool = True) -> None:
         """Run independent ``tasks`` (their dependencies are not consulted)."""
+        self.check(tasks)
         backend = self.backend()
         run = Run(
             "tasks",

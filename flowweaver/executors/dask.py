@@ -147,7 +147,7 @@ class _DaskBackend:
         # id(value) -> (value, future): results that also live on the cluster
         self._remote: dict[int, tuple[Any, Any]] = {}
 
-    def open(self, report: Callable[[Outcome], object]) -> None:
+    def open(self, report: Callable[[Outcome], object], tasks: int) -> None:
         self._report = report
 
     def submit(self, attempt: Attempt) -> None:

@@ -28,7 +28,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from functools import partial
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -43,10 +43,7 @@ from flowweaver.shell import GRACE_SECONDS
 from flowweaver.task import Task
 
 if TYPE_CHECKING:
-    from flowweaver._loop import Backend
-    from flowweaver._run import Run
-    from flowweaver.recorder import Recorder, Store
-    from flowweaver.workflow import Workflow
+    pass
 
 WARM_UP_SECONDS = 60.0
 """How long a run waits for its workers to start before it goes on without the late ones."""
@@ -73,24 +70,8 @@ class ProcessExecutor(Executor):
     def backend(self) -> _ProcessBackend:
         return _ProcessBackend(self.max_workers)
 
-    def prepare(
-        self,
-        workflow: Workflow,
-        store: Store | None = None,
-        *,
-        resume: bool = False,
-        recorder: Recorder | None = None,
-    ) -> tuple[Run, Backend]:
-        tasks = workflow.get_all_tasks()
-        check_sendable(tasks.values())
-        run, backend = super().prepare(workflow, store, resume=resume, recorder=recorder)
-        if isinstance(backend, _ProcessBackend):
-            backend.warm = min(backend.slots, len(tasks)) + 1
-        return run, backend
-
-    def run_tasks(self, tasks: Sequence[Task], *, raise_on_failure: bool = True) -> None:
+    def check(self, tasks: Iterable[Task]) -> None:
         check_sendable(tasks)
-        super().run_tasks(tasks, raise_on_failure=raise_on_failure)
 
     def __repr__(self) -> str:
         return f"ProcessExecutor(max_workers={self.max_workers})"
@@ -161,13 +142,14 @@ class _Worker:
 class _ProcessBackend:
     def __init__(self, size: int) -> None:
         self.slots = size
-        # Workers started, and waited for, before the run starts: one more than can be
-        # busy, a standby that takes over at once from a worker ended by a timeout or a
-        # crash (a fresh standby then starts), so that a retry doesn't wait for Python
-        # to start within its own timeout.
+        # Workers started, and waited for, before the run starts (set by open): one more
+        # than can be busy, a standby that takes over at once from a worker ended by a
+        # timeout or a crash (a fresh standby then starts), so that a retry doesn't wait
+        # for Python to start within its own timeout.
         self.warm = size + 1
 
-    def open(self, report: Callable[[Outcome], object]) -> None:
+    def open(self, report: Callable[[Outcome], object], tasks: int) -> None:
+        self.warm = min(self.slots, tasks) + 1
         self._report = report
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()

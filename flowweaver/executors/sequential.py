@@ -22,7 +22,7 @@ class SequentialExecutor(Executor):
 class _InlineBackend:
     slots = 1
 
-    def open(self, report: Callable[[Outcome], object]) -> None:
+    def open(self, report: Callable[[Outcome], object], tasks: int) -> None:
         self._report = report
         self._helper: WorkerThreads | None = None
         self._here = thread_state()  # submit runs on the thread that opened the backend

@@ -39,7 +39,7 @@ class _ThreadBackend:
     def __init__(self, size: int) -> None:
         self.slots = size
 
-    def open(self, report: Callable[[Outcome], object]) -> None:
+    def open(self, report: Callable[[Outcome], object], tasks: int) -> None:
         self._threads = WorkerThreads(self.slots, report)
 
     def submit(self, attempt: Attempt) -> None:
