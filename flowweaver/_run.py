@@ -102,12 +102,8 @@ class Run:
         timed or signalled. Returns the time of the last such outcome, or ``None``.
         """
         engine, slots, running = self.engine, self.slots, self.running
-        tasks, results, bound, start_next = (
-            self.tasks,
-            self.results,
-            self._bindings,
-            engine.start_next,
-        )
+        tasks, results, bound = self.tasks, self.results, self._bindings
+        start_next = engine.start_next
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
             if engine.executing >= slots or self.signum is not None:

@@ -65,13 +65,14 @@ class Executor(ABC):
         recorder: Recorder | None = None,
     ) -> tuple[Run, Backend]:
         """A run of ``workflow``, not yet started, and the backend to drive it with."""
-        self.check(workflow.get_all_tasks().values())
+        graph = workflow.graph()
+        self.check(graph.tasks)
         if recorder is None and store is not None:
             recorder = store.open_run(workflow, resume=resume)
         backend = self.backend()
         run = Run(
             workflow.name,
-            workflow.graph(),
+            graph,
             slots=backend.slots,
             fail_fast=self.fail_fast,
             observers=workflow.observers,
