@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from types import CodeType, CoroutineType, FunctionType, MethodType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import asyncio
@@ -83,6 +83,25 @@ class Attempt:
 
 Outcome = tuple[Attempt, bool, Any]
 """``(attempt, ok, value)``: ``value`` is the result, or the exception when not ``ok``."""
+
+
+class Held(NamedTuple):
+    """A backend's notice, sent from ``submit``: it has to hold ``attempt`` back (no
+    worker is ready yet), so its timeout must not run until :class:`Started`."""
+
+    attempt: Attempt
+
+
+class Started(NamedTuple):
+    """A backend's notice that a :class:`Held` attempt really started at ``time``
+    (monotonic): its timeout counts from then."""
+
+    attempt: Attempt
+    time: float
+
+
+Report = Callable[["Outcome | Held | Started"], object]
+"""Where a backend sends outcomes (and :class:`Held` and :class:`Started` notices)."""
 
 
 def on_abandon(callback: Callable[[], object]) -> None:

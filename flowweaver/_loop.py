@@ -17,7 +17,7 @@ from collections.abc import Callable
 from queue import Empty, SimpleQueue
 from typing import Protocol
 
-from flowweaver._call import Attempt, Outcome
+from flowweaver._call import Attempt, Held, Outcome, Report, Started
 from flowweaver._run import Run
 from flowweaver.interrupts import routed_to
 
@@ -29,8 +29,10 @@ class Backend(Protocol):
 
     slots: int
 
-    def open(self, report: Callable[[Outcome], object], tasks: int) -> None:
-        """Get ready for a run of ``tasks`` tasks whose outcomes go to ``report``."""
+    def open(self, report: Report, tasks: int) -> None:
+        """Get ready for a run of ``tasks`` tasks whose outcomes go to ``report`` (with a
+        :class:`~flowweaver._call.Held` and then a :class:`~flowweaver._call.Started`
+        notice for an attempt it has to hold back, so that its timeout waits)."""
 
     def submit(self, attempt: Attempt) -> Outcome | None:
         """Start the attempt; return its outcome if it ran to the end inline."""
@@ -49,7 +51,7 @@ def drive(run: Run, backend: Backend) -> None:
     A backend that ran an attempt inline returns its outcome from ``submit``; the
     loop then goes straight round without waiting.
     """
-    inbox: SimpleQueue[Outcome | None] = SimpleQueue()
+    inbox: SimpleQueue[Outcome | Held | Started | None] = SimpleQueue()
     backend.open(inbox.put, len(run.tasks))
     engine = run.engine
     try:
@@ -65,11 +67,11 @@ def drive(run: Run, backend: Backend) -> None:
                         item = None
                     now = _monotonic()
                     if item is not None:
-                        run.settle(item, now)
+                        run.receive(item, now)
                 while not inbox.empty():
                     item = inbox.get_nowait()
                     if item is not None:  # None only wakes the loop (a signal)
-                        run.settle(item, now)
+                        run.receive(item, now)
                 _expire_and_interrupt(run, backend, now)
     finally:
         _end(run, backend)
@@ -79,14 +81,14 @@ def drive(run: Run, backend: Backend) -> None:
 async def drive_async(run: Run, backend: Backend) -> None:
     """The asyncio loop: the same steps, waiting on one future instead of a queue."""
     loop = asyncio.get_running_loop()
-    inbox: deque[Outcome] = deque()
+    inbox: deque[Outcome | Held | Started] = deque()
     wakeup: list[asyncio.Future[None]] = [loop.create_future()]
 
     def wake() -> None:
         if not wakeup[0].done():
             wakeup[0].set_result(None)
 
-    def report(outcome: Outcome) -> None:
+    def report(outcome: Outcome | Held | Started) -> None:
         inbox.append(outcome)
         if threading.get_ident() != loop_thread:
             loop.call_soon_threadsafe(wake)
@@ -106,7 +108,7 @@ async def drive_async(run: Run, backend: Backend) -> None:
                     await _wait(wakeup, run.wait_time(now), wake)
                     now = _monotonic()
                 while inbox:
-                    run.settle(inbox.popleft(), now)
+                    run.receive(inbox.popleft(), now)
                 _expire_and_interrupt(run, backend, now)
     finally:
         _end(run, backend)

@@ -16,7 +16,15 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowweaver import graph
-from flowweaver._call import NO_KEYWORDS, Attempt, Outcome, accepted_keywords, bindings
+from flowweaver._call import (
+    NO_KEYWORDS,
+    Attempt,
+    Held,
+    Outcome,
+    Started,
+    accepted_keywords,
+    bindings,
+)
 from flowweaver.engine import EXECUTING, Engine
 from flowweaver.errors import RunInterrupted, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
@@ -132,6 +140,16 @@ class Run:
                 if engine.deadlines or engine.retries:
                     break  # the loop expires and wakes what is due first
         return ended
+
+    def receive(self, item: Outcome | Held | Started, now: float) -> None:
+        """What a backend reported: an outcome, or that it holds an attempt back (no
+        timeout runs) until it says the attempt has really started."""
+        if isinstance(item, Held):
+            self.engine.hold_clock(item.attempt.index, item.attempt.number)
+        elif isinstance(item, Started):
+            self.engine.start_clock(item.attempt.index, item.attempt.number, item.time)
+        else:
+            self.settle(item, now)
 
     def settle(self, outcome: Outcome, now: float) -> None:
         """Apply one attempt's outcome (stale ones, from abandoned attempts, are dropped)."""

@@ -16,6 +16,7 @@ Between a failed attempt and its retry the task stays RUNNING.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from heapq import heapify, heappop, heappush
@@ -85,6 +86,7 @@ class Engine:
         # heaps of (time, node, attempt): a deadline or a retry time is pending while
         # either is non-empty (a finished attempt's deadline is dropped lazily)
         self.deadlines: list[tuple[float, int, int]] = []
+        self.deadline_at = [0.0] * count  # the current attempt's deadline (if it has one)
         self.retries: list[tuple[float, int, int]] = []
         for node in [self._by_rank[rank] for rank in self._ready]:
             self.phase[node] = _READY
@@ -151,7 +153,8 @@ class Engine:
             task = self.tasks[node]
             task.status, task.attempts = RUNNING, attempt  # a retry stays RUNNING
             if task.timeout is not None:
-                heappush(self.deadlines, (now + task.timeout, node, attempt))
+                deadline = self.deadline_at[node] = now + task.timeout
+                heappush(self.deadlines, (deadline, node, attempt))
             if self.record_events:
                 if attempt == 1:
                     self.first_start[node] = now  # for the final event's duration
@@ -213,10 +216,23 @@ class Engine:
         late: list[int] = []
         deadlines = self.deadlines
         while deadlines and deadlines[0][0] <= now:
-            _, node, attempt = heappop(deadlines)
-            if self.is_current(node, attempt):
-                late.append(node)
+            entry = heappop(deadlines)
+            if self._is_live(entry):
+                late.append(entry[1])
         return late
+
+    def hold_clock(self, node: int, attempt: int) -> None:
+        """Attempt ``attempt`` of ``node`` has not really started (its backend holds it
+        until a worker is ready): no deadline for it until :meth:`start_clock`."""
+        if self.is_current(node, attempt):
+            self.deadline_at[node] = math.inf  # the deadline pushed at its start is stale
+
+    def start_clock(self, node: int, attempt: int, now: float) -> None:
+        """A held attempt really started at ``now``: its timeout counts from then."""
+        timeout = self.tasks[node].timeout
+        if timeout is not None and self.is_current(node, attempt):
+            deadline = self.deadline_at[node] = now + timeout
+            heappush(self.deadlines, (deadline, node, attempt))
 
     def interrupt(self, now: float, reason: str) -> list[int]:
         """Cancel every unfinished task; returns the ones that were executing."""
@@ -285,5 +301,11 @@ class Engine:
 
     def _drop_stale_deadlines(self) -> None:
         deadlines = self.deadlines
-        while deadlines and not self.is_current(deadlines[0][1], deadlines[0][2]):
+        while deadlines and not self._is_live(deadlines[0]):
             heappop(deadlines)
+
+    def _is_live(self, entry: tuple[float, int, int]) -> bool:
+        """Whether a deadline entry still stands: its attempt is executing and its clock
+        was not restarted since."""
+        deadline, node, attempt = entry
+        return self.is_current(node, attempt) and deadline == self.deadline_at[node]

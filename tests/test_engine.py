@@ -211,6 +211,23 @@ def test_each_attempt_gets_its_own_deadline() -> None:
     assert engine.expired(4.0) == [0]
 
 
+def test_a_held_attempt_is_timed_from_when_it_really_started() -> None:
+    # the backend held the attempt back (no worker ready) and started it at 3.0
+    engine = make_engine(tasks_named("held", timeout=2.0, retries=1), [[]])
+    engine.start(0.0, 1)
+    engine.hold_clock(0, 1)
+    assert engine.next_wakeup() is None  # the deadline at 2.0 no longer stands
+    assert engine.expired(10.0) == []
+    engine.start_clock(0, 1, 3.0)
+    assert engine.next_wakeup() == 5.0
+    assert engine.expired(4.9) == []
+    assert engine.expired(5.0) == [0]
+    engine.fail(0, 5.0, "timed out after 2s", retryable=True)
+    engine.start_clock(0, 1, 6.0)  # a late notice for an attempt already over: ignored
+    assert engine.start(5.0, 1) == [0]
+    assert engine.next_wakeup() == 7.0
+
+
 # -- failure policy ------------------------------------------------------------------------
 
 

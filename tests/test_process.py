@@ -12,16 +12,20 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any
 
 import _process_tasks as t
 import pytest
 
 from flowweaver import Task, TaskEvent, TaskStatus, Workflow, WorkflowError
-from flowweaver.executors.process import ProcessExecutor, TaskNotPicklableError
+from flowweaver._call import Attempt, Held, Outcome, Report, Started, invoke
+from flowweaver.executors.base import Executor
+from flowweaver.executors.process import ProcessExecutor, TaskNotPicklableError, _ProcessBackend
 
 TESTS_DIR = Path(__file__).resolve().parent
 
@@ -188,6 +192,72 @@ def test_the_executor_can_be_reused() -> None:
         wf.add_task(Task("one", t.one))
         executor.execute(wf)
         assert wf.get_task_result("one") == 1
+
+
+def test_an_attempt_sent_to_a_starting_worker_reports_when_it_really_starts() -> None:
+    backend = _ProcessBackend(2)
+    reports: SimpleQueue[Outcome | Held | Started] = SimpleQueue()
+    backend.open(reports.put, 0)  # one worker, warmed up
+    first = Attempt(0, "first", 1, t.one, {}, 30.0)
+    second = Attempt(1, "second", 1, t.one, {}, 30.0)
+    try:
+        backend.submit(first)  # the warm worker takes it at once
+        sent = time.monotonic()
+        backend.submit(second)  # no worker is ready: a fresh one is still starting
+        got = [reports.get(timeout=60) for _ in range(4)]
+    finally:
+        backend.close()
+    assert got[0] == Held(second)  # said at once, from submit
+    notices = [item for item in got if isinstance(item, Started)]
+    assert [notice.attempt for notice in notices] == [second]
+    assert notices[0].time > sent
+    outcomes = [item for item in got if not isinstance(item, (Held, Started))]
+    assert sorted((o[0].name, o[1], o[2]) for o in outcomes) == [
+        ("first", True, 1),
+        ("second", True, 1),
+    ]
+    assert got.index(notices[0]) < got.index(next(o for o in outcomes if o[0] is second))
+
+
+class _HoldingBackend:
+    """Holds each attempt for ``HOLD`` seconds (as a process backend waits for a worker
+    to start), says when it really starts, then runs it on a thread."""
+
+    HOLD = 0.5
+    slots = 1
+
+    def open(self, report: Report, tasks: int) -> None:
+        self._report = report
+
+    def submit(self, attempt: Attempt) -> None:
+        self._report(Held(attempt))
+
+        def hold_then_run() -> None:
+            time.sleep(self.HOLD)  # the held-back start, not a synchronisation
+            self._report(Started(attempt, time.monotonic()))
+            self._report(invoke(attempt))
+
+        threading.Thread(target=hold_then_run, daemon=True).start()
+
+    def abandon(self, attempt: Attempt) -> None:
+        attempt.abandon()
+
+    def close(self) -> None:
+        return None
+
+
+class _HoldingExecutor(Executor):
+    def backend(self) -> _HoldingBackend:
+        return _HoldingBackend()
+
+
+def test_a_timeout_counts_from_when_the_backend_says_the_attempt_started() -> None:
+    # held 0.5 s, then 0.1 s of work, with a 0.3 s timeout: timed from submission it
+    # would expire; timed from its real start it has 0.2 s to spare
+    wf = Workflow("held")
+    wf.add_task(Task("work", functools.partial(t.nap, 0.1), timeout=0.3))
+    _HoldingExecutor().execute(wf)
+    assert wf.get_task_status("work") is TaskStatus.COMPLETED
 
 
 def test_max_workers_is_checked() -> None:

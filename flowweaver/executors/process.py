@@ -34,7 +34,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import TYPE_CHECKING, Any
 
-from flowweaver._call import Attempt, Outcome
+from flowweaver._call import Attempt, Held, Report, Started
 from flowweaver._run import error_text
 from flowweaver.errors import TaskNotPicklableError, WorkerCrashedError
 from flowweaver.executors import _worker
@@ -129,14 +129,15 @@ class RemoteTraceback(Exception):
 
 
 class _Worker:
-    __slots__ = ("attempt", "conn", "eof", "process", "ready")
+    __slots__ = ("attempt", "conn", "eof", "late", "process", "ready")
 
     def __init__(self, process: BaseProcess, conn: Connection) -> None:
         self.process = process
         self.conn = conn
         self.attempt: Attempt | None = None
         self.eof = False
-        self.ready = False
+        self.ready = False  # it said READY: it takes a job at once
+        self.late = False  # its attempt was sent before it was ready
 
 
 class _ProcessBackend:
@@ -148,7 +149,7 @@ class _ProcessBackend:
         # for Python to start within its own timeout.
         self.warm = size + 1
 
-    def open(self, report: Callable[[Outcome], object], tasks: int) -> None:
+    def open(self, report: Report, tasks: int) -> None:
         self.warm = min(self.slots, tasks) + 1
         self._report = report
         self._context = multiprocessing.get_context("spawn")
@@ -183,6 +184,9 @@ class _ProcessBackend:
             else:
                 worker = self._idle.pop() if self._idle else self._start()
             worker.attempt = attempt
+            worker.late = not worker.ready
+            if worker.late:  # told under the lock, so before the reader says Started
+                self._report(Held(attempt))
         self._wake()
         # The worker is idle, so it reads at once; if it has just died, the reader
         # sees its sentinel and fails the attempt.
@@ -280,7 +284,12 @@ class _ProcessBackend:
             worker.eof = True  # the process is ending: its sentinel will say so
             return
         if not worker.ready and data == _worker.READY:
-            worker.ready = True
+            with self._lock:
+                worker.ready = True
+                held = worker.attempt if worker.late else None
+                worker.late = False
+            if held is not None:
+                self._report(Started(held, time.monotonic()))
             return
         try:
             ok, value, text = pickle.loads(data)
