@@ -214,7 +214,56 @@ def startup_cases(folder: Path) -> list[Case]:
     return cases
 
 
+def command_run_cases(folder: Path, quick: bool) -> list[Case]:
+    """``flowweaver run`` of the 10,000-task spec as a whole process (JSON lines out, the
+    run history on) against loading and running the same spec in-process, bare: what
+    the command adds. No target: the issue sets none; the figure is for the README."""
+    module = f"fwbench_run_{os.getpid()}"
+    (folder / f"{module}.py").write_text(MODULE, encoding="utf-8")
+    path = write_spec(folder, SPEC_TASKS, module)
+    runs = 2 if quick else 3
+    cases = []
+    for executor in ("sequential", "threaded"):
+        refs: list[float] = []
+        times: list[float] = []
+        note = f"{executor}, --output json, a fresh state folder each run"
+        for i in range(runs):
+            refs.append(library_run(path, executor))
+            state = folder / f"state-{executor}-{i}"
+            argv = [*command(), "run", str(path), "--output", "json", "--executor", executor]
+            elapsed, done = process_time([*argv, "--state-dir", str(state)], folder)
+            if done.returncode != 0:
+                note = f"failed: exit {done.returncode}: {done.stderr.strip()[-160:]}"
+                break
+            times.append(elapsed)
+        cases.append(
+            Case(
+                "command",
+                f"`flowweaver run` {SPEC_TASKS:,} tasks, {executor}",
+                median(times) if times else None,
+                median(refs),
+                "load + execute in-process",
+                "",
+                None,
+                tasks=SPEC_TASKS,
+                note=note,
+                engine_runs=tuple(times),
+                reference_runs=tuple(refs),
+            )
+        )
+    return cases
+
+
+def library_run(path: Path, executor: str) -> float:
+    from flowweaver import SequentialExecutor, ThreadedExecutor
+
+    chosen = SequentialExecutor() if executor == "sequential" else ThreadedExecutor(4)
+    start = time.perf_counter()
+    chosen.execute(load_workflow(path))
+    return time.perf_counter() - start
+
+
 def run(quick: bool) -> list[Case]:
     with tempfile.TemporaryDirectory(prefix="fwbench-") as name:
         folder = Path(name)
-        return load_cases(folder, quick) + startup_cases(folder)
+        return load_cases(folder, quick) + startup_cases(folder) + command_run_cases(folder, quick)
