@@ -3,7 +3,8 @@
 A :class:`ShellCommand` is a picklable callable, so it runs on any executor. The
 command gets a session (and process group) of its own; when the engine abandons the
 attempt (a timeout, Ctrl-C) or the call is interrupted, the whole group is sent
-SIGTERM, then SIGKILL after a short grace, so no child outlives the task. Its
+SIGTERM, then SIGKILL after a short grace, so no child outlives the task; if this
+process is killed before it can do that, the keeper (``keeper``) does it. Its
 standard error passes through to ours as it comes, and the last lines are kept for
 the error of a failed command.
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from flowweaver._call import current_attempt, on_abandon
+from flowweaver.keeper import Keeper
 
 GRACE_SECONDS = 1.0
 """How long a process group has between SIGTERM and SIGKILL."""
@@ -106,6 +108,7 @@ class ShellCommand:
                     start_new_session=True,
                 )
                 _live.add(process)
+                _keeper.watch(process.pid)  # its group is ended even if we are killed
         except OSError as exc:  # the program itself is missing or not executable
             reason = f"{exc.strerror}: {self.command[0]}"
             raise ShellCommandError(str(self), 127, [reason]) from None
@@ -120,6 +123,8 @@ class ShellCommand:
             raise
         finally:
             _live.discard(process)
+            if process.returncode is not None:
+                _keeper.forget(process.pid)
         if process.returncode != 0:
             raise ShellCommandError(str(self), process.returncode, tail)
         return output.rstrip()
@@ -132,6 +137,9 @@ no command outlives FlowWeaver, even one whose thread was abandoned mid-start.""
 
 _spawning = threading.Lock()
 """Held while a command is started and registered in ``_live``."""
+
+_keeper = Keeper(GRACE_SECONDS)
+"""Ends the commands' groups if this process is killed before it can (see ``keeper``)."""
 
 
 @atexit.register
@@ -149,6 +157,7 @@ def end_all_commands() -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(max(deadline - time.monotonic(), 0.0))
         _signal_group(process.pid, signal.SIGKILL)
+    _keeper.close()
 
 
 def _collect(process: subprocess.Popen[bytes]) -> tuple[str, list[str]]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import pickle
 import select
+import signal
 import subprocess
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_cli_support import start_fw, write
 
 from flowweaver import SequentialExecutor, TaskStatus, WorkflowError
 from flowweaver import shell as shell_module
@@ -193,3 +196,51 @@ def test_a_timed_out_shell_task_dies_with_its_group(tmp_path: Path, short_grace:
     join_killers()
     pids = [int(pid) for pid in pidfile.read_text().split()]
     assert all(ended(pid) for pid in pids)
+
+
+def test_a_command_outlives_no_flowweaver_killed_with_sigkill(tmp_path: Path) -> None:
+    # SIGKILL can't be caught, so FlowWeaver can't end its commands itself: its keeper
+    # process sees it die (its pipe closes) and ends their groups
+    marker = tmp_path / "pid"
+    spec = write(
+        tmp_path,
+        "long.yaml",
+        f"""
+        version: 1
+        name: long
+        tasks:
+          wait:
+            shell: "echo $$ > {marker}.tmp && mv {marker}.tmp {marker} && exec sleep 60"
+        """,
+    )
+    child = start_fw("run", str(spec), "--output", "plain", cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists():  # no event to wait on for a file another process writes
+            assert time.monotonic() < deadline, "the command never started"
+            assert child.poll() is None, child.communicate(timeout=10)
+            time.sleep(0.02)
+        command = int(marker.read_text())
+        assert alive(command)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        child.kill()
+        child.communicate(timeout=10)
+    assert ended(command, timeout=10)
+
+
+def test_a_clean_exit_leaves_no_keeper_behind(tmp_path: Path) -> None:
+    spec = write(tmp_path, "quick.yaml", "version: 1\ntasks:\n  hello:\n    shell: echo hi\n")
+    child = start_fw("run", str(spec), "--output", "plain", cwd=tmp_path)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    keepers = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if f"keeper of process {child.pid}:".encode() in cmdline and alive(int(entry.name)):
+            keepers.append(entry.name)
+    assert keepers == []
