@@ -191,6 +191,10 @@ def end_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(GRACE_SECONDS)
     _signal_group(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(GRACE_SECONDS)  # reaped: its id can't name another group yet
+    if process.returncode is not None:
+        _keeper.forget(process.pid)
 
 
 def _end_group_in_background(process: subprocess.Popen[bytes]) -> None:
