@@ -56,8 +56,11 @@ def task_record(row: TaskRow) -> dict[str, Any]:
     }
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # made once, not per line
+
+
 def dumps(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, default=str)
+    return _ENCODER.encode(record)
 
 
 class JsonReporter:
