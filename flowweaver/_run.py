@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("flowweaver")
 _monotonic = time.monotonic
-_COMPLETED = TaskStatus.COMPLETED
 _RUNNING = TaskStatus.RUNNING
 _PENDING = TaskStatus.PENDING
 

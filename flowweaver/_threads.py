@@ -15,14 +15,15 @@ from queue import SimpleQueue
 
 from flowweaver._call import Attempt, Outcome, close_thread_loop, invoke, thread_state
 
-Report = Callable[[Outcome], object]
 _names = itertools.count(1)
 
 
 class WorkerThreads:
     """``size`` daemon threads running attempts; each outcome goes to ``report``."""
 
-    def __init__(self, size: int, report: Report, *, await_here: bool = True) -> None:
+    def __init__(
+        self, size: int, report: Callable[[Outcome], object], *, await_here: bool = True
+    ) -> None:
         self.size = size
         self._await_here = await_here
         self._report = report

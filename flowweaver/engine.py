@@ -25,7 +25,6 @@ from flowweaver import graph
 from flowweaver.events import TaskEvent
 from flowweaver.task import Task, TaskStatus
 
-PENDING = TaskStatus.PENDING
 RUNNING = TaskStatus.RUNNING
 COMPLETED = TaskStatus.COMPLETED
 FAILED = TaskStatus.FAILED
@@ -81,15 +80,16 @@ class Engine:
         self.unfinished = count
         self.executing = 0
         self.stopped = False
-        self._ready = [self._rank[node] for node, count in enumerate(self.waiting) if not count]
+        roots = [node for node, waits in enumerate(self.waiting) if not waits]
+        for node in roots:
+            self.phase[node] = _READY
+        self._ready = [self._rank[node] for node in roots]  # a heap of ranks
         heapify(self._ready)
         # heaps of (time, node, attempt): a deadline or a retry time is pending while
         # either is non-empty (a finished attempt's deadline is dropped lazily)
         self.deadlines: list[tuple[float, int, int]] = []
         self.deadline_at = [0.0] * count  # the current attempt's deadline (if it has one)
         self.retries: list[tuple[float, int, int]] = []
-        for node in [self._by_rank[rank] for rank in self._ready]:
-            self.phase[node] = _READY
 
     # -- questions ----------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flowweaver._call import Attempt, Held, Report, Started
 from flowweaver._run import error_text
@@ -41,9 +41,6 @@ from flowweaver.executors import _worker
 from flowweaver.executors.base import Executor
 from flowweaver.shell import GRACE_SECONDS
 from flowweaver.task import Task
-
-if TYPE_CHECKING:
-    pass
 
 WARM_UP_SECONDS = 60.0
 """How long a run waits for its workers to start before it goes on without the late ones."""
