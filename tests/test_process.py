@@ -21,6 +21,7 @@ from typing import Any
 
 import _process_tasks as t
 import pytest
+from _processes import alive
 
 from flowweaver import Task, TaskEvent, TaskStatus, Workflow, WorkflowError
 from flowweaver._call import Attempt, Held, Outcome, Report, Started, invoke
@@ -34,15 +35,6 @@ def events_of(wf: Workflow) -> list[TaskEvent]:
     seen: list[TaskEvent] = []
     wf.subscribe(seen.append)
     return seen
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie counts as dead)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def children_of(pid: int) -> set[int]:

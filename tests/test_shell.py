@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _processes import alive
 from test_cli_support import start_fw, write
 
 from flowweaver import SequentialExecutor, TaskStatus, WorkflowError
@@ -26,15 +27,6 @@ pytestmark = pytest.mark.skipif(
     not hasattr(os, "pidfd_open") or not Path("/proc/self/stat").exists(),
     reason="waits for processes with Linux pidfds",
 )
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, waiting for its parent to reap it, doesn't)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def ended(pid: int, timeout: float = 10) -> bool:
