@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _cli import start_fw, write
 from _processes import alive
-from test_cli_support import start_fw, write
 
 from flowweaver import SequentialExecutor, TaskStatus, WorkflowError
 from flowweaver import shell as shell_module

@@ -2,30 +2,24 @@
 random mutations of every example in ``specs/``, never raise anything but SpecError,
 never take more than a second, and every problem lies inside the file.
 
-(``test_spec_property.py`` fuzzes text, bytes and token soups around one spec; this
+(``test_text_properties.py`` fuzzes text, bytes and token soups around one spec; this
 file builds documents from the spec's own vocabulary, mutates the real examples
 line by line, and bounds the time of each load.)
 """
 
 from __future__ import annotations
 
-import re
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from _spec_checks import check
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowweaver import SpecError
-from flowweaver.spec import load_workflow
-
-SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.yaml"))
-LINE_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
-SECONDS = 1.0
+SPECS = sorted((Path(__file__).resolve().parents[2] / "specs").glob("*.yaml"))
 
 TOP_KEYS = [
     "version", "name", "description", "executor", "max_workers", "dask", "fail_fast",
@@ -78,25 +72,6 @@ documents = st.one_of(
 @pytest.fixture(autouse=True)
 def _restore_sys_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "path", list(sys.path))
-
-
-def check(directory: Path, data: bytes) -> None:
-    """Load ``data`` as a spec: a workflow or a SpecError located in the file, fast."""
-    path = directory / "spec.yaml"
-    path.write_bytes(data)
-    started = time.perf_counter()
-    try:
-        load_workflow(path, check_imports=False)
-    except SpecError as exc:
-        assert exc.problems
-        lines = LINE_BREAK.split(data.decode("utf-8-sig", errors="replace"))
-        for problem in exc.problems:
-            assert problem.file == str(path)
-            assert 1 <= problem.line <= len(lines), (problem, data)
-            assert 1 <= problem.column <= len(lines[problem.line - 1]) + 1, (problem, data)
-            assert "\n" not in str(problem), problem
-    elapsed = time.perf_counter() - started
-    assert elapsed < SECONDS, f"took {elapsed:.2f}s"
 
 
 props = settings(

@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from test_cli_support import cli_env, fw, write
+from _cli import cli_env, fw, write
 
 TASKS = """
 import os

@@ -26,7 +26,7 @@ from flowweaver.executors.dask import DaskExecutor
 
 pytestmark = pytest.mark.dask
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "specs" / "cpu.yaml"
 TESTS_DIR = ROOT / "tests"
 

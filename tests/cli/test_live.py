@@ -13,7 +13,7 @@ import termios
 import time
 from pathlib import Path
 
-from test_cli_support import TIMEOUT, cli_env, project, write
+from _cli import TIMEOUT, cli_env, project, write
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 

@@ -12,7 +12,7 @@ import pytest
 from flowweaver import SpecError
 from flowweaver.spec import load_workflow, validate_spec
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

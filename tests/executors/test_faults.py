@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli_support import fw, write
+from _cli import fw, write
 
 EXECUTORS = ["sequential", "threaded", "async", "process"]
 

@@ -16,7 +16,7 @@ from flowweaver.executors import make_executor
 from flowweaver.spec import load_workflow
 from flowweaver.spec.schema import TASK_KEYS, TOP_KEYS
 
-DOC = Path(__file__).resolve().parent.parent / "README.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
 BLOCKS = [
     block
     for block in re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.DOTALL)

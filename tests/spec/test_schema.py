@@ -12,7 +12,7 @@ import yaml
 from flowweaver.spec import spec_schema
 from flowweaver.spec.schema import POLICY_KEYS, TASK_KEYS, TOP_KEYS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def task_schema() -> dict[str, Any]:

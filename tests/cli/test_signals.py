@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_cli_support import TIMEOUT, fw, project, start_fw, write
+from _cli import TIMEOUT, fw, project, start_fw, write
 
 WAITING = """
 name: waiting

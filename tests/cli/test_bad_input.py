@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_cli_support import cli_env, fw, write
+from _cli import cli_env, fw, write
 
 CHAIN = """
 name: chain

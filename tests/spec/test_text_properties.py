@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from _spec_checks import check  # one checker: located, one line, fast
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_reliability_spec_properties import check  # one checker: located, one line, fast
 
 from flowweaver.spec import load_workflow
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_cli_support import cli_env, fw, write
+from _cli import cli_env, fw, write
 
 TASKS = """
 def count(name):

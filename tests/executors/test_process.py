@@ -28,7 +28,7 @@ from flowweaver._call import Attempt, Held, Outcome, Report, Started, invoke
 from flowweaver.executors.base import Executor
 from flowweaver.executors.process import ProcessExecutor, TaskNotPicklableError, _ProcessBackend
 
-TESTS_DIR = Path(__file__).resolve().parent
+TESTS_DIR = Path(__file__).resolve().parents[1]
 
 
 def events_of(wf: Workflow) -> list[TaskEvent]:

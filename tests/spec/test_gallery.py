@@ -12,7 +12,7 @@ from flowweaver import TaskStatus, Workflow
 from flowweaver.executors import make_executor
 from flowweaver.spec import load_workflow, validate_spec
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+SPECS = Path(__file__).resolve().parents[2] / "specs"
 
 
 @pytest.fixture(autouse=True)

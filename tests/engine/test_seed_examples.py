@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).parent / "seed_examples"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def python(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:

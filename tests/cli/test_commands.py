@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from _cli import fw, project, start_fw, write
 from _privileges import without_file_override
-from test_cli_support import fw, project, start_fw, write
 
 import flowweaver
 
