@@ -12,10 +12,10 @@ from typing import Any
 from flowweaver.events import TaskEvent
 
 from .pipe import Lines
-from .reporter import Outcome, RunHeader
-from .state import Snapshot, TaskRow
+from .reporter import RunHeader, RunOutcome
 from .stdio import StdoutToStderr
 from .summary import stats
+from .tracker import Snapshot, TaskRow
 
 
 def start_record(header: RunHeader) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def event_record(event: TaskEvent) -> dict[str, Any]:
     return {"type": "task", **event.to_dict()}
 
 
-def summary_record(snapshot: Snapshot, outcome: Outcome, run_id: str | None) -> dict[str, Any]:
+def summary_record(snapshot: Snapshot, outcome: RunOutcome, run_id: str | None) -> dict[str, Any]:
     return {
         "type": "summary",
         "workflow": snapshot.workflow,
@@ -79,7 +79,7 @@ class JsonReporter:
     def event(self, event: TaskEvent) -> None:
         self._write(event_record(event))
 
-    def finish(self, snapshot: Snapshot, outcome: Outcome) -> None:
+    def finish(self, snapshot: Snapshot, outcome: RunOutcome) -> None:
         self._write(summary_record(snapshot, outcome, self._run_id))
 
     def close(self) -> None:

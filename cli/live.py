@@ -1,4 +1,4 @@
-"""``--output live``: a Rich live table refreshed from the run's state, then a summary.
+"""``--output live``: a Rich live table refreshed from the run's tracker, then a summary.
 
 Rendering pulls a snapshot on Rich's refresh thread (``Live(get_renderable=…)``), a
 few times a second, so the events themselves cost the run nothing but a counter
@@ -12,10 +12,10 @@ from rich.live import Live
 
 from flowweaver.events import TaskEvent
 
-from .history import resume_lines
-from .reporter import Outcome, RunHeader
-from .state import RunState, Snapshot
+from .reporter import RunHeader, RunOutcome
+from .store import resume_lines
 from .tables import live_view, summary_view
+from .tracker import RunTracker, Snapshot
 
 REFRESHES_PER_SECOND = 8
 CHROME_LINES = 6
@@ -23,8 +23,8 @@ CHROME_LINES = 6
 
 
 class LiveReporter:
-    def __init__(self, state: RunState, console: Console | None = None) -> None:
-        self._state = state
+    def __init__(self, tracker: RunTracker, console: Console | None = None) -> None:
+        self._state = tracker
         self._console = console if console is not None else Console(highlight=False)
         self._live: Live | None = None
 
@@ -42,9 +42,9 @@ class LiveReporter:
         self._live.start()
 
     def event(self, event: TaskEvent) -> None:
-        """Nothing to do: the table reads the state at its next refresh."""
+        """Nothing to do: the table reads the tracker at its next refresh."""
 
-    def finish(self, snapshot: Snapshot, outcome: Outcome) -> None:
+    def finish(self, snapshot: Snapshot, outcome: RunOutcome) -> None:
         self._stop()
         self._console.print(summary_view(snapshot))
 

@@ -13,11 +13,11 @@ from typing import TextIO
 from flowweaver.events import TaskEvent
 from flowweaver.task import TaskStatus
 
-from .history import resume_lines
 from .pipe import Lines
-from .reporter import Outcome, RunHeader
-from .state import Snapshot
+from .reporter import RunHeader, RunOutcome
+from .store import resume_lines
 from .summary import extras_line, first_line, seconds, totals_line
+from .tracker import Snapshot
 
 
 def timestamp(epoch: float) -> str:
@@ -77,7 +77,7 @@ class PlainReporter:
     def event(self, event: TaskEvent) -> None:
         self._write([format_event(event)])
 
-    def finish(self, snapshot: Snapshot, outcome: Outcome) -> None:
+    def finish(self, snapshot: Snapshot, outcome: RunOutcome) -> None:
         self._write(format_summary(snapshot))
 
     def close(self) -> None:

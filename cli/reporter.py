@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from flowweaver.events import TaskEvent
 
-from .state import Snapshot
+from .tracker import Snapshot
 
 
 @dataclass(frozen=True)
@@ -19,11 +19,11 @@ class RunHeader:
     executor: str
     run_id: str | None = None
     resume: dict[str, Any] = field(default_factory=dict)
-    """``history.resume_summary``: what a resumed run reuses; empty otherwise."""
+    """``store.resume_summary``: what a resumed run reuses; empty otherwise."""
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RunOutcome:
     """How the run ended: ``completed``, ``failed`` or ``interrupted``, and the exit code."""
 
     status: str
@@ -38,6 +38,6 @@ class Reporter(Protocol):
 
     def event(self, event: TaskEvent) -> None: ...
 
-    def finish(self, snapshot: Snapshot, outcome: Outcome) -> None: ...
+    def finish(self, snapshot: Snapshot, outcome: RunOutcome) -> None: ...
 
     def close(self) -> None: ...

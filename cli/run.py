@@ -14,13 +14,13 @@ from flowweaver.interrupts import catch_signals, pending_signal
 from flowweaver.recorder import Recorder
 from flowweaver.workflow import Workflow
 
-from . import history
+from . import store
 from .checks import warn_soft_timeouts
 from .errors import ExitCode
 from .options import DEFAULT_EXECUTOR, OutputMode, resolve_output
-from .reporter import Outcome, Reporter, RunHeader
-from .state import RunState
+from .reporter import Reporter, RunHeader, RunOutcome
 from .subset import select_tasks
+from .tracker import RunTracker
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,11 @@ def _run_spec(request: RunRequest) -> int:
     workflow = select_tasks(load_workflow(request.spec, request.params), request.only)
     name, executor = build_executor(workflow, request)
     warn_soft_timeouts(workflow, name)
-    recorder = history.open_recorder(
+    recorder = store.open_recorder(
         workflow, request.state_dir, resume=request.resume, wait=request.wait
     )
     try:
-        resume = history.resume_summary(recorder.resume_info)
+        resume = store.resume_summary(recorder.resume_info)
         header = RunHeader(workflow.name, len(workflow), name, recorder.run_id, resume)
         return execute(workflow, executor, recorder, header, resolve_output(request.output))
     finally:
@@ -88,19 +88,19 @@ def execute(
     mode: OutputMode,
 ) -> int:
     """Run with the output mode's reporter subscribed; the summary is always printed."""
-    state = RunState(workflow.name, workflow.get_all_tasks())
-    reporter = make_reporter(mode, state)
-    with _subscribed(workflow, state, reporter):
+    tracker = RunTracker(workflow.name, workflow.get_all_tasks())
+    reporter = make_reporter(mode, tracker)
+    with _subscribed(workflow, tracker, reporter):
         reporter.start(header)
         try:
-            outcome = _outcome(executor, workflow, recorder, state)
-            reporter.finish(state.snapshot(), outcome)
+            outcome = _outcome(executor, workflow, recorder, tracker)
+            reporter.finish(tracker.snapshot(), outcome)
         finally:
             reporter.close()
     return outcome.exit_code
 
 
-def make_reporter(mode: OutputMode, state: RunState) -> Reporter:
+def make_reporter(mode: OutputMode, tracker: RunTracker) -> Reporter:
     if mode is OutputMode.JSON:
         from .jsonl import JsonReporter
 
@@ -108,31 +108,31 @@ def make_reporter(mode: OutputMode, state: RunState) -> Reporter:
     if mode is OutputMode.LIVE:
         from .live import LiveReporter
 
-        return LiveReporter(state)
+        return LiveReporter(tracker)
     from .plain import PlainReporter
 
     return PlainReporter()
 
 
 def _outcome(
-    executor: Executor, workflow: Workflow, recorder: Recorder | None, state: RunState
-) -> Outcome:
-    state.begin()
+    executor: Executor, workflow: Workflow, recorder: Recorder | None, tracker: RunTracker
+) -> RunOutcome:
+    tracker.begin()
     try:
         executor.execute(workflow, recorder=recorder)
     except WorkflowError:
-        return Outcome("failed", ExitCode.TASK_FAILED)
+        return RunOutcome("failed", ExitCode.TASK_FAILED)
     except RunInterrupted as exc:
-        state.cancel_unfinished(f"cancelled: {exc}")
-        return Outcome("interrupted", exc.exit_code)
+        tracker.cancel_unfinished(f"cancelled: {exc}")
+        return RunOutcome("interrupted", exc.exit_code)
     finally:
-        state.end()
-    return Outcome("completed", ExitCode.OK)
+        tracker.end()
+    return RunOutcome("completed", ExitCode.OK)
 
 
 @contextlib.contextmanager
-def _subscribed(workflow: Workflow, state: RunState, reporter: Reporter) -> Iterator[None]:
-    unsubscribe = [workflow.subscribe(state.apply), workflow.subscribe(reporter.event)]
+def _subscribed(workflow: Workflow, tracker: RunTracker, reporter: Reporter) -> Iterator[None]:
+    unsubscribe = [workflow.subscribe(tracker.apply), workflow.subscribe(reporter.event)]
     try:
         yield
     finally:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ExitCode
-from .history import open_store
 from .options import ShowFormat
+from .store import open_store
 from .summary import first_line, seconds
 
 PIPE_WIDTH = 1000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flowweaver.task import TaskStatus
 
-from .state import Snapshot, TaskRow
+from .tracker import Snapshot, TaskRow
 
 FINAL_COUNTS = (
     TaskStatus.COMPLETED,

@@ -1,4 +1,4 @@
-"""Rich renderables of a :class:`~flowweaver.cli.state.Snapshot`: pure functions.
+"""Rich renderables of a :class:`~flowweaver.cli.tracker.Snapshot`: pure functions.
 
 ``live_view`` is what the live table shows at each refresh; ``summary_view`` is
 printed once the run is over. Both are tested by printing them to a
@@ -14,8 +14,8 @@ from rich.text import Text
 
 from flowweaver.task import TaskStatus
 
-from .state import Snapshot, TaskRow
 from .summary import extras_line, first_line, seconds, status_label, totals_line
+from .tracker import Snapshot, TaskRow
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SPINNER_FPS = 10

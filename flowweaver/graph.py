@@ -8,6 +8,11 @@ linear pass over such lists; nothing here is quadratic.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flowweaver.task import Task
 
 
 def children_of(parents: Sequence[Sequence[int]]) -> list[list[int]]:
@@ -114,3 +119,15 @@ def find_cycle(deps: Mapping[str, Iterable[str]]) -> list[str] | None:
                 path.append(nxt)
                 iters.append(iter(edges[nxt]))
     return None
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A workflow's dependencies by position: read-only views for the engine."""
+
+    tasks: list[Task]
+    names: list[str]
+    parents: list[list[int]]
+    children: list[list[int]]
+    depth: list[float]
+    index: dict[str, int]

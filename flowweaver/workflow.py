@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowweaver.events import Observer
+from flowweaver.graph import Graph
 from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
@@ -25,18 +26,6 @@ class SpecInfo:
     dask_address: str | None = None
     fail_fast: bool = False
     env: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Graph:
-    """A workflow's dependencies by position: read-only views for the engine."""
-
-    tasks: list[Task]
-    names: list[str]
-    parents: list[list[int]]
-    children: list[list[int]]
-    depth: list[float]
-    index: dict[str, int]
 
 
 class Workflow:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from flowweaver._loop import Backend, drive
 from flowweaver._run import Run
 from flowweaver.errors import WorkflowError
+from flowweaver.graph import Graph
 from flowweaver.task import Task
-from flowweaver.workflow import Graph
 
 if TYPE_CHECKING:
     from flowweaver.recorder import Recorder, Store

@@ -13,7 +13,7 @@ from typing import Any
 
 from flowweaver._call import parameter_name
 from flowweaver.spec.document import TaskDef
-from flowweaver.spec.problems import Report, did_you_mean
+from flowweaver.spec.problems import Problems, did_you_mean
 
 _P = inspect.Parameter
 _POSITIONAL = (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)
@@ -29,8 +29,8 @@ def signature_of(fn: Callable[..., Any]) -> inspect.Signature | None:
         return None
 
 
-def check_binding(signature: inspect.Signature, task: TaskDef, report: Report) -> None:
-    """Report what keeps ``task``'s call from binding to ``signature``."""
+def check_binding(signature: inspect.Signature, task: TaskDef, report: Problems) -> None:
+    """Problems what keeps ``task``'s call from binding to ``signature``."""
     checker = _Binding(signature, task, report)
     checker.positional()
     checker.keywords()
@@ -39,7 +39,7 @@ def check_binding(signature: inspect.Signature, task: TaskDef, report: Report) -
 
 
 class _Binding:
-    def __init__(self, signature: inspect.Signature, task: TaskDef, report: Report) -> None:
+    def __init__(self, signature: inspect.Signature, task: TaskDef, report: Problems) -> None:
         self.params = list(signature.parameters.values())
         self.by_name = {p.name: p for p in self.params if p.kind in _KEYWORD}
         self.var_keyword = any(p.kind is _P.VAR_KEYWORD for p in self.params)

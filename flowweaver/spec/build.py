@@ -11,7 +11,7 @@ from flowweaver.shell import ShellCommand
 from flowweaver.spec.binding import check_binding, signature_of
 from flowweaver.spec.document import Document, TaskDef
 from flowweaver.spec.imports import ImportedLater, ResolveError, Resolver
-from flowweaver.spec.problems import Report
+from flowweaver.spec.problems import Problems
 from flowweaver.task import Task
 from flowweaver.workflow import SpecInfo, Workflow
 
@@ -21,7 +21,7 @@ _POLICY = ("retries", "timeout", "retry_delay", "retry_backoff", "max_retry_dela
 class TaskFactory:
     """Makes each task's function and exception classes, importing only when asked to."""
 
-    def __init__(self, report: Report, shell_env: dict[str, str], *, check_imports: bool) -> None:
+    def __init__(self, report: Problems, shell_env: dict[str, str], *, check_imports: bool) -> None:
         self.report = report
         self.shell_env = shell_env
         self.check_imports = check_imports

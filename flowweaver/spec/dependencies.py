@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flowweaver import graph
 from flowweaver.spec.document import TaskDef
-from flowweaver.spec.problems import Mark, Path, Report, did_you_mean
+from flowweaver.spec.problems import KeyPath, Mark, Problems, did_you_mean
 
 MAX_CYCLES = 5
 """At most this many cycles are reported: each further one is found by ignoring a link."""
 
 
-def order_tasks(tasks: list[TaskDef], report: Report) -> list[TaskDef]:
+def order_tasks(tasks: list[TaskDef], report: Problems) -> list[TaskDef]:
     """``tasks`` in an order where each comes after its dependencies (file order otherwise).
 
     Reports unknown dependencies (with a did-you-mean), self-dependencies and cycles.
@@ -23,7 +23,7 @@ def order_tasks(tasks: list[TaskDef], report: Report) -> list[TaskDef]:
     return tasks if order is None else [tasks[position] for position in order]
 
 
-def _known_dependencies(task: TaskDef, index: dict[str, int], report: Report) -> list[str]:
+def _known_dependencies(task: TaskDef, index: dict[str, int], report: Problems) -> list[str]:
     known: list[str] = []
     for dep in task.dependencies():
         if dep == task.name:
@@ -35,7 +35,7 @@ def _known_dependencies(task: TaskDef, index: dict[str, int], report: Report) ->
     return known
 
 
-def _where(task: TaskDef, dep: str) -> tuple[Mark, Path]:
+def _where(task: TaskDef, dep: str) -> tuple[Mark, KeyPath]:
     """The mark and path of the first place ``task`` names ``dep``."""
     for position, name in enumerate(task.values.get("depends_on", ())):
         if name == dep:
@@ -46,13 +46,13 @@ def _where(task: TaskDef, dep: str) -> tuple[Mark, Path]:
     return task.locate(), task.path()
 
 
-def _report(task: TaskDef, dep: str, report: Report, message: str) -> None:
+def _report(task: TaskDef, dep: str, report: Problems, message: str) -> None:
     mark, path = _where(task, dep)
     report.add(mark, path, message)
 
 
 def _report_cycles(
-    deps: dict[str, list[str]], index: dict[str, int], tasks: list[TaskDef], report: Report
+    deps: dict[str, list[str]], index: dict[str, int], tasks: list[TaskDef], report: Problems
 ) -> None:
     remaining = {name: list(ups) for name, ups in deps.items()}
     for _ in range(MAX_CYCLES):

@@ -18,7 +18,7 @@ from typing import Any
 from flowweaver.spec.interpolate import Scope
 from flowweaver.spec.kinds import Context, describe
 from flowweaver.spec.nodes import ListNode, MapNode, Node
-from flowweaver.spec.problems import FILE_START, TOP, Mark, Path, Report, did_you_mean
+from flowweaver.spec.problems import FILE_START, TOP, KeyPath, Mark, Problems, did_you_mean
 from flowweaver.spec.schema import SPEC, TOP_KEYS
 
 SPEC_DIR_VARIABLE = "FLOWWEAVER_SPEC_DIR"
@@ -54,7 +54,7 @@ class TaskDef:
             return parent.key_mark(steps[-1])
         return self.locate(*steps)
 
-    def path(self, *steps: str | int) -> Path:
+    def path(self, *steps: str | int) -> KeyPath:
         """The path of the value at ``steps`` under this task."""
         return ("tasks", self.name, *steps)
 
@@ -88,7 +88,7 @@ class Document:
 
 
 def read_document(
-    root: Node, report: Report, *, stem: str, spec_dir: str, overrides: Mapping[str, Any]
+    root: Node, report: Problems, *, stem: str, spec_dir: str, overrides: Mapping[str, Any]
 ) -> Document | None:
     """Check ``root`` against the key table; ``None`` when it isn't a mapping at all."""
     if not isinstance(root, MapNode):
@@ -114,7 +114,7 @@ def read_document(
     )
 
 
-def _read_params(root: MapNode, report: Report, overrides: Mapping[str, Any]) -> dict[str, Any]:
+def _read_params(root: MapNode, report: Problems, overrides: Mapping[str, Any]) -> dict[str, Any]:
     node = root.items.get("params")
     declared: dict[str, Any] = {}
     if node is not None:
@@ -128,7 +128,7 @@ def _read_params(root: MapNode, report: Report, overrides: Mapping[str, Any]) ->
     return {**declared, **overrides}
 
 
-def _read_env(root: MapNode, report: Report, scope: Scope) -> dict[str, str]:
+def _read_env(root: MapNode, report: Problems, scope: Scope) -> dict[str, str]:
     node = root.items.get("env")
     if node is None:
         return {}
@@ -137,7 +137,7 @@ def _read_env(root: MapNode, report: Report, scope: Scope) -> dict[str, str]:
     return checked if isinstance(checked, dict) else {}
 
 
-def _read_tasks(root: MapNode, values: dict[str, Any], report: Report) -> list[TaskDef]:
+def _read_tasks(root: MapNode, values: dict[str, Any], report: Problems) -> list[TaskDef]:
     tasks_node = root.items.get("tasks")
     if not isinstance(tasks_node, MapNode):
         return []
@@ -150,7 +150,7 @@ def _read_tasks(root: MapNode, values: dict[str, Any], report: Report) -> list[T
     return tasks
 
 
-def _check_shell_task(task: TaskDef, report: Report) -> None:
+def _check_shell_task(task: TaskDef, report: Problems) -> None:
     if "shell" not in task.values or "call" in task.values:
         return
     for key in _CALL_ONLY:

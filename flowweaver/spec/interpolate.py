@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowweaver.spec.nodes import ListNode, MapNode, Node, from_plain
-from flowweaver.spec.problems import Path, Report, did_you_mean
+from flowweaver.spec.problems import KeyPath, Problems, did_you_mean
 
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)(\})?")
 _REFERENCE = re.compile(r"(params|env)\.([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)(.*))?", re.DOTALL)
@@ -44,7 +44,7 @@ class Scope:
     params: Mapping[str, Any]
     env: Mapping[str, str]
 
-    def resolve(self, node: Node, path: Path, report: Report, *, shell: bool = False) -> Node:
+    def resolve(self, node: Node, path: KeyPath, report: Problems, *, shell: bool = False) -> Node:
         """``node`` with every reference in its strings replaced; problems go to ``report``."""
         if isinstance(node, MapNode):
             items = {k: self.resolve(v, (*path, k), report) for k, v in node.items.items()}

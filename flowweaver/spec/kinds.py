@@ -16,7 +16,7 @@ from typing import Any, Final
 from flowweaver.spec import durations
 from flowweaver.spec.interpolate import Scope, as_text
 from flowweaver.spec.nodes import ListNode, MapNode, Node, ScalarNode, plain
-from flowweaver.spec.problems import Path, Report, did_you_mean
+from flowweaver.spec.problems import KeyPath, Problems, did_you_mean
 
 
 class _Invalid:
@@ -35,10 +35,10 @@ REFERENCE_SCHEMA: Final = {"type": "string", "pattern": r"^\$\{[^}]*\}$"}
 class Context:
     """Where checks report, and what references resolve against (none: no resolving)."""
 
-    report: Report
+    report: Problems
     scope: Scope | None = None
 
-    def fail(self, node: Node, path: Path, message: str) -> _Invalid:
+    def fail(self, node: Node, path: KeyPath, message: str) -> _Invalid:
         self.report.add(node.mark, path, message)
         return INVALID
 
@@ -64,7 +64,7 @@ class Kind(ABC):
     """A kind of value."""
 
     @abstractmethod
-    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
         """The checked value, or :data:`INVALID` after reporting to ``ctx``."""
 
     @abstractmethod
@@ -89,7 +89,7 @@ class Text(Kind):
     pattern: str | None = None
     hint: str = ""
 
-    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
         if not isinstance(node, ScalarNode) or not isinstance(node.value, str):
             return ctx.fail(node, path, f"expected text, got {describe(node)}")
         if self.nonempty and not node.value.strip():
@@ -111,7 +111,7 @@ class Text(Kind):
 class Flag(Kind):
     """``true`` or ``false``."""
 
-    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
         if not isinstance(node, ScalarNode) or not isinstance(node.value, bool):
             return ctx.fail(node, path, f"expected true or false, got {describe(node)}")
         return node.value
@@ -134,7 +134,7 @@ class Whole(Kind):
     minimum: int | None = None
     only: int | None = None
 
-    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
         value = _number(node)
         if not isinstance(value, int):
             return ctx.fail(node, path, f"expected a whole number, got {describe(node)}")
@@ -160,7 +160,7 @@ class Real(Kind):
     minimum: float | None = None
     maximum: float | None = None
 
-    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
         value = _number(node)
         if value is None or not math.isfinite(value):
             return ctx.fail(node, path, f"expected a number, got {describe(node)}")
@@ -185,7 +185,7 @@ class Duration(Kind):
 
     positive: bool = True
 
-    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
         value = node.value if isinstance(node, ScalarNode) else plain(node)
         try:
             seconds = durations.parse_duration(value)
@@ -207,7 +207,7 @@ class Choice(Kind):
 
     options: tuple[str, ...]
 
-    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
         value = node.value if isinstance(node, ScalarNode) else None
         if value not in self.options:
             listed = ", ".join(self.options)
@@ -225,7 +225,7 @@ class Names(Kind):
 
     each: Text = field(default_factory=lambda: Text(nonempty=True))
 
-    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
         if isinstance(node, ScalarNode) and isinstance(node.value, str):
             value = self.each.check(node, path, ctx)
             return INVALID if value is INVALID else [value]
@@ -243,7 +243,7 @@ class Names(Kind):
 class Textual(Kind):
     """Text, or a number or true/false written as text (``8080`` is ``"8080"``)."""
 
-    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
         if not isinstance(node, ScalarNode) or node.value is None:
             return ctx.fail(node, path, f"expected text, got {describe(node)}")
         return as_text(node.value)
@@ -256,7 +256,7 @@ class Textual(Kind):
 class Command(Kind):
     """A shell command string, or a non-empty list of arguments (numbers become text)."""
 
-    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
         if isinstance(node, ScalarNode) and isinstance(node.value, str):
             return node.value if node.value.strip() else ctx.fail(node, path, "empty command")
         if not isinstance(node, ListNode):
@@ -275,7 +275,7 @@ class Command(Kind):
 class Items(Kind):
     """A list of any values."""
 
-    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
         if not isinstance(node, ListNode):
             return ctx.fail(node, path, f"expected a list, got {describe(node)}")
         return plain(node)

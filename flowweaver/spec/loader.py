@@ -16,7 +16,7 @@ from flowweaver.spec.build import TaskFactory, build_workflow
 from flowweaver.spec.dependencies import order_tasks
 from flowweaver.spec.document import SPEC_DIR_VARIABLE, read_document
 from flowweaver.spec.imports import add_import_dirs
-from flowweaver.spec.problems import FILE_START, TOP, Report, mark_at
+from flowweaver.spec.problems import FILE_START, TOP, Problems, mark_at
 from flowweaver.spec.yamlnodes import compose
 from flowweaver.workflow import Workflow
 
@@ -39,7 +39,7 @@ def load_workflow(
     name = os.fspath(path)
     data = _read(name)
     text = _decode(name, data)
-    report = Report(name, text)
+    report = Problems(name, text)
     with _collector_paused():
         workflow = _load(name, data, text, report, dict(params or {}), check_imports=check_imports)
     if workflow is None or report:
@@ -115,7 +115,7 @@ def _byte_problem(name: str, data: bytes, offset: int, message: str) -> SpecErro
     """A file-level problem at byte ``offset`` of a file that isn't UTF-8 text."""
     text = data.decode("utf-8-sig", errors="replace")
     mark = mark_at(text, len(data[:offset].decode("utf-8-sig", errors="replace")))
-    report = Report(name, text)
+    report = Problems(name, text)
     report.add(mark, TOP, message)
     return SpecError(report.problems)
 
@@ -124,7 +124,7 @@ def _load(
     name: str,
     data: bytes,
     text: str,
-    report: Report,
+    report: Problems,
     params: dict[str, Any],
     *,
     check_imports: bool,

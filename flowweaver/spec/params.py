@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowweaver.spec.nodes import ScalarNode
-from flowweaver.spec.problems import Report
+from flowweaver.spec.problems import Problems
 from flowweaver.spec.yamlnodes import compose
 
 
@@ -17,7 +17,7 @@ def parse_param_value(text: str) -> Any:
     """
     if not text.strip():
         return text
-    report = Report("--param", text)
+    report = Problems("--param", text)
     node = compose(text, report)
     if report or not isinstance(node, ScalarNode):
         return text

@@ -24,10 +24,10 @@ class Mark:
 
 FILE_START = Mark(1, 1)
 
-Path: TypeAlias = tuple[str | int, ...]
+KeyPath: TypeAlias = tuple[str | int, ...]
 """Where a value sits: keys and list indices from the top, formatted only when reported."""
 
-TOP: Path = ()
+TOP: KeyPath = ()
 
 
 def mark_at(text: str, offset: int) -> Mark:
@@ -38,7 +38,7 @@ def mark_at(text: str, offset: int) -> Mark:
     return Mark(line, offset - start + 1)
 
 
-class Report:
+class Problems:
     """The problems found in one spec file, each kept inside the file's extent."""
 
     def __init__(self, file: str, text: str = "") -> None:
@@ -46,7 +46,7 @@ class Report:
         self._line_lengths = [len(line) for line in _LINE_BREAK.split(text)]
         self._problems: set[Problem] = set()
 
-    def add(self, mark: Mark, path: Path, message: str) -> None:
+    def add(self, mark: Mark, path: KeyPath, message: str) -> None:
         line = min(max(mark.line, 1), len(self._line_lengths))
         column = min(max(mark.column, 1), self._line_lengths[line - 1] + 1)
         if line < mark.line:  # a parser mark past the last line: point at its end
@@ -69,7 +69,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def child(path: Path, key: str | int) -> Path:
+def child(path: KeyPath, key: str | int) -> KeyPath:
     """The path of ``key`` (a mapping key or a list index) under ``path``."""
     return (*path, key)
 
@@ -78,7 +78,7 @@ _LINE_BREAKS = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 """What would break a problem's line: shown escaped (``\\n``) in the message."""
 
 
-def format_path(path: Path) -> str:
+def format_path(path: KeyPath) -> str:
     """``tasks.load.depends_on[0]``; keys that aren't plain words as ``tasks['a b']``."""
     text = ""
     for part in path:

@@ -13,7 +13,7 @@ from typing import Any
 
 from flowweaver.spec.kinds import INVALID, Context, Kind, Text, describe
 from flowweaver.spec.nodes import MapNode, Node, ScalarNode, plain
-from flowweaver.spec.problems import Path, did_you_mean
+from flowweaver.spec.problems import KeyPath, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Table(Kind):
     nonempty: str = ""
     """The problem when empty; empty tables are fine when this is empty."""
 
-    def check(self, node: Node, path: Path, ctx: Context) -> Any:
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
         if isinstance(node, ScalarNode) and node.value is None and not self.nonempty:
             return {}
         if not isinstance(node, MapNode):
@@ -74,7 +74,7 @@ class Record(Kind):
     """Exactly one of these keys must be given."""
     ignore_prefix: str | None = None
 
-    def check(self, node: Node, path: Path, ctx: Context, skip: Collection[str] = ()) -> Any:
+    def check(self, node: Node, path: KeyPath, ctx: Context, skip: Collection[str] = ()) -> Any:
         if not isinstance(node, MapNode):
             return ctx.fail(node, path, f"expected a mapping, got {describe(node)}")
         result: dict[str, Any] = {}
@@ -89,19 +89,19 @@ class Record(Kind):
         self._check_presence(node, path, ctx)
         return result
 
-    def _check_key(self, key: Key, node: Node, path: Path, ctx: Context) -> Any:
+    def _check_key(self, key: Key, node: Node, path: KeyPath, ctx: Context) -> Any:
         if ctx.scope is not None and key.interpolate != "none":
             shell = key.interpolate == "shell"
             node = ctx.scope.resolve(node, path, ctx.report, shell=shell)
         return key.kind.check(node, path, ctx)
 
-    def _unknown(self, node: MapNode, name: str, path: Path, ctx: Context) -> None:
+    def _unknown(self, node: MapNode, name: str, path: KeyPath, ctx: Context) -> None:
         if self.ignore_prefix is not None and name.startswith(self.ignore_prefix):
             return
         hint = did_you_mean(name, self.keys)
         ctx.report.add(node.key_mark(name), (*path, name), f"unknown key {name!r}{hint}")
 
-    def _check_presence(self, node: MapNode, path: Path, ctx: Context) -> None:
+    def _check_presence(self, node: MapNode, path: KeyPath, ctx: Context) -> None:
         for name in self.required:
             if name not in node.items:
                 ctx.report.add(node.mark, path, f"missing required key {name!r}")

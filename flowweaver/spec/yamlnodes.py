@@ -23,7 +23,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 
 from flowweaver.spec.nodes import At, ListNode, MapNode, Node, ScalarNode, mark_of
-from flowweaver.spec.problems import FILE_START, TOP, Mark, Path, Report, mark_at
+from flowweaver.spec.problems import FILE_START, TOP, KeyPath, Mark, Problems, mark_at
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -38,7 +38,7 @@ _STR, _MAP, _SEQ, _MERGE = _YAML + "str", _YAML + "map", _YAML + "seq", _YAML + 
 _AS_TEXT = {_STR, _YAML + "timestamp", _YAML + "value"}
 
 
-def compose(text: str, report: Report) -> Node | None:
+def compose(text: str, report: Problems) -> Node | None:
     """The node tree of ``text``, or ``None`` when it has none (problems are in ``report``)."""
     try:
         root = yaml.compose(text, Loader=_Loader)
@@ -102,7 +102,7 @@ class _Walker:
     from its first visit, so a billion laughs costs microseconds and no memory.
     """
 
-    def __init__(self, report: Report, limit: int) -> None:
+    def __init__(self, report: Problems, limit: int) -> None:
         self.report = report
         self.limit = limit
         self.recursive = False
@@ -123,7 +123,7 @@ class _Walker:
             return len(node.value) + 1
         return self._sizes.get(id(node), 1)
 
-    def convert(self, node: yaml.Node, path: Path, depth: int) -> Node:
+    def convert(self, node: yaml.Node, path: KeyPath, depth: int) -> Node:
         """The node for ``node`` at ``path``; a collection is converted once, however aliased."""
         if isinstance(node, yaml.ScalarNode):
             scalar = self._scalar(node)
@@ -152,7 +152,7 @@ class _Walker:
         self._converted[key] = result
         return result
 
-    def _child(self, node: yaml.Node, path: Path, step: str | int, depth: int) -> Node:
+    def _child(self, node: yaml.Node, path: KeyPath, step: str | int, depth: int) -> Node:
         if isinstance(node, yaml.ScalarNode):  # the common case: no path to make
             scalar = self._scalar(node)
             if scalar is not None:
@@ -166,7 +166,7 @@ class _Walker:
         construct = self._construct.get(node.tag)
         return None if construct is None else ScalarNode(construct(node), node.start_mark)
 
-    def _sequence(self, node: yaml.Node, path: Path, depth: int) -> Node:
+    def _sequence(self, node: yaml.Node, path: KeyPath, depth: int) -> Node:
         if node.tag != _SEQ:
             self.report.add(mark_of(node.start_mark), path, _tag_problem(node.tag))
         items: list[Node] = []
@@ -177,7 +177,7 @@ class _Walker:
         self._sizes[id(node)] = size
         return ListNode(items, node.start_mark)
 
-    def _mapping(self, node: yaml.Node, path: Path, depth: int) -> Node:
+    def _mapping(self, node: yaml.Node, path: KeyPath, depth: int) -> Node:
         if node.tag != _MAP:
             self.report.add(mark_of(node.start_mark), path, _tag_problem(node.tag))
         result = MapNode({}, node.start_mark)
@@ -203,7 +203,7 @@ class _Walker:
         self._sizes[id(node)] = size
         return result
 
-    def _key(self, node: yaml.Node, path: Path) -> str | None:
+    def _key(self, node: yaml.Node, path: KeyPath) -> str | None:
         if isinstance(node, yaml.ScalarNode) and (
             node.tag in _AS_TEXT or node.tag in self._construct
         ):
@@ -211,12 +211,12 @@ class _Walker:
         self.report.add(mark_of(node.start_mark), path, "mapping keys must be plain text")
         return None
 
-    def _duplicate(self, key: str, first: At, again: At, path: Path) -> None:
+    def _duplicate(self, key: str, first: At, again: At, path: KeyPath) -> None:
         what = "task" if path == ("tasks",) else "key"
         message = f"duplicate {what} {key!r} (first on line {first.line + 1})"
         self.report.add(mark_of(again), (*path, key), message)
 
-    def _merge(self, target: MapNode, value: yaml.Node, path: Path, depth: int) -> int:
+    def _merge(self, target: MapNode, value: yaml.Node, path: KeyPath, depth: int) -> int:
         """Add the keys of the mappings ``value`` names that ``target`` lacks; their size."""
         sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
         size = 0

@@ -15,11 +15,11 @@ from flowweaver.cli.inspect_cmds import plan_lines
 from flowweaver.cli.jsonl import event_record, summary_record
 from flowweaver.cli.options import OutputMode, parse_params, resolve_output
 from flowweaver.cli.plain import format_event, format_summary
-from flowweaver.cli.reporter import Outcome
-from flowweaver.cli.state import RunState, Snapshot
+from flowweaver.cli.reporter import RunOutcome
 from flowweaver.cli.subset import select_tasks
 from flowweaver.cli.summary import totals_line
 from flowweaver.cli.tables import live_view, summary_view
+from flowweaver.cli.tracker import RunTracker, Snapshot
 
 T0 = 1_700_000_000.0
 RUNNING, COMPLETED, FAILED = TaskStatus.RUNNING, TaskStatus.COMPLETED, TaskStatus.FAILED
@@ -31,8 +31,8 @@ def render(renderable: object, width: int = 100) -> str:
     return console.file.getvalue()  # type: ignore[attr-defined]
 
 
-def state_after(*events: TaskEvent, names: tuple[str, ...] = ("a", "b", "c")) -> RunState:
-    state = RunState("demo", names)
+def state_after(*events: TaskEvent, names: tuple[str, ...] = ("a", "b", "c")) -> RunTracker:
+    state = RunTracker("demo", names)
     for event in events:
         state.apply(event)
     return state
@@ -79,7 +79,7 @@ def test_cancel_unfinished_marks_the_rest_cancelled() -> None:
     assert snap.count(TaskStatus.CANCELLED) == 2 and snap.done == 3
 
 
-def snapshot_of(state: RunState, elapsed: float = 2.414) -> Snapshot:
+def snapshot_of(state: RunTracker, elapsed: float = 2.414) -> Snapshot:
     return state.snapshot()._replace(elapsed=elapsed, now=T0 + 1)
 
 
@@ -162,7 +162,7 @@ def test_summary_view_of_a_huge_run_lists_what_did_not_complete() -> None:
 
 def test_json_records() -> None:
     state = state_after(ev("a", FAILED, error="E"))
-    record = summary_record(snapshot_of(state), Outcome("failed", 1), "abcd1234")
+    record = summary_record(snapshot_of(state), RunOutcome("failed", 1), "abcd1234")
     assert json.loads(json.dumps(record)) == record
     assert record["tasks"]["a"] == {
         "status": "failed",

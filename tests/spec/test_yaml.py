@@ -13,7 +13,7 @@ import yaml
 from flowweaver import SpecError
 from flowweaver.spec import load_workflow, yamlnodes
 from flowweaver.spec.nodes import ListNode, MapNode, ScalarNode, plain
-from flowweaver.spec.problems import Report
+from flowweaver.spec.problems import Problems
 from flowweaver.spec.yamlnodes import compose
 
 
@@ -33,7 +33,7 @@ def problems_of(tmp_path: Path, data: bytes | str) -> list[str]:
 
 
 def tree(text: str) -> object:
-    report = Report("t.yaml", text)
+    report = Problems("t.yaml", text)
     node = compose(text, report)
     assert not report, report.problems
     assert node is not None
@@ -52,7 +52,7 @@ def loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
 
 def test_marks_are_one_based_and_count_characters(loader: str) -> None:
     text = "é: [a, b]\nkey:\n  - 1\n"
-    report = Report("t.yaml", text)
+    report = Problems("t.yaml", text)
     root = compose(text, report)
     assert isinstance(root, MapNode)
     first = root.items["é"]
@@ -133,7 +133,7 @@ def test_a_billion_laughs_is_refused_fast_and_small(tmp_path: Path, loader: str)
 
 def test_aliases_within_the_bound_are_shared_not_copied(loader: str) -> None:
     text = "a: &x {k: [1, 2]}\nb: *x\n"
-    report = Report("t.yaml", text)
+    report = Problems("t.yaml", text)
     root = compose(text, report)
     assert isinstance(root, MapNode)
     assert root.items["a"] is root.items["b"]
@@ -201,7 +201,7 @@ def test_unreadable_paths_are_one_problem(tmp_path: Path, kind: str) -> None:
 
 def test_scalar_node_equality_is_by_value() -> None:
     text = "a: 1\n"
-    report = Report("t.yaml", text)
+    report = Problems("t.yaml", text)
     root = compose(text, report)
     assert isinstance(root, MapNode)
     assert isinstance(root.items["a"], ScalarNode)

@@ -1,6 +1,6 @@
 """The one model every output mode reads: the run's tasks, fed by task events.
 
-:class:`RunState` is the workflow's subscriber. It keeps each task's latest row and
+:class:`RunTracker` is the workflow's subscriber. It keeps each task's latest row and
 the counts per status incrementally (O(1) per event, so a 10,000-task run isn't
 slowed), and hands out immutable :class:`Snapshot` values that the views render as
 pure functions. It is thread-safe: events arrive on the engine's loop thread while
@@ -63,7 +63,7 @@ class Snapshot(NamedTuple):
         return sum(n for status, n in self.counts.items() if status.is_final)
 
 
-class RunState:
+class RunTracker:
     """Rows and counts of a run, updated by :meth:`apply` (the workflow observer)."""
 
     def __init__(self, workflow: str, task_names: Iterable[str]) -> None:
