@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from flowweaver.executors import REGISTRY
 from flowweaver.shell import ShellCommand
 from flowweaver.workflow import Workflow
 
 from .errors import write_warning
-
-THREAD_EXECUTORS = ("sequential", "threaded", "async")
 
 
 def soft_timeout_tasks(workflow: Workflow, executor: str) -> list[str]:
@@ -16,7 +15,8 @@ def soft_timeout_tasks(workflow: Workflow, executor: str) -> list[str]:
     Coroutines are cancelled and shell commands are killed, so theirs hold anywhere;
     the process and Dask executors end a task's process.
     """
-    if executor not in THREAD_EXECUTORS:
+    entry = REGISTRY.get(executor)
+    if entry is None or not entry.threads:
         return []
     return [
         name

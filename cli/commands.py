@@ -9,7 +9,18 @@ from typing import Annotated
 
 import typer
 
-from .options import GraphFormat, OutputMode, ShowFormat, check_executor, split_param
+from flowweaver.executors import EXECUTOR_NAMES
+
+from .options import (
+    DEFAULT_EXECUTOR,
+    GraphFormat,
+    OutputMode,
+    ShowFormat,
+    check_executor,
+    split_param,
+)
+
+_EXECUTOR_CHOICES = ", ".join(EXECUTOR_NAMES[:-1]) + f" or {EXECUTOR_NAMES[-1]}"
 
 app = typer.Typer(
     name="flowweaver",
@@ -78,7 +89,7 @@ def run(
         typer.Option(
             "--executor",
             "-e",
-            help="sequential, threaded, async, process or dask [default: spec, else threaded].",
+            help=f"{_EXECUTOR_CHOICES} [default: spec, else {DEFAULT_EXECUTOR}].",
             callback=_check_executor,
         ),
     ] = None,

@@ -123,7 +123,7 @@ def _outcome(
     except WorkflowError:
         return RunOutcome("failed", ExitCode.TASK_FAILED)
     except RunInterrupted as exc:
-        tracker.cancel_unfinished(f"cancelled: {exc}")
+        tracker.cancel_unfinished(str(exc))
         return RunOutcome("interrupted", exc.exit_code)
     finally:
         tracker.end()

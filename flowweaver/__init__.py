@@ -24,6 +24,7 @@ from flowweaver.errors import (
     WorkflowError,
 )
 from flowweaver.events import TaskEvent
+from flowweaver.executors import REGISTRY as _EXECUTORS
 from flowweaver.task import Task, TaskStatus
 from flowweaver.workflow import SpecInfo, Workflow
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
         ThreadedExecutor,
     )
     from flowweaver.history import RunStore
+    from flowweaver.shell import ShellCommandError
 
 __version__ = "0.3.0"
 
@@ -56,6 +58,7 @@ __all__ = [
     "RunInterrupted",
     "RunStore",
     "SequentialExecutor",
+    "ShellCommandError",
     "SpecError",
     "SpecInfo",
     "StateError",
@@ -74,19 +77,17 @@ __all__ = [
 
 
 _LAZY = {
-    "AsyncExecutor": "flowweaver.executors",
-    "DaskExecutor": "flowweaver.executors",
+    **{entry.cls: "flowweaver.executors" for entry in _EXECUTORS.values()},
     "Executor": "flowweaver.executors",
-    "ProcessExecutor": "flowweaver.executors",
-    "SequentialExecutor": "flowweaver.executors",
-    "ThreadedExecutor": "flowweaver.executors",
     "RunStore": "flowweaver.history",
+    "ShellCommandError": "flowweaver.shell",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Executors and the run history are imported when first named (they pull in
-    asyncio, threading machinery and sqlite3, which ``plan`` and ``validate`` never need)."""
+    """Executors, the run history and shell tasks are imported when first named (they
+    pull in asyncio, threading machinery, subprocess and sqlite3, which ``plan`` and
+    ``validate`` never need)."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'flowweaver' has no attribute {name!r}")

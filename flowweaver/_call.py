@@ -9,99 +9,21 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from types import CodeType, CoroutineType, FunctionType, MethodType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
+
+from flowweaver.executors.contract import Attempt
 
 if TYPE_CHECKING:
     import asyncio
 
-logger = logging.getLogger("flowweaver")
 
 _CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
 _CO_COROUTINE = inspect.CO_COROUTINE
 _local = threading.local()
 _NEVER_AWAITABLE = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict, set})
-_abandon_lock = threading.RLock()  # re-entrant: a signal handler may abandon
-
-
-class Attempt:
-    """One call of one task: what to call, with what, and how to stop waiting for it."""
-
-    __slots__ = ("_on_abandon", "abandoned", "fn", "index", "kwargs", "name", "number", "timeout")
-    _on_abandon: list[Callable[[], object]] | None
-
-    def __init__(
-        self,
-        index: int,
-        name: str,
-        number: int,
-        fn: Callable[..., Any],
-        kwargs: dict[str, Any],
-        timeout: float | None,
-    ) -> None:
-        self.index = index
-        self.name = name
-        self.number = number
-        self.fn = fn
-        self.kwargs = kwargs
-        self.timeout = timeout
-        self.abandoned = False
-        # _on_abandon stays unset until a callback is added (most attempts never have one)
-
-    def add_abandon_callback(self, callback: Callable[[], object]) -> None:
-        with _abandon_lock:
-            if not self.abandoned:
-                callbacks = getattr(self, "_on_abandon", None)
-                if callbacks is None:
-                    callbacks = self._on_abandon = []
-                callbacks.append(callback)
-                return
-        _safely(callback, "abandon callback")
-
-    @property
-    def stoppable(self) -> bool:
-        """Whether the task said how to stop it (a shell command ends its process group)."""
-        return bool(getattr(self, "_on_abandon", None))
-
-    def abandon(self) -> None:
-        """Stop caring about this attempt; run its abandon callbacks (kill, cancel)."""
-        with _abandon_lock:
-            if self.abandoned:
-                return
-            self.abandoned = True
-            callbacks = getattr(self, "_on_abandon", None) or []
-            self._on_abandon = None
-        for callback in callbacks:
-            _safely(callback, "abandon callback")
-
-    def __repr__(self) -> str:
-        return f"Attempt({self.name!r}, {self.number})"
-
-
-Outcome = tuple[Attempt, bool, Any]
-"""``(attempt, ok, value)``: ``value`` is the result, or the exception when not ``ok``."""
-
-
-class Held(NamedTuple):
-    """A backend's notice, sent from ``submit``: it has to hold ``attempt`` back (no
-    worker is ready yet), so its timeout must not run until :class:`Started`."""
-
-    attempt: Attempt
-
-
-class Started(NamedTuple):
-    """A backend's notice that a :class:`Held` attempt really started at ``time``
-    (monotonic): its timeout counts from then."""
-
-    attempt: Attempt
-    time: float
-
-
-Report = Callable[["Outcome | Held | Started"], object]
-"""Where a backend sends outcomes (and :class:`Held` and :class:`Started` notices)."""
 
 
 def on_abandon(callback: Callable[[], object]) -> None:
@@ -151,10 +73,11 @@ class Pending:
 
 def invoke(
     attempt: Attempt, await_here: bool = True, here: dict[str, Any] | None = None
-) -> Outcome:  # (no keyword-only parameters: CPython 3.11 would not specialize its calls)
-    """Call the attempt's function on this thread. If it returns an awaitable, await it
-    on this thread's own loop, or (``await_here=False``) hand it back as :class:`Pending`.
-    ``here`` is this thread's :func:`thread_state`, when the caller has it at hand.
+) -> Attempt:  # (no keyword-only parameters: CPython 3.11 would not specialize its calls)
+    """Call the attempt's function on this thread and record its outcome in the attempt,
+    which is returned. If the function returns an awaitable, await it on this thread's
+    own loop, or (``await_here=False``) hand it back as :class:`Pending`. ``here`` is
+    this thread's :func:`thread_state`, when the caller has it at hand.
 
     Whatever the function raises, ``BaseException`` included, becomes the outcome.
     """
@@ -169,10 +92,12 @@ def invoke(
         if type(value) not in _NEVER_AWAITABLE and inspect.isawaitable(value):
             value = _await_here(value, attempt) if await_here else Pending(value)
     except BaseException as exc:
-        return attempt, False, exc
+        attempt.ok, attempt.value = False, exc
+        return attempt
     finally:
         here["attempt"] = None
-    return attempt, True, value
+    attempt.ok, attempt.value = True, value
+    return attempt
 
 
 def _await_here(awaitable: Any, attempt: Attempt) -> Any:
@@ -331,10 +256,3 @@ def bindings(
             bound[keyword] = position
     bound.update(inputs)
     return tuple(bound.items())
-
-
-def _safely(callback: Callable[[], object], what: str) -> None:
-    try:
-        callback()
-    except Exception:
-        logger.exception("%s raised; ignored", what)

@@ -15,31 +15,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from queue import Empty, SimpleQueue
-from typing import Protocol
 
-from flowweaver._call import Attempt, Held, Outcome, Report, Started
 from flowweaver._run import Run
+from flowweaver.executors.contract import Backend, Notice
 from flowweaver.interrupts import routed_to
 
 _monotonic = time.monotonic
-
-
-class Backend(Protocol):
-    """How an executor runs attempts. It never waits: outcomes go to ``report``."""
-
-    slots: int
-
-    def open(self, report: Report, tasks: int) -> None:
-        """Get ready for a run of ``tasks`` tasks whose outcomes go to ``report`` (with a
-        :class:`~flowweaver._call.Held` and then a :class:`~flowweaver._call.Started`
-        notice for an attempt it has to hold back, so that its timeout waits)."""
-
-    def submit(self, attempt: Attempt) -> Outcome | None:
-        """Start the attempt; return its outcome if it ran to the end inline."""
-
-    def abandon(self, attempt: Attempt) -> None: ...
-
-    def close(self) -> None: ...
 
 
 # -- the loops --------------------------------------------------------------------
@@ -48,10 +29,10 @@ class Backend(Protocol):
 def drive(run: Run, backend: Backend) -> None:
     """The blocking loop: wait on a queue of outcomes, with the next deadline as timeout.
 
-    A backend that ran an attempt inline returns its outcome from ``submit``; the
+    A backend that ran an attempt inline returns it, ended, from ``submit``; the
     loop then goes straight round without waiting.
     """
-    inbox: SimpleQueue[Outcome | Held | Started | None] = SimpleQueue()
+    inbox: SimpleQueue[Notice | None] = SimpleQueue()
     backend.open(inbox.put, len(run.tasks))
     engine = run.engine
     try:
@@ -81,15 +62,15 @@ def drive(run: Run, backend: Backend) -> None:
 async def drive_async(run: Run, backend: Backend) -> None:
     """The asyncio loop: the same steps, waiting on one future instead of a queue."""
     loop = asyncio.get_running_loop()
-    inbox: deque[Outcome | Held | Started] = deque()
+    inbox: deque[Notice] = deque()
     wakeup: list[asyncio.Future[None]] = [loop.create_future()]
 
     def wake() -> None:
         if not wakeup[0].done():
             wakeup[0].set_result(None)
 
-    def report(outcome: Outcome | Held | Started) -> None:
-        inbox.append(outcome)
+    def report(notice: Notice) -> None:
+        inbox.append(notice)
         if threading.get_ident() != loop_thread:
             loop.call_soon_threadsafe(wake)
         elif not wakeup[0].done():  # (wake(), without the call: this runs per outcome)
@@ -142,7 +123,7 @@ def _must_wait(run: Run, now: float, has_outcomes: bool) -> bool:
 
 def _expire_and_interrupt(run: Run, backend: Backend, now: float) -> None:
     """Fail attempts past their deadline; on a signal, cancel the run. Both abandon."""
-    if run.engine.deadlines or run.engine.retries:
+    if run.engine.timed:
         for attempt in run.expire(now):
             backend.abandon(attempt)
     if run.signum is not None:

@@ -16,22 +16,15 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowweaver import graph
-from flowweaver._call import (
-    NO_KEYWORDS,
-    Attempt,
-    Held,
-    Outcome,
-    Started,
-    accepted_keywords,
-    bindings,
-)
-from flowweaver.engine import EXECUTING, Engine
+from flowweaver._call import NO_KEYWORDS, accepted_keywords, bindings
+from flowweaver.engine import Engine
 from flowweaver.errors import RunInterrupted, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
+from flowweaver.executors.contract import Attempt, Held, Notice, Started, error_text
 from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
-    from flowweaver._loop import Backend
+    from flowweaver.executors.contract import Backend
     from flowweaver.graph import Graph
     from flowweaver.recorder import Recorder
 
@@ -39,15 +32,6 @@ logger = logging.getLogger("flowweaver")
 _monotonic = time.monotonic
 _RUNNING = TaskStatus.RUNNING
 _PENDING = TaskStatus.PENDING
-
-
-def error_text(exc: BaseException) -> str:
-    """``Type: message``, the form kept in ``task.error``."""
-    if isinstance(exc, TaskTimeoutError):
-        return str(exc)
-    message = str(exc)
-    name = type(exc).__name__
-    return f"{name}: {message}" if message else name
 
 
 class Run:
@@ -67,7 +51,6 @@ class Run:
     ) -> None:
         self.name = name
         self.tasks = tasks = graph.tasks
-        self.slots = slots
         self.recorder = recorder
         self.observers = list(observers)
         self.signum: int | None = None
@@ -75,22 +58,27 @@ class Run:
         self.ended_at: float | None = None
         self.running: dict[int, Attempt] = {}
         self.results: list[Any] = [None] * len(tasks)
-        self._bindings, self._callbacks = _reset_and_bind(graph)
+        self._bindings, self._callbacks, self._may_be_timed = _reset_and_bind(graph)
         reused: dict[str, Any] = {}
         durations: dict[str, float] = {}
         if recorder is not None:
             self.observers.append(recorder.record_event)
             reused, durations = recorder.begin(tasks, graph.parents)
+        # The engine's events, and the task of each: filled by the engine, emptied by flush.
+        self._events: list[TaskEvent] = []
+        self._event_nodes: list[int] = []
+        observed = self._callbacks or bool(self.observers)
         self.engine = Engine(
             tasks,
             graph.parents,
             graph.depth if plan_order else _longest_first(tasks, graph.parents, durations),
+            slots=slots,
             children=graph.children,
             names=graph.names,
             fail_fast=fail_fast,
             wall_offset=time.time() - self.started_at,
             rng=rng,
-            record_events=self._callbacks or bool(self.observers),
+            outbox=(self._events, self._event_nodes) if observed else None,
         )
         if reused:  # a resumed run: what the earlier run completed is not run again
             for index, task in enumerate(tasks):
@@ -104,16 +92,16 @@ class Run:
     def launch(self, now: float, backend: Backend) -> float | None:
         """Start what is ready and a slot allows, and submit each attempt to ``backend``.
 
-        An outcome ``submit`` returns (the backend ran the attempt inline) is settled
-        at once, and what it made ready starts in the same call, until something is
-        timed or signalled. Returns the time of the last such outcome, or ``None``.
+        An attempt ``submit`` returns (the backend ran it inline) is settled at once,
+        and what it made ready starts in the same call, until something is timed or
+        signalled. Returns the time the last such attempt ended, or ``None``.
         """
-        engine, slots, running = self.engine, self.slots, self.running
+        engine, running, events = self.engine, self.running, self._events
         tasks, results, bound = self.tasks, self.results, self._bindings
-        start_next = engine.start_next
+        start_next, may_be_timed = engine.start_next, self._may_be_timed
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
-            if engine.executing >= slots or self.signum is not None:
+            if self.signum is not None:
                 break
             index = start_next(now)
             if index < 0:
@@ -125,47 +113,47 @@ class Run:
                 hit, value = self.recorder.lookup(task, kwargs)
                 if hit:
                     results[index] = value
-                    engine.succeed(index, now, value, cached=True)
+                    engine.succeed(index, now, value, True)
                     continue
             attempt = running[index] = Attempt(
-                index, task.name, engine.attempt[index], task.fn, kwargs, task.timeout
-            )
-            if engine.events:
+                index, task.name, task.attempts, task.fn, kwargs, task.timeout
+            )  # (the engine has just set task.attempts to this attempt's number)
+            if events:
                 self.flush()  # RUNNING is passed on before the call
-            outcome = backend.submit(attempt)
-            if outcome is not None:
+            if backend.submit(attempt) is not None:
                 now = ended = _monotonic()
-                self.settle(outcome, now)
-                if engine.deadlines or engine.retries:
+                self._apply(attempt, now)  # it ran inline, so it is current
+                if may_be_timed and engine.timed:
                     break  # the loop expires and wakes what is due first
         return ended
 
-    def receive(self, item: Outcome | Held | Started, now: float) -> None:
-        """What a backend reported: an outcome, or that it holds an attempt back (no
-        timeout runs) until it says the attempt has really started."""
-        if isinstance(item, Held):
-            self.engine.hold_clock(item.attempt.index, item.attempt.number)
-        elif isinstance(item, Started):
-            self.engine.start_clock(item.attempt.index, item.attempt.number, item.time)
-        else:
-            self.settle(item, now)
+    def receive(self, notice: Notice, now: float) -> None:
+        """What a backend reported: an ended attempt, or that it holds an attempt back
+        (no timeout runs) until it says the attempt has really started."""
+        if type(notice) is Attempt:
+            self.settle(notice, now)
+        elif isinstance(notice, Held):
+            self.engine.hold_clock(notice.attempt.index, notice.attempt.number)
+        elif isinstance(notice, Started):
+            self.engine.start_clock(notice.attempt.index, notice.attempt.number, notice.time)
 
-    def settle(self, outcome: Outcome, now: float) -> None:
-        """Apply one attempt's outcome (stale ones, from abandoned attempts, are dropped)."""
-        attempt, ok, value = outcome
+    def settle(self, attempt: Attempt, now: float) -> None:
+        """Apply an ended attempt's outcome (stale ones, from abandoned attempts, are dropped)."""
+        if self.engine.is_current(attempt.index, attempt.number):
+            self._apply(attempt, now)
+
+    def _apply(self, attempt: Attempt, now: float) -> None:
+        """Apply the outcome of an ended attempt that is current."""
         index = attempt.index
-        engine = self.engine
-        if engine.phase[index] != EXECUTING or engine.attempt[index] != attempt.number:
-            return  # an abandoned attempt's late outcome
-        if ok:
+        if attempt.ok:
             del self.running[index]
-            self.results[index] = value
-            engine.succeed(index, now, value)
+            value = self.results[index] = attempt.value
+            self.engine.succeed(index, now, value)
             if self.recorder is not None:
                 self.recorder.record_result(self.tasks[index], attempt.kwargs, value)
         elif self.signum is None:  # else stopped by the interruption: cancelled with the rest
             del self.running[index]
-            self._fail(attempt, value, now)
+            self._fail(attempt, attempt.value, now)
 
     def expire(self, now: float) -> list[Attempt]:
         """Fail the attempts past their deadline; returns them, to be abandoned."""
@@ -180,7 +168,7 @@ class Run:
     def interrupt(self, now: float) -> list[Attempt]:
         """Cancel every unfinished task; returns the running attempts, to be abandoned."""
         name = signal.Signals(self.signum or signal.SIGINT).name
-        self.engine.interrupt(now, f"cancelled: interrupted by {name}")
+        self.engine.interrupt(now, f"interrupted by {name}")
         running, self.running = list(self.running.values()), {}
         return running
 
@@ -192,12 +180,11 @@ class Run:
         """Pass the engine's new events to the tasks' callbacks and the observers.
 
         (The engine has already applied each transition to its task.)"""
-        engine = self.engine
-        events = engine.events
+        events = self._events
         if not events:
             return
         if self._callbacks:
-            self._call_back(engine.event_nodes, events)
+            self._call_back(self._event_nodes, events)
         for event in events:
             for observer in self.observers:
                 try:
@@ -205,7 +192,7 @@ class Run:
                 except Exception:
                     logger.exception("observer %r raised; ignored", observer)
         events.clear()
-        engine.event_nodes.clear()
+        self._event_nodes.clear()
         if self.recorder is not None:
             self.recorder.commit()  # the batch is in the history before the run goes on
 
@@ -215,18 +202,20 @@ class Run:
         tasks = self.tasks
         for node, event in zip(nodes, events, strict=True):
             task = tasks[node]
-            if event[6] is not None:  # retry_in: a failed attempt that will be retried
+            if event.retry_in is not None:  # a failed attempt that will be retried
                 if task.on_retry is not None:
-                    _call_back(task.on_retry, task.name, event[2])
-            elif task.on_status_change is not None and (event[1] is not _RUNNING or event[2] == 1):
-                _call_back(task.on_status_change, task.name, event[1])
+                    _call_back(task.on_retry, task.name, event.attempt)
+            elif task.on_status_change is not None and (
+                event.status is not _RUNNING or event.attempt == 1
+            ):
+                _call_back(task.on_status_change, task.name, event.status)
 
     def _fail(self, attempt: Attempt, exc: BaseException, now: float) -> None:
         task = self.tasks[attempt.index]
         text = error_text(exc)
         logger.debug("task %r attempt %d failed", task.name, attempt.number, exc_info=exc)
         retryable = isinstance(exc, task.retry_on)
-        self.engine.fail(attempt.index, now, text, retryable=retryable)
+        self.engine.fail(attempt.index, now, text, retryable)
 
     def request_interrupt(self, signum: int) -> None:
         self.signum = signum
@@ -252,7 +241,7 @@ class Run:
     def failed(self) -> dict[str, str]:
         """The failed tasks' errors, by name."""
         tasks = self.tasks
-        return {tasks[i].name: tasks[i].error or "failed" for i in self.engine.failed}
+        return {tasks[i].name: tasks[i].error or "failed" for i in self.engine.failed()}
 
     def finish(self) -> None:
         """Close the run, then raise if it was interrupted or a task failed."""
@@ -285,21 +274,24 @@ def _longest_first(
     return [-w for w in graph.longest_path_below(parents, weights)]
 
 
-def _reset_and_bind(graph: Graph) -> tuple[list[tuple[tuple[str, int], ...]], bool]:
+def _reset_and_bind(graph: Graph) -> tuple[list[tuple[tuple[str, int], ...]], bool, bool]:
     """Set every task back to PENDING and say, for each, the upstream results it
-    receives: ``(keyword, position)`` pairs; and whether any task has a callback.
+    receives: ``(keyword, position)`` pairs; whether any task has a callback; and
+    whether any has a timeout or retries (anything the engine times).
     (One pass: each task is touched once.)"""
     bound: list[tuple[tuple[str, int], ...]] = []
-    callbacks = False
+    callbacks = timed = False
     tasks = graph.tasks
     for task, ups in zip(tasks, graph.parents, strict=True):
         task.status, task.result, task.error, task.attempts = _PENDING, None, None, 0
         if task.on_status_change is not None or task.on_retry is not None:
             callbacks = True
+        if task.timeout is not None or task.retries:
+            timed = True
         if not ups or (accepted_keywords(task.fn) is NO_KEYWORDS and not task.inputs):
             bound.append(())
             continue
         named = [(tasks[up].name, up) for up in ups]
         inputs = {param: graph.index[source] for param, source in task.inputs.items()}
         bound.append(bindings(task.fn, named, inputs))
-    return bound, callbacks
+    return bound, callbacks, timed

@@ -59,9 +59,9 @@ class SpecError(InputError, ValueError):
 class CycleError(InputError, ValueError):
     """The dependencies form a cycle; ``cycle`` lists it, first node repeated last."""
 
-    def __init__(self, cycle: list[str]) -> None:
+    def __init__(self, cycle: list[str], message: str = "circular dependency") -> None:
         self.cycle = list(cycle)
-        super().__init__(f"circular dependency: {' -> '.join(self.cycle)}")
+        super().__init__(f"{message}: {' -> '.join(self.cycle)}")
 
 
 class TaskNotPicklableError(InputError, ValueError):

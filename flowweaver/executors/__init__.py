@@ -1,13 +1,17 @@
-"""Executors: how a run's attempts are carried out. They share one loop (``_loop``).
+"""Executors: how a run's attempts are carried out. They share one loop (``_loop``)
+and speak one contract (:mod:`flowweaver.executors.contract`).
 
-Each executor's module is imported on first use, so that ``import flowweaver``
-(and the command line's ``--version``, ``plan`` and ``validate``) stay light.
+:data:`REGISTRY` is the one list of executors: the names a spec and ``--executor``
+accept, :func:`make_executor`, the lazy ``from flowweaver import …`` and the command's
+help are all read from it. An executor is a module here plus a line there (and its
+typing import below). Each module is imported on first use, so that ``import
+flowweaver`` (and the command's ``--version``, ``plan`` and ``validate``) stay light.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from flowweaver.executors.async_ import AsyncExecutor
@@ -17,19 +21,32 @@ if TYPE_CHECKING:
     from flowweaver.executors.sequential import SequentialExecutor
     from flowweaver.executors.thread import ThreadedExecutor
 
-EXECUTOR_NAMES = ("sequential", "threaded", "async", "process", "dask")
 
-_MODULES = {
-    "AsyncExecutor": "async_",
-    "DaskExecutor": "dask",
-    "Executor": "base",
-    "ProcessExecutor": "process",
-    "SequentialExecutor": "sequential",
-    "ThreadedExecutor": "thread",
+class Entry(NamedTuple):
+    """One executor: its module (in this package), its class, and what it is for."""
+
+    module: str
+    cls: str
+    help: str
+    threads: bool
+    """Plain functions run on threads here, so a timeout can't stop them (it is soft)."""
+
+
+REGISTRY: dict[str, Entry] = {
+    "sequential": Entry("sequential", "SequentialExecutor", "one at a time, in plan order", True),
+    "threaded": Entry("thread", "ThreadedExecutor", "on a pool of threads", True),
+    "async": Entry("async_", "AsyncExecutor", "coroutines on one event loop", True),
+    "process": Entry("process", "ProcessExecutor", "in worker processes (CPU-bound)", False),
+    "dask": Entry("dask", "DaskExecutor", "on a dask.distributed cluster", False),
 }
+
+EXECUTOR_NAMES = tuple(REGISTRY)
+
+_MODULES = {entry.cls: entry.module for entry in REGISTRY.values()} | {"Executor": "base"}
 
 __all__ = [
     "EXECUTOR_NAMES",
+    "REGISTRY",
     "AsyncExecutor",
     "DaskExecutor",
     "Executor",
@@ -49,6 +66,16 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def executor_class(name: str) -> type[Executor]:
+    """The class of the executor named ``name`` (imported now)."""
+    entry = REGISTRY.get(name)
+    if entry is None:
+        choices = ", ".join(EXECUTOR_NAMES)
+        raise ValueError(f"unknown executor {name!r} (choose from {choices})")
+    cls: type[Executor] = getattr(importlib.import_module(f"{__name__}.{entry.module}"), entry.cls)
+    return cls
+
+
 def make_executor(
     name: str,
     *,
@@ -56,26 +83,7 @@ def make_executor(
     fail_fast: bool = False,
     address: str | None = None,
 ) -> Executor:
-    """The executor a spec or the command line names (``EXECUTOR_NAMES``)."""
-    if name == "sequential":
-        from flowweaver.executors.sequential import SequentialExecutor
-
-        return SequentialExecutor(fail_fast=fail_fast)
-    if name == "threaded":
-        from flowweaver.executors.thread import ThreadedExecutor
-
-        return ThreadedExecutor(max_workers, fail_fast=fail_fast)
-    if name == "async":
-        from flowweaver.executors.async_ import AsyncExecutor
-
-        return AsyncExecutor(max_workers=max_workers, fail_fast=fail_fast)
-    if name == "process":
-        from flowweaver.executors.process import ProcessExecutor
-
-        return ProcessExecutor(max_workers, fail_fast=fail_fast)
-    if name == "dask":
-        from flowweaver.executors.dask import DaskExecutor
-
-        return DaskExecutor(address, max_workers=max_workers, fail_fast=fail_fast)
-    choices = ", ".join(EXECUTOR_NAMES)
-    raise ValueError(f"unknown executor {name!r} (choose from {choices})")
+    """The executor a spec or the command line names (:data:`EXECUTOR_NAMES`)."""
+    return executor_class(name).from_options(
+        max_workers=max_workers, fail_fast=fail_fast, address=address
+    )

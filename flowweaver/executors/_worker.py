@@ -22,8 +22,8 @@ import traceback
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from flowweaver._call import Attempt, invoke
-from flowweaver._run import error_text
+from flowweaver._call import invoke
+from flowweaver.executors.contract import Attempt, error_text
 from flowweaver.shell import GRACE_SECONDS
 
 READY = b"ready"
@@ -57,11 +57,11 @@ def serve(conn: Connection) -> None:
         _current = Attempt(0, name, number, fn, kwargs, None)
         _idle.clear()
         try:
-            _, ok, value = invoke(_current)
+            ended = invoke(_current)
         finally:
             _current = None
             _idle.set()
-        conn.send_bytes(dump(ok, value))
+        conn.send_bytes(dump(ended.ok, ended.value))
 
 
 def dump(ok: bool, value: Any) -> bytes:

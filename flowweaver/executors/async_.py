@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
-from flowweaver._call import Attempt, Outcome, Pending, call_coroutine, is_coroutine_function
-from flowweaver._loop import Backend, drive_async
+from flowweaver._call import Pending, call_coroutine, is_coroutine_function
+from flowweaver._loop import drive_async
 from flowweaver._run import Run
-from flowweaver._threads import WorkerThreads
 from flowweaver.errors import WorkflowError
+from flowweaver.executors._threads import WorkerThreads
 from flowweaver.executors.base import Executor, independent
+from flowweaver.executors.contract import Attempt, Backend, Inbox, checked_workers
 from flowweaver.executors.thread import default_workers
 from flowweaver.task import Task
 
@@ -38,10 +39,8 @@ class AsyncExecutor(Executor):
         fail_fast: bool = False,
     ) -> None:
         super().__init__(fail_fast=fail_fast)
-        if max_workers is not None and (isinstance(max_workers, bool) or max_workers < 1):
-            raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         self.use_uvloop = use_uvloop
-        self.max_workers = max_workers
+        self.max_workers = checked_workers(max_workers)
         if use_uvloop:
             _uvloop()
 
@@ -119,9 +118,9 @@ class _AsyncBackend:
         self.slots = max_workers or 1 << 30
         self._pool_size = max_workers or default_workers()
 
-    def open(self, report: Callable[[Outcome], object], tasks: int) -> None:
+    def open(self, inbox: Inbox, tasks: int) -> None:
         self._loop = asyncio.get_running_loop()
-        self._report = report
+        self._report = inbox
         self._threads: WorkerThreads | None = None
         self._tasks: dict[Attempt, asyncio.Task[Any]] = {}
 
@@ -130,7 +129,7 @@ class _AsyncBackend:
             try:
                 coroutine = call_coroutine(attempt)
             except BaseException as exc:
-                self._report((attempt, False, exc))
+                self._report(attempt.end(False, exc))
                 return
             self._tasks[attempt] = self._loop.create_task(self._run(attempt, coroutine))
             return
@@ -138,13 +137,12 @@ class _AsyncBackend:
             self._threads = WorkerThreads(self._pool_size, self._from_thread, await_here=False)
         self._threads.submit(attempt)
 
-    def _from_thread(self, outcome: Outcome) -> None:
+    def _from_thread(self, attempt: Attempt) -> None:
         """A plain function returned: await what it returned if awaitable, on the loop."""
-        attempt, ok, value = outcome
-        if ok and isinstance(value, Pending):
-            self._loop.call_soon_threadsafe(self._start, attempt, value.coroutine)
+        if attempt.ok and isinstance(attempt.value, Pending):
+            self._loop.call_soon_threadsafe(self._start, attempt, attempt.value.coroutine)
         else:
-            self._report(outcome)
+            self._report(attempt)
 
     def _start(self, attempt: Attempt, coroutine: Coroutine[Any, Any, Any]) -> None:
         if attempt.abandoned:
@@ -161,14 +159,14 @@ class _AsyncBackend:
         except asyncio.CancelledError:
             self._tasks.pop(attempt, None)
             if not attempt.abandoned:
-                self._report((attempt, False, asyncio.CancelledError()))
+                self._report(attempt.end(False, asyncio.CancelledError()))
             raise
         except BaseException as exc:
             self._tasks.pop(attempt, None)
-            self._report((attempt, False, exc))
+            self._report(attempt.end(False, exc))
             return
         self._tasks.pop(attempt, None)
-        self._report((attempt, True, value))
+        self._report(attempt.end(True, value))
 
     def abandon(self, attempt: Attempt) -> None:
         attempt.abandon()

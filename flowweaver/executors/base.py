@@ -6,9 +6,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from flowweaver._loop import Backend, drive
+from flowweaver._loop import drive
 from flowweaver._run import Run
 from flowweaver.errors import WorkflowError
+from flowweaver.executors.contract import Backend
 from flowweaver.graph import Graph
 from flowweaver.task import Task
 
@@ -26,6 +27,15 @@ class Executor(ABC):
 
     def __init__(self, *, fail_fast: bool = False) -> None:
         self.fail_fast = fail_fast
+
+    @classmethod
+    def from_options(
+        cls, *, max_workers: int | None = None, fail_fast: bool = False, address: str | None = None
+    ) -> Executor:
+        """The executor a spec or the command line configures (options it has no use
+        for are ignored: ``address`` is Dask's, ``max_workers`` means nothing to the
+        sequential executor)."""
+        return cls(max_workers=max_workers, fail_fast=fail_fast)  # type: ignore[call-arg]
 
     @abstractmethod
     def backend(self) -> Backend:

@@ -20,9 +20,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flowweaver._call import Attempt, Outcome, as_coroutine
+from flowweaver._call import as_coroutine
 from flowweaver.errors import TaskTimeoutError
 from flowweaver.executors.base import Executor
+from flowweaver.executors.contract import Attempt, Inbox, checked_workers
 
 DASK_HINT = "dask.distributed is not installed: pip install 'flowweaver[dask]'"
 
@@ -49,11 +50,15 @@ class DaskExecutor(Executor):
         self, address: str | None = None, *, max_workers: int | None = None, fail_fast: bool = False
     ) -> None:
         super().__init__(fail_fast=fail_fast)
-        if max_workers is not None and (isinstance(max_workers, bool) or max_workers < 1):
-            raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        self.max_workers = checked_workers(max_workers)
         _distributed()
         self.address = address
-        self.max_workers = max_workers
+
+    @classmethod
+    def from_options(
+        cls, *, max_workers: int | None = None, fail_fast: bool = False, address: str | None = None
+    ) -> DaskExecutor:
+        return cls(address, max_workers=max_workers, fail_fast=fail_fast)
 
     def backend(self) -> _DaskBackend:
         distributed = _distributed()
@@ -147,8 +152,8 @@ class _DaskBackend:
         # id(value) -> (value, future): results that also live on the cluster
         self._remote: dict[int, tuple[Any, Any]] = {}
 
-    def open(self, report: Callable[[Outcome], object], tasks: int) -> None:
-        self._report = report
+    def open(self, inbox: Inbox, tasks: int) -> None:
+        self._report = inbox
 
     def submit(self, attempt: Attempt) -> None:
         kwargs = {name: self._on_cluster(value) for name, value in attempt.kwargs.items()}
@@ -158,7 +163,7 @@ class _DaskBackend:
                 run_task, attempt.fn, kwargs, attempt.timeout, key=key, pure=False
             )
         except Exception as exc:
-            self._report((attempt, False, exc))
+            self._report(attempt.end(False, exc))
             return
         self._futures[attempt] = future
         future.add_done_callback(lambda done: self._finished(attempt, done))
@@ -174,13 +179,13 @@ class _DaskBackend:
         try:
             value = future.result()
         except TaskExitError as exc:
-            self._report((attempt, False, exc.original))
+            self._report(attempt.end(False, exc.original))
             return
         except BaseException as exc:
-            self._report((attempt, False, exc))
+            self._report(attempt.end(False, exc))
             return
         self._remote[id(value)] = (value, future)
-        self._report((attempt, True, value))
+        self._report(attempt.end(True, value))
 
     def abandon(self, attempt: Attempt) -> None:
         attempt.abandon()

@@ -34,11 +34,10 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from flowweaver._call import Attempt, Held, Report, Started
-from flowweaver._run import error_text
 from flowweaver.errors import TaskNotPicklableError, WorkerCrashedError
 from flowweaver.executors import _worker
 from flowweaver.executors.base import Executor
+from flowweaver.executors.contract import Attempt, Held, Inbox, Started, checked_workers, error_text
 from flowweaver.shell import GRACE_SECONDS
 from flowweaver.task import Task
 
@@ -60,9 +59,7 @@ class ProcessExecutor(Executor):
 
     def __init__(self, max_workers: int | None = None, *, fail_fast: bool = False) -> None:
         super().__init__(fail_fast=fail_fast)
-        if max_workers is not None and (isinstance(max_workers, bool) or max_workers < 1):
-            raise ValueError(f"max_workers must be at least 1, got {max_workers}")
-        self.max_workers = max_workers or os.cpu_count() or 1
+        self.max_workers = checked_workers(max_workers) or os.cpu_count() or 1
 
     def backend(self) -> _ProcessBackend:
         return _ProcessBackend(self.max_workers)
@@ -146,9 +143,9 @@ class _ProcessBackend:
         # for Python to start within its own timeout.
         self.warm = size + 1
 
-    def open(self, report: Report, tasks: int) -> None:
+    def open(self, inbox: Inbox, tasks: int) -> None:
         self.warm = min(self.slots, tasks) + 1
-        self._report = report
+        self._report = inbox
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []
@@ -172,7 +169,7 @@ class _ProcessBackend:
             )
         except Exception as exc:
             error = TypeError(f"can't send the task's arguments to a worker process: {exc}")
-            self._report((attempt, False, error))
+            self._report(attempt.end(False, error))
             return
         with self._lock:
             worker = next((w for w in self._idle if w.ready), None)
@@ -299,7 +296,7 @@ class _ProcessBackend:
             if worker in self._workers:
                 self._idle.append(worker)
         if attempt is not None:
-            self._report((attempt, ok, value))
+            self._report(attempt.end(ok, value))
 
     def _bury(self, worker: _Worker) -> None:
         """A worker died on its own: fail its attempt, start another."""
@@ -317,7 +314,7 @@ class _ProcessBackend:
         worker.process.join()
         worker.conn.close()
         if attempt is not None:
-            self._report((attempt, False, _crashed(worker.process)))
+            self._report(attempt.end(False, _crashed(worker.process)))
 
 
 def _crashed(process: BaseProcess) -> WorkerCrashedError:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from flowweaver._call import Attempt, Outcome, close_thread_loop, invoke, thread_state
-from flowweaver._threads import WorkerThreads
+from flowweaver._call import close_thread_loop, invoke, thread_state
+from flowweaver.executors._threads import WorkerThreads
 from flowweaver.executors.base import Executor
+from flowweaver.executors.contract import Attempt, Inbox
 
 
 class SequentialExecutor(Executor):
@@ -15,6 +14,12 @@ class SequentialExecutor(Executor):
 
     plan_order = True
 
+    @classmethod
+    def from_options(
+        cls, *, max_workers: int | None = None, fail_fast: bool = False, address: str | None = None
+    ) -> SequentialExecutor:
+        return cls(fail_fast=fail_fast)  # one task at a time: max_workers means nothing here
+
     def backend(self) -> _InlineBackend:
         return _InlineBackend()
 
@@ -22,16 +27,16 @@ class SequentialExecutor(Executor):
 class _InlineBackend:
     slots = 1
 
-    def open(self, report: Callable[[Outcome], object], tasks: int) -> None:
-        self._report = report
+    def open(self, inbox: Inbox, tasks: int) -> None:
+        self._inbox = inbox
         self._helper: WorkerThreads | None = None
         self._here = thread_state()  # submit runs on the thread that opened the backend
 
-    def submit(self, attempt: Attempt) -> Outcome | None:
+    def submit(self, attempt: Attempt) -> Attempt | None:
         if attempt.timeout is None:
             return invoke(attempt, True, self._here)
         if self._helper is None:
-            self._helper = WorkerThreads(1, self._report)
+            self._helper = WorkerThreads(1, self._inbox)
         self._helper.submit(attempt)
         return None
 

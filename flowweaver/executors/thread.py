@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
-from flowweaver._call import Attempt, Outcome
-from flowweaver._threads import WorkerThreads
+from flowweaver.executors._threads import WorkerThreads
 from flowweaver.executors.base import Executor
+from flowweaver.executors.contract import Attempt, Inbox, checked_workers
 
 
 def default_workers() -> int:
@@ -24,9 +23,7 @@ class ThreadedExecutor(Executor):
 
     def __init__(self, max_workers: int | None = None, *, fail_fast: bool = False) -> None:
         super().__init__(fail_fast=fail_fast)
-        if max_workers is not None and (isinstance(max_workers, bool) or max_workers < 1):
-            raise ValueError(f"max_workers must be at least 1, got {max_workers}")
-        self.max_workers = max_workers or default_workers()
+        self.max_workers = checked_workers(max_workers) or default_workers()
 
     def backend(self) -> _ThreadBackend:
         return _ThreadBackend(self.max_workers)
@@ -39,8 +36,8 @@ class _ThreadBackend:
     def __init__(self, size: int) -> None:
         self.slots = size
 
-    def open(self, report: Callable[[Outcome], object], tasks: int) -> None:
-        self._threads = WorkerThreads(self.slots, report)
+    def open(self, inbox: Inbox, tasks: int) -> None:
+        self._threads = WorkerThreads(self.slots, inbox)
 
     def submit(self, attempt: Attempt) -> None:
         self._threads.submit(attempt)

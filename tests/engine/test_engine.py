@@ -32,21 +32,56 @@ def longest_first(parents: Sequence[Sequence[int]]) -> list[float]:
     return [-w for w in graph.longest_path_below(parents)]
 
 
+class Probe(Engine):
+    """The engine, with what these tests look at: its outbox of events, every task's
+    status and attempt number, and a batch start (the run starts one task at a time)."""
+
+    def __init__(
+        self,
+        tasks: list[Task],
+        parents: Sequence[Sequence[int]],
+        order: Sequence[float],
+        *,
+        record_events: bool = True,
+        **options: object,
+    ) -> None:
+        self.tasks = tasks
+        self.events: list[TaskEvent] = []
+        self.event_nodes: list[int] = []
+        outbox = (self.events, self.event_nodes) if record_events else None
+        super().__init__(tasks, parents, order, outbox=outbox, **options)  # type: ignore[arg-type]
+
+    @property
+    def status(self) -> list[TaskStatus]:
+        return [task.status for task in self.tasks]
+
+    @property
+    def attempt(self) -> list[int]:
+        return [self.attempt_of(node) for node in range(len(self.tasks))]
+
+    def start(self, now: float, limit: int) -> list[int]:
+        """Start up to ``limit`` ready tasks, best first; their positions."""
+        started: list[int] = []
+        while len(started) < limit and (node := self.start_next(now)) >= 0:
+            started.append(node)
+        return started
+
+
 def make_engine(
     tasks: list[Task],
     parents: Sequence[Sequence[int]],
     order: Sequence[float] | None = None,
     **options: object,
-) -> Engine:
-    return Engine(
+) -> Probe:
+    return Probe(
         tasks,
         parents,
         order if order is not None else longest_first(parents),
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 
-def drain(engine: Engine) -> list[TaskEvent]:
+def drain(engine: Probe) -> list[TaskEvent]:
     events = list(engine.events)
     engine.events.clear()
     return events
@@ -252,7 +287,6 @@ def test_fail_fast_cancels_what_has_not_started() -> None:
     assert engine.start(0.0, 2) == [1, 0]
     engine.fail(0, 1.0, "E", retryable=False)
     assert engine.status == [S.FAILED, S.RUNNING, S.CANCELLED, S.CANCELLED]
-    assert engine.stopped
     assert engine.start(1.0, 9) == []
     assert not engine.has_ready(1.0)
     engine.succeed(1, 2.0)  # the running one may still end
@@ -275,11 +309,11 @@ def test_interrupt_cancels_everything_unfinished_and_names_the_executing() -> No
     engine = make_engine(tasks_named("a", "b", "c", "d"), [[], [], [0], []])
     assert sorted(engine.start(0.0, 2)) == [0, 1]
     engine.succeed(1, 0.5)
-    assert engine.interrupt(1.0, "cancelled: interrupted by SIGINT") == [0]
+    assert engine.interrupt(1.0, "interrupted by SIGINT") == [0]
     assert engine.status == [S.CANCELLED, S.COMPLETED, S.CANCELLED, S.CANCELLED]
     assert engine.finished and engine.executing == 0
     cancelled = [e for e in drain(engine) if e.status is S.CANCELLED]
-    assert {e.error for e in cancelled} == {"cancelled: interrupted by SIGINT"}
+    assert {e.error for e in cancelled} == {"interrupted by SIGINT"}
     assert engine.start(2.0, 9) == []
 
 
@@ -328,17 +362,14 @@ def test_preset_completes_a_task_without_running_it() -> None:
 # -- graph ----------------------------------------------------------------------------------
 
 
-def test_layers_are_kahn_levels_in_id_order() -> None:
-    # a -> c, b -> c, c -> d, e alone
-    parents = [[], [], [0, 1], [2], []]
-    assert graph.layers(parents) == [[0, 1, 4], [2], [3]]
-    assert graph.layers([]) == []
+def test_a_cycle_has_no_order_and_no_longest_path() -> None:
+    from flowweaver import CycleError
 
-
-def test_layers_and_order_refuse_a_cycle() -> None:
-    with pytest.raises(ValueError, match="cycle"):
-        graph.layers([[1], [0]])
     assert graph.topological_order([[1], [0]]) is None
+    with pytest.raises(CycleError) as caught:
+        graph.longest_path_below([[], [2], [1]])
+    assert caught.value.cycle == ["1", "2", "1"]
+    assert isinstance(caught.value, ValueError)
 
 
 def test_topological_order_is_kahn_with_ties_by_id() -> None:
@@ -391,18 +422,6 @@ def test_plan_is_a_topological_order_with_every_node_once(parents: list[list[int
     position = {node: i for i, node in enumerate(order)}
     for node, ups in enumerate(parents):
         assert all(position[up] < position[node] for up in ups)
-    layers = graph.layers(parents)
-    flat = [node for layer in layers for node in layer]
-    assert sorted(flat) == list(range(len(parents)))
-    level = {node: k for k, layer in enumerate(layers) for node in layer}
-    for node, ups in enumerate(parents):
-        # a node sits one layer below its deepest parent (Kahn levels)
-        assert level[node] == (1 + max(level[u] for u in ups) if ups else 0)
-    for layer in layers:
-        assert layer == sorted(layer)
-    assert (
-        graph.find_cycle({str(n): [str(u) for u in ups] for n, ups in enumerate(parents)}) is None
-    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -429,3 +448,47 @@ def test_find_cycle_returns_a_real_cycle(parents: list[list[int]], data: st.Data
     for here, there in itertools.pairwise(cycle):
         assert there in deps[here]
     assert graph.topological_order([[int(d) for d in deps[str(n)]] for n in range(size)]) is None
+
+
+# -- illegal transitions ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setup", "transition", "message"),
+    [
+        ("none", lambda e: e.succeed(0, 1.0, "x"), "task 'a' can't succeed: it is ready"),
+        ("none", lambda e: e.fail(0, 1.0, "E"), "task 'a' can't fail: it is ready"),
+        ("done", lambda e: e.succeed(0, 2.0), "task 'a' can't succeed: it is done"),
+        ("done", lambda e: e.fail(0, 2.0, "E"), "task 'a' can't fail: it is done"),
+        ("done", lambda e: e.preset(0, 2.0, "x"), "task 'a' can't preset: it is done"),
+        ("retry", lambda e: e.succeed(0, 2.0), "task 'a' can't succeed: it is waiting to retry"),
+    ],
+)
+def test_a_transition_in_the_wrong_phase_raises_and_changes_nothing(
+    setup: str, transition: object, message: str
+) -> None:
+    from flowweaver.engine import TransitionError
+
+    tasks = tasks_named("a", "b", retries=1, retry_delay=60.0)
+    engine = make_engine(tasks, [[], [0]])
+    if setup in ("done", "retry"):
+        engine.start(0.0, 1)
+        if setup == "done":
+            engine.succeed(0, 1.0, "kept")
+        else:
+            engine.fail(0, 1.0, "E")
+    before = (engine.status, engine.attempt, engine.finished, engine.executing)
+    with pytest.raises(TransitionError, match=f"^{message}$"):
+        transition(engine)  # type: ignore[operator]
+    assert (engine.status, engine.attempt, engine.finished, engine.executing) == before
+
+
+def test_events_are_made_from_their_fields_by_name() -> None:
+    import inspect
+
+    from flowweaver.events import new_event
+
+    fields = TaskEvent._fields
+    assert tuple(inspect.signature(new_event).parameters)[: len(fields)] == fields
+    event = new_event(task="a", status=S.FAILED, attempt=2, time=5.0, error="E", duration=1.5)
+    assert event == TaskEvent("a", S.FAILED, 2, 5.0, "E", 1.5)

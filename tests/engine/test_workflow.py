@@ -54,10 +54,14 @@ def test_unknown_dependency_says_dependencies_must_be_added_first() -> None:
     assert wf.get_dependencies("b") == ["a"]
 
 
-def test_self_dependency_is_refused() -> None:
+def test_self_dependency_is_refused_as_a_cycle() -> None:
+    from flowweaver import CycleError
+
     wf = Workflow()
-    with pytest.raises(ValueError, match=r"'a'.*itself"):
+    with pytest.raises(CycleError, match=r"^task 'a' cannot depend on itself: a -> a$") as info:
         wf.add_task(Task("a", noop), depends_on=["a"])
+    assert info.value.cycle == ["a", "a"]
+    assert isinstance(info.value, ValueError)
     with pytest.raises(ValueError, match="itself"):
         wf.add_task(Task("a", noop, depends_on=["a"]))
     assert wf.get_all_tasks() == {}

@@ -24,8 +24,9 @@ import pytest
 from _processes import alive
 
 from flowweaver import Task, TaskEvent, TaskStatus, Workflow, WorkflowError
-from flowweaver._call import Attempt, Held, Outcome, Report, Started, invoke
+from flowweaver._call import invoke
 from flowweaver.executors.base import Executor
+from flowweaver.executors.contract import Attempt, Held, Inbox, Notice, Started
 from flowweaver.executors.process import ProcessExecutor, TaskNotPicklableError, _ProcessBackend
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
@@ -188,7 +189,7 @@ def test_the_executor_can_be_reused() -> None:
 
 def test_an_attempt_sent_to_a_starting_worker_reports_when_it_really_starts() -> None:
     backend = _ProcessBackend(2)
-    reports: SimpleQueue[Outcome | Held | Started] = SimpleQueue()
+    reports: SimpleQueue[Notice] = SimpleQueue()
     backend.open(reports.put, 0)  # one worker, warmed up
     first = Attempt(0, "first", 1, t.one, {}, 30.0)
     second = Attempt(1, "second", 1, t.one, {}, 30.0)
@@ -203,12 +204,12 @@ def test_an_attempt_sent_to_a_starting_worker_reports_when_it_really_starts() ->
     notices = [item for item in got if isinstance(item, Started)]
     assert [notice.attempt for notice in notices] == [second]
     assert notices[0].time > sent
-    outcomes = [item for item in got if not isinstance(item, (Held, Started))]
-    assert sorted((o[0].name, o[1], o[2]) for o in outcomes) == [
+    ended = [item for item in got if isinstance(item, Attempt)]
+    assert sorted((a.name, a.ok, a.value) for a in ended) == [
         ("first", True, 1),
         ("second", True, 1),
     ]
-    assert got.index(notices[0]) < got.index(next(o for o in outcomes if o[0] is second))
+    assert got.index(notices[0]) < got.index(second)
 
 
 class _HoldingBackend:
@@ -218,8 +219,8 @@ class _HoldingBackend:
     HOLD = 0.5
     slots = 1
 
-    def open(self, report: Report, tasks: int) -> None:
-        self._report = report
+    def open(self, inbox: Inbox, tasks: int) -> None:
+        self._report = inbox
 
     def submit(self, attempt: Attempt) -> None:
         self._report(Held(attempt))

@@ -19,7 +19,8 @@ from _processes import alive
 
 from flowweaver import SequentialExecutor, TaskStatus, WorkflowError
 from flowweaver import shell as shell_module
-from flowweaver._call import Attempt, invoke
+from flowweaver._call import invoke
+from flowweaver.executors.contract import Attempt
 from flowweaver.shell import ShellCommand, ShellCommandError
 from flowweaver.spec import load_workflow
 
@@ -130,8 +131,7 @@ def test_abandoning_the_attempt_ends_the_whole_group(fifo: Path, short_grace: No
     # The shell ignores SIGTERM, and so does its background child: SIGKILL must follow.
     script = f"trap '' TERM; sleep 60 & echo $! $$ > {fifo}; wait"
     attempt = Attempt(0, "sleepy", 1, ShellCommand(script=script), {}, None)
-    outcomes: list[object] = []
-    runner = threading.Thread(target=lambda: outcomes.append(invoke(attempt)))
+    runner = threading.Thread(target=invoke, args=(attempt,))
     runner.start()
     with open(fifo) as ready:
         pids = [int(pid) for pid in ready.read().split()]
@@ -141,10 +141,9 @@ def test_abandoning_the_attempt_ends_the_whole_group(fifo: Path, short_grace: No
     runner.join(timeout=10)
     assert not runner.is_alive()
     assert all(ended(pid) for pid in pids)
-    [(_, ok, error)] = outcomes  # type: ignore[misc]
-    assert not ok
-    assert isinstance(error, ShellCommandError)
-    assert str(error) == "killed by SIGKILL"
+    assert not attempt.ok
+    assert isinstance(attempt.value, ShellCommandError)
+    assert str(attempt.value) == "killed by SIGKILL"
 
 
 def test_an_interrupted_call_ends_the_group(

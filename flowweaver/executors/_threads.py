@@ -13,16 +13,17 @@ import threading
 from collections.abc import Callable
 from queue import SimpleQueue
 
-from flowweaver._call import Attempt, Outcome, close_thread_loop, invoke, thread_state
+from flowweaver._call import close_thread_loop, invoke, thread_state
+from flowweaver.executors.contract import Attempt
 
 _names = itertools.count(1)
 
 
 class WorkerThreads:
-    """``size`` daemon threads running attempts; each outcome goes to ``report``."""
+    """``size`` daemon threads running attempts; each ended attempt goes to ``report``."""
 
     def __init__(
-        self, size: int, report: Callable[[Outcome], object], *, await_here: bool = True
+        self, size: int, report: Callable[[Attempt], object], *, await_here: bool = True
     ) -> None:
         self.size = size
         self._await_here = await_here
@@ -64,9 +65,9 @@ class WorkerThreads:
                 attempt = jobs.get()
                 if attempt is None:
                     return
-                outcome = invoke(attempt, await_here, here)
+                invoke(attempt, await_here, here)
                 if attempt.abandoned:
                     return  # replaced while stuck: retire
-                report(outcome)
+                report(attempt)
         finally:
             close_thread_loop()

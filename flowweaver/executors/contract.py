@@ -1,0 +1,173 @@
+"""The executor contract: what the waiting loop and a backend say to each other.
+
+A run's loop (:mod:`flowweaver._loop`) asks the engine what to start, makes an
+:class:`Attempt` for it and hands it to the executor's :class:`Backend`. The backend
+only *submits*: it starts the call somewhere (this thread, a pool thread, an event
+loop, a worker process, a Dask cluster) and never waits. When the call ends, the
+backend fills in the attempt's outcome (:meth:`Attempt.end`) and sends the attempt
+to the loop's inbox; an attempt that ran inline is returned by ``submit`` instead.
+A backend that must hold an attempt back before it really starts (no worker is ready
+yet) sends :class:`Held`, then :class:`Started`, so that its timeout waits.
+
+An executor is a backend plus a line in the registry (:mod:`flowweaver.executors`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
+
+from flowweaver.errors import TaskTimeoutError
+
+_abandon_lock = threading.RLock()  # re-entrant: a signal handler may abandon
+
+
+class Attempt:
+    """One call of one task: what to call, with what, how to stop waiting for it, and,
+    once it has ended, its outcome: ``ok`` and ``value`` (the result, or the exception)."""
+
+    __slots__ = (
+        "_on_abandon",
+        "abandoned",
+        "fn",
+        "index",
+        "kwargs",
+        "name",
+        "number",
+        "ok",
+        "timeout",
+        "value",
+    )
+    _on_abandon: list[Callable[[], object]] | None
+    ok: bool
+    value: Any
+
+    def __init__(
+        self,
+        index: int,
+        name: str,
+        number: int,
+        fn: Callable[..., Any],
+        kwargs: dict[str, Any],
+        timeout: float | None,
+    ) -> None:
+        self.index = index
+        self.name = name
+        self.number = number
+        self.fn = fn
+        self.kwargs = kwargs
+        self.timeout = timeout
+        self.abandoned = False
+        # ok and value are set when the attempt ends; _on_abandon stays unset until a
+        # callback is added (most attempts never have one)
+
+    def end(self, ok: bool, value: Any) -> Attempt:
+        """Record how the call ended (``value``: the result, or the exception); returns
+        the attempt, ready to be sent to the loop."""
+        self.ok = ok
+        self.value = value
+        return self
+
+    @property
+    def ended(self) -> bool:
+        return hasattr(self, "ok")
+
+    def add_abandon_callback(self, callback: Callable[[], object]) -> None:
+        with _abandon_lock:
+            if not self.abandoned:
+                callbacks = getattr(self, "_on_abandon", None)
+                if callbacks is None:
+                    callbacks = self._on_abandon = []
+                callbacks.append(callback)
+                return
+        safely(callback, "abandon callback")
+
+    @property
+    def stoppable(self) -> bool:
+        """Whether the task said how to stop it (a shell command ends its process group)."""
+        return bool(getattr(self, "_on_abandon", None))
+
+    def abandon(self) -> None:
+        """Stop caring about this attempt; run its abandon callbacks (kill, cancel)."""
+        with _abandon_lock:
+            if self.abandoned:
+                return
+            self.abandoned = True
+            callbacks = getattr(self, "_on_abandon", None) or []
+            self._on_abandon = None
+        for callback in callbacks:
+            safely(callback, "abandon callback")
+
+    def __repr__(self) -> str:
+        return f"Attempt({self.name!r}, {self.number})"
+
+
+class Held(NamedTuple):
+    """A backend's notice, sent from ``submit``: it has to hold ``attempt`` back (no
+    worker is ready yet), so its timeout must not run until :class:`Started`."""
+
+    attempt: Attempt
+
+
+class Started(NamedTuple):
+    """A backend's notice that a :class:`Held` attempt really started at ``time``
+    (monotonic): its timeout counts from then."""
+
+    attempt: Attempt
+    time: float
+
+
+Notice = Attempt | Held | Started
+"""What reaches the loop's inbox: an ended attempt, or a :class:`Held`/:class:`Started`."""
+
+Inbox = Callable[[Notice], object]
+"""Where a backend sends ended attempts and notices (from any thread)."""
+
+
+class Backend(Protocol):
+    """How an executor runs attempts. It never waits: ended attempts go to the inbox."""
+
+    slots: int
+    """How many attempts it runs at once."""
+
+    def open(self, inbox: Inbox, tasks: int) -> None:
+        """Get ready for a run of ``tasks`` tasks whose attempts are reported to ``inbox``."""
+
+    def submit(self, attempt: Attempt) -> Attempt | None:
+        """Start the attempt; return it if it ran to its end inline (then it is not
+        also sent to the inbox)."""
+
+    def abandon(self, attempt: Attempt) -> None:
+        """Stop waiting for the attempt (a timeout, Ctrl-C): end or write off its call."""
+
+    def close(self) -> None:
+        """The run is over: release workers, threads, clusters."""
+
+
+def error_text(exc: BaseException) -> str:
+    """``Type: message``, the form kept in ``task.error``."""
+    if isinstance(exc, TaskTimeoutError):
+        return str(exc)
+    message = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {message}" if message else name
+
+
+def checked_workers(max_workers: int | None) -> int | None:
+    """``max_workers`` as an executor takes it: ``None`` (its default) or at least 1."""
+    if max_workers is not None and (
+        isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1
+    ):
+        raise ValueError(f"max_workers must be at least 1, got {max_workers!r}")
+    return max_workers
+
+
+def safely(callback: Callable[[], object], what: str) -> None:
+    """Call ``callback``; log what it raises on the ``flowweaver`` logger."""
+    try:
+        callback()
+    except Exception:
+        import logging
+
+        logging.getLogger("flowweaver").exception("%s raised; ignored", what)
