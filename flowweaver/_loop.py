@@ -56,7 +56,6 @@ def drive(run: Run, backend: Backend) -> None:
                 _expire_and_interrupt(run, backend, now)
     finally:
         _end(run, backend)
-    run.finish()
 
 
 async def drive_async(run: Run, backend: Backend) -> None:
@@ -93,17 +92,19 @@ async def drive_async(run: Run, backend: Backend) -> None:
                 _expire_and_interrupt(run, backend, now)
     finally:
         _end(run, backend)
-    run.finish()
 
 
 def _end(run: Run, backend: Backend) -> None:
-    """However the loop ended: stop the backend, pass the last events on (so they reach
-    the history before it records the end), close the run."""
-    backend.close()
+    """However the loop ended: cancel what is unfinished (a second signal stops waiting
+    for ``always`` tasks too), stop the backend, pass the last events on (so they reach
+    the history before the run's end is recorded)."""
     try:
-        run.flush()
+        if not run.engine.finished:
+            for attempt in run.abort(_monotonic()):
+                backend.abandon(attempt)
     finally:
-        run.close()
+        backend.close()
+        run.flush()
 
 
 def _start_ready(run: Run, backend: Backend) -> float:
@@ -126,7 +127,7 @@ def _expire_and_interrupt(run: Run, backend: Backend, now: float) -> None:
     if run.engine.timed:
         for attempt in run.expire(now):
             backend.abandon(attempt)
-    if run.signum is not None:
+    if run.signum is not None and not run.stopped:
         for attempt in run.interrupt(now):
             backend.abandon(attempt)
 

@@ -13,11 +13,12 @@ import random
 import signal
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver import graph
 from flowweaver._call import NO_KEYWORDS, accepted_keywords, bindings
-from flowweaver.engine import Engine
+from flowweaver.conditions import Conditional, ConditionError, ConditionFalse
+from flowweaver.engine import CONDITION_FALSE, Engine
 from flowweaver.errors import RunInterrupted, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
 from flowweaver.executors.contract import Attempt, Held, Notice, Started, error_text
@@ -30,6 +31,20 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("flowweaver")
 _monotonic = time.monotonic
+
+Binding = tuple[tuple[str, int], ...]
+"""Which upstream results a callable receives: ``(keyword, upstream position)`` pairs."""
+
+
+class _Bound(NamedTuple):
+    """What each task of a run is called with, and what the run has to watch for."""
+
+    bindings: list[Binding]  # by position: the upstream results the task receives
+    conditions: dict[int, tuple[Callable[..., Any], Binding]]  # `when` predicates
+    callbacks: bool  # a task has on_status_change or on_retry
+    timed: bool  # a task has a timeout or retries
+
+
 _RUNNING = TaskStatus.RUNNING
 _PENDING = TaskStatus.PENDING
 
@@ -54,11 +69,14 @@ class Run:
         self.recorder = recorder
         self.observers = list(observers)
         self.signum: int | None = None
+        self.stopped = False  # the engine has been told of the signal
         self.started_at = _monotonic()
         self.ended_at: float | None = None
         self.running: dict[int, Attempt] = {}
         self.results: list[Any] = [None] * len(tasks)
-        self._bindings, self._callbacks, self._may_be_timed = _reset_and_bind(graph)
+        self._bindings, self._conditions, self._callbacks, self._may_be_timed = _reset_and_bind(
+            graph
+        )
         reused: dict[str, Any] = {}
         durations: dict[str, float] = {}
         if recorder is not None:
@@ -79,6 +97,7 @@ class Run:
             wall_offset=time.time() - self.started_at,
             rng=rng,
             outbox=(self._events, self._event_nodes) if observed else None,
+            now=self.started_at,
         )
         if reused:  # a resumed run: what the earlier run completed is not run again
             for index, task in enumerate(tasks):
@@ -99,10 +118,11 @@ class Run:
         engine, running, events = self.engine, self.running, self._events
         tasks, results, bound = self.tasks, self.results, self._bindings
         start_next, may_be_timed = engine.start_next, self._may_be_timed
+        conditions = self._conditions
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
-            if self.signum is not None:
-                break
+            if self.signum is not None and not self.stopped:
+                break  # nothing starts until the loop has stopped the run
             index = start_next(now)
             if index < 0:
                 break
@@ -115,8 +135,11 @@ class Run:
                     results[index] = value
                     engine.succeed(index, now, value, True)
                     continue
+            fn = task.fn
+            if conditions and index in conditions and task.attempts == 1:
+                fn = self._conditional(index, fn)
             attempt = running[index] = Attempt(
-                index, task.name, task.attempts, task.fn, kwargs, task.timeout
+                index, task.name, task.attempts, fn, kwargs, task.timeout
             )  # (the engine has just set task.attempts to this attempt's number)
             if events:
                 self.flush()  # RUNNING is passed on before the call
@@ -147,11 +170,16 @@ class Run:
         index = attempt.index
         if attempt.ok:
             del self.running[index]
-            value = self.results[index] = attempt.value
+            value = attempt.value
+            if type(value) is ConditionFalse:
+                self.engine.skip(index, now, CONDITION_FALSE)
+                return
+            self.results[index] = value
             self.engine.succeed(index, now, value)
             if self.recorder is not None:
                 self.recorder.record_result(self.tasks[index], attempt.kwargs, value)
-        elif self.signum is None:  # else stopped by the interruption: cancelled with the rest
+        elif self.signum is None or self.stopped or self.tasks[index].run_if == "always":
+            # (else the signal is not yet applied and cancels this attempt's task)
             del self.running[index]
             self._fail(attempt, attempt.value, now)
 
@@ -166,11 +194,25 @@ class Run:
         return late
 
     def interrupt(self, now: float) -> list[Attempt]:
-        """Cancel every unfinished task; returns the running attempts, to be abandoned."""
+        """Stop the run on its signal: cancel every unfinished task but the ``always``
+        ones; returns the running attempts of those cancelled, to be abandoned."""
+        self.stopped = True
         name = signal.Signals(self.signum or signal.SIGINT).name
-        self.engine.interrupt(now, f"interrupted by {name}")
-        running, self.running = list(self.running.values()), {}
-        return running
+        return self._drop(self.engine.interrupt(now, f"interrupted by {name}"))
+
+    def abort(self, now: float) -> list[Attempt]:
+        """Stop the run at once (a second signal, or the loop ended early): cancel every
+        unfinished task, ``always`` ones too; returns the running attempts, to abandon."""
+        self.stopped = True
+        if self.signum is None:
+            reason = "the run stopped before it ended"
+        else:
+            reason = f"interrupted by {signal.Signals(self.signum).name}"
+        return self._drop(self.engine.abort(now, reason))
+
+    def _drop(self, nodes: list[int]) -> list[Attempt]:
+        running = self.running
+        return [running.pop(node) for node in nodes if node in running]
 
     def wait_time(self, now: float) -> float | None:
         wakeup = self.engine.next_wakeup()
@@ -212,10 +254,18 @@ class Run:
 
     def _fail(self, attempt: Attempt, exc: BaseException, now: float) -> None:
         task = self.tasks[attempt.index]
-        text = error_text(exc)
         logger.debug("task %r attempt %d failed", task.name, attempt.number, exc_info=exc)
+        if isinstance(exc, ConditionError):  # its `when` raised: not retried
+            self.engine.fail(attempt.index, now, error_text(exc.error), False)
+            return
         retryable = isinstance(exc, task.retry_on)
-        self.engine.fail(attempt.index, now, text, retryable)
+        self.engine.fail(attempt.index, now, error_text(exc), retryable)
+
+    def _conditional(self, index: int, fn: Callable[..., Any]) -> Conditional:
+        """The first attempt's call of a task with a ``when`` predicate."""
+        predicate, pairs = self._conditions[index]
+        results = self.results
+        return Conditional(predicate, fn, {keyword: results[up] for keyword, up in pairs})
 
     def request_interrupt(self, signum: int) -> None:
         self.signum = signum
@@ -224,22 +274,32 @@ class Run:
         end = self.ended_at if self.ended_at is not None else _monotonic()
         return end - self.started_at
 
+    @property
+    def status(self) -> str:
+        """How the run ended: ``completed``, ``failed`` or ``interrupted``."""
+        if self.signum is not None:
+            return "interrupted"
+        if self.failed() or not self.engine.finished:
+            return "failed"
+        return "completed"
+
+    @property
+    def exit_code(self) -> int:
+        """The command's exit code for this run: 0, 1, or 128 + the signal."""
+        if self.signum is not None:
+            return 128 + self.signum
+        return 1 if self.status == "failed" else 0
+
     def close(self) -> None:
         """Stop the clock and close the run's record (once, whatever ended the run)."""
         if self.ended_at is not None:
             return
         self.ended_at = _monotonic()
         if self.recorder is not None:
-            if self.signum is not None:
-                status = "interrupted"
-            elif self.failed() or not self.engine.finished:
-                status = "failed"
-            else:
-                status = "completed"
-            self.recorder.end(status, self.elapsed())
+            self.recorder.end(self.status, self.elapsed())
 
     def failed(self) -> dict[str, str]:
-        """The failed tasks' errors, by name."""
+        """The errors of the failed tasks that fail the run (allowed failures aside)."""
         tasks = self.tasks
         return {tasks[i].name: tasks[i].error or "failed" for i in self.engine.failed()}
 
@@ -274,24 +334,28 @@ def _longest_first(
     return [-w for w in graph.longest_path_below(parents, weights)]
 
 
-def _reset_and_bind(graph: Graph) -> tuple[list[tuple[tuple[str, int], ...]], bool, bool]:
-    """Set every task back to PENDING and say, for each, the upstream results it
-    receives: ``(keyword, position)`` pairs; whether any task has a callback; and
-    whether any has a timeout or retries (anything the engine times).
-    (One pass: each task is touched once.)"""
-    bound: list[tuple[tuple[str, int], ...]] = []
+def _reset_and_bind(graph: Graph) -> _Bound:
+    """Set every task back to PENDING and say what each is called with (one pass:
+    each task is touched once)."""
+    bound: list[Binding] = []
+    conditions: dict[int, tuple[Callable[..., Any], Binding]] = {}
     callbacks = timed = False
-    tasks = graph.tasks
-    for task, ups in zip(tasks, graph.parents, strict=True):
+    tasks, index = graph.tasks, graph.index
+    for position, (task, ups) in enumerate(zip(tasks, graph.parents, strict=True)):
         task.status, task.result, task.error, task.attempts = _PENDING, None, None, 0
         if task.on_status_change is not None or task.on_retry is not None:
             callbacks = True
         if task.timeout is not None or task.retries:
             timed = True
+        when = task.when
+        if when is not None and when is not True and when is not False:
+            named = [(tasks[up].name, up) for up in ups]
+            inputs = {param: index[source] for param, source in task.inputs.items()}
+            conditions[position] = (when, bindings(when, named, inputs) if ups else ())
         if not ups or (accepted_keywords(task.fn) is NO_KEYWORDS and not task.inputs):
             bound.append(())
             continue
         named = [(tasks[up].name, up) for up in ups]
-        inputs = {param: graph.index[source] for param, source in task.inputs.items()}
+        inputs = {param: index[source] for param, source in task.inputs.items()}
         bound.append(bindings(task.fn, named, inputs))
-    return bound, callbacks, timed
+    return _Bound(bound, conditions, callbacks, timed)

@@ -12,9 +12,15 @@ Each transition is applied to the :class:`~flowweaver.task.Task` itself (status,
 attempts, error; a stale result is cleared). An event is made for it only when the
 engine was given an ``outbox``: a run nobody observes builds no events.
 
-A task moves PENDING → RUNNING → COMPLETED | FAILED, or PENDING → SKIPPED (an
-upstream task failed or was skipped) or → CANCELLED (interrupted, or fail-fast).
-Between a failed attempt and its retry the task stays RUNNING.
+A task moves PENDING → RUNNING → COMPLETED | FAILED, or PENDING → SKIPPED or
+→ CANCELLED (interrupted, or fail-fast); RUNNING → SKIPPED when its ``when``
+predicate says no. Between a failed attempt and its retry the task stays RUNNING.
+
+When its last upstream task ends, a task's ``run_if`` rule decides whether it runs
+or is skipped, and why (:data:`REASONS`): the one rule that replaces "skip what is
+below a failure". Stopping (fail-fast, a signal, a deadline) cancels what has not
+started, except the tasks that rule lets run anyway: ``always`` ones, and on
+fail-fast ``failure`` ones; a hard stop (a second signal) cancels those too.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from heapq import heapify, heappop, heappush
 
 from flowweaver import graph
 from flowweaver.events import TaskEvent, new_event
-from flowweaver.task import Task, TaskStatus
+from flowweaver.task import RUN_IF, Task, TaskStatus
 
 RUNNING = TaskStatus.RUNNING
 COMPLETED = TaskStatus.COMPLETED
@@ -37,6 +43,19 @@ CANCELLED = TaskStatus.CANCELLED
 # What the engine knows of a task beyond its status.
 _WAITING, _READY, _EXECUTING, _RETRY_WAIT, _DONE = range(5)
 _PHASES = ("waiting", "ready", "executing", "waiting to retry", "done")
+
+# run_if rules, by index in RUN_IF
+_SUCCESS, _NO_FAILURE, _FAILURE, _DONE_RULE, _ALWAYS = (RUN_IF.index(r) for r in RUN_IF)
+
+# How far the run has been stopped: what may still start.
+_GOING, _FAIL_FAST, _INTERRUPTED, _ABORTED = range(4)
+
+UPSTREAM_FAILED = "upstream failed"
+UPSTREAM_SKIPPED = "upstream skipped"
+CONDITION_FALSE = "condition false"
+RULE_NOT_MET = "rule not met"
+REASONS = (UPSTREAM_FAILED, UPSTREAM_SKIPPED, CONDITION_FALSE, RULE_NOT_MET)
+"""Why a task was skipped: its error text and its events' ``reason``."""
 
 _NODE_BITS = 32
 _NODE_MASK = (1 << _NODE_BITS) - 1
@@ -55,7 +74,8 @@ class Engine:
     """The transitions of one run over ``tasks`` (``parents[i]``: what task ``i`` needs).
 
     ``order[i]`` ranks ready tasks: smaller starts first, ties by position. At most
-    ``slots`` attempts execute at once.
+    ``slots`` attempts execute at once. ``now`` is when the run starts (a task that
+    can never run is skipped then).
     """
 
     def __init__(
@@ -71,6 +91,7 @@ class Engine:
         wall_offset: float = 0.0,
         rng: random.Random | None = None,
         outbox: Outbox | None = None,
+        now: float = 0.0,
     ) -> None:
         count = len(tasks)
         self._tasks = tasks
@@ -91,20 +112,38 @@ class Engine:
         self._phase = [_WAITING] * count
         self._attempt = [0] * count
         self._waiting = [len(ups) for ups in parents]
+        self._parents = parents
+        # run_if: a task whose last upstream task ends becomes ready at once unless it
+        # has to be decided (a rule other than success, a false `when`, or an upstream
+        # task that did not complete): _decide is then set.
+        self._decide = [task.run_if != "success" or task.when is False for task in tasks]
+        self._rule = [_SUCCESS] * count
+        for node in [node for node, special in enumerate(self._decide) if special]:
+            self._rule[node] = RUN_IF.index(tasks[node].run_if)
+        self._not_completed = [0] * count  # upstream tasks that ended otherwise
+        self._upstream_failed = [0] * count  # … of which failed
         self._first_start = [0.0] * count
-        self._failed: list[int] = []  # the tasks that failed, in order
+        self._failed: list[int] = []  # the tasks that failed (allowed failures aside), in order
+        self._allowed_failures = 0
         self._unfinished = count
         self._executing = 0
-        self._stopped = False
-        self._ready = [self._key[node] for node, waits in enumerate(self._waiting) if not waits]
-        heapify(self._ready)
-        for key in self._ready:
-            self._phase[key & _NODE_MASK] = _READY
+        self._stop, self._stop_reason = _GOING, ""
+        self._ready: list[int] = []
         # heaps of (time, node, attempt): a deadline or a retry time is pending while
         # either is non-empty (a finished attempt's deadline is dropped lazily)
         self._deadlines: list[tuple[float, int, int]] = []
         self._deadline_at = [0.0] * count  # the current attempt's deadline (if it has one)
         self._retries: list[tuple[float, int, int]] = []
+        ready, key, decide = self._ready, self._key, self._decide
+        for node, waits in enumerate(self._waiting):
+            if waits:
+                continue
+            if decide[node]:
+                self._settle(node, now)
+            else:
+                self._phase[node] = _READY
+                ready.append(key[node])
+        heapify(ready)
 
     # -- questions ----------------------------------------------------------------
 
@@ -123,13 +162,19 @@ class Engine:
         """Whether a deadline or a retry time is pending."""
         return bool(self._deadlines or self._retries)
 
-    def failed(self) -> list[int]:
-        """The tasks that failed, in the order they failed."""
-        return list(self._failed)
+    @property
+    def stopped(self) -> bool:
+        """Whether the run was stopped (fail-fast, interrupted, aborted)."""
+        return self._stop != _GOING
 
-    def attempt_of(self, node: int) -> int:
-        """The number of ``node``'s latest attempt (0: never started)."""
-        return self._attempt[node]
+    @property
+    def allowed_failures(self) -> int:
+        """How many tasks failed that were allowed to (``allow_failure``)."""
+        return self._allowed_failures
+
+    def failed(self) -> list[int]:
+        """The tasks that failed and were not allowed to, in the order they failed."""
+        return list(self._failed)
 
     def is_current(self, node: int, attempt: int) -> bool:
         """Whether an outcome for ``attempt`` of ``node`` still matters."""
@@ -153,7 +198,7 @@ class Engine:
         """Whether a task could start now, slots aside (a retry whose delay is over counts)."""
         if self._retries:
             self._wake_retries(now)
-        return bool(self._ready) and not self._stopped
+        return bool(self._ready)
 
     # -- transitions ----------------------------------------------------------------
 
@@ -171,10 +216,10 @@ class Engine:
         if self._executing >= self._slots:
             return -1
         ready, phase = self._ready, self._phase
-        while ready and not self._stopped:
+        while ready:
             node = heappop(ready) & _NODE_MASK
             if phase[node] != _READY:
-                continue  # preset (reused) after it was made ready
+                continue  # ended (preset, cancelled) after it was made ready
             phase[node] = _EXECUTING
             self._executing += 1
             attempt = self._attempt[node] = self._attempt[node] + 1
@@ -210,12 +255,15 @@ class Engine:
         self._unfinished -= 1
         if self._record_events:
             self._record(node, COMPLETED, now, None, None, cached, reused)
-        waiting, ready, key = self._waiting, self._ready, self._key
+        waiting, ready, key, decide = self._waiting, self._ready, self._key, self._decide
         for child in self._children[node]:
             waiting[child] -= 1
             if waiting[child] == 0 and phase[child] == _WAITING:
-                phase[child] = _READY
-                heappush(ready, key[child])
+                if decide[child]:
+                    self._settle(child, now)
+                else:
+                    phase[child] = _READY
+                    heappush(ready, key[child])
 
     def fail(self, node: int, now: float, error: str, retryable: bool = True) -> None:
         """``node``'s current attempt failed with ``error``; retried if it may be."""
@@ -224,7 +272,7 @@ class Engine:
         self._executing -= 1
         task = self._tasks[node]
         attempt = self._attempt[node]
-        if retryable and attempt <= task.retries and not self._stopped:
+        if retryable and attempt <= task.retries and self._may_start(node):
             delay = task.retry_delay_for(attempt)
             if task.retry_jitter and delay:
                 delay *= 1 + self._rng.uniform(-task.retry_jitter, task.retry_jitter)
@@ -234,13 +282,16 @@ class Engine:
             if self._record_events:
                 self._record(node, RUNNING, now, error, delay, False, False)
             return
-        self._finish(node, FAILED, now, error)
-        self._failed.append(node)
-        for below in graph.descendants(self._children, node):
-            if self._phase[below] in (_WAITING, _READY):
-                self._finish(below, SKIPPED, now, f"upstream task {task.name!r} did not complete")
-        if self._fail_fast:
-            self._cancel_all(now, "fail-fast after a failure", include_executing=False)
+        self._end(node, FAILED, now, error)
+        if self._fail_fast and not task.allow_failure and self._stop == _GOING:
+            self._cancel(now, "fail-fast after a failure", _FAIL_FAST)
+
+    def skip(self, node: int, now: float, reason: str) -> None:
+        """``node``'s condition, checked in its first attempt, says it is not to run."""
+        self._require(node, (_EXECUTING,), "skip")
+        self._phase[node] = _DONE
+        self._executing -= 1
+        self._end(node, SKIPPED, now, reason)
 
     def expired(self, now: float) -> list[int]:
         """Executing tasks whose deadline has passed (their attempt is to be failed)."""
@@ -266,11 +317,15 @@ class Engine:
             heappush(self._deadlines, (deadline, node, attempt))
 
     def interrupt(self, now: float, reason: str) -> list[int]:
-        """Cancel every unfinished task (``reason``: why); returns the ones that were
-        executing."""
-        executing = self.executing_nodes()
-        self._cancel_all(now, reason, include_executing=True)
-        return executing
+        """Stop the run (a signal, a deadline): cancel every unfinished task but the
+        ``always`` ones, which still run. Returns the executing tasks it cancelled,
+        whose attempts are to be abandoned."""
+        return self._cancel(now, reason, _INTERRUPTED)
+
+    def abort(self, now: float, reason: str) -> list[int]:
+        """Stop the run now (a second signal): cancel every unfinished task, ``always``
+        ones included. Returns the executing tasks it cancelled."""
+        return self._cancel(now, reason, _ABORTED)
 
     # -- internals ----------------------------------------------------------------
 
@@ -281,6 +336,67 @@ class Engine:
                 f"task {self._names[node]!r} can't {transition}: it is {_PHASES[phase]}"
             )
 
+    def _may_start(self, node: int) -> bool:
+        """Whether ``node`` may still start (or retry), however far the run was stopped."""
+        stop = self._stop
+        if stop == _GOING:
+            return True
+        rule = self._rule[node]
+        return (rule == _ALWAYS and stop < _ABORTED) or (rule == _FAILURE and stop == _FAIL_FAST)
+
+    def _settle(self, node: int, now: float) -> None:
+        """Every upstream task of ``node`` has ended: ready it, or skip it (its rule)."""
+        reason = self._verdict(node)
+        if reason is None:
+            self._phase[node] = _READY
+            heappush(self._ready, self._key[node])
+        else:
+            self._end(node, SKIPPED, now, reason)
+
+    def _verdict(self, node: int) -> str | None:
+        """Why ``node`` must not run (a skip reason), or ``None``: its ``run_if`` rule
+        given how its upstream tasks ended, then a ``when`` that is false."""
+        rule, failed = self._rule[node], self._upstream_failed[node]
+        upstream = len(self._parents[node])
+        completed = upstream - self._not_completed[node]
+        if rule == _SUCCESS and completed < upstream:
+            return UPSTREAM_FAILED if failed else UPSTREAM_SKIPPED
+        if rule == _NO_FAILURE and (failed or (upstream and not completed)):
+            return RULE_NOT_MET
+        if rule == _FAILURE and not failed:
+            return RULE_NOT_MET
+        if self._tasks[node].when is False:
+            return CONDITION_FALSE
+        return None
+
+    def _end(self, node: int, status: TaskStatus, now: float, error: str) -> None:
+        """End ``node`` without a result (FAILED, SKIPPED, CANCELLED with ``error``), and
+        tell its downstream tasks, deciding each whose last upstream task this was."""
+        stack = [(node, status, error)]
+        phase, waiting = self._phase, self._waiting
+        while stack:
+            node, status, error = stack.pop()
+            self._finish(node, status, now, error)
+            for child in self._children[node]:
+                waiting[child] -= 1
+                if phase[child] != _WAITING:
+                    continue
+                self._decide[child] = True
+                self._not_completed[child] += 1
+                self._upstream_failed[child] += status is FAILED
+                if waiting[child] == 0:
+                    if not self._may_start(child):  # the run is stopping: cancelled
+                        phase[child] = _DONE
+                        stack.append((child, CANCELLED, self._stop_reason))
+                        continue
+                    reason = self._verdict(child)
+                    if reason is None:
+                        phase[child] = _READY
+                        heappush(self._ready, self._key[child])
+                    else:
+                        phase[child] = _DONE
+                        stack.append((child, SKIPPED, reason))
+
     def _wake_retries(self, now: float) -> None:
         retries = self._retries
         while retries and retries[0][0] <= now:
@@ -290,13 +406,19 @@ class Engine:
                 heappush(self._ready, self._key[node])
 
     def _finish(self, node: int, status: TaskStatus, now: float, error: str) -> None:
-        """End ``node`` without a result: FAILED, SKIPPED or CANCELLED with ``error``."""
+        """Mark ``node`` ended without a result: FAILED, SKIPPED or CANCELLED with ``error``."""
         self._phase[node] = _DONE
         task = self._tasks[node]
         task.status, task.result, task.error = status, None, error
         self._unfinished -= 1
+        allowed = status is FAILED and task.allow_failure
+        if allowed:
+            self._allowed_failures += 1
+        elif status is FAILED:
+            self._failed.append(node)
         if self._record_events:
-            self._record(node, status, now, error, None, False, False)
+            reason = error if status is SKIPPED else None
+            self._record(node, status, now, error, None, False, False, reason, allowed)
 
     def _record(
         self,
@@ -307,6 +429,8 @@ class Engine:
         retry_in: float | None,
         cached: bool,
         reused: bool,
+        reason: str | None = None,
+        allowed: bool = False,
     ) -> None:
         """The event of a transition of ``node``; a final one (no ``retry_in``) says how
         long the task took from its first start."""
@@ -326,20 +450,31 @@ class Engine:
                 retry_in=retry_in,
                 cached=cached,
                 reused=reused,
+                reason=reason,
+                allowed=allowed,
             )
         )
         self._event_nodes.append(node)
 
-    def _cancel_all(self, now: float, reason: str, *, include_executing: bool) -> None:
-        self._stopped = True
+    def _cancel(self, now: float, reason: str, stop: int) -> list[int]:
+        """Stop the run to ``stop``: cancel what may no longer start (executing attempts
+        too, but on fail-fast), then tell the tasks below them. Returns the executing
+        tasks cancelled."""
+        if stop > self._stop:
+            self._stop, self._stop_reason = stop, reason
+        phase = self._phase
         cancellable = {_WAITING, _READY, _RETRY_WAIT}
-        if include_executing:
+        if stop != _FAIL_FAST:
             cancellable.add(_EXECUTING)
-        for node, phase in enumerate(self._phase):
-            if phase in cancellable:
-                if phase == _EXECUTING:
+        cancelled: list[int] = []
+        for node in range(len(phase)):
+            if phase[node] in cancellable and not self._may_start(node):
+                if phase[node] == _EXECUTING:
                     self._executing -= 1
-                self._finish(node, CANCELLED, now, self._tasks[node].error or reason)
+                    cancelled.append(node)
+                phase[node] = _DONE
+                self._end(node, CANCELLED, now, self._tasks[node].error or reason)
+        return cancelled
 
     def _drop_stale_deadlines(self) -> None:
         deadlines = self._deadlines

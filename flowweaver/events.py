@@ -17,6 +17,10 @@ class TaskEvent(NamedTuple):
     - ``time`` is wall-clock seconds since the epoch; ``duration`` (final events)
       is the seconds from the task's first start to its end.
     - ``cached``: the result came from the cache; ``reused``: from a resumed run.
+    - ``reason`` (a SKIPPED event): why the task did not run: ``upstream failed``,
+      ``upstream skipped``, ``condition false`` or ``rule not met``; ``error`` says
+      the same.
+    - ``allowed`` (a FAILED event): the task may fail without failing the run.
     """
 
     task: str
@@ -28,6 +32,8 @@ class TaskEvent(NamedTuple):
     retry_in: float | None = None
     cached: bool = False
     reused: bool = False
+    reason: str | None = None
+    allowed: bool = False
 
     @property
     def is_retry(self) -> bool:
@@ -50,6 +56,8 @@ def new_event(
     retry_in: float | None = None,
     cached: bool = False,
     reused: bool = False,
+    reason: str | None = None,
+    allowed: bool = False,
     _new: Any = tuple.__new__,
 ) -> TaskEvent:
     """A :class:`TaskEvent`, from its fields by name, made three times faster than
@@ -57,7 +65,8 @@ def new_event(
     one per transition of an observed run. The parameters are checked against the
     fields when this module is imported, so the two can't drift apart."""
     return _new(  # type: ignore[no-any-return]
-        TaskEvent, (task, status, attempt, time, error, duration, retry_in, cached, reused)
+        TaskEvent,
+        (task, status, attempt, time, error, duration, retry_in, cached, reused, reason, allowed),
     )
 
 

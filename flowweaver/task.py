@@ -24,6 +24,9 @@ class TaskStatus(enum.Enum):
         return self not in (TaskStatus.PENDING, TaskStatus.RUNNING)
 
 
+RUN_IF = ("success", "no_failure", "failure", "done", "always")
+"""When a task may run, given how its upstream tasks ended (see :attr:`Task.run_if`)."""
+
 StatusCallback = Callable[[str, TaskStatus], object]
 RetryCallback = Callable[[str, int], object]
 
@@ -34,7 +37,12 @@ class Task:
 
     ``fn`` may be a plain function, a coroutine function, or a plain function that
     returns an awaitable. It receives upstream results as keyword arguments (see
-    the README's "Data between tasks").
+    "Data between tasks" in ``docs/python-api.md``).
+
+    ``run_if`` says when it may run given how its upstream tasks ended (one of
+    :data:`RUN_IF`); ``when`` is a condition on the task itself (a bool, or a
+    predicate called like the task, on the executor, before its first attempt);
+    ``allow_failure`` lets it fail without failing the run.
     """
 
     name: str
@@ -56,6 +64,9 @@ class Task:
     cache: bool = False
     cache_ttl: float | None = None
     description: str = ""
+    run_if: str = "success"
+    when: bool | Callable[..., Any] | None = None
+    allow_failure: bool = False
     attempts: int = 0
 
     def __post_init__(self) -> None:
@@ -76,6 +87,15 @@ class Task:
             value = getattr(self, key)
             if value is not None:
                 _check_number(self.name, key, value, allow_zero=False)
+        if self.run_if not in RUN_IF:
+            choices = ", ".join(RUN_IF)
+            raise ValueError(
+                f"task {self.name!r}: run_if must be one of {choices}, got {self.run_if!r}"
+            )
+        if not (self.when is None or isinstance(self.when, bool) or callable(self.when)):
+            raise TypeError(f"task {self.name!r}: when must be a bool or a callable")
+        if not isinstance(self.allow_failure, bool):
+            raise TypeError(f"task {self.name!r}: allow_failure must be true or false")
         self.depends_on = list(self.depends_on)
         self.inputs = dict(self.inputs)
         retry_on: object = self.retry_on

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
     from flowweaver.executors.base import Executor
+    from flowweaver.handlers import HandlerOutcome
 
 
 @dataclass
@@ -32,11 +33,27 @@ class SpecInfo:
 class Workflow:
     """Tasks and their dependencies. Dependencies must be added before their dependents,
     so the graph is acyclic by construction and the order of addition is a valid order.
+
+    ``handlers`` maps ``on_failure``, ``on_success``, ``on_recovery`` and ``on_exit`` to
+    a callable or a :class:`Task` run after every task has ended (see
+    :mod:`flowweaver.handlers`); ``last_handlers`` says how each ran in the last run.
     """
 
-    def __init__(self, name: str = "Workflow", description: str = "") -> None:
+    def __init__(
+        self,
+        name: str = "Workflow",
+        description: str = "",
+        *,
+        handlers: Mapping[str, Callable[..., Any] | Task] | None = None,
+    ) -> None:
         self.name = name
         self.description = description
+        self.handlers: dict[str, Task] = {}
+        if handlers:
+            from flowweaver.handlers import handler_tasks
+
+            self.handlers = handler_tasks(handlers)
+        self.last_handlers: list[HandlerOutcome] = []
         self.spec: SpecInfo | None = None
         self._tasks: dict[str, Task] = {}
         self._task_list: list[Task] = []
@@ -150,14 +167,16 @@ class Workflow:
 
     def get_workflow_stats(self) -> dict[str, Any]:
         counts = dict.fromkeys(TaskStatus, 0)
-        retries = 0
+        retries = allowed = 0
         for task in self._tasks.values():
             counts[task.status] += 1
             retries += max(task.attempts - 1, 0)
+            allowed += task.status is TaskStatus.FAILED and task.allow_failure
         return {
             "total_tasks": len(self._tasks),
             "completed": counts[TaskStatus.COMPLETED],
             "failed": counts[TaskStatus.FAILED],
+            "allowed_failures": allowed,
             "skipped": counts[TaskStatus.SKIPPED],
             "cancelled": counts[TaskStatus.CANCELLED],
             "pending": counts[TaskStatus.PENDING],

@@ -11,7 +11,7 @@ from flowweaver._loop import drive_async
 from flowweaver._run import Run
 from flowweaver.errors import WorkflowError
 from flowweaver.executors._threads import WorkerThreads
-from flowweaver.executors.base import Executor, independent
+from flowweaver.executors.base import Executor, conclude, independent
 from flowweaver.executors.contract import Attempt, Backend, Inbox, checked_workers
 from flowweaver.executors.thread import default_workers
 from flowweaver.task import Task
@@ -53,12 +53,20 @@ class AsyncExecutor(Executor):
     async def execute_async(
         self, workflow: Workflow, store: Store | None = None, *, resume: bool = False
     ) -> None:
-        """Like :meth:`execute`, on the running event loop."""
+        """Like :meth:`execute`, on the running event loop (handlers run on a thread
+        beside it, so the loop is never blocked)."""
         run, backend = self.prepare(workflow, store, resume=resume)
         try:
             await drive_async(run, backend)
+        except BaseException:
+            run.close()  # a second signal, or a bug: no handlers
+            raise
         finally:
             workflow.last_run_seconds = run.elapsed()
+        if workflow.handlers:
+            await asyncio.to_thread(conclude, run, workflow)
+        else:
+            conclude(run, workflow)
 
     async def run_tasks_async(
         self, tasks: Sequence[Task], *, raise_on_failure: bool = True
@@ -67,9 +75,12 @@ class AsyncExecutor(Executor):
         run = Run("tasks", independent(tasks), slots=backend.slots, fail_fast=False)
         try:
             await drive_async(run, backend)
+            run.finish()
         except WorkflowError:
             if raise_on_failure:
                 raise
+        finally:
+            run.close()
 
     def __repr__(self) -> str:
         return f"AsyncExecutor(use_uvloop={self.use_uvloop})"

@@ -63,8 +63,12 @@ class Executor(ABC):
         run, backend = self.prepare(workflow, store, resume=resume, recorder=recorder)
         try:
             self.drive(run, backend)
+        except BaseException:
+            run.close()  # a second signal, or a bug: no handlers
+            raise
         finally:
             workflow.last_run_seconds = run.elapsed()
+        conclude(run, workflow)
 
     def prepare(
         self,
@@ -104,9 +108,12 @@ class Executor(ABC):
         )
         try:
             self.drive(run, backend)
+            run.finish()
         except WorkflowError:
             if raise_on_failure:
                 raise
+        finally:
+            run.close()
 
     def drive(self, run: Run, backend: Backend) -> None:
         """Wait for the run to end (the asyncio executor runs its own loop here)."""
@@ -122,3 +129,21 @@ def independent(tasks: Sequence[Task]) -> Graph:
     index = {name: i for i, name in enumerate(names)}
     empty: list[list[int]] = [[] for _ in tasks]
     return Graph(list(tasks), names, empty, [[] for _ in tasks], [0.0] * len(tasks), index)
+
+
+def conclude(run: Run, workflow: Workflow) -> None:
+    """After a run's loop has ended: its handlers, the end of its record, its verdict
+    (``WorkflowError``, ``RunInterrupted``)."""
+    handlers = workflow.handlers
+    try:
+        if handlers:
+            from flowweaver.handlers import due, run_handlers, run_info
+
+            info = run_info(run, workflow)
+            tasks = due(handlers, info["status"], info["previous_status"])
+            workflow.last_handlers = run_handlers(tasks, info)
+        else:
+            workflow.last_handlers = []
+    finally:
+        workflow.last_run_seconds = run.elapsed()
+        run.finish()
