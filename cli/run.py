@@ -6,12 +6,11 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowweaver.errors import RunInterrupted, WorkflowError
 from flowweaver.executors import Executor, make_executor
 from flowweaver.interrupts import catch_signals, pending_signal
-from flowweaver.recorder import Recorder
 from flowweaver.workflow import Workflow
 
 from . import store
@@ -21,6 +20,9 @@ from .options import DEFAULT_EXECUTOR, OutputMode, resolve_output
 from .reporter import Reporter, RunHeader, RunOutcome
 from .subset import select_tasks
 from .tracker import RunTracker
+
+if TYPE_CHECKING:
+    from flowweaver.history import Recorder
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from flowweaver.task import Task, TaskStatus
 if TYPE_CHECKING:
     from flowweaver._loop import Backend
     from flowweaver.graph import Graph
-    from flowweaver.recorder import Recorder
+    from flowweaver.history import Recorder
 
 logger = logging.getLogger("flowweaver")
 _monotonic = time.monotonic

@@ -15,7 +15,7 @@ from typing import IO
 import pytest
 
 from flowweaver import LockedError, RunStore, SequentialExecutor, Task, Workflow
-from flowweaver.lock import WorkflowLock, describe, lock_path, probe
+from flowweaver.history.lock import WorkflowLock, describe, lock_path, probe
 
 TIMEOUT = 30
 

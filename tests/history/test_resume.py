@@ -301,7 +301,7 @@ def test_past_durations_are_recorded_for_priorities(store: RunStore, log: Path) 
 
 
 def test_a_partial_with_different_arguments_has_another_fingerprint() -> None:
-    from flowweaver.fingerprint import task_fingerprint
+    from flowweaver.history.fingerprint import task_fingerprint
 
     def job(x: int) -> int:
         return x

@@ -6,8 +6,8 @@
     store.runs(limit=10)        # newest first
     store.run("latest").tasks   # one run's tasks
 
-The history is ``runs.db`` (see :mod:`flowweaver._historydb`); each run holds
-its workflow's lock (:mod:`flowweaver.lock`) from :meth:`RunStore.open_run` to
+The history is ``runs.db`` (see :mod:`flowweaver.history.db`); each run holds
+its workflow's lock (:mod:`flowweaver.history.lock`) from :meth:`RunStore.open_run` to
 the recorder's ``end``. A run whose row still says ``running`` but whose lock
 is no longer held by it was killed: it reads back as ``killed``.
 """
@@ -26,12 +26,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from flowweaver import _historydb, resume
 from flowweaver.errors import StateError
-from flowweaver.fingerprint import task_fingerprint
-from flowweaver.lock import WorkflowLock, lock_path, probe
-from flowweaver.recording import RunRecorder
-from flowweaver.statedir import prepare_state_dir, resolve_state_dir
+from flowweaver.history import db, resume
+from flowweaver.history.fingerprint import task_fingerprint
+from flowweaver.history.lock import WorkflowLock, lock_path, probe
+from flowweaver.history.recorder import RunRecorder
+from flowweaver.history.statedir import prepare_state_dir, resolve_state_dir
 
 RUN_STATUSES = ("running", "completed", "failed", "interrupted", "killed")
 
@@ -115,7 +115,7 @@ class RunStore:
         self.db_path = self.path / "runs.db"
         self.clock = clock
         self._mutex = threading.Lock()
-        self._conn: sqlite3.Connection | None = _historydb.connect(self.db_path)
+        self._conn: sqlite3.Connection | None = db.connect(self.db_path)
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.path)!r})"

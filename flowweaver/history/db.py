@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 
 from flowweaver.errors import StateError
-from flowweaver.statedir import check_owned
+from flowweaver.history.statedir import check_owned
 
 APPLICATION_ID = 0x46577672  # "FWvr"
 SCHEMA_VERSION = 1

@@ -1,10 +1,16 @@
-"""The recorder of one run: what the engine tells the history as the run goes.
+"""What a run writes to its history as it goes: :class:`RunRecorder`, and the seam
+the engine speaks to it through (:class:`Recorder`, :class:`Store`).
 
-Every method is called from the engine's loop and never raises: a history that
-cannot be written (a full disk, a read-only file) is one warning on the
-``flowweaver`` logger, and the run goes on. The engine passes events on in batches
-and calls :meth:`RunRecorder.commit` after each, before it starts anything else, so
-a killed run leaves a true record: what had ended, and what was running.
+The engine calls a recorder from its loop thread, in this order: ``begin`` once,
+then ``lookup``/``record_result``/``record_event``/``commit`` as tasks run, then
+``end`` once, even when the run was interrupted. The engine names the protocols
+under ``TYPE_CHECKING`` only, so ``import flowweaver`` never imports sqlite3.
+
+:class:`RunRecorder` never raises: a history that cannot be written (a full disk,
+a read-only file) is one warning on the ``flowweaver`` logger, and the run goes
+on. The engine passes events on in batches and calls :meth:`RunRecorder.commit`
+after each, before it starts anything else, so a killed run leaves a true record:
+what had ended, and what was running.
 """
 
 from __future__ import annotations
@@ -14,16 +20,16 @@ import pickle
 import sqlite3
 import statistics
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flowweaver.events import TaskEvent
-from flowweaver.fingerprint import cache_key
-from flowweaver.lock import WorkflowLock
-from flowweaver.resume import ResumeInfo
+from flowweaver.history.fingerprint import cache_key
+from flowweaver.history.lock import WorkflowLock
+from flowweaver.history.resume import ResumeInfo
 from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
-    from flowweaver.history import RunStore
+    from flowweaver.history.store import RunStore
 
 logger = logging.getLogger("flowweaver")
 
@@ -34,6 +40,44 @@ _TASK_STARTED = """UPDATE tasks SET status='running', attempts=?, started=COALES
     WHERE run_id=? AND name=?"""
 _TASK_RETRYING = "UPDATE tasks SET attempts=?, error=? WHERE run_id=? AND name=?"
 _PAST_RUNS_FOR_DURATIONS = 5
+
+
+class Recorder(Protocol):
+    """What a run tells its history, and asks of it: the engine's side of the seam."""
+
+    def begin(
+        self, tasks: Sequence[Task], parents: Sequence[Sequence[int]]
+    ) -> tuple[dict[str, Any], dict[str, float]]:
+        """Start recording. Returns the results a resumed run reuses, by task name,
+        and past durations in seconds by task name (for ready-queue priorities)."""
+        ...
+
+    def lookup(self, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        """A cached result for ``task`` called with ``kwargs``: ``(hit, value)``."""
+        ...
+
+    def record_result(self, task: Task, kwargs: dict[str, Any], value: Any) -> None:
+        """``task`` returned ``value`` when called with ``kwargs``."""
+        ...
+
+    def record_event(self, event: TaskEvent) -> None: ...
+
+    def commit(self) -> None:
+        """Make the events recorded so far durable. The engine calls it after each batch
+        of events, before it starts another task or waits."""
+        ...
+
+    def end(self, status: str, elapsed: float) -> None:
+        """The run is over: ``completed``, ``failed`` or ``interrupted``."""
+        ...
+
+
+class Store(Protocol):
+    """Anything that can open a :class:`Recorder` for a run of a workflow."""
+
+    def open_run(self, workflow: Any, *, resume: bool = False, wait: bool = False) -> Recorder:
+        """A recorder for a new run; takes the workflow's lock (waits for it if ``wait``)."""
+        ...
 
 
 class RunRecorder:

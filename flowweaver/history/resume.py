@@ -1,7 +1,7 @@
 """Resume: which tasks of an unfinished run keep their results, and why the others run.
 
 A task is reused when it completed in the run being resumed, its fingerprint
-(see :mod:`flowweaver.fingerprint`) is unchanged, its result was stored and loads
+(see :mod:`flowweaver.history.fingerprint`) is unchanged, its result was stored and loads
 back, and every task upstream of it is reused too. Every other task runs.
 """
 
