@@ -15,30 +15,27 @@ what had ended, and what was running.
 
 from __future__ import annotations
 
+import functools
 import logging
 import pickle
 import sqlite3
 import statistics
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from flowweaver.events import TaskEvent
+from flowweaver.history import db
 from flowweaver.history.fingerprint import cache_key
 from flowweaver.history.lock import WorkflowLock
 from flowweaver.history.resume import ResumeInfo
 from flowweaver.task import Task, TaskStatus
 
-if TYPE_CHECKING:
-    from flowweaver.history.store import RunStore
-
 logger = logging.getLogger("flowweaver")
 
-_UPDATE_TASK = """UPDATE tasks SET status=?, attempts=?, started=?, ended=?, duration=?,
-    error=?, cached=?, reused=?, result=?, result_state=?, note=?
-    WHERE run_id=? AND name=?"""
-_TASK_STARTED = """UPDATE tasks SET status='running', attempts=?, started=COALESCE(started, ?)
-    WHERE run_id=? AND name=?"""
-_TASK_RETRYING = "UPDATE tasks SET attempts=?, error=? WHERE run_id=? AND name=?"
+Write = Callable[[sqlite3.Connection], None]
+"""One statement of a batch: a :mod:`~flowweaver.history.db` function given all but its
+connection."""
+
 _PAST_RUNS_FOR_DURATIONS = 5
 
 
@@ -81,40 +78,41 @@ class Store(Protocol):
 
 
 class RunRecorder:
-    """Records one run in a :class:`~flowweaver.RunStore` (made by ``store.open_run``).
+    """Records one run in ``runs.db`` (made by :meth:`~flowweaver.RunStore.open_run`).
 
     ``run_id`` is the run's id; ``resume_info`` says what a resumed run reuses
     (``None`` when not resuming). The workflow's lock is held until :meth:`end`
-    (or :meth:`close`).
+    (or :meth:`close`). ``clock`` gives the time in seconds since the epoch.
     """
 
     def __init__(
         self,
-        store: RunStore,
+        database: db.Database,
         workflow: str,
         run_id: str,
         lock: WorkflowLock,
         *,
+        clock: Callable[[], float],
         fingerprints: dict[str, str | None],
         resume_info: ResumeInfo | None = None,
         reused: dict[str, Any] | None = None,
         reused_blobs: dict[str, bytes] | None = None,
     ) -> None:
-        self.store = store
         self.workflow = workflow
         self.run_id = run_id
         self.resume_info = resume_info
+        self._database = database
         self._lock = lock
+        self._clock = clock
         self._fingerprints = fingerprints
         self._reused = dict(reused or {})
         self._results: dict[str, tuple[bytes | None, str, str | None]] = {
             name: (blob, "stored", None) for name, blob in (reused_blobs or {}).items()
         }
         self._cache_writes: dict[str, tuple[str, bytes]] = {}
-        self._pending: list[tuple[str, Sequence[Any]]] = []  # records not yet committed
+        self._pending: list[Write] = []  # records not yet committed
         self._keys: dict[str, str] = {}
         self._warned = False
-        self.ended = False
 
     # -- the Recorder protocol --------------------------------------------------------
 
@@ -122,13 +120,11 @@ class RunRecorder:
         self, tasks: Sequence[Task], parents: Sequence[Sequence[int]]
     ) -> tuple[dict[str, Any], dict[str, float]]:
         rows = [
-            (self.run_id, task.name, position, "pending", self._fingerprints.get(task.name))
+            (task.name, position, self._fingerprints.get(task.name))
             for position, task in enumerate(tasks)
         ]
         self._write(
-            "INSERT OR IGNORE INTO tasks (run_id, name, position, status, fingerprint) "
-            "VALUES (?, ?, ?, ?, ?)",
-            rows,
+            [functools.partial(db.insert_tasks, run_id=self.run_id, tasks=rows)], "the run's tasks"
         )
         names = {task.name for task in tasks}
         reused = {name: value for name, value in self._reused.items() if name in names}
@@ -147,6 +143,44 @@ class RunRecorder:
         except Exception as exc:  # never let the history fail a task
             logger.warning("task %r: result not recorded: %s", task.name, exc)
 
+    def record_event(self, event: TaskEvent) -> None:
+        """Keep the event's record, to be written by the next :meth:`commit`."""
+        try:
+            if event.status.is_final:
+                self._pending.extend(self._final_writes(event))
+            else:
+                self._pending.append(self._running_write(event))
+        except Exception as exc:  # never let the history stop the run
+            logger.warning("run history: task %r not recorded: %s", event.task, exc)
+
+    def commit(self) -> None:
+        """Write the records of the events since the last commit, in one transaction."""
+        if self._pending:
+            writes, self._pending = self._pending, []
+            self._write(writes, "task records")
+
+    def end(self, status: str, elapsed: float) -> None:
+        try:
+            writes, self._pending = self._pending, []
+            writes.append(
+                functools.partial(
+                    db.end_run,
+                    run_id=self.run_id,
+                    status=status,
+                    ended=self._clock(),
+                    elapsed=elapsed,
+                )
+            )
+            self._write(writes, "the run's end")
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the workflow's lock (done by :meth:`end`; safe to call again)."""
+        self._lock.release()
+
+    # -- internals ----------------------------------------------------------------
+
     def _keep_result(self, task: Task, kwargs: dict[str, Any], value: Any) -> None:
         try:
             blob: bytes | None = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
@@ -162,87 +196,70 @@ class RunRecorder:
             if key is not None:
                 self._cache_writes[task.name] = (key, blob)
 
-    def record_event(self, event: TaskEvent) -> None:
-        """Keep the event's record, to be written by the next :meth:`commit`."""
-        try:
-            if event.status.is_final:
-                self._pending.extend(self._final_statements(event))
-            else:
-                self._pending.append(self._running_statement(event))
-        except Exception as exc:  # never let the history stop the run
-            logger.warning("run history: task %r not recorded: %s", event.task, exc)
-
-    def commit(self) -> None:
-        """Write the records of the events since the last commit, in one transaction."""
-        if self._pending:
-            statements, self._pending = self._pending, []
-            self._commit(statements, "task records")
-
-    def _running_statement(self, event: TaskEvent) -> tuple[str, Sequence[Any]]:
+    def _running_write(self, event: TaskEvent) -> Write:
         """A task started (or failed an attempt that will be retried): a run killed now
         shows it as in flight, since when, at which attempt, with its last error."""
         if event.retry_in is None:
-            return _TASK_STARTED, (event.attempt, event.time, self.run_id, event.task)
-        return _TASK_RETRYING, (event.attempt, event.error, self.run_id, event.task)
+            return functools.partial(
+                db.task_started,
+                run_id=self.run_id,
+                name=event.task,
+                attempt=event.attempt,
+                time=event.time,
+            )
+        return functools.partial(
+            db.task_retrying,
+            run_id=self.run_id,
+            name=event.task,
+            attempt=event.attempt,
+            error=event.error,
+        )
 
-    def _final_statements(self, event: TaskEvent) -> list[tuple[str, Sequence[Any]]]:
+    def _final_writes(self, event: TaskEvent) -> list[Write]:
         blob, state, note = self._results.pop(event.task, (None, "none", None))
-        if event.status is not TaskStatus.COMPLETED:
+        completed = event.status is TaskStatus.COMPLETED
+        if not completed:
             blob, state = None, "none"
         duration = event.duration
-        started = event.time - duration if duration is not None else None
-        row = (
-            event.status.value,
-            event.attempt,
-            started,
-            event.time,
-            duration,
-            event.error,
-            int(event.cached),
-            int(event.reused),
-            blob,
-            state,
-            note,
-            self.run_id,
-            event.task,
-        )
-        statements: list[tuple[str, Sequence[Any]]] = [(_UPDATE_TASK, row)]
+        writes: list[Write] = [
+            functools.partial(
+                db.task_ended,
+                run_id=self.run_id,
+                name=event.task,
+                status=event.status.value,
+                attempts=event.attempt,
+                started=event.time - duration if duration is not None else None,
+                ended=event.time,
+                duration=duration,
+                error=event.error,
+                cached=event.cached,
+                reused=event.reused,
+                result=blob,
+                result_state=state,
+                note=note,
+            )
+        ]
         cache = self._cache_writes.pop(event.task, None)
-        if cache is not None and event.status is TaskStatus.COMPLETED:
-            statements.append(
-                (
-                    "INSERT OR REPLACE INTO cache (key, task, created, value) VALUES (?,?,?,?)",
-                    (cache[0], event.task, self.store.clock(), cache[1]),
+        if cache is not None and completed:
+            key, value = cache
+            writes.append(
+                functools.partial(
+                    db.cache_put, key=key, task=event.task, created=self._clock(), value=value
                 )
             )
-        return statements
-
-    def end(self, status: str, elapsed: float) -> None:
-        try:
-            statements, self._pending = self._pending, []
-            end = "UPDATE runs SET status=?, ended=?, elapsed=? WHERE id=?"
-            statements.append((end, (status, self.store.clock(), elapsed, self.run_id)))
-            self._commit(statements, "the run's end")
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Release the workflow's lock (done by :meth:`end`; safe to call again)."""
-        self.ended = True
-        self._lock.release()
-
-    # -- internals ----------------------------------------------------------------
+        return writes
 
     def _lookup(self, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
         key = cache_key(task, kwargs)
         if key is None:
             return False, None
         self._keys[task.name] = key  # not hashed again when its result is recorded
-        row = self.store.read_one("SELECT created, value FROM cache WHERE key=?", (key,))
+        with self._database.reading() as conn:
+            row = db.cache_get(conn, key)
         if row is None:
             return False, None
         created, blob = row
-        if task.cache_ttl is not None and self.store.clock() - created > task.cache_ttl:
+        if task.cache_ttl is not None and self._clock() - created > task.cache_ttl:
             return False, None
         try:
             value = pickle.loads(blob)
@@ -256,14 +273,10 @@ class RunRecorder:
 
     def _past_durations(self) -> dict[str, float]:
         try:
-            rows = self.store.read_all(
-                """SELECT t.name, t.duration FROM tasks t JOIN
-                   (SELECT id FROM runs WHERE workflow=? AND id!=?
-                    ORDER BY started DESC LIMIT ?) r ON t.run_id = r.id
-                   WHERE t.status='completed' AND t.cached=0 AND t.reused=0
-                   AND t.duration IS NOT NULL""",
-                (self.workflow, self.run_id, _PAST_RUNS_FOR_DURATIONS),
-            )
+            with self._database.reading() as conn:
+                rows = db.completed_durations(
+                    conn, self.workflow, before_run=self.run_id, runs=_PAST_RUNS_FOR_DURATIONS
+                )
         except Exception as exc:
             logger.warning("past durations not read: %s", exc)
             return {}
@@ -272,15 +285,12 @@ class RunRecorder:
             samples.setdefault(name, []).append(duration)
         return {name: statistics.median(values) for name, values in samples.items()}
 
-    def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        self._guard(lambda: self.store.write_many(sql, rows), "the run's tasks")
-
-    def _commit(self, statements: list[tuple[str, Sequence[Any]]], what: str) -> None:
-        self._guard(lambda: self.store.write(statements), what)
-
-    def _guard(self, write: Callable[[], None], what: str) -> None:
+    def _write(self, writes: list[Write], what: str) -> None:
+        """Make ``writes`` in one transaction; a failure is a warning, once."""
         try:
-            write()
+            with self._database.transaction() as conn:
+                for write in writes:
+                    write(conn)
         except (sqlite3.Error, OSError) as exc:
             if not self._warned:
                 self._warned = True

@@ -1,15 +1,10 @@
-"""Run history, resume and cache in a state folder: :class:`RunStore`.
+"""The run history of one state folder: :class:`RunStore`, and what it reads back,
+:class:`RunRecord` and :class:`TaskRecord`.
 
-    store = RunStore(".flowweaver")
-    SequentialExecutor().execute(workflow, store=store)          # recorded
-    SequentialExecutor().execute(workflow, store=store, resume=True)
-    store.runs(limit=10)        # newest first
-    store.run("latest").tasks   # one run's tasks
-
-The history is ``runs.db`` (see :mod:`flowweaver.history.db`); each run holds
-its workflow's lock (:mod:`flowweaver.history.lock`) from :meth:`RunStore.open_run` to
-the recorder's ``end``. A run whose row still says ``running`` but whose lock
-is no longer held by it was killed: it reads back as ``killed``.
+A run holds its workflow's lock (:mod:`flowweaver.history.lock`) from
+:meth:`RunStore.open_run` to its recorder's ``end``. A run whose row still says
+``running`` but whose lock is no longer held by it was killed: it reads back as
+``killed``.
 """
 
 from __future__ import annotations
@@ -19,10 +14,9 @@ import json
 import os
 import secrets
 import sqlite3
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -114,8 +108,7 @@ class RunStore:
         self.path = prepare_state_dir(resolve_state_dir(state_dir))
         self.db_path = self.path / "runs.db"
         self.clock = clock
-        self._mutex = threading.Lock()
-        self._conn: sqlite3.Connection | None = db.connect(self.db_path)
+        self._database = db.Database(self.db_path)
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.path)!r})"
@@ -141,53 +134,37 @@ class RunStore:
 
     def runs(self, limit: int | None = None, workflow: str | None = None) -> list[RunRecord]:
         """Recorded runs, newest first; ``workflow`` keeps those of one workflow."""
-        sql = "SELECT * FROM runs"
-        args: list[Any] = []
-        if workflow is not None:
-            sql += " WHERE workflow=?"
-            args.append(workflow)
-        sql += " ORDER BY started DESC, rowid DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(max(int(limit), 0))
-        return [self._record(row) for row in self._read(sql, args)]
+        with self._reading() as conn:
+            rows = db.runs(conn, workflow=workflow, limit=limit)
+            return [self._record(conn, row) for row in rows]
 
     def run(self, run_id: str) -> RunRecord:
         """One run by id (a unique prefix will do), or ``"latest"``: the newest run.
 
         Raises :class:`UnknownRunError` (a ``KeyError`` and a ``StateError``).
         """
-        if run_id == "latest":
-            rows = self._read("SELECT * FROM runs ORDER BY started DESC, rowid DESC LIMIT 1", [])
-            if not rows:
-                raise UnknownRunError("no runs recorded yet")
-            return self._record(rows[0])
-        pattern = run_id.replace("\\", "").replace("%", "").replace("_", "") + "%"
-        rows = self._read("SELECT * FROM runs WHERE id LIKE ? LIMIT 2", [pattern])
-        if len(rows) != 1 or not run_id:
-            problem = "is ambiguous" if len(rows) > 1 else "is not in the history"
-            raise UnknownRunError(f"run {run_id!r} {problem} (see: flowweaver runs)")
-        return self._record(rows[0])
+        with self._reading() as conn:
+            if run_id == "latest":
+                rows = db.runs(conn, limit=1)
+                if not rows:
+                    raise UnknownRunError("no runs recorded yet")
+            else:
+                rows = db.runs_by_prefix(conn, run_id)
+                if len(rows) != 1 or not run_id:
+                    problem = "is ambiguous" if len(rows) > 1 else "is not in the history"
+                    raise UnknownRunError(f"run {run_id!r} {problem} (see: flowweaver runs)")
+            return self._record(conn, rows[0])
 
     def clear_cache(self) -> int:
         """Remove every cached result; returns how many there were."""
         try:
-            with self._mutex:
-                conn = self._connection()
-                count: int = conn.execute("DELETE FROM cache").rowcount
+            with self._database.transaction() as conn:
+                return db.clear_cache(conn)
         except sqlite3.Error as exc:
             raise StateError(f"{self.db_path}: cache not cleared: {exc}") from None
-        return count
 
     def close(self) -> None:
-        with self._mutex:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.close()
+        self._database.close()
 
     def __enter__(self) -> RunStore:
         return self
@@ -195,64 +172,22 @@ class RunStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- used by the recorder ---------------------------------------------------------
-
-    def write(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> None:
-        """Run ``statements`` in one transaction, committed before returning."""
-        with self._mutex:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, args in statements:
-                    conn.execute(sql, args)
-                conn.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise
-
-    def write_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        """One statement for each of ``rows``, in one transaction."""
-        with self._mutex:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(sql, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise
-
-    def read_all(self, sql: str, args: Sequence[Any]) -> list[Any]:
-        with self._mutex:
-            return self._connection().execute(sql, args).fetchall()
-
-    def read_one(self, sql: str, args: Sequence[Any]) -> Any:
-        with self._mutex:
-            return self._connection().execute(sql, args).fetchone()
-
     # -- internals ----------------------------------------------------------------
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StateError(f"{self.db_path}: the run store is closed")
-        return self._conn
-
-    def _read(self, sql: str, args: Sequence[Any]) -> list[sqlite3.Row]:
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
         try:
-            with self._mutex:
-                cursor = self._connection().execute(sql, args)
-                cursor.row_factory = sqlite3.Row
-                return cursor.fetchall()
+            with self._database.reading() as conn:
+                yield conn
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{self.db_path}: the run history is unreadable ({exc})") from None
 
     def _new_run_id(self) -> str:
-        while True:
-            run_id = secrets.token_hex(4)
-            if not self._read("SELECT 1 FROM runs WHERE id=?", [run_id]):
-                return run_id
+        with self._reading() as conn:
+            while True:
+                run_id = secrets.token_hex(4)
+                if not db.run_exists(conn, run_id):
+                    return run_id
 
     def _start(self, workflow: Any, run_id: str, lock: WorkflowLock, resuming: bool) -> RunRecorder:
         name: str = workflow.name
@@ -262,90 +197,76 @@ class RunStore:
             task.name: task_fingerprint(task, (tasks[up].name for up in ups))
             for task, ups in zip(tasks, parents, strict=True)
         }
-        previous = self._previous_run(name)  # before our own row: we hold the lock
         info: resume.ResumeInfo | None = None
         reused: dict[str, Any] = {}
         blobs: dict[str, bytes] = {}
-        if resuming:
-            info, reused, blobs = self._plan_resume(name, previous, tasks, parents, fingerprints)
+        if resuming:  # before our own row is added: we hold the lock
+            info, reused, blobs = self._plan_resume(name, tasks, parents, fingerprints)
         spec = getattr(workflow, "spec", None)
-        row = (
-            run_id,
-            name,
-            None if spec is None else str(spec.path),
-            None if spec is None else spec.sha256,
-            json.dumps({} if spec is None else spec.params, default=str, sort_keys=True),
-            self.clock(),
-            "running",
-            os.getpid(),
-            info.from_run if info is not None else None,
-        )
         try:
-            self.write(
-                [
-                    (
-                        "UPDATE runs SET status='killed' WHERE workflow=? AND status='running'",
-                        (name,),
+            with self._database.transaction() as conn:
+                db.mark_killed(conn, name)
+                db.insert_run(
+                    conn,
+                    run_id=run_id,
+                    workflow=name,
+                    spec_path=None if spec is None else str(spec.path),
+                    spec_sha256=None if spec is None else spec.sha256,
+                    params=json.dumps(
+                        {} if spec is None else spec.params, default=str, sort_keys=True
                     ),
-                    (
-                        "INSERT INTO runs (id, workflow, spec_path, spec_sha256, params, "
-                        "started, status, pid, resumed_from) VALUES (?,?,?,?,?,?,?,?,?)",
-                        row,
-                    ),
-                ]
-            )
+                    started=self.clock(),
+                    pid=os.getpid(),
+                    resumed_from=info.from_run if info is not None else None,
+                )
         except sqlite3.Error as exc:
             raise StateError(f"{self.db_path}: cannot record the run: {exc}") from None
         return RunRecorder(
-            self,
+            self._database,
             name,
             run_id,
             lock,
+            clock=self.clock,
             fingerprints=fingerprints,
             resume_info=info,
             reused=reused,
             reused_blobs=blobs,
         )
 
-    def _previous_run(self, workflow: str) -> sqlite3.Row | None:
-        rows = self._read(
-            "SELECT * FROM runs WHERE workflow=? ORDER BY started DESC, rowid DESC LIMIT 1",
-            [workflow],
-        )
-        return rows[0] if rows else None
-
     def _plan_resume(
         self,
         workflow: str,
-        previous: sqlite3.Row | None,
         tasks: list[Any],
         parents: Sequence[Sequence[int]],
         fingerprints: dict[str, str | None],
     ) -> tuple[resume.ResumeInfo, dict[str, Any], dict[str, bytes]]:
-        if previous is None:
-            text = f"nothing to resume: no earlier run of {workflow!r}; running every task"
-            return resume.nothing_to_resume(text), {}, {}
-        if previous["status"] == "completed":
-            text = (
-                f"nothing to resume: the latest run {previous['id']} of {workflow!r} "
-                "completed; running every task"
+        with self._reading() as conn:
+            latest = db.runs(conn, workflow=workflow, limit=1)
+            if not latest:
+                text = f"nothing to resume: no earlier run of {workflow!r}; running every task"
+                return resume.nothing_to_resume(text), {}, {}
+            previous = latest[0]
+            if previous["status"] == "completed":
+                text = (
+                    f"nothing to resume: the latest run {previous['id']} of {workflow!r} "
+                    "completed; running every task"
+                )
+                return resume.nothing_to_resume(text), {}, {}
+            rows = db.task_results(conn, previous["id"])
+        past = {
+            row["name"]: resume.PastTask(
+                status=row["status"],
+                fingerprint=row["fingerprint"],
+                result_state=row["result_state"],
+                result=row["result"],
+                note=row["note"],
             )
-            return resume.nothing_to_resume(text), {}, {}
-        rows = self._read(
-            "SELECT name, status, fingerprint, result_state, result, note FROM tasks "
-            "WHERE run_id=?",
-            [previous["id"]],
-        )
-        past = {row["name"]: resume.PastTask(*tuple(row)[1:]) for row in rows}
+            for row in rows
+        }
         prints = [fingerprints[task.name] for task in tasks]
         return resume.plan(previous["id"], past, tasks, parents, prints)
 
-    def _record(self, row: sqlite3.Row) -> RunRecord:
-        tasks = self._read(
-            "SELECT name, status, attempts, started, ended, duration, error, cached, reused, "
-            "result_state, note FROM tasks WHERE run_id=? ORDER BY position",
-            [row["id"]],
-        )
+    def _record(self, conn: sqlite3.Connection, row: sqlite3.Row) -> RunRecord:
         status = row["status"]
         killed = status == "running" and not self._still_running(row["workflow"], row["id"])
         if killed:
@@ -362,7 +283,7 @@ class RunStore:
             params=_params(row["params"]),
             pid=row["pid"],
             resumed_from=row["resumed_from"],
-            tasks=tuple(_task_record(task, killed) for task in tasks),
+            tasks=tuple(_task_record(task, killed) for task in db.tasks(conn, row["id"])),
         )
 
     def _still_running(self, workflow: str, run_id: str) -> bool:

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from flowweaver import (
     Workflow,
     WorkflowError,
 )
-from flowweaver.history import UnknownRunError
+from flowweaver.history import UnknownRunError, db
 
 
 @pytest.fixture
@@ -252,16 +253,17 @@ def test_a_history_write_that_fails_warns_once_and_the_run_goes_on(
     workflow = build(log)
     recorder = store.open_run(workflow)
     written = 0
-    real_write = store.write
+    real_transaction = db.Database.transaction
 
-    def write_until_full(statements: object) -> None:
+    def transaction_until_full(database: db.Database) -> AbstractContextManager[sqlite3.Connection]:
         nonlocal written
-        if written >= 3:  # each a batch: [extract started], [extract ended, side started], ...
+        # each a batch: [the tasks], [extract started], [extract ended, side started], ...
+        if written >= 4:
             raise sqlite3.OperationalError("database or disk is full")
         written += 1
-        real_write(statements)
+        return real_transaction(database)
 
-    monkeypatch.setattr(store, "write", write_until_full)
+    monkeypatch.setattr(db.Database, "transaction", transaction_until_full)
     with caplog.at_level(logging.WARNING, logger="flowweaver"):
         SequentialExecutor().execute(workflow, recorder=recorder)
 
