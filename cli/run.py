@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowweaver.errors import RunInterrupted, WorkflowError
 from flowweaver.executors import Executor, make_executor
+from flowweaver.history import RunStatus
 from flowweaver.interrupts import catch_signals, pending_signal
 from flowweaver.workflow import Workflow
 
@@ -123,13 +124,13 @@ def _outcome(
     try:
         executor.execute(workflow, recorder=recorder)
     except WorkflowError:
-        return RunOutcome("failed", ExitCode.TASK_FAILED)
+        return RunOutcome(RunStatus.FAILED, ExitCode.TASK_FAILED)
     except RunInterrupted as exc:
         tracker.cancel_unfinished(f"cancelled: {exc}")
-        return RunOutcome("interrupted", exc.exit_code)
+        return RunOutcome(RunStatus.INTERRUPTED, exc.exit_code)
     finally:
         tracker.end()
-    return RunOutcome("completed", ExitCode.OK)
+    return RunOutcome(RunStatus.COMPLETED, ExitCode.OK)
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ from flowweaver._call import (
 from flowweaver.engine import EXECUTING, Engine
 from flowweaver.errors import RunInterrupted, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
+from flowweaver.history import RunStatus
 from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
@@ -242,11 +243,11 @@ class Run:
         self.ended_at = _monotonic()
         if self.recorder is not None:
             if self.signum is not None:
-                status = "interrupted"
+                status = RunStatus.INTERRUPTED
             elif self.failed() or not self.engine.finished:
-                status = "failed"
+                status = RunStatus.FAILED
             else:
-                status = "completed"
+                status = RunStatus.COMPLETED
             self.recorder.end(status, self.elapsed())
 
     def failed(self) -> dict[str, str]:

@@ -16,15 +16,19 @@ The package, from this door down:
     fingerprint  fingerprints of task definitions (resume) and cache keys (cache: true)
     lock         one exclusive lock per workflow name
     statedir     where the state folder is, and the safety rules it must pass
+    status       RunStatus, for runs (TaskStatus is the tasks')
 
-The names below are imported when first used: the store and the recorder import
-sqlite3, which ``import flowweaver`` and the engine never need.
+Only :class:`RunStatus` is imported with this door, for the engine to end a run
+with; the other names are imported when first used: the store and the recorder
+import sqlite3, which ``import flowweaver`` and the engine never need.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+from flowweaver.history.status import RunStatus
 
 if TYPE_CHECKING:
     from flowweaver.history.recorder import Recorder, RunRecorder, Store
@@ -47,6 +51,7 @@ __all__ = [
     "ResumeInfo",
     "RunRecord",
     "RunRecorder",
+    "RunStatus",
     "RunStore",
     "Store",
     "TaskRecord",

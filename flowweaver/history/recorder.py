@@ -28,6 +28,7 @@ from flowweaver.history import db
 from flowweaver.history.fingerprint import cache_key
 from flowweaver.history.lock import WorkflowLock
 from flowweaver.history.resume import ResumeInfo
+from flowweaver.history.status import RunStatus
 from flowweaver.task import Task, TaskStatus
 
 logger = logging.getLogger("flowweaver")
@@ -64,8 +65,9 @@ class Recorder(Protocol):
         of events, before it starts another task or waits."""
         ...
 
-    def end(self, status: str, elapsed: float) -> None:
-        """The run is over: ``completed``, ``failed`` or ``interrupted``."""
+    def end(self, status: RunStatus, elapsed: float) -> None:
+        """The run is over: ``COMPLETED``, ``FAILED`` or ``INTERRUPTED``, after
+        ``elapsed`` seconds."""
         ...
 
 
@@ -159,7 +161,7 @@ class RunRecorder:
             writes, self._pending = self._pending, []
             self._write(writes, "task records")
 
-    def end(self, status: str, elapsed: float) -> None:
+    def end(self, status: RunStatus, elapsed: float) -> None:
         try:
             writes, self._pending = self._pending, []
             writes.append(

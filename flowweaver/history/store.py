@@ -26,8 +26,7 @@ from flowweaver.history.fingerprint import task_fingerprint
 from flowweaver.history.lock import WorkflowLock, lock_path, probe
 from flowweaver.history.recorder import RunRecorder
 from flowweaver.history.statedir import prepare_state_dir, resolve_state_dir
-
-RUN_STATUSES = ("running", "completed", "failed", "interrupted", "killed")
+from flowweaver.history.status import RunStatus
 
 
 class UnknownRunError(StateError, KeyError):
@@ -64,11 +63,11 @@ class TaskRecord:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One recorded run: ``status`` is one of :data:`RUN_STATUSES`."""
+    """One recorded run. Times are seconds since the epoch; ``elapsed`` is in seconds."""
 
     id: str
     workflow: str
-    status: str
+    status: RunStatus
     started: float
     ended: float | None
     elapsed: float | None
@@ -86,6 +85,7 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["status"] = self.status.value
         data["tasks"] = [task.to_dict() for task in self.tasks]
         return data
 
@@ -246,7 +246,7 @@ class RunStore:
                 text = f"nothing to resume: no earlier run of {workflow!r}; running every task"
                 return resume.nothing_to_resume(text), {}, {}
             previous = latest[0]
-            if previous["status"] == "completed":
+            if previous["status"] == RunStatus.COMPLETED:
                 text = (
                     f"nothing to resume: the latest run {previous['id']} of {workflow!r} "
                     "completed; running every task"
@@ -267,10 +267,10 @@ class RunStore:
         return resume.plan(previous["id"], past, tasks, parents, prints)
 
     def _record(self, conn: sqlite3.Connection, row: sqlite3.Row) -> RunRecord:
-        status = row["status"]
-        killed = status == "running" and not self._still_running(row["workflow"], row["id"])
+        status = RunStatus(row["status"])
+        killed = status is RunStatus.RUNNING and not self._still_running(row["workflow"], row["id"])
         if killed:
-            status = "killed"
+            status = RunStatus.KILLED
         return RunRecord(
             id=row["id"],
             workflow=row["workflow"],
