@@ -20,6 +20,7 @@ from flowweaver.errors import (
     StateError,
     TaskNotPicklableError,
     TaskTimeoutError,
+    UnknownRunError,
     WorkerCrashedError,
     WorkflowError,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "TaskStatus",
     "TaskTimeoutError",
     "ThreadedExecutor",
+    "UnknownRunError",
     "WorkerCrashedError",
     "Workflow",
     "WorkflowError",

@@ -18,9 +18,9 @@ The package, from this door down:
     statedir     where the state folder is, and the safety rules it must pass
     status       RunStatus, for runs (TaskStatus is the tasks')
 
-Only :class:`RunStatus` is imported with this door, for the engine to end a run
-with; the other names are imported when first used: the store and the recorder
-import sqlite3, which ``import flowweaver`` and the engine never need.
+:class:`RunStatus` and :class:`UnknownRunError` (whose home is :mod:`flowweaver.errors`)
+come with the door; the other names are imported when first used: the store and
+the recorder import sqlite3, which ``import flowweaver`` and the engine never need.
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from flowweaver.errors import UnknownRunError
 from flowweaver.history.status import RunStatus
 
 if TYPE_CHECKING:
     from flowweaver.history.recorder import Recorder, RunRecorder, Store
     from flowweaver.history.resume import ResumeInfo
-    from flowweaver.history.store import RunRecord, RunStore, TaskRecord, UnknownRunError
+    from flowweaver.history.store import RunRecord, RunStore, TaskRecord
 
 _MODULES = {
     "Recorder": "recorder",
@@ -43,7 +44,6 @@ _MODULES = {
     "RunStore": "store",
     "Store": "recorder",
     "TaskRecord": "store",
-    "UnknownRunError": "store",
 }
 
 __all__ = [

@@ -20,20 +20,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from flowweaver.errors import StateError
+from flowweaver.errors import StateError, UnknownRunError
 from flowweaver.history import db, resume
 from flowweaver.history.fingerprint import task_fingerprint
 from flowweaver.history.lock import WorkflowLock, lock_path, probe
 from flowweaver.history.recorder import RunRecorder
 from flowweaver.history.statedir import prepare_state_dir, resolve_state_dir
 from flowweaver.history.status import RunStatus
-
-
-class UnknownRunError(StateError, KeyError):
-    """No run in the history has that id."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "unknown run"
 
 
 @dataclass(frozen=True)

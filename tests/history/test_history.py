@@ -17,7 +17,9 @@ import pytest
 from _history_jobs import build, calls
 from _privileges import without_file_override
 
+import flowweaver
 from flowweaver import (
+    FlowWeaverError,
     RunInterrupted,
     RunStore,
     SequentialExecutor,
@@ -96,6 +98,15 @@ def test_an_unknown_run_is_a_clear_error(state: Path) -> None:
         store.run("deadbeef")
     with pytest.raises(StateError, match=r"run 'deadbeef' is not in the history"):
         store.run("deadbeef")
+
+
+def test_an_unknown_run_is_caught_as_a_flowweaver_error(state: Path) -> None:
+    store = RunStore(state)
+    with pytest.raises(FlowWeaverError) as info:
+        store.run("deadbeef")
+    assert isinstance(info.value, flowweaver.UnknownRunError)
+    assert UnknownRunError is flowweaver.UnknownRunError
+    assert "UnknownRunError" in flowweaver.__all__
 
 
 def test_the_store_is_reused_across_runs_and_reopened(state: Path, log: Path) -> None:
