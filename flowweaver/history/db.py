@@ -257,6 +257,12 @@ def run_exists(conn: sqlite3.Connection, run_id: str) -> bool:
     return conn.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone() is not None
 
 
+def workflows(conn: sqlite3.Connection) -> list[str]:
+    """The names of the workflows that have runs, sorted."""
+    rows = conn.execute("SELECT DISTINCT workflow FROM runs ORDER BY workflow").fetchall()
+    return [row["workflow"] for row in rows]
+
+
 # -- tasks -----------------------------------------------------------------------------
 
 

@@ -131,6 +131,11 @@ class RunStore:
             rows = db.runs(conn, workflow=workflow, limit=limit)
             return [self._record(conn, row) for row in rows]
 
+    def workflows(self) -> list[str]:
+        """The names of the workflows that have recorded runs, sorted."""
+        with self._reading() as conn:
+            return db.workflows(conn)
+
     def run(self, run_id: str) -> RunRecord:
         """One run by id (a unique prefix will do), or ``"latest"``: the newest run.
 

@@ -88,6 +88,7 @@ def test_runs_are_listed_newest_first_and_filtered(state: Path, log: Path) -> No
     assert len(store.runs(workflow="one")) == 2
     assert store.runs(workflow="none") == []
     assert len({r.id for r in store.runs()}) == 3
+    assert store.workflows() == ["one", "two"]
 
 
 def test_an_unknown_run_is_a_clear_error(state: Path) -> None:
