@@ -110,6 +110,32 @@ def test_an_unknown_run_is_caught_as_a_flowweaver_error(state: Path) -> None:
     assert "UnknownRunError" in flowweaver.__all__
 
 
+SQLITE_CHECK = """
+import sys
+import flowweaver
+from flowweaver import AsyncExecutor, SequentialExecutor, ThreadedExecutor
+from flowweaver.history import RunStatus
+import flowweaver.executors.process, flowweaver.cli.app
+print("sqlite3" in sys.modules)
+from flowweaver import RunStore
+print("sqlite3" in sys.modules)
+"""
+
+
+def test_sqlite3_is_imported_with_the_store_only(tmp_path: Path) -> None:
+    # the engine, the executors and the command import the history's door, not its store
+    done = subprocess.run(
+        [sys.executable, "-c", SQLITE_CHECK],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
+
+
 def test_the_store_is_reused_across_runs_and_reopened(state: Path, log: Path) -> None:
     with RunStore(state) as store:
         SequentialExecutor().execute(build(log), store=store)
