@@ -162,6 +162,7 @@ class RunStore:
             raise StateError(f"{self.db_path}: cache not cleared: {exc}") from None
 
     def close(self) -> None:
+        """Close ``runs.db``; the recorder of a run still going can no longer write it."""
         self._database.close()
 
     def __enter__(self) -> RunStore:
