@@ -38,7 +38,7 @@ def summary_record(snapshot: Snapshot, outcome: RunOutcome, run_id: str | None) 
         "type": "summary",
         "workflow": snapshot.workflow,
         "run_id": run_id,
-        "status": outcome.status,
+        "status": outcome.status.value,
         "exit_code": outcome.exit_code,
         "stats": stats(snapshot),
         "tasks": {row.name: task_record(row) for row in snapshot.rows},

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from flowweaver.events import TaskEvent
+from flowweaver.history import RunStatus
 
 from .tracker import Snapshot
 
@@ -24,9 +25,9 @@ class RunHeader:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """How the run ended: ``completed``, ``failed`` or ``interrupted``, and the exit code."""
+    """How the run ended: ``COMPLETED``, ``FAILED`` or ``INTERRUPTED``, and the exit code."""
 
-    status: str
+    status: RunStatus
     exit_code: int
 
 

@@ -6,12 +6,12 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowweaver.errors import RunInterrupted, WorkflowError
 from flowweaver.executors import Executor, make_executor
+from flowweaver.history import RunStatus
 from flowweaver.interrupts import catch_signals, pending_signal
-from flowweaver.recorder import Recorder
 from flowweaver.workflow import Workflow
 
 from . import store
@@ -21,6 +21,9 @@ from .options import DEFAULT_EXECUTOR, OutputMode, resolve_output
 from .reporter import Reporter, RunHeader, RunOutcome
 from .subset import select_tasks
 from .tracker import RunTracker
+
+if TYPE_CHECKING:
+    from flowweaver.history import Recorder
 
 
 @dataclass(frozen=True)
@@ -121,13 +124,13 @@ def _outcome(
     try:
         executor.execute(workflow, recorder=recorder)
     except WorkflowError:
-        return RunOutcome("failed", ExitCode.TASK_FAILED)
+        return RunOutcome(RunStatus.FAILED, ExitCode.TASK_FAILED)
     except RunInterrupted as exc:
         tracker.cancel_unfinished(str(exc))
-        return RunOutcome("interrupted", exc.exit_code)
+        return RunOutcome(RunStatus.INTERRUPTED, exc.exit_code)
     finally:
         tracker.end()
-    return RunOutcome("completed", ExitCode.OK)
+    return RunOutcome(RunStatus.COMPLETED, ExitCode.OK)
 
 
 @contextlib.contextmanager

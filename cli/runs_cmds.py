@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ExitCode
-from .options import ShowFormat
+from .options import ShowFormat, did_you_mean
 from .store import open_store
 from .summary import first_line, seconds
 
@@ -22,12 +22,22 @@ if TYPE_CHECKING:
 
 
 def list_runs(state_dir: Path | None, *, limit: int, workflow: str | None) -> int:
-    records = open_store(state_dir).runs(limit=limit, workflow=workflow)
+    store = open_store(state_dir)
+    records = store.runs(limit=limit, workflow=workflow)
     if not records:
-        sys.stderr.write("no runs recorded yet\n")
+        sys.stderr.write(no_runs(workflow, store.workflows()) + "\n")
         return ExitCode.OK
     _print(runs_table(records))
     return ExitCode.OK
+
+
+def no_runs(workflow: str | None, known: list[str]) -> str:
+    """Why ``runs`` lists nothing; a did-you-mean from ``known`` (the workflows that
+    have runs) when ``--workflow`` looks mistyped."""
+    if workflow is None or not known:
+        return "no runs recorded yet"
+    hint = did_you_mean(workflow, known)
+    return f"no runs of workflow {workflow!r}" + (f" ({hint})" if hint else "")
 
 
 def show_run(state_dir: Path | None, run_id: str, output: ShowFormat) -> int:

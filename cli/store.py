@@ -13,9 +13,7 @@ from typing import TYPE_CHECKING, Any
 from flowweaver.workflow import Workflow
 
 if TYPE_CHECKING:
-    from flowweaver.history import RunStore
-    from flowweaver.recording import RunRecorder
-    from flowweaver.resume import ResumeInfo
+    from flowweaver.history import ResumeInfo, RunRecorder, RunStore
 
 
 def open_store(state_dir: Path | None) -> RunStore:

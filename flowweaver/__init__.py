@@ -20,6 +20,7 @@ from flowweaver.errors import (
     StateError,
     TaskNotPicklableError,
     TaskTimeoutError,
+    UnknownRunError,
     WorkerCrashedError,
     WorkflowError,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "TaskStatus",
     "TaskTimeoutError",
     "ThreadedExecutor",
+    "UnknownRunError",
     "WorkerCrashedError",
     "Workflow",
     "WorkflowError",

@@ -22,12 +22,13 @@ from flowweaver.engine import CONDITION_FALSE, Engine
 from flowweaver.errors import RunInterrupted, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
 from flowweaver.executors.contract import Attempt, Held, Notice, Started, error_text
+from flowweaver.history import RunStatus
 from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
     from flowweaver.executors.contract import Backend
     from flowweaver.graph import Graph
-    from flowweaver.recorder import Recorder
+    from flowweaver.history import Recorder
 
 logger = logging.getLogger("flowweaver")
 _monotonic = time.monotonic
@@ -275,20 +276,20 @@ class Run:
         return end - self.started_at
 
     @property
-    def status(self) -> str:
-        """How the run ended: ``completed``, ``failed`` or ``interrupted``."""
+    def status(self) -> RunStatus:
+        """How the run ended: completed, failed or interrupted."""
         if self.signum is not None:
-            return "interrupted"
+            return RunStatus.INTERRUPTED
         if self.failed() or not self.engine.finished:
-            return "failed"
-        return "completed"
+            return RunStatus.FAILED
+        return RunStatus.COMPLETED
 
     @property
     def exit_code(self) -> int:
         """The command's exit code for this run: 0, 1, or 128 + the signal."""
         if self.signum is not None:
             return 128 + self.signum
-        return 1 if self.status == "failed" else 0
+        return 1 if self.status is RunStatus.FAILED else 0
 
     def close(self) -> None:
         """Stop the clock and close the run's record (once, whatever ended the run)."""

@@ -6,6 +6,7 @@
     │   ├── CycleError(ValueError)      the graph has a cycle: ``.cycle``
     │   ├── TaskNotPicklableError(ValueError)  tasks a worker process can't receive: ``.tasks``
     │   └── StateError                  the state folder is unusable (owner, mode, corrupt db)
+    │       └── UnknownRunError(KeyError)   no run in the history has that id
     ├── LockedError                     another run of the workflow holds its lock (exit 3)
     └── WorkflowError(RuntimeError)     tasks failed: ``.failed_tasks`` (exit 1)
 
@@ -82,6 +83,13 @@ class TaskNotPicklableError(InputError, ValueError):
 
 class StateError(InputError):
     """The state folder or its database cannot be used safely."""
+
+
+class UnknownRunError(StateError, KeyError):
+    """No run in the history has that id (or a prefix of ids is ambiguous)."""
+
+    def __str__(self) -> str:  # KeyError's would quote the message
+        return str(self.args[0]) if self.args else "unknown run"
 
 
 class LockedError(FlowWeaverError):

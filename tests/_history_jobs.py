@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from flowweaver import RunStore, SequentialExecutor, Task, Workflow, WorkflowError
+from flowweaver.history import RunStatus
 
 
 def log_call(log: str, name: str) -> None:
@@ -125,13 +126,13 @@ def main(argv: list[str]) -> int:
         recorder = store.open_run(Workflow(arg))
         print("locked", flush=True)
         sys.stdin.read()
-        recorder.end("completed", 0.0)
+        recorder.end(RunStatus.COMPLETED, 0.0)
         return 0
     if command == "wait-lock":
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
         recorder = store.open_run(Workflow(arg), wait=True)
         print("acquired", flush=True)
-        recorder.end("completed", 0.0)
+        recorder.end(RunStatus.COMPLETED, 0.0)
         return 0
     if command == "run":
         try:

@@ -17,7 +17,7 @@ from flowweaver.executors.thread import default_workers
 from flowweaver.task import Task
 
 if TYPE_CHECKING:
-    from flowweaver.recorder import Store
+    from flowweaver.history import Store
     from flowweaver.workflow import Workflow
 
 UVLOOP_HINT = "uvloop is not installed: pip install uvloop (or flowweaver's default extras)"

@@ -14,7 +14,7 @@ from flowweaver.graph import Graph
 from flowweaver.task import Task
 
 if TYPE_CHECKING:
-    from flowweaver.recorder import Recorder, Store
+    from flowweaver.history import Recorder, Store
     from flowweaver.workflow import Workflow
 
 

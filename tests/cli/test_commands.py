@@ -369,6 +369,17 @@ def test_runs_show_and_cache_clear_read_the_history(here: Path) -> None:
     assert cleared.returncode == 0 and cleared.stdout.startswith("cache cleared")
 
 
+def test_runs_of_a_mistyped_workflow_suggest_the_known_one(here: Path) -> None:
+    assert fw("runs", "--workflow", "chain", cwd=here).stderr == "no runs recorded yet\n"
+    fw("run", "chain.yaml", cwd=here)
+    mistyped = fw("runs", "--workflow", "chian", cwd=here)
+    assert mistyped.returncode == 0
+    assert mistyped.stderr == "no runs of workflow 'chian' (did you mean 'chain'?)\n"
+    assert mistyped.stdout == ""
+    other = fw("runs", "--workflow", "nightly", cwd=here)
+    assert other.stderr == "no runs of workflow 'nightly'\n"
+
+
 def test_state_dir_and_flowweaver_home_move_the_history(here: Path) -> None:
     result = fw("run", "chain.yaml", "--state-dir", "elsewhere", cwd=here)
     assert result.returncode == 0

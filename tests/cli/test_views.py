@@ -20,6 +20,7 @@ from flowweaver.cli.subset import select_tasks
 from flowweaver.cli.summary import totals_line
 from flowweaver.cli.tables import live_view, summary_view
 from flowweaver.cli.tracker import RunTracker, Snapshot
+from flowweaver.history import RunStatus
 
 T0 = 1_700_000_000.0
 RUNNING, COMPLETED, FAILED = TaskStatus.RUNNING, TaskStatus.COMPLETED, TaskStatus.FAILED
@@ -162,7 +163,7 @@ def test_summary_view_of_a_huge_run_lists_what_did_not_complete() -> None:
 
 def test_json_records() -> None:
     state = state_after(ev("a", FAILED, error="E"))
-    record = summary_record(snapshot_of(state), RunOutcome("failed", 1), "abcd1234")
+    record = summary_record(snapshot_of(state), RunOutcome(RunStatus.FAILED, 1), "abcd1234")
     assert json.loads(json.dumps(record)) == record
     assert record["tasks"]["a"] == {
         "status": "failed",

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowweaver import Task
-from flowweaver.fingerprint import Unhashable, cache_key, encode, task_fingerprint
+from flowweaver.history.fingerprint import Unhashable, cache_key, encode, task_fingerprint
 from flowweaver.shell import ShellCommand
 
 

@@ -10,13 +10,16 @@ import stat
 import subprocess
 import sys
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 from _history_jobs import build, calls
 from _privileges import without_file_override
 
+import flowweaver
 from flowweaver import (
+    FlowWeaverError,
     RunInterrupted,
     RunStore,
     SequentialExecutor,
@@ -26,7 +29,7 @@ from flowweaver import (
     Workflow,
     WorkflowError,
 )
-from flowweaver.history import UnknownRunError
+from flowweaver.history import UnknownRunError, db
 
 
 @pytest.fixture
@@ -85,6 +88,7 @@ def test_runs_are_listed_newest_first_and_filtered(state: Path, log: Path) -> No
     assert len(store.runs(workflow="one")) == 2
     assert store.runs(workflow="none") == []
     assert len({r.id for r in store.runs()}) == 3
+    assert store.workflows() == ["one", "two"]
 
 
 def test_an_unknown_run_is_a_clear_error(state: Path) -> None:
@@ -95,6 +99,41 @@ def test_an_unknown_run_is_a_clear_error(state: Path) -> None:
         store.run("deadbeef")
     with pytest.raises(StateError, match=r"run 'deadbeef' is not in the history"):
         store.run("deadbeef")
+
+
+def test_an_unknown_run_is_caught_as_a_flowweaver_error(state: Path) -> None:
+    store = RunStore(state)
+    with pytest.raises(FlowWeaverError) as info:
+        store.run("deadbeef")
+    assert isinstance(info.value, flowweaver.UnknownRunError)
+    assert UnknownRunError is flowweaver.UnknownRunError
+    assert "UnknownRunError" in flowweaver.__all__
+
+
+SQLITE_CHECK = """
+import sys
+import flowweaver
+from flowweaver import AsyncExecutor, SequentialExecutor, ThreadedExecutor
+from flowweaver.history import RunStatus
+import flowweaver.executors.process, flowweaver.cli.app
+print("sqlite3" in sys.modules)
+from flowweaver import RunStore
+print("sqlite3" in sys.modules)
+"""
+
+
+def test_sqlite3_is_imported_with_the_store_only(tmp_path: Path) -> None:
+    # the engine, the executors and the command import the history's door, not its store
+    done = subprocess.run(
+        [sys.executable, "-c", SQLITE_CHECK],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
 
 
 def test_the_store_is_reused_across_runs_and_reopened(state: Path, log: Path) -> None:
@@ -252,16 +291,17 @@ def test_a_history_write_that_fails_warns_once_and_the_run_goes_on(
     workflow = build(log)
     recorder = store.open_run(workflow)
     written = 0
-    real_write = store.write
+    real_transaction = db.Database.transaction
 
-    def write_until_full(statements: object) -> None:
+    def transaction_until_full(database: db.Database) -> AbstractContextManager[sqlite3.Connection]:
         nonlocal written
-        if written >= 3:  # each a batch: [extract started], [extract ended, side started], ...
+        # each a batch: [the tasks], [extract started], [extract ended, side started], ...
+        if written >= 4:
             raise sqlite3.OperationalError("database or disk is full")
         written += 1
-        real_write(statements)
+        return real_transaction(database)
 
-    monkeypatch.setattr(store, "write", write_until_full)
+    monkeypatch.setattr(db.Database, "transaction", transaction_until_full)
     with caplog.at_level(logging.WARNING, logger="flowweaver"):
         SequentialExecutor().execute(workflow, recorder=recorder)
 

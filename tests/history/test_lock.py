@@ -15,7 +15,8 @@ from typing import IO
 import pytest
 
 from flowweaver import LockedError, RunStore, SequentialExecutor, Task, Workflow
-from flowweaver.lock import WorkflowLock, describe, lock_path, probe
+from flowweaver.history import RunStatus
+from flowweaver.history.lock import WorkflowLock, describe, lock_path, probe
 
 TIMEOUT = 30
 
@@ -82,7 +83,7 @@ def test_wait_blocks_until_the_holder_is_done(tmp_path: Path) -> None:
     with child("wait-lock", str(state), "nightly") as waiter:
         line = _read_line(waiter.stderr)
         assert f"waiting for workflow 'nightly': pid {os.getpid()}, started" in line
-        recorder.end("completed", 0.0)
+        recorder.end(RunStatus.COMPLETED, 0.0)
         assert _read_line(waiter.stdout) == "acquired"
         assert waiter.wait(TIMEOUT) == 0
 

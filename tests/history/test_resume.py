@@ -24,6 +24,7 @@ from _history_jobs import (
 
 from flowweaver import RunStore, SequentialExecutor, Task, ThreadedExecutor, Workflow
 from flowweaver.errors import WorkflowError
+from flowweaver.history import RunStatus
 
 TIMEOUT = 30
 
@@ -294,14 +295,14 @@ def test_past_durations_are_recorded_for_priorities(store: RunStore, log: Path) 
     workflow = build(log)
     tasks = list(workflow.get_all_tasks().values())
     reused, durations = recorder.begin(tasks, workflow.parents())
-    recorder.end("completed", 0.0)
+    recorder.end(RunStatus.COMPLETED, 0.0)
     assert reused == {}
     assert set(durations) == {"extract", "transform", "load", "side"}
     assert all(d >= 0 for d in durations.values())
 
 
 def test_a_partial_with_different_arguments_has_another_fingerprint() -> None:
-    from flowweaver.fingerprint import task_fingerprint
+    from flowweaver.history.fingerprint import task_fingerprint
 
     def job(x: int) -> int:
         return x

@@ -1,13 +1,12 @@
 """Resume: which tasks of an unfinished run keep their results, and why the others run.
 
 A task is reused when it completed in the run being resumed, its fingerprint
-(see :mod:`flowweaver.fingerprint`) is unchanged, its result was stored and loads
+(see :mod:`flowweaver.history.fingerprint`) is unchanged, its result was stored and loads
 back, and every task upstream of it is reused too. Every other task runs.
 """
 
 from __future__ import annotations
 
-import graphlib
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,15 +50,20 @@ def plan(
     parents: Sequence[Sequence[int]],
     fingerprints: Sequence[str | None],
 ) -> tuple[ResumeInfo, dict[str, Any], dict[str, bytes]]:
-    """The resume info, the reused results by name, and their pickles (to copy over)."""
+    """The resume info, the reused results by name, and their pickles (to copy over).
+
+    ``tasks`` are a workflow's, in the order they were added, with ``parents`` by
+    position: that order is a topological one (see the loop below).
+    """
     reused: dict[str, Any] = {}
     blobs: dict[str, bytes] = {}
     changed: list[str] = []
     unstored: list[str] = []
     rerun: dict[str, str] = {}
-    order = graphlib.TopologicalSorter({i: list(ups) for i, ups in enumerate(parents)})
-    for node in order.static_order():
-        task = tasks[node]
+    # By position is upstream first: Workflow.add_task takes a task only once every
+    # task it depends on is in, so parents[node] < node and whether those are reused
+    # is settled before the node is looked at.
+    for node, task in enumerate(tasks):
         before = past.get(task.name)
         reason = _reason_to_run(before, fingerprints[node])
         if reason is None:
@@ -81,14 +85,13 @@ def plan(
         rerun[task.name] = reason
         if reason.startswith(("result could not", "stored result")):
             unstored.append(task.name)
-    names = [task.name for task in tasks]
     info = ResumeInfo(
         from_run=from_run,
         message=_message(from_run, len(reused), len(tasks), changed),
-        reused=tuple(name for name in names if name in reused),
-        changed=tuple(name for name in names if name in changed),
-        unstored=tuple(name for name in names if name in unstored),
-        rerun={name: rerun[name] for name in names if name in rerun},
+        reused=tuple(reused),
+        changed=tuple(changed),
+        unstored=tuple(unstored),
+        rerun=rerun,
     )
     return info, reused, blobs
 

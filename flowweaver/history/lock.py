@@ -64,8 +64,8 @@ class WorkflowLock:
                 holder = describe(read_holder(handle))
                 if not wait:
                     raise LockedError(self.workflow, holder) from None
-                logger.warning("waiting for workflow %r: %s", self.workflow, holder)
-                with interruptible_wait():  # Ctrl-C gives up waiting
+                with interruptible_wait():  # Ctrl-C gives up waiting, once this is said:
+                    logger.warning("waiting for workflow %r: %s", self.workflow, holder)
                     fcntl.flock(fd, fcntl.LOCK_EX)
             _write_holder(handle, run_id)
         except BaseException:

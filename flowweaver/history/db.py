@@ -1,0 +1,398 @@
+"""``runs.db``: its schema, opening it safely, and every SQL statement of the history.
+
+The file is SQLite in WAL mode with ``synchronous=NORMAL``: each commit is one
+append to the write-ahead log, which survives the writer being killed (``kill -9``);
+only a power cut can lose the latest commits. ``PRAGMA application_id`` marks the
+file as ours and ``PRAGMA user_version`` is its schema version.
+
+A :class:`Database` is the open file, shared by a store and the recorders of its
+runs. Writers call the statement functions below inside one of its transactions
+(a recorder takes one per batch of task events); readers inside ``reading``.
+Rows read back are :class:`sqlite3.Row`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from flowweaver.errors import StateError
+from flowweaver.history.statedir import check_owned
+
+APPLICATION_ID = 0x46577672  # "FWvr"
+SCHEMA_VERSION = 1
+
+_SCHEMA = (
+    """CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        workflow TEXT NOT NULL,
+        spec_path TEXT,
+        spec_sha256 TEXT,
+        params TEXT NOT NULL DEFAULT '{}',
+        started REAL NOT NULL,
+        ended REAL,
+        elapsed REAL,
+        status TEXT NOT NULL,
+        pid INTEGER,
+        resumed_from TEXT
+    )""",
+    "CREATE INDEX runs_by_workflow ON runs (workflow, started)",
+    "CREATE INDEX runs_by_start ON runs (started)",
+    """CREATE TABLE tasks (
+        run_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        started REAL,
+        ended REAL,
+        duration REAL,
+        error TEXT,
+        cached INTEGER NOT NULL DEFAULT 0,
+        reused INTEGER NOT NULL DEFAULT 0,
+        fingerprint TEXT,
+        result BLOB,
+        result_state TEXT NOT NULL DEFAULT 'none',
+        note TEXT,
+        PRIMARY KEY (run_id, name)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE cache (
+        key TEXT PRIMARY KEY,
+        task TEXT NOT NULL,
+        created REAL NOT NULL,
+        value BLOB NOT NULL
+    )""",
+)
+
+_NEWEST_FIRST = "ORDER BY started DESC, rowid DESC"
+
+
+# -- opening ---------------------------------------------------------------------------
+
+
+class Database:
+    """The open history at ``path``: one connection, used by one thread at a time.
+
+    Raises :class:`StateError` when the file is unusable, and when used after
+    :meth:`close`. A store and the recorders of its runs share one; it closes when
+    the store is closed, or when none of them is left.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._mutex = threading.Lock()
+        self._conn: sqlite3.Connection | None = connect(path)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection, in a transaction committed at the end of the block (rolled
+        back if the block raises)."""
+        with self._mutex:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads, while no other thread uses it."""
+        with self._mutex:
+            yield self._connection()
+
+    def close(self) -> None:
+        with self._mutex:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StateError(f"{self.path}: the run store is closed")
+        return self._conn
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if need be) the history at ``path``; :class:`StateError` if unusable."""
+    _create_private(path)
+    check_owned(path)
+    try:
+        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StateError(f"{path}: cannot open the run history: {exc}") from None
+    conn.row_factory = sqlite3.Row
+    try:
+        _check_schema(conn, path)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StateError(_unusable(path, exc)) from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _create_private(path: Path) -> None:
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StateError(f"{path}: cannot open the run history: {reason}") from None
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    conn.execute("BEGIN IMMEDIATE")  # also proves the file can be written
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id == 0 and version == 0 and tables == 0:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        elif app_id != APPLICATION_ID:
+            raise StateError(
+                f"{path}: not a FlowWeaver run history (another program's database); "
+                "move it away or use another --state-dir"
+            )
+        elif version > SCHEMA_VERSION:
+            raise StateError(
+                f"{path}: written by a newer FlowWeaver (history schema {version}, this "
+                f"release reads {SCHEMA_VERSION}); upgrade FlowWeaver"
+            )
+        # Later releases migrate here, from ``version`` up to SCHEMA_VERSION.
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _unusable(path: Path, exc: sqlite3.DatabaseError) -> str:
+    text = str(exc)
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return f"{path}: the run history cannot be written ({text})"
+    return (
+        f"{path}: the run history is unreadable ({text}); it was left as it is: "
+        "move it away to start a new history"
+    )
+
+
+# -- runs ------------------------------------------------------------------------------
+
+
+def insert_run(
+    conn: sqlite3.Connection,
+    *,
+    run_id: str,
+    workflow: str,
+    spec_path: str | None,
+    spec_sha256: str | None,
+    params: str,
+    started: float,
+    pid: int,
+    resumed_from: str | None,
+) -> None:
+    """Add a run's row, ``running``; ``params`` is JSON text."""
+    conn.execute(
+        "INSERT INTO runs (id, workflow, spec_path, spec_sha256, params, started, status, pid, "
+        "resumed_from) VALUES (?,?,?,?,?,?,'running',?,?)",
+        (run_id, workflow, spec_path, spec_sha256, params, started, pid, resumed_from),
+    )
+
+
+def mark_killed(conn: sqlite3.Connection, workflow: str) -> None:
+    """Runs of ``workflow`` still marked ``running`` died: the caller holds their lock."""
+    conn.execute(
+        "UPDATE runs SET status='killed' WHERE workflow=? AND status='running'", (workflow,)
+    )
+
+
+def end_run(
+    conn: sqlite3.Connection, run_id: str, *, status: str, ended: float, elapsed: float
+) -> None:
+    conn.execute(
+        "UPDATE runs SET status=?, ended=?, elapsed=? WHERE id=?", (status, ended, elapsed, run_id)
+    )
+
+
+def runs(
+    conn: sqlite3.Connection, *, workflow: str | None = None, limit: int | None = None
+) -> list[sqlite3.Row]:
+    """Runs, newest first: all, or those of ``workflow``; at most ``limit``."""
+    sql = "SELECT * FROM runs"
+    args: list[object] = []
+    if workflow is not None:
+        sql += " WHERE workflow=?"
+        args.append(workflow)
+    sql += f" {_NEWEST_FIRST}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(max(int(limit), 0))
+    return conn.execute(sql, args).fetchall()
+
+
+def runs_by_prefix(conn: sqlite3.Connection, prefix: str) -> list[sqlite3.Row]:
+    """At most two runs whose id starts with ``prefix`` (two: it is ambiguous)."""
+    pattern = prefix.replace("\\", "").replace("%", "").replace("_", "") + "%"
+    return conn.execute("SELECT * FROM runs WHERE id LIKE ? LIMIT 2", (pattern,)).fetchall()
+
+
+def run_exists(conn: sqlite3.Connection, run_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone() is not None
+
+
+def workflows(conn: sqlite3.Connection) -> list[str]:
+    """The names of the workflows that have runs, sorted."""
+    rows = conn.execute("SELECT DISTINCT workflow FROM runs ORDER BY workflow").fetchall()
+    return [row["workflow"] for row in rows]
+
+
+# -- tasks -----------------------------------------------------------------------------
+
+
+def insert_tasks(
+    conn: sqlite3.Connection, run_id: str, tasks: Iterable[tuple[str, int, str | None]]
+) -> None:
+    """Add a run's tasks, ``pending``, from ``(name, position, fingerprint)``: one
+    statement for them all. A task already there is kept."""
+    conn.executemany(
+        "INSERT OR IGNORE INTO tasks (run_id, name, position, status, fingerprint) "
+        "VALUES (?, ?, ?, 'pending', ?)",
+        ((run_id, name, position, fingerprint) for name, position, fingerprint in tasks),
+    )
+
+
+def task_started(
+    conn: sqlite3.Connection, run_id: str, name: str, *, attempt: int, time: float
+) -> None:
+    """The task is running ``attempt``; ``time`` is its start, unless it started before."""
+    conn.execute(
+        "UPDATE tasks SET status='running', attempts=?, started=COALESCE(started, ?) "
+        "WHERE run_id=? AND name=?",
+        (attempt, time, run_id, name),
+    )
+
+
+def task_retrying(
+    conn: sqlite3.Connection, run_id: str, name: str, *, attempt: int, error: str | None
+) -> None:
+    """The task's ``attempt`` failed with ``error``; it will be tried again."""
+    conn.execute(
+        "UPDATE tasks SET attempts=?, error=? WHERE run_id=? AND name=?",
+        (attempt, error, run_id, name),
+    )
+
+
+def task_ended(
+    conn: sqlite3.Connection,
+    run_id: str,
+    name: str,
+    *,
+    status: str,
+    attempts: int,
+    started: float | None,
+    ended: float,
+    duration: float | None,
+    error: str | None,
+    cached: bool,
+    reused: bool,
+    result: bytes | None,
+    result_state: str,
+    note: str | None,
+) -> None:
+    """The task's final record: ``result`` is its pickle, ``result_state`` ``stored``,
+    ``unpicklable`` or ``none``, and ``note`` says why a result was not stored."""
+    conn.execute(
+        "UPDATE tasks SET status=?, attempts=?, started=?, ended=?, duration=?, error=?, "
+        "cached=?, reused=?, result=?, result_state=?, note=? WHERE run_id=? AND name=?",
+        (
+            status,
+            attempts,
+            started,
+            ended,
+            duration,
+            error,
+            int(cached),
+            int(reused),
+            result,
+            result_state,
+            note,
+            run_id,
+            name,
+        ),
+    )
+
+
+def tasks(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
+    """A run's tasks in their workflow's order, without their results."""
+    return conn.execute(
+        "SELECT name, status, attempts, started, ended, duration, error, cached, reused, "
+        "result_state, note FROM tasks WHERE run_id=? ORDER BY position",
+        (run_id,),
+    ).fetchall()
+
+
+def task_results(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
+    """What resuming a run needs of each task: ``name, status, fingerprint,
+    result_state, result, note``."""
+    return conn.execute(
+        "SELECT name, status, fingerprint, result_state, result, note FROM tasks WHERE run_id=?",
+        (run_id,),
+    ).fetchall()
+
+
+def completed_durations(
+    conn: sqlite3.Connection, workflow: str, *, before_run: str, runs: int
+) -> list[sqlite3.Row]:
+    """``name, duration`` of the tasks that ran to completion (not cached, not reused)
+    in the latest ``runs`` runs of ``workflow`` other than ``before_run``."""
+    return conn.execute(
+        """SELECT t.name, t.duration FROM tasks t JOIN
+           (SELECT id FROM runs WHERE workflow=? AND id!=?
+            ORDER BY started DESC LIMIT ?) r ON t.run_id = r.id
+           WHERE t.status='completed' AND t.cached=0 AND t.reused=0
+           AND t.duration IS NOT NULL""",
+        (workflow, before_run, runs),
+    ).fetchall()
+
+
+# -- cache -----------------------------------------------------------------------------
+
+
+def cache_put(
+    conn: sqlite3.Connection, key: str, *, task: str, created: float, value: bytes
+) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO cache (key, task, created, value) VALUES (?,?,?,?)",
+        (key, task, created, value),
+    )
+
+
+def cache_get(conn: sqlite3.Connection, key: str) -> sqlite3.Row | None:
+    """``created, value`` stored under ``key``, or ``None``."""
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT created, value FROM cache WHERE key=?", (key,)
+    ).fetchone()
+    return row
+
+
+def clear_cache(conn: sqlite3.Connection) -> int:
+    """Remove every cached result; returns how many there were."""
+    count: int = conn.execute("DELETE FROM cache").rowcount
+    return count

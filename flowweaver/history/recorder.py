@@ -1,0 +1,301 @@
+"""What a run writes to its history as it goes: :class:`RunRecorder`, and the seam
+the engine speaks to it through (:class:`Recorder`, :class:`Store`).
+
+The engine calls a recorder from its loop thread, in this order: ``begin`` once,
+then ``lookup``/``record_result``/``record_event``/``commit`` as tasks run, then
+``end`` once, even when the run was interrupted. The engine names the protocols
+under ``TYPE_CHECKING`` only, so ``import flowweaver`` never imports sqlite3.
+
+:class:`RunRecorder` never raises: a history that cannot be written (a full disk,
+a read-only file) is one warning on the ``flowweaver`` logger, and the run goes
+on. The engine passes events on in batches and calls :meth:`RunRecorder.commit`
+after each, before it starts anything else, so a killed run leaves a true record:
+what had ended, and what was running.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import pickle
+import sqlite3
+import statistics
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from flowweaver.events import TaskEvent
+from flowweaver.history import db
+from flowweaver.history.fingerprint import cache_key
+from flowweaver.history.lock import WorkflowLock
+from flowweaver.history.resume import ResumeInfo
+from flowweaver.history.status import RunStatus
+from flowweaver.task import Task, TaskStatus
+
+logger = logging.getLogger("flowweaver")
+
+Write = Callable[[sqlite3.Connection], None]
+"""One statement of a batch: a :mod:`~flowweaver.history.db` function given all but its
+connection."""
+
+_PAST_RUNS_FOR_DURATIONS = 5
+
+
+class Recorder(Protocol):
+    """What a run tells its history, and asks of it: the engine's side of the seam."""
+
+    def begin(
+        self, tasks: Sequence[Task], parents: Sequence[Sequence[int]]
+    ) -> tuple[dict[str, Any], dict[str, float]]:
+        """Start recording. Returns the results a resumed run reuses, by task name,
+        and past durations in seconds by task name (for ready-queue priorities)."""
+        ...
+
+    def lookup(self, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        """A cached result for ``task`` called with ``kwargs``: ``(hit, value)``."""
+        ...
+
+    def record_result(self, task: Task, kwargs: dict[str, Any], value: Any) -> None:
+        """``task`` returned ``value`` when called with ``kwargs``."""
+        ...
+
+    def record_event(self, event: TaskEvent) -> None: ...
+
+    def commit(self) -> None:
+        """Make the events recorded so far durable. The engine calls it after each batch
+        of events, before it starts another task or waits."""
+        ...
+
+    def end(self, status: RunStatus, elapsed: float) -> None:
+        """The run is over: ``COMPLETED``, ``FAILED`` or ``INTERRUPTED``, after
+        ``elapsed`` seconds."""
+        ...
+
+
+class Store(Protocol):
+    """Anything that can open a :class:`Recorder` for a run of a workflow."""
+
+    def open_run(self, workflow: Any, *, resume: bool = False, wait: bool = False) -> Recorder:
+        """A recorder for a new run; takes the workflow's lock (waits for it if ``wait``)."""
+        ...
+
+
+class RunRecorder:
+    """Records one run in ``runs.db`` (made by :meth:`~flowweaver.RunStore.open_run`).
+
+    ``run_id`` is the run's id; ``resume_info`` says what a resumed run reuses
+    (``None`` when not resuming). The workflow's lock is held until :meth:`end`
+    (or :meth:`close`). ``clock`` gives the time in seconds since the epoch.
+    """
+
+    def __init__(
+        self,
+        database: db.Database,
+        workflow: str,
+        run_id: str,
+        lock: WorkflowLock,
+        *,
+        clock: Callable[[], float],
+        fingerprints: dict[str, str | None],
+        resume_info: ResumeInfo | None = None,
+        reused: dict[str, Any] | None = None,
+        reused_blobs: dict[str, bytes] | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.run_id = run_id
+        self.resume_info = resume_info
+        self._database = database
+        self._lock = lock
+        self._clock = clock
+        self._fingerprints = fingerprints
+        self._reused = dict(reused or {})
+        self._results: dict[str, tuple[bytes | None, str, str | None]] = {
+            name: (blob, "stored", None) for name, blob in (reused_blobs or {}).items()
+        }
+        self._cache_writes: dict[str, tuple[str, bytes]] = {}
+        self._pending: list[Write] = []  # records not yet committed
+        self._keys: dict[str, str] = {}
+        self._warned = False
+
+    # -- the Recorder protocol --------------------------------------------------------
+
+    def begin(
+        self, tasks: Sequence[Task], parents: Sequence[Sequence[int]]
+    ) -> tuple[dict[str, Any], dict[str, float]]:
+        rows = [
+            (task.name, position, self._fingerprints.get(task.name))
+            for position, task in enumerate(tasks)
+        ]
+        self._write(
+            [functools.partial(db.insert_tasks, run_id=self.run_id, tasks=rows)], "the run's tasks"
+        )
+        names = {task.name for task in tasks}
+        reused = {name: value for name, value in self._reused.items() if name in names}
+        return reused, self._past_durations()
+
+    def lookup(self, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        try:
+            return self._lookup(task, kwargs)
+        except Exception as exc:
+            logger.warning("cache of task %r not read: %s", task.name, exc)
+            return False, None
+
+    def record_result(self, task: Task, kwargs: dict[str, Any], value: Any) -> None:
+        try:
+            self._keep_result(task, kwargs, value)
+        except Exception as exc:  # never let the history fail a task
+            logger.warning("task %r: result not recorded: %s", task.name, exc)
+
+    def record_event(self, event: TaskEvent) -> None:
+        """Keep the event's record, to be written by the next :meth:`commit`."""
+        try:
+            if event.status.is_final:
+                self._pending.extend(self._final_writes(event))
+            else:
+                self._pending.append(self._running_write(event))
+        except Exception as exc:  # never let the history stop the run
+            logger.warning("run history: task %r not recorded: %s", event.task, exc)
+
+    def commit(self) -> None:
+        """Write the records of the events since the last commit, in one transaction."""
+        if self._pending:
+            writes, self._pending = self._pending, []
+            self._write(writes, "task records")
+
+    def end(self, status: RunStatus, elapsed: float) -> None:
+        try:
+            writes, self._pending = self._pending, []
+            writes.append(
+                functools.partial(
+                    db.end_run,
+                    run_id=self.run_id,
+                    status=status,
+                    ended=self._clock(),
+                    elapsed=elapsed,
+                )
+            )
+            self._write(writes, "the run's end")
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the workflow's lock (done by :meth:`end`; safe to call again)."""
+        self._lock.release()
+
+    # -- internals ----------------------------------------------------------------
+
+    def _keep_result(self, task: Task, kwargs: dict[str, Any], value: Any) -> None:
+        try:
+            blob: bytes | None = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            note = f"result not stored: {type(exc).__name__}: {exc}"
+            logger.warning("task %r: %s (it will run again on resume)", task.name, note)
+            self._results[task.name] = (None, "unpicklable", note)
+            return
+        assert blob is not None
+        self._results[task.name] = (blob, "stored", None)
+        if task.cache:
+            key = self._keys.pop(task.name, None) or cache_key(task, kwargs)
+            if key is not None:
+                self._cache_writes[task.name] = (key, blob)
+
+    def _running_write(self, event: TaskEvent) -> Write:
+        """A task started (or failed an attempt that will be retried): a run killed now
+        shows it as in flight, since when, at which attempt, with its last error."""
+        if event.retry_in is None:
+            return functools.partial(
+                db.task_started,
+                run_id=self.run_id,
+                name=event.task,
+                attempt=event.attempt,
+                time=event.time,
+            )
+        return functools.partial(
+            db.task_retrying,
+            run_id=self.run_id,
+            name=event.task,
+            attempt=event.attempt,
+            error=event.error,
+        )
+
+    def _final_writes(self, event: TaskEvent) -> list[Write]:
+        blob, state, note = self._results.pop(event.task, (None, "none", None))
+        completed = event.status is TaskStatus.COMPLETED
+        if not completed:
+            blob, state = None, "none"
+        duration = event.duration
+        writes: list[Write] = [
+            functools.partial(
+                db.task_ended,
+                run_id=self.run_id,
+                name=event.task,
+                status=event.status.value,
+                attempts=event.attempt,
+                started=event.time - duration if duration is not None else None,
+                ended=event.time,
+                duration=duration,
+                error=event.error,
+                cached=event.cached,
+                reused=event.reused,
+                result=blob,
+                result_state=state,
+                note=note,
+            )
+        ]
+        cache = self._cache_writes.pop(event.task, None)
+        if cache is not None and completed:
+            key, value = cache
+            writes.append(
+                functools.partial(
+                    db.cache_put, key=key, task=event.task, created=self._clock(), value=value
+                )
+            )
+        return writes
+
+    def _lookup(self, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        key = cache_key(task, kwargs)
+        if key is None:
+            return False, None
+        self._keys[task.name] = key  # not hashed again when its result is recorded
+        with self._database.reading() as conn:
+            row = db.cache_get(conn, key)
+        if row is None:
+            return False, None
+        created, blob = row
+        if task.cache_ttl is not None and self._clock() - created > task.cache_ttl:
+            return False, None
+        try:
+            value = pickle.loads(blob)
+        except Exception as exc:
+            logger.warning(
+                "task %r: cached result could not be loaded (%s); running it", task.name, exc
+            )
+            return False, None
+        self._results[task.name] = (blob, "stored", None)
+        return True, value
+
+    def _past_durations(self) -> dict[str, float]:
+        try:
+            with self._database.reading() as conn:
+                rows = db.completed_durations(
+                    conn, self.workflow, before_run=self.run_id, runs=_PAST_RUNS_FOR_DURATIONS
+                )
+        except Exception as exc:
+            logger.warning("past durations not read: %s", exc)
+            return {}
+        samples: dict[str, list[float]] = {}
+        for name, duration in rows:
+            samples.setdefault(name, []).append(duration)
+        return {name: statistics.median(values) for name, values in samples.items()}
+
+    def _write(self, writes: list[Write], what: str) -> None:
+        """Make ``writes`` in one transaction; a failure is a warning, once."""
+        try:
+            with self._database.transaction() as conn:
+                for write in writes:
+                    write(conn)
+        except (sqlite3.Error, OSError) as exc:
+            if not self._warned:
+                self._warned = True
+                logger.warning("run history: %s not recorded (%s); the run goes on", what, exc)
+            else:
+                logger.debug("run history: %s not recorded (%s)", what, exc)

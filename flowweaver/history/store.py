@@ -1,0 +1,316 @@
+"""The run history of one state folder: :class:`RunStore`, and what it reads back,
+:class:`RunRecord` and :class:`TaskRecord`.
+
+A run holds its workflow's lock (:mod:`flowweaver.history.lock`) from
+:meth:`RunStore.open_run` to its recorder's ``end``. A run whose row still says
+``running`` but whose lock is no longer held by it was killed: it reads back as
+``killed``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from flowweaver.errors import StateError, UnknownRunError
+from flowweaver.history import db, resume
+from flowweaver.history.fingerprint import task_fingerprint
+from flowweaver.history.lock import WorkflowLock, lock_path, probe
+from flowweaver.history.recorder import RunRecorder
+from flowweaver.history.statedir import prepare_state_dir, resolve_state_dir
+from flowweaver.history.status import RunStatus
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One task of a recorded run. Times are seconds since the epoch.
+
+    ``status`` is a :class:`~flowweaver.TaskStatus` value; in a killed run, ``killed``
+    for a task that was running when the run died (``started`` says since when), and
+    ``pending`` for one it never started. ``note`` says why a result was not stored.
+    """
+
+    name: str
+    status: str
+    attempts: int
+    started: float | None
+    ended: float | None
+    duration: float | None
+    error: str | None
+    cached: bool
+    reused: bool
+    result_stored: bool
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One recorded run. Times are seconds since the epoch; ``elapsed`` is in seconds."""
+
+    id: str
+    workflow: str
+    status: RunStatus
+    started: float
+    ended: float | None
+    elapsed: float | None
+    spec_path: str | None
+    spec_sha256: str | None
+    params: dict[str, Any]
+    pid: int | None
+    resumed_from: str | None
+    tasks: tuple[TaskRecord, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many tasks ended in each status."""
+        return dict(Counter(task.status for task in self.tasks))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["tasks"] = [task.to_dict() for task in self.tasks]
+        return data
+
+
+class RunStore:
+    """The run history, stored results and locks in one state folder.
+
+    ``state_dir`` ``None`` means ``$FLOWWEAVER_HOME``, else ``.flowweaver``. The
+    folder is created owner-only; one that others could write is refused with
+    :class:`StateError`, as is a ``runs.db`` that is not a FlowWeaver history.
+    ``clock`` (seconds since the epoch) is for tests of the cache's expiry.
+    """
+
+    def __init__(
+        self,
+        state_dir: str | os.PathLike[str] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = prepare_state_dir(resolve_state_dir(state_dir))
+        self.db_path = self.path / "runs.db"
+        self.clock = clock
+        self._database = db.Database(self.db_path)
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.path)!r})"
+
+    # -- runs -------------------------------------------------------------------------
+
+    def open_run(self, workflow: Any, *, resume: bool = False, wait: bool = False) -> RunRecorder:
+        """Start recording a run of ``workflow``: take its lock and add its row.
+
+        Raises :class:`~flowweaver.LockedError` when another run of the same
+        workflow holds the lock (``wait=True`` waits for it instead).
+        ``resume=True`` reuses what the latest unfinished run completed.
+        """
+        name: str = workflow.name
+        run_id = self._new_run_id()
+        lock = WorkflowLock(lock_path(self.path, name), name)
+        lock.acquire(wait=wait, run_id=run_id)
+        try:
+            return self._start(workflow, run_id, lock, resume)
+        except BaseException:
+            lock.release()
+            raise
+
+    def runs(self, limit: int | None = None, workflow: str | None = None) -> list[RunRecord]:
+        """Recorded runs, newest first; ``workflow`` keeps those of one workflow."""
+        with self._reading() as conn:
+            rows = db.runs(conn, workflow=workflow, limit=limit)
+            return [self._record(conn, row) for row in rows]
+
+    def workflows(self) -> list[str]:
+        """The names of the workflows that have recorded runs, sorted."""
+        with self._reading() as conn:
+            return db.workflows(conn)
+
+    def run(self, run_id: str) -> RunRecord:
+        """One run by id (a unique prefix will do), or ``"latest"``: the newest run.
+
+        Raises :class:`UnknownRunError` (a ``KeyError`` and a ``StateError``).
+        """
+        with self._reading() as conn:
+            if run_id == "latest":
+                rows = db.runs(conn, limit=1)
+                if not rows:
+                    raise UnknownRunError("no runs recorded yet")
+            else:
+                rows = db.runs_by_prefix(conn, run_id)
+                if len(rows) != 1 or not run_id:
+                    problem = "is ambiguous" if len(rows) > 1 else "is not in the history"
+                    raise UnknownRunError(f"run {run_id!r} {problem} (see: flowweaver runs)")
+            return self._record(conn, rows[0])
+
+    def clear_cache(self) -> int:
+        """Remove every cached result; returns how many there were."""
+        try:
+            with self._database.transaction() as conn:
+                return db.clear_cache(conn)
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.db_path}: cache not cleared: {exc}") from None
+
+    def close(self) -> None:
+        """Close ``runs.db``; the recorder of a run still going can no longer write it."""
+        self._database.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with self._database.reading() as conn:
+                yield conn
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"{self.db_path}: the run history is unreadable ({exc})") from None
+
+    def _new_run_id(self) -> str:
+        with self._reading() as conn:
+            while True:
+                run_id = secrets.token_hex(4)
+                if not db.run_exists(conn, run_id):
+                    return run_id
+
+    def _start(self, workflow: Any, run_id: str, lock: WorkflowLock, resuming: bool) -> RunRecorder:
+        name: str = workflow.name
+        tasks = list(workflow.get_all_tasks().values())
+        parents = workflow.parents()
+        fingerprints = {
+            task.name: task_fingerprint(task, (tasks[up].name for up in ups))
+            for task, ups in zip(tasks, parents, strict=True)
+        }
+        info: resume.ResumeInfo | None = None
+        reused: dict[str, Any] = {}
+        blobs: dict[str, bytes] = {}
+        if resuming:  # before our own row is added: we hold the lock
+            info, reused, blobs = self._plan_resume(name, tasks, parents, fingerprints)
+        spec = getattr(workflow, "spec", None)
+        try:
+            with self._database.transaction() as conn:
+                db.mark_killed(conn, name)
+                db.insert_run(
+                    conn,
+                    run_id=run_id,
+                    workflow=name,
+                    spec_path=None if spec is None else str(spec.path),
+                    spec_sha256=None if spec is None else spec.sha256,
+                    params=json.dumps(
+                        {} if spec is None else spec.params, default=str, sort_keys=True
+                    ),
+                    started=self.clock(),
+                    pid=os.getpid(),
+                    resumed_from=info.from_run if info is not None else None,
+                )
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.db_path}: cannot record the run: {exc}") from None
+        return RunRecorder(
+            self._database,
+            name,
+            run_id,
+            lock,
+            clock=self.clock,
+            fingerprints=fingerprints,
+            resume_info=info,
+            reused=reused,
+            reused_blobs=blobs,
+        )
+
+    def _plan_resume(
+        self,
+        workflow: str,
+        tasks: list[Any],
+        parents: Sequence[Sequence[int]],
+        fingerprints: dict[str, str | None],
+    ) -> tuple[resume.ResumeInfo, dict[str, Any], dict[str, bytes]]:
+        with self._reading() as conn:
+            latest = db.runs(conn, workflow=workflow, limit=1)
+            if not latest:
+                text = f"nothing to resume: no earlier run of {workflow!r}; running every task"
+                return resume.nothing_to_resume(text), {}, {}
+            previous = latest[0]
+            if previous["status"] == RunStatus.COMPLETED:
+                text = (
+                    f"nothing to resume: the latest run {previous['id']} of {workflow!r} "
+                    "completed; running every task"
+                )
+                return resume.nothing_to_resume(text), {}, {}
+            rows = db.task_results(conn, previous["id"])
+        past = {
+            row["name"]: resume.PastTask(
+                status=row["status"],
+                fingerprint=row["fingerprint"],
+                result_state=row["result_state"],
+                result=row["result"],
+                note=row["note"],
+            )
+            for row in rows
+        }
+        prints = [fingerprints[task.name] for task in tasks]
+        return resume.plan(previous["id"], past, tasks, parents, prints)
+
+    def _record(self, conn: sqlite3.Connection, row: sqlite3.Row) -> RunRecord:
+        status = RunStatus(row["status"])
+        killed = status is RunStatus.RUNNING and not self._still_running(row["workflow"], row["id"])
+        if killed:
+            status = RunStatus.KILLED
+        return RunRecord(
+            id=row["id"],
+            workflow=row["workflow"],
+            status=status,
+            started=row["started"],
+            ended=row["ended"],
+            elapsed=row["elapsed"],
+            spec_path=row["spec_path"],
+            spec_sha256=row["spec_sha256"],
+            params=_params(row["params"]),
+            pid=row["pid"],
+            resumed_from=row["resumed_from"],
+            tasks=tuple(_task_record(task, killed) for task in db.tasks(conn, row["id"])),
+        )
+
+    def _still_running(self, workflow: str, run_id: str) -> bool:
+        holder = probe(lock_path(self.path, workflow))
+        return holder is not None and holder.get("run") == run_id
+
+
+def _task_record(row: sqlite3.Row, killed: bool) -> TaskRecord:
+    """A task's record; in a killed run, a task that was running reads ``killed``."""
+    status = row["status"]
+    return TaskRecord(
+        name=row["name"],
+        status="killed" if killed and status == "running" else status,
+        attempts=row["attempts"],
+        started=row["started"],
+        ended=row["ended"],
+        duration=row["duration"],
+        error=row["error"],
+        cached=bool(row["cached"]),
+        reused=bool(row["reused"]),
+        result_stored=row["result_state"] == "stored",
+        note=row["note"],
+    )
+
+
+def _params(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
