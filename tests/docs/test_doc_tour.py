@@ -67,7 +67,7 @@ def flowweaver(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "flowweaver", *shlex.split(command)[1:]],
         cwd=cwd,
-        env={**env, "TERM": "dumb"},
+        env={**env, "TERM": "dumb", "LC_ALL": "C"},  # touch speaks English
         capture_output=True,
         text=True,
         timeout=60,
