@@ -297,7 +297,7 @@ class Run:
             return
         self.ended_at = _monotonic()
         if self.recorder is not None:
-            self.recorder.end(self.status, self.elapsed())
+            self.recorder.end(self.status, self.elapsed(), self.exit_code)
 
     def failed(self) -> dict[str, str]:
         """The errors of the failed tasks that fail the run (allowed failures aside)."""

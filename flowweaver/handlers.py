@@ -80,7 +80,7 @@ def run_info(run: Run, workflow: Workflow) -> dict[str, Any]:
     tasks = workflow.get_all_tasks().values()
     return {
         "workflow": workflow.name,
-        "run_id": getattr(recorder, "run_id", None),
+        "run_id": None if recorder is None else recorder.run_id,
         "status": run.status,
         "exit_code": run.exit_code,
         "params": dict(spec.params) if spec is not None else {},
@@ -91,7 +91,7 @@ def run_info(run: Run, workflow: Workflow) -> dict[str, Any]:
             if task.status is TaskStatus.FAILED and task.allow_failure
         },
         "stats": workflow.get_workflow_stats() | {"total_time_seconds": run.elapsed()},
-        "previous_status": getattr(recorder, "previous_status", None),
+        "previous_status": None if recorder is None else recorder.previous_status,
         "log_dir": getattr(recorder, "log_dir", None),
         "report": getattr(recorder, "report_path", None),
     }

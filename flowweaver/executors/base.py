@@ -142,6 +142,8 @@ def conclude(run: Run, workflow: Workflow) -> None:
             info = run_info(run, workflow)
             tasks = due(handlers, info["status"], info["previous_status"])
             workflow.last_handlers = run_handlers(tasks, info)
+            if run.recorder is not None:
+                run.recorder.record_handlers([o.to_dict() for o in workflow.last_handlers])
         else:
             workflow.last_handlers = []
     finally:

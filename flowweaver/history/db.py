@@ -24,7 +24,7 @@ from flowweaver.errors import StateError
 from flowweaver.history.statedir import check_owned
 
 APPLICATION_ID = 0x46577672  # "FWvr"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = (
     """CREATE TABLE runs (
@@ -67,6 +67,44 @@ _SCHEMA = (
         value BLOB NOT NULL
     )""",
 )
+
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 1 -> 2: the second stage. Why a task was skipped and whether its failure was
+    # allowed; map items (parent, item_key); declared outputs and the last traceback;
+    # every attempt's times (for the Gantt chart and logs); a run's exit code and its
+    # handlers; the cache's workflow and size; the hashes of files tasks read.
+    1: (
+        "ALTER TABLE runs ADD COLUMN exit_code INTEGER",
+        "ALTER TABLE runs ADD COLUMN handlers TEXT",
+        "ALTER TABLE tasks ADD COLUMN reason TEXT",
+        "ALTER TABLE tasks ADD COLUMN allowed INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE tasks ADD COLUMN parent TEXT",
+        "ALTER TABLE tasks ADD COLUMN item_key TEXT",
+        "ALTER TABLE tasks ADD COLUMN outputs TEXT",
+        "ALTER TABLE tasks ADD COLUMN traceback TEXT",
+        """CREATE TABLE attempts (
+            run_id TEXT NOT NULL,
+            task TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            started REAL NOT NULL,
+            ended REAL,
+            status TEXT NOT NULL,
+            error TEXT,
+            traceback TEXT,
+            PRIMARY KEY (run_id, task, attempt)
+        ) WITHOUT ROWID""",
+        "ALTER TABLE cache ADD COLUMN workflow TEXT",
+        "ALTER TABLE cache ADD COLUMN size INTEGER",
+        """CREATE TABLE files (
+            path TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            sha256 TEXT NOT NULL
+        ) WITHOUT ROWID""",
+    ),
+}
+"""What takes a history from each schema version to the next (a new file is made at
+version 1 and migrated up, so new and old files end with the same schema)."""
 
 _NEWEST_FIRST = "ORDER BY started DESC, rowid DESC"
 
@@ -164,7 +202,7 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
             for statement in _SCHEMA:
                 conn.execute(statement)
             conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            version = 1
         elif app_id != APPLICATION_ID:
             raise StateError(
                 f"{path}: not a FlowWeaver run history (another program's database); "
@@ -175,7 +213,11 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
                 f"{path}: written by a newer FlowWeaver (history schema {version}, this "
                 f"release reads {SCHEMA_VERSION}); upgrade FlowWeaver"
             )
-        # Later releases migrate here, from ``version`` up to SCHEMA_VERSION.
+        while version < SCHEMA_VERSION:
+            for statement in _MIGRATIONS[version]:
+                conn.execute(statement)
+            version += 1
+            conn.execute(f"PRAGMA user_version={version}")
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
@@ -224,11 +266,32 @@ def mark_killed(conn: sqlite3.Connection, workflow: str) -> None:
 
 
 def end_run(
-    conn: sqlite3.Connection, run_id: str, *, status: str, ended: float, elapsed: float
+    conn: sqlite3.Connection,
+    run_id: str,
+    *,
+    status: str,
+    ended: float,
+    elapsed: float,
+    exit_code: int | None = None,
 ) -> None:
     conn.execute(
-        "UPDATE runs SET status=?, ended=?, elapsed=? WHERE id=?", (status, ended, elapsed, run_id)
+        "UPDATE runs SET status=?, ended=?, elapsed=?, exit_code=? WHERE id=?",
+        (status, ended, elapsed, exit_code, run_id),
     )
+
+
+def set_handlers(conn: sqlite3.Connection, run_id: str, handlers: str) -> None:
+    """How the run's handlers ended: ``handlers`` is a JSON list."""
+    conn.execute("UPDATE runs SET handlers=? WHERE id=?", (handlers, run_id))
+
+
+def latest_status(conn: sqlite3.Connection, workflow: str) -> str | None:
+    """The status of the newest run of ``workflow`` (``running``: it was killed, when
+    the caller holds the lock), or ``None``."""
+    row = conn.execute(
+        f"SELECT status FROM runs WHERE workflow=? {_NEWEST_FIRST} LIMIT 1", (workflow,)
+    ).fetchone()
+    return None if row is None else str(row["status"])
 
 
 def runs(
@@ -315,12 +378,16 @@ def task_ended(
     result: bytes | None,
     result_state: str,
     note: str | None,
+    reason: str | None = None,
+    allowed: bool = False,
 ) -> None:
     """The task's final record: ``result`` is its pickle, ``result_state`` ``stored``,
-    ``unpicklable`` or ``none``, and ``note`` says why a result was not stored."""
+    ``unpicklable`` or ``none``, and ``note`` says why a result was not stored;
+    ``reason`` why it was skipped, ``allowed`` that its failure does not fail the run."""
     conn.execute(
         "UPDATE tasks SET status=?, attempts=?, started=?, ended=?, duration=?, error=?, "
-        "cached=?, reused=?, result=?, result_state=?, note=? WHERE run_id=? AND name=?",
+        "cached=?, reused=?, result=?, result_state=?, note=?, reason=?, allowed=? "
+        "WHERE run_id=? AND name=?",
         (
             status,
             attempts,
@@ -333,17 +400,48 @@ def task_ended(
             result,
             result_state,
             note,
+            reason,
+            int(allowed),
             run_id,
             name,
         ),
     )
 
 
+def attempt_ended(
+    conn: sqlite3.Connection,
+    run_id: str,
+    task: str,
+    *,
+    attempt: int,
+    started: float,
+    ended: float,
+    status: str,
+    error: str | None,
+) -> None:
+    """One attempt of a task, written when it ended: ``status`` is ``completed`` or
+    ``failed`` (``cancelled``: stopped by the run's end)."""
+    conn.execute(
+        "INSERT OR REPLACE INTO attempts (run_id, task, attempt, started, ended, status, error) "
+        "VALUES (?,?,?,?,?,?,?)",
+        (run_id, task, attempt, started, ended, status, error),
+    )
+
+
+def attempts(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
+    """A run's attempts, in the order they started."""
+    return conn.execute(
+        "SELECT task, attempt, started, ended, status, error, traceback FROM attempts "
+        "WHERE run_id=? ORDER BY started, task, attempt",
+        (run_id,),
+    ).fetchall()
+
+
 def tasks(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
     """A run's tasks in their workflow's order, without their results."""
     return conn.execute(
         "SELECT name, status, attempts, started, ended, duration, error, cached, reused, "
-        "result_state, note FROM tasks WHERE run_id=? ORDER BY position",
+        "result_state, note, reason, allowed FROM tasks WHERE run_id=? ORDER BY position",
         (run_id,),
     ).fetchall()
 

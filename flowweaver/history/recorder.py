@@ -16,11 +16,12 @@ what had ended, and what was running.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import pickle
 import sqlite3
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from flowweaver.events import TaskEvent
@@ -42,6 +43,11 @@ _PAST_RUNS_FOR_DURATIONS = 5
 
 class Recorder(Protocol):
     """What a run tells its history, and asks of it: the engine's side of the seam."""
+
+    run_id: str
+    """The run's id in the history."""
+    previous_status: str | None
+    """How the workflow's run before this one ended (``None``: this is its first)."""
 
     def begin(
         self, tasks: Sequence[Task], parents: Sequence[Sequence[int]]
@@ -65,9 +71,13 @@ class Recorder(Protocol):
         of events, before it starts another task or waits."""
         ...
 
-    def end(self, status: RunStatus, elapsed: float) -> None:
-        """The run is over: ``COMPLETED``, ``FAILED`` or ``INTERRUPTED``, after
-        ``elapsed`` seconds."""
+    def record_handlers(self, outcomes: Sequence[Mapping[str, Any]]) -> None:
+        """How the run's handlers ended, once they have all run."""
+        ...
+
+    def end(self, status: RunStatus, elapsed: float, exit_code: int | None = None) -> None:
+        """The run is over: ``completed``, ``failed`` or ``interrupted``, and the exit
+        code of the command that ran it."""
         ...
 
 
@@ -99,10 +109,14 @@ class RunRecorder:
         resume_info: ResumeInfo | None = None,
         reused: dict[str, Any] | None = None,
         reused_blobs: dict[str, bytes] | None = None,
+        previous_status: str | None = None,
     ) -> None:
         self.workflow = workflow
         self.run_id = run_id
         self.resume_info = resume_info
+        self.previous_status = previous_status
+        """How the workflow's run before this one ended (``None``: this is its first)."""
+        self._attempt_started: dict[str, float] = {}  # the running attempt's start, by task
         self._database = database
         self._lock = lock
         self._clock = clock
@@ -151,7 +165,7 @@ class RunRecorder:
             if event.status.is_final:
                 self._pending.extend(self._final_writes(event))
             else:
-                self._pending.append(self._running_write(event))
+                self._pending.extend(self._running_writes(event))
         except Exception as exc:  # never let the history stop the run
             logger.warning("run history: task %r not recorded: %s", event.task, exc)
 
@@ -161,7 +175,13 @@ class RunRecorder:
             writes, self._pending = self._pending, []
             self._write(writes, "task records")
 
-    def end(self, status: RunStatus, elapsed: float) -> None:
+    def record_handlers(self, outcomes: Sequence[Mapping[str, Any]]) -> None:
+        """How the run's handlers ended (``name``, ``status``, ``error``, ``duration``)."""
+        text = json.dumps(list(outcomes), default=str)
+        write = functools.partial(db.set_handlers, run_id=self.run_id, handlers=text)
+        self._write([write], "the run's handlers")
+
+    def end(self, status: RunStatus, elapsed: float, exit_code: int | None = None) -> None:
         try:
             writes, self._pending = self._pending, []
             writes.append(
@@ -171,6 +191,7 @@ class RunRecorder:
                     status=status,
                     ended=self._clock(),
                     elapsed=elapsed,
+                    exit_code=exit_code,
                 )
             )
             self._write(writes, "the run's end")
@@ -198,24 +219,48 @@ class RunRecorder:
             if key is not None:
                 self._cache_writes[task.name] = (key, blob)
 
-    def _running_write(self, event: TaskEvent) -> Write:
+    def _running_writes(self, event: TaskEvent) -> list[Write]:
         """A task started (or failed an attempt that will be retried): a run killed now
         shows it as in flight, since when, at which attempt, with its last error."""
         if event.retry_in is None:
-            return functools.partial(
-                db.task_started,
+            self._attempt_started[event.task] = event.time
+            return [
+                functools.partial(
+                    db.task_started,
+                    run_id=self.run_id,
+                    name=event.task,
+                    attempt=event.attempt,
+                    time=event.time,
+                )
+            ]
+        return [
+            functools.partial(
+                db.task_retrying,
                 run_id=self.run_id,
                 name=event.task,
                 attempt=event.attempt,
-                time=event.time,
+                error=event.error,
+            ),
+            *self._attempt_write(event, "failed"),
+        ]
+
+    def _attempt_write(self, event: TaskEvent, status: str) -> list[Write]:
+        """The row of the attempt ``event`` ends (none if it never started)."""
+        started = self._attempt_started.pop(event.task, None)
+        if started is None:
+            return []
+        return [
+            functools.partial(
+                db.attempt_ended,
+                run_id=self.run_id,
+                task=event.task,
+                attempt=event.attempt,
+                started=started,
+                ended=event.time,
+                status=status,
+                error=event.error,
             )
-        return functools.partial(
-            db.task_retrying,
-            run_id=self.run_id,
-            name=event.task,
-            attempt=event.attempt,
-            error=event.error,
-        )
+        ]
 
     def _final_writes(self, event: TaskEvent) -> list[Write]:
         blob, state, note = self._results.pop(event.task, (None, "none", None))
@@ -239,7 +284,10 @@ class RunRecorder:
                 result=blob,
                 result_state=state,
                 note=note,
-            )
+                reason=event.reason,
+                allowed=event.allowed,
+            ),
+            *self._attempt_write(event, event.status.value),
         ]
         cache = self._cache_writes.pop(event.task, None)
         if cache is not None and completed:

@@ -35,7 +35,8 @@ class TaskRecord:
 
     ``status`` is a :class:`~flowweaver.TaskStatus` value; in a killed run, ``killed``
     for a task that was running when the run died (``started`` says since when), and
-    ``pending`` for one it never started. ``note`` says why a result was not stored.
+    ``pending`` for one it never started. ``note`` says why a result was not stored,
+    ``reason`` why a task was skipped; ``allowed``: its failure did not fail the run.
     """
 
     name: str
@@ -49,6 +50,23 @@ class TaskRecord:
     reused: bool
     result_stored: bool
     note: str | None = None
+    reason: str | None = None
+    allowed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt of a task: when it ran and how it ended (``completed``, ``failed``)."""
+
+    task: str
+    attempt: int
+    started: float
+    ended: float | None
+    status: str
+    error: str | None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,6 +88,9 @@ class RunRecord:
     pid: int | None
     resumed_from: str | None
     tasks: tuple[TaskRecord, ...]
+    exit_code: int | None = None
+    handlers: tuple[dict[str, Any], ...] = ()
+    """How the run's handlers ended: ``name``, ``status``, ``error``, ``duration``."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -153,6 +174,23 @@ class RunStore:
                     raise UnknownRunError(f"run {run_id!r} {problem} (see: flowweaver runs)")
             return self._record(conn, rows[0])
 
+    def attempts(self, run_id: str) -> list[AttemptRecord]:
+        """Every attempt of a run (``latest`` or an id prefix), in the order they started."""
+        run = self.run(run_id)
+        with self._reading() as conn:
+            rows = db.attempts(conn, run.id)
+        return [
+            AttemptRecord(
+                task=row["task"],
+                attempt=row["attempt"],
+                started=row["started"],
+                ended=row["ended"],
+                status=row["status"],
+                error=row["error"],
+            )
+            for row in rows
+        ]
+
     def clear_cache(self) -> int:
         """Remove every cached result; returns how many there were."""
         try:
@@ -204,6 +242,7 @@ class RunStore:
         spec = getattr(workflow, "spec", None)
         try:
             with self._database.transaction() as conn:
+                previous = db.latest_status(conn, name)  # "running": it was killed (our lock)
                 db.mark_killed(conn, name)
                 db.insert_run(
                     conn,
@@ -230,6 +269,7 @@ class RunStore:
             resume_info=info,
             reused=reused,
             reused_blobs=blobs,
+            previous_status=RunStatus.KILLED if previous == RunStatus.RUNNING else previous,
         )
 
     def _plan_resume(
@@ -283,6 +323,8 @@ class RunStore:
             pid=row["pid"],
             resumed_from=row["resumed_from"],
             tasks=tuple(_task_record(task, killed) for task in db.tasks(conn, row["id"])),
+            exit_code=row["exit_code"],
+            handlers=tuple(_json_list(row["handlers"])),
         )
 
     def _still_running(self, workflow: str, run_id: str) -> bool:
@@ -305,7 +347,17 @@ def _task_record(row: sqlite3.Row, killed: bool) -> TaskRecord:
         reused=bool(row["reused"]),
         result_stored=row["result_state"] == "stored",
         note=row["note"],
+        reason=row["reason"],
+        allowed=bool(row["allowed"]),
     )
+
+
+def _json_list(text: str | None) -> list[Any]:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
 
 
 def _params(text: str | None) -> dict[str, Any]:

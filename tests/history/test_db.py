@@ -69,8 +69,30 @@ def test_a_new_file_gets_the_schema_and_is_marked_as_ours(tmp_path: Path) -> Non
     assert conn.execute("PRAGMA application_id").fetchone() == (db.APPLICATION_ID,)
     assert conn.execute("PRAGMA user_version").fetchone() == (db.SCHEMA_VERSION,)
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"runs", "tasks", "cache"}
+    assert tables == {"runs", "tasks", "cache", "attempts", "files"}
     conn.close()
+
+
+def test_a_first_version_history_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    conn = sqlite3.connect(path)
+    for statement in db._SCHEMA:
+        conn.execute(statement)
+    conn.execute(f"PRAGMA application_id={db.APPLICATION_ID}")
+    conn.execute("PRAGMA user_version=1")
+    conn.execute(
+        "INSERT INTO runs (id, workflow, started, status) VALUES ('r1', 'old', 1.0, 'completed')"
+    )
+    conn.commit()
+    conn.close()
+    path.chmod(0o600)
+    database = db.Database(path)
+    with database.reading() as conn:
+        [row] = db.runs(conn)
+        assert (row["id"], row["workflow"], row["exit_code"]) == ("r1", "old", None)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION
+        assert conn.execute("SELECT count(*) FROM attempts").fetchone()[0] == 0
+    database.close()
 
 
 def test_a_transaction_that_raises_writes_nothing(database: db.Database) -> None:
