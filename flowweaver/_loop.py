@@ -123,12 +123,17 @@ def _must_wait(run: Run, now: float, has_outcomes: bool) -> bool:
 
 
 def _expire_and_interrupt(run: Run, backend: Backend, now: float) -> None:
-    """Fail attempts past their deadline; on a signal, cancel the run. Both abandon."""
+    """Fail attempts past their deadline; on a signal, or past the run's own deadline,
+    stop the run. All three abandon attempts."""
     if run.engine.timed:
         for attempt in run.expire(now):
             backend.abandon(attempt)
-    if run.signum is not None and not run.stopped:
-        for attempt in run.interrupt(now):
+    deadline = run.deadline
+    if deadline is not None and now >= deadline:
+        run.request_timeout()
+    if run.stopping and not run.stopped:
+        stop = run.interrupt if run.signum is not None else run.time_out
+        for attempt in stop(now):
             backend.abandon(attempt)
 
 

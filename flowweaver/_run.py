@@ -19,7 +19,7 @@ from flowweaver import graph
 from flowweaver._call import NO_KEYWORDS, accepted_keywords, bindings
 from flowweaver.conditions import Conditional, ConditionError, ConditionFalse
 from flowweaver.engine import CONDITION_FALSE, Engine
-from flowweaver.errors import RunInterrupted, TaskTimeoutError, WorkflowError
+from flowweaver.errors import RunInterrupted, RunTimeoutError, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
 from flowweaver.executors.contract import Attempt, Held, Notice, Started, error_text
 from flowweaver.history import RunStatus
@@ -64,13 +64,16 @@ class Run:
         recorder: Recorder | None = None,
         plan_order: bool = False,
         rng: random.Random | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.name = name
         self.tasks = tasks = graph.tasks
         self.recorder = recorder
         self.observers = list(observers)
-        self.signum: int | None = None
-        self.stopped = False  # the engine has been told of the signal
+        self.signum: int | None = None  # the signal that stops the run
+        self.timeout = timeout
+        self.timed_out = False  # the run's deadline has passed
+        self.stopped = False  # the engine has been told of either
         self.started_at = _monotonic()
         self.ended_at: float | None = None
         self.running: dict[int, Attempt] = {}
@@ -122,7 +125,7 @@ class Run:
         conditions = self._conditions
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
-            if self.signum is not None and not self.stopped:
+            if self.stopping and not self.stopped:
                 break  # nothing starts until the loop has stopped the run
             index = start_next(now)
             if index < 0:
@@ -179,8 +182,8 @@ class Run:
             self.engine.succeed(index, now, value)
             if self.recorder is not None:
                 self.recorder.record_result(self.tasks[index], attempt.kwargs, value)
-        elif self.signum is None or self.stopped or self.tasks[index].run_if == "always":
-            # (else the signal is not yet applied and cancels this attempt's task)
+        elif not self.stopping or self.stopped or self.tasks[index].run_if == "always":
+            # (else the stop is not yet applied, and cancels this attempt's task)
             del self.running[index]
             self._fail(attempt, attempt.value, now)
 
@@ -215,9 +218,36 @@ class Run:
         running = self.running
         return [running.pop(node) for node in nodes if node in running]
 
+    @property
+    def deadline(self) -> float | None:
+        """When the run is to be stopped (monotonic), if it has a timeout and still runs."""
+        if self.timeout is None or self.stopping:
+            return None
+        return self.started_at + self.timeout
+
     def wait_time(self, now: float) -> float | None:
         wakeup = self.engine.next_wakeup()
+        deadline = self.deadline
+        if deadline is not None and (wakeup is None or deadline < wakeup):
+            wakeup = deadline
         return None if wakeup is None else max(wakeup - now, 0.0)
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a signal or the deadline asks the run to stop."""
+        return self.signum is not None or self.timed_out
+
+    def request_timeout(self) -> None:
+        """The run's deadline has passed (the loop stops the run at its next step)."""
+        self.timed_out = True
+
+    def time_out(self, now: float) -> list[Attempt]:
+        """The run's deadline has passed: stop it as a signal does (``always`` tasks
+        still run); returns the running attempts of the tasks cancelled, to abandon."""
+        self.stopped = self.timed_out = True
+        assert self.timeout is not None
+        reason = f"the run timed out after {self.timeout:g}s"
+        return self._drop(self.engine.interrupt(now, reason))
 
     def flush(self) -> None:
         """Pass the engine's new events to the tasks' callbacks and the observers.
@@ -277,9 +307,11 @@ class Run:
 
     @property
     def status(self) -> RunStatus:
-        """How the run ended: completed, failed or interrupted."""
+        """How the run ended: completed, failed, interrupted or timed out."""
         if self.signum is not None:
             return RunStatus.INTERRUPTED
+        if self.timed_out:
+            return RunStatus.TIMED_OUT
         if self.failed() or not self.engine.finished:
             return RunStatus.FAILED
         return RunStatus.COMPLETED
@@ -289,6 +321,8 @@ class Run:
         """The command's exit code for this run: 0, 1, or 128 + the signal."""
         if self.signum is not None:
             return 128 + self.signum
+        if self.timed_out:
+            return RunTimeoutError.exit_code
         return 1 if self.status is RunStatus.FAILED else 0
 
     def close(self) -> None:
@@ -309,6 +343,9 @@ class Run:
         self.close()
         if self.signum is not None:
             raise RunInterrupted(self.signum)
+        if self.timed_out:
+            assert self.timeout is not None
+            raise RunTimeoutError(self.name, self.timeout)
         failed = self.failed()
         if failed:
             raise WorkflowError(self.name, failed)

@@ -8,7 +8,8 @@
     │   └── StateError                  the state folder is unusable (owner, mode, corrupt db)
     │       └── UnknownRunError(KeyError)   no run in the history has that id
     ├── LockedError                     another run of the workflow holds its lock (exit 3)
-    └── WorkflowError(RuntimeError)     tasks failed: ``.failed_tasks`` (exit 1)
+    ├── WorkflowError(RuntimeError)     tasks failed: ``.failed_tasks`` (exit 1)
+    └── RunTimeoutError(TimeoutError)   the run passed its deadline: ``.seconds`` (exit 124)
 
     RunInterrupted(KeyboardInterrupt)   Ctrl-C or SIGTERM stopped a run: ``.signum``
 
@@ -111,6 +112,19 @@ class WorkflowError(FlowWeaverError, RuntimeError):
         count = len(self.failed_tasks)
         noun = "task" if count == 1 else "tasks"
         super().__init__(f"workflow {workflow!r}: {count} {noun} failed: {listing}")
+
+
+class RunTimeoutError(FlowWeaverError, TimeoutError):
+    """The run passed its deadline (the workflow's ``timeout``) and was stopped: what
+    had not ended was cancelled (``always`` tasks and handlers still ran)."""
+
+    exit_code = 124
+    """As ``timeout(1)`` exits."""
+
+    def __init__(self, workflow: str, seconds: float) -> None:
+        self.workflow = workflow
+        self.seconds = seconds
+        super().__init__(f"workflow {workflow!r} timed out after {seconds:g}s")
 
 
 class RunInterrupted(KeyboardInterrupt):

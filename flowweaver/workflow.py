@@ -37,6 +37,8 @@ class Workflow:
     ``handlers`` maps ``on_failure``, ``on_success``, ``on_recovery`` and ``on_exit`` to
     a callable or a :class:`Task` run after every task has ended (see
     :mod:`flowweaver.handlers`); ``last_handlers`` says how each ran in the last run.
+    ``timeout`` is the whole run's deadline in seconds: past it the run is stopped as
+    by SIGTERM and ``execute`` raises :class:`~flowweaver.RunTimeoutError`.
     """
 
     def __init__(
@@ -45,9 +47,17 @@ class Workflow:
         description: str = "",
         *,
         handlers: Mapping[str, Callable[..., Any] | Task] | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.name = name
         self.description = description
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
+            raise ValueError(
+                f"workflow timeout must be a number of seconds above 0, got {timeout!r}"
+            )
+        self.timeout = timeout
         self.handlers: dict[str, Task] = {}
         if handlers:
             from flowweaver.handlers import handler_tasks

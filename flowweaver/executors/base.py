@@ -92,6 +92,7 @@ class Executor(ABC):
             observers=workflow.observers,
             recorder=recorder,
             plan_order=self.plan_order,
+            timeout=workflow.timeout,
         )
         return run, backend
 
