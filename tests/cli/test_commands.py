@@ -311,6 +311,26 @@ def test_plan_prints_the_layers(here: Path) -> None:
     assert result.stdout == "Layer 1: a, d\nLayer 2: b\nLayer 3: c\n"
 
 
+def test_plan_keeps_the_file_order_within_a_layer(here: Path) -> None:
+    write(
+        here,
+        "order.yaml",
+        """
+        tasks:
+          zeta: {call: clitasks:ok}
+          alpha: {call: clitasks:ok}
+          mid: {call: clitasks:ok}
+          yak: {call: clitasks:ok, depends_on: [mid]}
+          bee: {call: clitasks:ok, depends_on: [zeta]}
+          kilo: {call: clitasks:ok, depends_on: [alpha, zeta]}
+          end: {call: clitasks:ok, depends_on: [bee, yak]}
+        """,
+    )
+    result = fw("plan", "order.yaml", cwd=here)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Layer 1: zeta, alpha, mid\nLayer 2: yak, bee, kilo\nLayer 3: end\n"
+
+
 def test_validate_many_files(here: Path) -> None:
     write(here, "bad.yaml", "tasks:\n  x: {call: clitasks:ok, depends_on: [y]}\n")
     write(here, "noimport.yaml", "tasks:\n  x: {call: not_a_module:fn}\n")

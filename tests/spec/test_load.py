@@ -157,6 +157,48 @@ def test_tasks_are_added_dependencies_first_and_plan_in_file_order(
     assert workflow.get_task_result("report") == 84
 
 
+def test_tasks_keep_the_file_order_wherever_their_dependencies_allow(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        tasks:
+          zeta: {shell: "true"}
+          alpha: {shell: "true"}
+          mid: {shell: "true"}
+          yak: {shell: "true", depends_on: [mid]}
+          bee: {shell: "true", depends_on: [zeta]}
+          kilo: {shell: "true", depends_on: [alpha, zeta]}
+          end: {shell: "true", depends_on: [bee, yak]}
+        """,
+    )
+    workflow = load_workflow(path)
+    written = ["zeta", "alpha", "mid", "yak", "bee", "kilo", "end"]
+    assert list(workflow.get_all_tasks()) == written  # a valid order is kept as it is
+    plan = [[task.name for task in layer] for layer in workflow.get_execution_plan()]
+    assert plan == [["zeta", "alpha", "mid"], ["yak", "bee", "kilo"], ["end"]]
+
+
+def test_tasks_written_before_their_dependencies_still_plan_in_file_order(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        """
+        tasks:
+          pear: {shell: "true", depends_on: [quince]}
+          rye: {shell: "true", depends_on: [sage]}
+          sage: {shell: "true"}
+          quince: {shell: "true"}
+        """,
+    )
+    workflow = load_workflow(path)
+    added = list(workflow.get_all_tasks())
+    assert added.index("quince") < added.index("pear")
+    assert added.index("sage") < added.index("rye")
+    plan = [[task.name for task in layer] for layer in workflow.get_execution_plan()]
+    assert plan == [["sage", "quince"], ["pear", "rye"]]
+
+
 def test_args_and_kwargs_make_a_picklable_partial(tmp_path: Path, mod: str) -> None:
     path = write(
         tmp_path,
