@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import select
 import signal
 import subprocess
 import textwrap
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from _cli import start_fw, write
-from _processes import alive
+from _processes import alive, ended
 
 from flowweaver import SequentialExecutor, TaskStatus, WorkflowError
 from flowweaver import shell as shell_module
@@ -27,22 +26,6 @@ pytestmark = pytest.mark.skipif(
     not hasattr(os, "pidfd_open") or not Path("/proc/self/stat").exists(),
     reason="waits for processes with Linux pidfds",
 )
-
-
-def ended(pid: int, timeout: float = 10) -> bool:
-    """Wait (on a pidfd: an event, not a sleep) until ``pid`` has exited; whether it did.
-
-    A signalled process that isn't our child dies a moment after the signal is sent.
-    """
-    try:
-        handle = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([handle], [], [], timeout)
-    finally:
-        os.close(handle)
-    return bool(readable) or not alive(pid)
 
 
 def join_killers() -> None:
