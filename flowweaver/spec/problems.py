@@ -38,6 +38,13 @@ def mark_at(text: str, offset: int) -> Mark:
     return Mark(line, offset - start + 1)
 
 
+def character_at(text: str, mark: Mark) -> str:
+    """The character of ``text`` at ``mark``, or an empty string past its line's end."""
+    lines = _LINE_BREAK.split(text, maxsplit=mark.line)
+    line = lines[mark.line - 1] if mark.line <= len(lines) else ""
+    return line[mark.column - 1 : mark.column] if mark.column >= 1 else ""
+
+
 class Problems:
     """The problems found in one spec file, each kept inside the file's extent."""
 
