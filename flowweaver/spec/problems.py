@@ -50,8 +50,20 @@ class Problems:
 
     def __init__(self, file: str, text: str = "") -> None:
         self.file = file
+        self._text = text
         self._line_lengths = [len(line) for line in _LINE_BREAK.split(text)]
+        self._line_starts: list[int] | None = None
         self._problems: set[Problem] = set()
+
+    def line_text(self, line: int) -> str:
+        """Line ``line`` (1-based) of the spec's text, without its line break."""
+        if self._line_starts is None:
+            found = _LINE_BREAK.finditer(self._text)
+            self._line_starts = [0, *(match.end() for match in found)]
+        if not 1 <= line <= len(self._line_starts):
+            return ""
+        start = self._line_starts[line - 1]
+        return self._text[start : start + self._line_lengths[line - 1]]
 
     def add(self, mark: Mark, path: KeyPath, message: str) -> None:
         line = min(max(mark.line, 1), len(self._line_lengths))

@@ -189,11 +189,92 @@ def test_unknown_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
             description: ${env.FW_TEST_UNSET:?say which day}
         """,
     ) == [
-        "5:17: tasks.a.kwargs.d: unknown parameter 'dya' in ${params.dya} (did you mean 'day'?)",
-        "5:37: tasks.a.kwargs.e: environment variable 'FW_TEST_UNSET' is not set "
+        "5:18: tasks.a.kwargs.d: unknown parameter 'dya' in ${params.dya} (did you mean 'day'?)",
+        "5:38: tasks.a.kwargs.e: environment variable 'FW_TEST_UNSET' is not set "
         "(write ${env.FW_TEST_UNSET:-default} to give a default)",
-        "5:64: tasks.a.kwargs.f: unknown reference '${day}': use ${params.NAME} or ${env.NAME}",
+        "5:65: tasks.a.kwargs.f: unknown reference '${day}': use ${params.NAME} or ${env.NAME}",
         "6:18: tasks.a.description: say which day",
+    ]
+
+
+HOME_HINT = (
+    "unknown reference '${HOME}': use ${params.NAME} or ${env.NAME}; "
+    "for the shell's own variable write $HOME or $${HOME}"
+)
+
+
+def test_a_shell_variable_in_braces_is_refused_with_the_ways_to_write_it(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        """
+        tasks:
+          a:
+            shell: echo ${HOME}
+          b: {shell: [echo, "${HOME}"]}
+          c: {shell: "echo ${HOME:-/tmp}"}
+        """,
+    ) == [
+        f"3:17: tasks.a.shell: {HOME_HINT}",
+        "4:22: tasks.b.shell[1]: unknown reference '${HOME}': use ${params.NAME} or ${env.NAME}",
+        "5:20: tasks.c.shell: unknown reference '${HOME:-/tmp}': use ${params.NAME} or "
+        "${env.NAME}; for the shell's own expansion write $${HOME:-/tmp}",
+    ]
+
+
+REFERENCES = r"""
+params: {day: monday}
+tasks:
+  plain:
+    shell: cp data/${day}.csv ${HOME}/out && echo ${env.FW_TEST_UNSET}
+  double:
+    shell: "echo ${HOME}"
+  single:
+    shell: 'echo it is ${HOME}'
+  flow: {shell: "echo ${HOME}", description: "day ${dya}"}
+  escaped:
+    shell: "echo\t${HOME}"
+  doubled-quote:
+    shell: 'echo ''${HOME}'''
+  block:
+    shell: |
+      echo ${HOME}
+  folded-plain:
+    shell: echo
+      ${HOME}
+  anchored:
+    shell: &cmd echo ${HOME}
+"""
+
+
+def test_a_reference_problem_points_at_its_dollar_when_the_string_is_written_as_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # exact where the source shows the string verbatim on one line (plain, or quoted
+    # without escapes); else at the string's start, never at a wrong place
+    monkeypatch.delenv("FW_TEST_UNSET", raising=False)
+    unset = (
+        "environment variable 'FW_TEST_UNSET' is not set "
+        "(write ${env.FW_TEST_UNSET:-default} to give a default)"
+    )
+    day = (
+        "unknown reference '${day}': use ${params.NAME} or ${env.NAME}; "
+        "for the shell's own variable write $day or $${day}"
+    )
+    dya = "unknown reference '${dya}': use ${params.NAME} or ${env.NAME}"
+    double_quote, single_quote = at(REFERENCES, 11, '"'), at(REFERENCES, 13, "'")
+    assert problems(tmp_path, REFERENCES) == [
+        f"{at(REFERENCES, 4, '${day}')}: tasks.plain.shell: {day}",
+        f"{at(REFERENCES, 4, '${HOME}')}: tasks.plain.shell: {HOME_HINT}",
+        f"{at(REFERENCES, 4, '${env')}: tasks.plain.shell: {unset}",
+        f"{at(REFERENCES, 6, '${')}: tasks.double.shell: {HOME_HINT}",
+        f"{at(REFERENCES, 8, '${')}: tasks.single.shell: {HOME_HINT}",
+        f"{at(REFERENCES, 9, '${HOME}')}: tasks.flow.shell: {HOME_HINT}",
+        f"{at(REFERENCES, 9, '${dya}')}: tasks.flow.description: {dya}",
+        f"{double_quote}: tasks.escaped.shell: {HOME_HINT}",
+        f"{single_quote}: tasks.doubled-quote.shell: {HOME_HINT}",
+        f"{at(REFERENCES, 15, '|')}: tasks.block.shell: {HOME_HINT}",
+        f"{at(REFERENCES, 18, 'echo')}: tasks.folded-plain.shell: {HOME_HINT}",
+        f"{at(REFERENCES, 21, '&cmd')}: tasks.anchored.shell: {HOME_HINT}",
     ]
 
 
