@@ -54,8 +54,11 @@ class ShellCommandError(RuntimeError):
             first = f"exit code {self.returncode}"
         if not self.stderr_tail:
             return first
+        last = f"{first}: {self.stderr_tail[-1]}"
+        if len(self.stderr_tail) == 1:  # the one line is said already
+            return last
         lines = "\n".join(f"  {line}" for line in self.stderr_tail)
-        return f"{first}: {self.stderr_tail[-1]}\nlast lines of stderr:\n{lines}"
+        return f"{last}\nlast lines of stderr:\n{lines}"
 
     def __reduce__(self) -> tuple[type[ShellCommandError], tuple[str, int, list[str]]]:
         return type(self), (self.command, self.returncode, self.stderr_tail)

@@ -222,7 +222,9 @@ SHELL_ERROR = (
     "ShellCommandError: exit code 2: psql: error: connection to server at "
     '"warehouse.internal" (10.0.0.12), port 5432 failed: Connection refused\n'
     "last lines of stderr:\n"
-    "  psql: error: connection to server failed"
+    "  psql: retrying once\n"
+    "  psql: error: connection to server at "
+    '"warehouse.internal" (10.0.0.12), port 5432 failed: Connection refused'
 )
 LONG_ERROR = "ValueError: " + "a very long message " * 20
 
@@ -273,12 +275,14 @@ failed: load-warehouse: ShellCommandError: exit code 2: psql: error: connection
 to server at "warehouse.internal" (10.0.0.12), port 5432 failed: Connection
 refused
   last lines of stderr:
-    psql: error: connection to server failed
+    psql: retrying once
+    psql: error: connection to server at "warehouse.internal" (10.0.0.12), port
+5432 failed: Connection refused
 failed: report-to-finance: ValueError: a very long message a very long message a
 """
 
 
 def test_summary_view_at_80_columns_golden() -> None:
     lines = [line.rstrip() for line in render(summary_view(failed_run()), width=80).splitlines()]
-    assert "\n".join(lines[:10]) + "\n" == GOLDEN_SUMMARY_80
+    assert "\n".join(lines[:12]) + "\n" == GOLDEN_SUMMARY_80
     assert lines[-1] == "3 tasks: 1 completed, 2 failed, 0 skipped, 0 cancelled in 2.41s"

@@ -82,6 +82,13 @@ def test_a_failure_holds_the_exit_code_and_the_last_lines_of_stderr(
     assert capsys.readouterr().err.splitlines() == [f"line {i}" for i in range(1, 8)]
 
 
+def test_a_single_line_of_stderr_is_shown_once(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ShellCommandError) as info:
+        ShellCommand(script="echo 'cp: cannot stat x' >&2; exit 1")()
+    assert str(info.value) == "exit code 1: cp: cannot stat x"
+    assert capsys.readouterr().err == "cp: cannot stat x\n"
+
+
 def test_a_missing_program_is_exit_127() -> None:
     with pytest.raises(ShellCommandError) as info:
         ShellCommand(argv=["fw-surely-no-such-program"])()
