@@ -295,6 +295,7 @@ def test_import_problems(tmp_path: Path) -> None:
         """
         LIMIT = 3
         def two(a, b, /, c, *, d): ...
+        def none(): ...
         class Thing:
             @staticmethod
             def make(size): ...
@@ -310,6 +311,7 @@ def test_import_problems(tmp_path: Path) -> None:
           e: {{call: {name}:Thing.make}}
           f: {{call: {name}:two, args: [1], kwargs: {{e: 1}}}}
           g: {{call: {name}:Thing.make, args: [1, 2]}}
+          h: {{call: {name}:none, args: [1]}}
         """
     assert problems(tmp_path, text, check_imports=True) == [
         "2:13: tasks.a.call: no module named 'fw_surely_missing_module'",
@@ -324,7 +326,8 @@ def test_import_problems(tmp_path: Path) -> None:
         "7:13: tasks.f.call: positional-only parameter 'b' must be given in args",
         f"{at(text, 7, 'e: 1')}: tasks.f.kwargs.e: {name}:two takes no argument 'e'",
         f"{at(text, 8, '[1, 2]')}: tasks.g.args: {name}:Thing.make takes 1 positional "
-        "arguments, not 2",
+        "argument, not 2",
+        f"{at(text, 9, '[1]')}: tasks.h.args: {name}:none takes no positional arguments, not 1",
     ]
 
 
