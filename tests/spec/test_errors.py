@@ -11,6 +11,7 @@ import pytest
 
 from flowweaver import SpecError
 from flowweaver.spec import load_workflow, validate_spec
+from flowweaver.spec.problems import did_you_mean
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -384,3 +385,40 @@ def test_invalid_gallery_gives_exactly_the_expected_lines(
     expected = spec.with_suffix(".expected").read_text(encoding="utf-8").splitlines()
     found = [str(problem) for problem in validate_spec(relative)]
     assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "choices", "meant"),
+    [
+        ("date", ["day", "limit"], "day"),  # short words: one letter is a big share of them
+        ("Day", ["day", "limit"], "day"),
+        ("desc", ["description", "depends_on"], "description"),  # a word's beginning
+        ("timout", ["timeout", "retries"], "timeout"),
+        ("retires", ["retries", "retry_on"], "retries"),
+        # and never a guess that shares too little
+        ("limit", ["line"], None),
+        ("foo", ["format", "force"], None),
+        ("max", ["max_workers", "max_retry_delay"], None),  # which one?
+        ("date", ["data_dir"], None),
+        ("env", ["executor", "description"], None),
+        ("id", ["inputs"], None),
+        ("day", ["dog"], None),
+        ("de", ["depends_on", "description", "defaults"], None),
+    ],
+)
+def test_did_you_mean(word: str, choices: list[str], meant: str | None) -> None:
+    assert did_you_mean(word, choices) == (f" (did you mean {meant!r}?)" if meant else "")
+
+
+def test_a_keyword_the_callable_does_not_take_gets_a_did_you_mean(tmp_path: Path) -> None:
+    name = module(tmp_path, "def load(day, limit=10): ...\n")
+    text = f"""
+        tasks:
+          a: {{call: {name}:load, kwargs: {{date: "2026-11-26"}}}}
+        """
+    assert problems(tmp_path, text, check_imports=True) == [
+        f"2:13: tasks.a.call: {name}:load needs argument 'day': give it in args, kwargs or "
+        "inputs, or depend on a task of that name",
+        f"{at(text, 2, 'date')}: tasks.a.kwargs.date: {name}:load takes no argument 'date' "
+        "(did you mean 'day'?)",
+    ]
