@@ -22,7 +22,23 @@ from flowweaver.spec.problems import did_you_mean
 
 
 class ResolveError(Exception):
-    """A name in a spec can't be resolved; the message says why, in one line."""
+    """A name in a spec can't be resolved; the message says why, in one line.
+
+    ``module`` is set when the reason is a module that can't be imported (then every
+    name in it fails alike), and ``short`` says that in a few words.
+    """
+
+    def __init__(self, message: str, module: str | None = None, short: str = "") -> None:
+        super().__init__(message)
+        self.module = module
+        self.short = short or message
+
+
+class MissingModuleError(ResolveError):
+    """The module itself (not something it imports) does not exist."""
+
+    def __init__(self, module: str) -> None:
+        super().__init__(f"no module named {module!r}", module)
 
 
 def add_import_dirs(dirs: Iterable[str]) -> None:
@@ -44,13 +60,14 @@ class Resolver:
 
     def __init__(self) -> None:
         self._cache: dict[str, Any] = {}
+        self._modules: dict[str, Any] = {}
 
     def resolve(self, target: str) -> Any:
         """The object ``target`` names; :class:`ResolveError` when there is none."""
         found = self._cache.get(target)
         if found is None:
             try:
-                found = _resolve(target)
+                found = self._resolve(target)
             except ResolveError as exc:
                 found = exc
             self._cache[target] = found
@@ -78,48 +95,58 @@ class Resolver:
             raise ResolveError(f"{name!r} is not an exception class")
         return found
 
+    def _resolve(self, target: str) -> Any:
+        if ":" in target:
+            module_name, _, attributes = target.partition(":")
+            return _attribute(self._import(module_name), module_name, attributes.split("."))
+        parts = target.split(".")
+        first_missing: ResolveError | None = None
+        for cut in range(len(parts) - 1, 0, -1):
+            module_name = ".".join(parts[:cut])
+            try:
+                module = self._import(module_name)
+            except MissingModuleError as exc:
+                first_missing = first_missing or exc
+                continue
+            try:
+                return _attribute(module, module_name, parts[cut:])
+            except ResolveError:
+                if first_missing is not None:
+                    raise first_missing from None
+                raise
+        raise first_missing or ResolveError(f"{target!r} names no module")
+
+    def _import(self, module_name: str) -> Any:
+        """The module, imported once: a module that fails to import fails once (its code
+        doesn't run again for each name in it)."""
+        found = self._modules.get(module_name)
+        if found is None:
+            try:
+                found = _import(module_name)
+            except ResolveError as exc:
+                found = exc
+            self._modules[module_name] = found
+        if isinstance(found, ResolveError):
+            raise found
+        return found
+
 
 def _builtin_exceptions() -> list[str]:
     names = vars(builtins)
     return [n for n, v in names.items() if isinstance(v, type) and issubclass(v, BaseException)]
 
 
-def _resolve(target: str) -> Any:
-    if ":" in target:
-        module_name, _, attributes = target.partition(":")
-        return _attribute(_import(module_name), module_name, attributes.split("."))
-    parts = target.split(".")
-    first_missing: ResolveError | None = None
-    for cut in range(len(parts) - 1, 0, -1):
-        module_name = ".".join(parts[:cut])
-        try:
-            module = _import(module_name)
-        except _MissingModule as exc:
-            first_missing = first_missing or exc
-            continue
-        try:
-            return _attribute(module, module_name, parts[cut:])
-        except ResolveError:
-            if first_missing is not None:
-                raise first_missing from None
-            raise
-    raise first_missing or ResolveError(f"{target!r} names no module")
-
-
-class _MissingModule(ResolveError):
-    """The module itself (not something it imports) does not exist."""
-
-
 def _import(module_name: str) -> Any:
+    failed = f"importing {module_name!r} failed"
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
         if module_name == missing or module_name.startswith(missing + "."):
-            raise _MissingModule(f"no module named {missing!r}") from None
-        raise ResolveError(f"importing {module_name!r} failed: {_one_line(exc)}") from None
+            raise MissingModuleError(missing) from None
+        raise ResolveError(f"{failed}: {_one_line(exc)}", module_name, failed) from None
     except (Exception, SystemExit) as exc:
-        raise ResolveError(f"importing {module_name!r} failed: {_one_line(exc)}") from None
+        raise ResolveError(f"{failed}: {_one_line(exc)}", module_name, failed) from None
 
 
 def _attribute(obj: Any, owner: str, names: list[str]) -> Any:

@@ -314,8 +314,10 @@ def test_import_problems(tmp_path: Path) -> None:
           g: {{call: {name}:Thing.make, args: [1, 2]}}
           h: {{call: {name}:none, args: [1]}}
         """
+    looked = f"the spec's folder {tmp_path}, the current directory {Path.cwd()}"
     assert problems(tmp_path, text, check_imports=True) == [
-        "2:13: tasks.a.call: no module named 'fw_surely_missing_module'",
+        "2:13: tasks.a.call: no module named 'fw_surely_missing_module' "
+        f"(looked in {looked}, and the rest of sys.path)",
         f"3:13: tasks.b.call: '{name}' has no attribute 'tow' (did you mean 'two'?)",
         f"4:13: tasks.c.call: '{name}.LIMIT' is not callable (it is a int)",
         f"5:13: tasks.d.call: importing '{broken}' failed: ModuleNotFoundError: "
@@ -382,7 +384,8 @@ def test_invalid_gallery_gives_exactly_the_expected_lines(
     monkeypatch.chdir(ROOT)
     monkeypatch.delenv("FLOWWEAVER_TEST_UNSET", raising=False)
     relative = spec.relative_to(ROOT)
-    expected = spec.with_suffix(".expected").read_text(encoding="utf-8").splitlines()
+    text = spec.with_suffix(".expected").read_text(encoding="utf-8")
+    expected = text.replace("{ROOT}", str(ROOT)).splitlines()  # where modules are looked for
     found = [str(problem) for problem in validate_spec(relative)]
     assert found == expected
 
@@ -421,4 +424,48 @@ def test_a_keyword_the_callable_does_not_take_gets_a_did_you_mean(tmp_path: Path
         "inputs, or depend on a task of that name",
         f"{at(text, 2, 'date')}: tasks.a.kwargs.date: {name}:load takes no argument 'date' "
         "(did you mean 'day'?)",
+    ]
+
+
+def test_a_module_that_cannot_be_imported_is_reported_once_saying_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs, work = tmp_path / "specs", tmp_path / "work"
+    specs.mkdir()
+    work.mkdir()
+    monkeypatch.chdir(work)
+    calls = tmp_path / "imported"
+    source = f"with open({str(calls)!r}, 'a') as calls:\n    calls.write('x')\n"
+    broken = module(specs, source + "raise RuntimeError('no')\n")
+    text = f"""
+        tasks:
+          a: {{call: fw_surely_missing_module:f}}
+          b: {{call: fw_surely_missing_module:g}}
+          c: {{call: fw_surely_missing_module.sub.h}}
+          d: {{call: {broken}:f}}
+          e: {{call: {broken}:g, retry_on: [fw_surely_missing_module.Error]}}
+        """
+    looked = f"looked in the spec's folder {specs}, the current directory {work}"
+    assert problems(specs, text, check_imports=True) == [
+        f"2:13: tasks.a.call: no module named 'fw_surely_missing_module' ({looked}, "
+        "and the rest of sys.path)",
+        "3:13: tasks.b.call: no module named 'fw_surely_missing_module': see line 2",
+        "4:13: tasks.c.call: no module named 'fw_surely_missing_module': see line 2",
+        f"5:13: tasks.d.call: importing '{broken}' failed: RuntimeError: no",
+        f"6:13: tasks.e.call: importing '{broken}' failed: see line 5",
+        f"{at(text, 6, 'fw_surely_missing_module.Error')}: "
+        "tasks.e.retry_on[0]: no module named 'fw_surely_missing_module': see line 2",
+    ]
+    assert calls.read_text() == "x"  # imported once, not once per task
+
+
+def test_where_a_module_was_looked_for_is_one_folder_when_the_spec_is_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert problems(
+        tmp_path, "tasks: {a: {call: fw_surely_missing_module:f}}\n", check_imports=True
+    ) == [
+        "1:19: tasks.a.call: no module named 'fw_surely_missing_module' (looked in the spec's "
+        f"folder, also the current directory, {tmp_path}, and the rest of sys.path)"
     ]
