@@ -37,7 +37,7 @@ class TaskFactory:
         self.shell_env = shell_env
         self.check_imports = check_imports
         self.import_dirs = import_dirs
-        self.resolver = Resolver()
+        self.resolver = Resolver(report.file, [d for d in import_dirs if d])
         self._signatures: dict[str, inspect.Signature | None] = {}
         self._unimportable: dict[str, Mark] = {}
 

@@ -5,6 +5,15 @@
 attributes (dotted attribute paths work in both forms: ``pkg.mod:Class.method``).
 Whatever goes wrong — a missing module, an error raised while importing it, a
 missing attribute — becomes a :class:`ResolveError` with a one-line message.
+
+One process may load several specs, and Python imports a module name once: if two
+specs each sit beside their own ``tasks.py``, the second would get the first one's
+module. Loading each spec's modules under names of their own would break the process
+executor, whose workers import a task's function by its module name (with the
+spec's folder on ``sys.path``) in a fresh interpreter. So a name stays one module,
+and a spec whose folder (or the current directory) holds its own file for a module
+name already imported from another file is refused, naming both files
+(:meth:`Resolver._clash`).
 """
 
 from __future__ import annotations
@@ -14,8 +23,9 @@ import importlib
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from importlib.machinery import PathFinder
 from typing import Any
 
 from flowweaver.spec.problems import did_you_mean
@@ -56,9 +66,15 @@ def add_import_dirs(dirs: Iterable[str]) -> None:
 
 
 class Resolver:
-    """Resolves dotted names to objects, caching each answer (and each failure)."""
+    """Resolves dotted names to objects, caching each answer (and each failure).
 
-    def __init__(self) -> None:
+    With ``dirs`` (the folders ``spec`` looks for its modules in first), a module name
+    already imported from another file than the one ``dirs`` hold is an error.
+    """
+
+    def __init__(self, spec: str = "", dirs: Sequence[str] = ()) -> None:
+        self.spec = spec
+        self.dirs = [os.path.abspath(d) for d in dirs]
         self._cache: dict[str, Any] = {}
         self._modules: dict[str, Any] = {}
 
@@ -122,6 +138,7 @@ class Resolver:
         found = self._modules.get(module_name)
         if found is None:
             try:
+                self._clash(module_name)
                 found = _import(module_name)
             except ResolveError as exc:
                 found = exc
@@ -129,6 +146,42 @@ class Resolver:
         if isinstance(found, ResolveError):
             raise found
         return found
+
+    def _clash(self, module_name: str) -> None:
+        """Raise if ``module_name`` (or a package above it) is imported already from
+        another file than the one this spec's folders hold under that name."""
+        search: list[str] | None = self.dirs
+        parts = module_name.split(".")
+        for count in range(1, len(parts) + 1):
+            name = ".".join(parts[:count])
+            own = PathFinder.find_spec(name, search) if search else None
+            if own is None:
+                return  # not in the spec's folders: whatever Python finds is the one
+            loaded = getattr(sys.modules.get(name), "__file__", None)
+            if loaded is None and name not in sys.modules:
+                return  # not imported yet: this spec's folders come first on sys.path
+            if loaded is not None and own.origin is not None and not _same(loaded, own.origin):
+                raise ResolveError(
+                    f"module {name!r} of {self.spec} is {_shown(own.origin)}, but {name!r} "
+                    f"is already imported from {_shown(loaded)}: give one of them another name",
+                    name,
+                    f"module {name!r} is already imported from {_shown(loaded)}",
+                )
+            locations = own.submodule_search_locations
+            search = list(locations) if locations is not None else None
+
+
+def _same(path: str, other: str) -> bool:
+    return os.path.realpath(path) == os.path.realpath(other)
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the current directory when it is inside it, else absolute."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return path if relative.startswith(os.pardir) else relative
 
 
 def _builtin_exceptions() -> list[str]:

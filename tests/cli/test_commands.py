@@ -346,6 +346,25 @@ def test_validate_many_files(here: Path) -> None:
     assert skipped.stdout.splitlines()[0] == "noimport.yaml: ok (1 task, 1 layer)"
 
 
+def test_validate_refuses_two_specs_whose_modules_share_a_name(tmp_path: Path) -> None:
+    # one process validates both: b's 'tasks' would be a's module, already imported
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write(tmp_path / "a", "tasks.py", "def fa():\n    return 'a'\n")
+    write(tmp_path / "b", "tasks.py", "def fb():\n    return 'b'\n")
+    write(tmp_path / "a", "a.yaml", "tasks:\n  x: {call: tasks.fa}\n")
+    write(tmp_path / "b", "b.yaml", "tasks:\n  y: {call: tasks.fb}\n")
+    result = fw("validate", "a/a.yaml", "b/b.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout.splitlines() == ["a/a.yaml: ok (1 task, 1 layer)"]
+    assert result.stderr.splitlines() == [
+        "b/b.yaml:2:13: tasks.y.call: module 'tasks' of b/b.yaml is b/tasks.py, but 'tasks' "
+        "is already imported from a/tasks.py: give one of them another name"
+    ]
+    alone = fw("validate", "b/b.yaml", cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+
+
 def test_graph_mermaid_and_dot(here: Path) -> None:
     mermaid = fw("graph", "chain.yaml", cwd=here)
     assert mermaid.returncode == 0
