@@ -101,6 +101,10 @@ class ShellCommand:
         on_abandon(stop)
         try:
             with _spawning:  # exit waits for a command being started, then ends it
+                # the keeper first: started only after the command (a Python process
+                # to start, tens of milliseconds), a SIGKILL meanwhile left the
+                # command's group to nobody; now telling it is one write
+                _keeper.start()
                 process = subprocess.Popen(
                     self.command,
                     stdin=subprocess.DEVNULL,
