@@ -16,7 +16,7 @@ from flowweaver.task import TaskStatus
 from .pipe import Lines
 from .reporter import RunHeader, RunOutcome
 from .store import resume_lines
-from .summary import extras_line, first_line, seconds, totals_line
+from .summary import extras_line, failure_lines, first_line, seconds, totals_line
 from .tracker import Snapshot
 
 
@@ -54,10 +54,7 @@ def format_header(header: RunHeader, now: float) -> list[str]:
 
 def format_summary(snapshot: Snapshot) -> list[str]:
     """The failed tasks with their whole error, the extras and the totals line."""
-    lines = []
-    for row in snapshot.rows:
-        if row.status is TaskStatus.FAILED and row.error:
-            lines.append(f"failed: {row.name}: {row.error.strip()}".replace("\n", "\n  "))
+    lines = failure_lines(snapshot)
     extras = extras_line(snapshot)
     if extras:
         lines.append(extras)

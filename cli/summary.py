@@ -21,6 +21,16 @@ def totals_line(snapshot: Snapshot) -> str:
     return f"{snapshot.total} {noun}: {counts} in {snapshot.elapsed:.2f}s"
 
 
+def failure_lines(snapshot: Snapshot) -> list[str]:
+    """``failed: load: ValueError: …`` for each failed task, with its whole error (its
+    further lines indented): what every summary says, however narrow the table."""
+    return [
+        f"failed: {row.name}: {row.error.strip()}".replace("\n", "\n  ")
+        for row in snapshot.rows
+        if row.status is TaskStatus.FAILED and row.error
+    ]
+
+
 def extras_line(snapshot: Snapshot) -> str | None:
     """``2 cached, 3 reused, 1 retry``, or ``None`` when there is none of these."""
     parts = []

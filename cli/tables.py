@@ -14,7 +14,14 @@ from rich.text import Text
 
 from flowweaver.task import TaskStatus
 
-from .summary import extras_line, first_line, seconds, status_label, totals_line
+from .summary import (
+    extras_line,
+    failure_lines,
+    first_line,
+    seconds,
+    status_label,
+    totals_line,
+)
 from .tracker import Snapshot, TaskRow
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -41,21 +48,28 @@ def status_cell(row: TaskRow, now: float) -> Text:
 
 
 def task_table(rows: tuple[TaskRow, ...], now: float, *, caption: str | None = None) -> Table:
+    """One row per task. The error is the column that gives way to the terminal's width:
+    Rich narrows the columns that may wrap first, and only this one may, while its
+    cells stay one line cut with ``…``; the name and status are never cut."""
     table = Table(box=None, pad_edge=False, caption=caption, caption_justify="left")
-    table.add_column("task", no_wrap=True, overflow="ellipsis", max_width=40)
+    table.add_column("task", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("attempt", justify="right", no_wrap=True)
     table.add_column("duration", justify="right", no_wrap=True)
-    table.add_column("error", no_wrap=True, overflow="ellipsis", style="red", ratio=1)
+    table.add_column(_one_line("error"), overflow="ellipsis", style="red")
     for row in rows:
         table.add_row(
             row.name,
             status_cell(row, now),
             str(row.attempt) if row.attempt else "",
             seconds(row.elapsed(now)),
-            first_line(row.error),
+            _one_line(first_line(row.error)),
         )
     return table
+
+
+def _one_line(text: str) -> Text:
+    return Text(text, no_wrap=True, overflow="ellipsis")
 
 
 def progress_line(snapshot: Snapshot) -> Table:
@@ -100,13 +114,15 @@ def summary_rows(snapshot: Snapshot, limit: int = SUMMARY_MAX_ROWS) -> tuple[Tas
 
 
 def summary_view(snapshot: Snapshot, limit: int = SUMMARY_MAX_ROWS) -> RenderableType:
-    """The final table of the tasks, the extras line and the totals line."""
+    """The final table of the tasks, each failed task with its whole error (as the plain
+    summary says it), the extras line and the totals line."""
     rows = summary_rows(snapshot, limit)
     left_out = len(snapshot.rows) - len(rows)
     caption = f"… and {left_out} completed tasks" if left_out else None
     parts: list[RenderableType] = [task_table(rows, snapshot.now, caption=caption)]
     if not rows:
         parts = [Text(f"all {left_out} tasks completed")]
+    parts.extend(Text(line) for line in failure_lines(snapshot))
     extras = extras_line(snapshot)
     if extras:
         parts.append(Text(extras))

@@ -98,7 +98,11 @@ def pending_signal() -> int | None:
 @contextmanager
 def interruptible_wait() -> Iterator[None]:
     """While blocked outside a run (waiting for a lock), a signal stops the wait at once
-    with ``RunInterrupted`` instead of being kept for the run."""
+    with ``RunInterrupted`` instead of being kept for the run; so does one kept from
+    just before the wait (after the message that says it waits, say)."""
+    if _router.pending is not None:
+        signum, _router.pending = _router.pending, None
+        raise RunInterrupted(signum)
     waiting, _router.waiting = _router.waiting, True
     try:
         yield

@@ -54,6 +54,13 @@ class Keeper:
         self._pipe: IO[bytes] | None = None
         self._broken = False
 
+    def start(self) -> None:
+        """Start the keeper now, if it isn't running: call it before a command starts,
+        so that telling the keeper about the command's group is only a write."""
+        with self._lock:
+            if self._pipe is None and not self._broken:
+                self._start()
+
     def watch(self, pgid: int) -> None:
         """A command's group started: end it if this process dies first."""
         self._send(b"+%d\n" % pgid)

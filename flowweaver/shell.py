@@ -54,8 +54,11 @@ class ShellCommandError(RuntimeError):
             first = f"exit code {self.returncode}"
         if not self.stderr_tail:
             return first
+        last = f"{first}: {self.stderr_tail[-1]}"
+        if len(self.stderr_tail) == 1:  # the one line is said already
+            return last
         lines = "\n".join(f"  {line}" for line in self.stderr_tail)
-        return f"{first}: {self.stderr_tail[-1]}\nlast lines of stderr:\n{lines}"
+        return f"{last}\nlast lines of stderr:\n{lines}"
 
     def __reduce__(self) -> tuple[type[ShellCommandError], tuple[str, int, list[str]]]:
         return type(self), (self.command, self.returncode, self.stderr_tail)
@@ -98,6 +101,10 @@ class ShellCommand:
         on_abandon(stop)
         try:
             with _spawning:  # exit waits for a command being started, then ends it
+                # the keeper first: started only after the command (a Python process
+                # to start, tens of milliseconds), a SIGKILL meanwhile left the
+                # command's group to nobody; now telling it is one write
+                _keeper.start()
                 process = subprocess.Popen(
                     self.command,
                     stdin=subprocess.DEVNULL,

@@ -52,8 +52,10 @@ class _Binding:
         args = self.task.values.get("args", [])
         accepted = [p for p in self.params if p.kind in _POSITIONAL]
         if len(args) > len(accepted) and not any(p.kind is _P.VAR_POSITIONAL for p in self.params):
-            given = len(args)
-            message = f"{self.target} takes {len(accepted)} positional arguments, not {given}"
+            takes = {0: "no positional arguments", 1: "1 positional argument"}.get(
+                len(accepted), f"{len(accepted)} positional arguments"
+            )
+            message = f"{self.target} takes {takes}, not {len(args)}"
             self.report.add(self.task.locate("args"), self.task.path("args"), message)
         self.filled.update(p.name for p in accepted[: len(args)])
 

@@ -10,8 +10,8 @@ from typing import Any
 from flowweaver.shell import ShellCommand
 from flowweaver.spec.binding import check_binding, signature_of
 from flowweaver.spec.document import Document, TaskDef
-from flowweaver.spec.imports import ImportedLater, ResolveError, Resolver
-from flowweaver.spec.problems import Problems
+from flowweaver.spec.imports import ImportedLater, MissingModuleError, ResolveError, Resolver
+from flowweaver.spec.problems import Mark, Problems
 from flowweaver.task import Task
 from flowweaver.workflow import SpecInfo, Workflow
 
@@ -19,14 +19,27 @@ _POLICY = ("retries", "timeout", "retry_delay", "retry_backoff", "max_retry_dela
 
 
 class TaskFactory:
-    """Makes each task's function and exception classes, importing only when asked to."""
+    """Makes each task's function and exception classes, importing only when asked to.
 
-    def __init__(self, report: Problems, shell_env: dict[str, str], *, check_imports: bool) -> None:
+    ``import_dirs`` are the spec's folder and the current directory, where a spec's
+    modules are looked for first (named when one is missing).
+    """
+
+    def __init__(
+        self,
+        report: Problems,
+        shell_env: dict[str, str],
+        *,
+        check_imports: bool,
+        import_dirs: tuple[str, str] = ("", ""),
+    ) -> None:
         self.report = report
         self.shell_env = shell_env
         self.check_imports = check_imports
-        self.resolver = Resolver()
+        self.import_dirs = import_dirs
+        self.resolver = Resolver(report.file, [d for d in import_dirs if d])
         self._signatures: dict[str, inspect.Signature | None] = {}
+        self._unimportable: dict[str, Mark] = {}
 
     def task(self, definition: TaskDef) -> Task | None:
         """The task, or ``None`` after reporting why it can't be made."""
@@ -72,7 +85,7 @@ class TaskFactory:
         try:
             fn = self.resolver.callable(target)
         except ResolveError as exc:
-            self.report.add(definition.locate("call"), definition.path("call"), str(exc))
+            self._unresolved(definition, ("call",), exc)
             return None
         if target not in self._signatures:
             self._signatures[target] = signature_of(fn)
@@ -95,10 +108,33 @@ class TaskFactory:
             try:
                 found.append(self.resolver.exception(name))
             except ResolveError as exc:
-                where = ("retry_on", position)
-                self.report.add(definition.locate(*where), definition.path(*where), str(exc))
+                self._unresolved(definition, ("retry_on", position), exc)
                 ok = False
         return (tuple(found) or (Exception,)) if ok else None
+
+    def _unresolved(
+        self, definition: TaskDef, where: tuple[str | int, ...], exc: ResolveError
+    ) -> None:
+        """Report ``exc`` at ``where``; a module that can't be imported in full only at
+        the first place that names it (saying where a missing one was looked for), and
+        in short at the others."""
+        mark = definition.locate(*where)
+        message = str(exc)
+        if exc.module is not None:
+            first = self._unimportable.setdefault(exc.module, mark)
+            if first is not mark:
+                message = f"{exc.short}: see line {first.line}"
+            elif isinstance(exc, MissingModuleError):
+                message = f"{message} ({self._looked_in()})"
+        self.report.add(mark, definition.path(*where), message)
+
+    def _looked_in(self) -> str:
+        spec_dir, cwd = self.import_dirs
+        if spec_dir == cwd:
+            folders = f"the spec's folder, also the current directory, {spec_dir}"
+        else:
+            folders = f"the spec's folder {spec_dir}, the current directory {cwd}"
+        return f"looked in {folders}, and the rest of sys.path"
 
 
 def build_workflow(document: Document, tasks: list[Task], path: str, sha256: str) -> Workflow:

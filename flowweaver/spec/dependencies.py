@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
+
 from flowweaver import graph
 from flowweaver.spec.document import TaskDef
 from flowweaver.spec.problems import KeyPath, Mark, Problems, did_you_mean
@@ -11,7 +14,8 @@ MAX_CYCLES = 5
 
 
 def order_tasks(tasks: list[TaskDef], report: Problems) -> list[TaskDef]:
-    """``tasks`` in an order where each comes after its dependencies (file order otherwise).
+    """``tasks`` in the order to add them to the workflow: each after its dependencies,
+    and otherwise in file order (see :func:`file_order`).
 
     Reports unknown dependencies (with a did-you-mean), self-dependencies and cycles.
     """
@@ -19,8 +23,39 @@ def order_tasks(tasks: list[TaskDef], report: Problems) -> list[TaskDef]:
     deps = {task.name: _known_dependencies(task, index, report) for task in tasks}
     _report_cycles(deps, index, tasks, report)
     parents = [[index[dep] for dep in deps[task.name]] for task in tasks]
-    order = graph.topological_order(parents)
+    order = file_order(parents)
     return tasks if order is None else [tasks[position] for position in order]
+
+
+def file_order(parents: list[list[int]]) -> list[int] | None:
+    """The file positions in an order that keeps the file's order wherever the
+    dependencies allow; ``None`` when there is a cycle.
+
+    The plan lists a layer's tasks in the order they were added, so the tasks of
+    one layer are added in file order even when one of them is written before a
+    dependency; past that, the task written first is added first (a valid file
+    order is kept as it is).
+    """
+    try:
+        layers = graph.layers(parents)
+    except ValueError:  # a cycle, reported already
+        return None
+    before = [list(ups) for ups in parents]
+    for layer in layers:
+        for earlier, later in itertools.pairwise(layer):
+            before[later].append(earlier)
+    children = graph.children_of(before)
+    waiting = [len(ups) for ups in before]
+    ready = [node for node, count in enumerate(waiting) if count == 0]
+    order: list[int] = []
+    while ready:
+        node = heapq.heappop(ready)  # ``ready`` is sorted, hence a heap, to start with
+        order.append(node)
+        for child in children[node]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                heapq.heappush(ready, child)
+    return order
 
 
 def _known_dependencies(task: TaskDef, index: dict[str, int], report: Problems) -> list[str]:

@@ -5,6 +5,15 @@
 attributes (dotted attribute paths work in both forms: ``pkg.mod:Class.method``).
 Whatever goes wrong — a missing module, an error raised while importing it, a
 missing attribute — becomes a :class:`ResolveError` with a one-line message.
+
+One process may load several specs, and Python imports a module name once: if two
+specs each sit beside their own ``tasks.py``, the second would get the first one's
+module. Loading each spec's modules under names of their own would break the process
+executor, whose workers import a task's function by its module name (with the
+spec's folder on ``sys.path``) in a fresh interpreter. So a name stays one module,
+and a spec whose folder (or the current directory) holds its own file for a module
+name already imported from another file is refused, naming both files
+(:meth:`Resolver._clash`).
 """
 
 from __future__ import annotations
@@ -14,15 +23,32 @@ import importlib
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from importlib.machinery import PathFinder
 from typing import Any
 
 from flowweaver.spec.problems import did_you_mean
 
 
 class ResolveError(Exception):
-    """A name in a spec can't be resolved; the message says why, in one line."""
+    """A name in a spec can't be resolved; the message says why, in one line.
+
+    ``module`` is set when the reason is a module that can't be imported (then every
+    name in it fails alike), and ``short`` says that in a few words.
+    """
+
+    def __init__(self, message: str, module: str | None = None, short: str = "") -> None:
+        super().__init__(message)
+        self.module = module
+        self.short = short or message
+
+
+class MissingModuleError(ResolveError):
+    """The module itself (not something it imports) does not exist."""
+
+    def __init__(self, module: str) -> None:
+        super().__init__(f"no module named {module!r}", module)
 
 
 def add_import_dirs(dirs: Iterable[str]) -> None:
@@ -40,17 +66,24 @@ def add_import_dirs(dirs: Iterable[str]) -> None:
 
 
 class Resolver:
-    """Resolves dotted names to objects, caching each answer (and each failure)."""
+    """Resolves dotted names to objects, caching each answer (and each failure).
 
-    def __init__(self) -> None:
+    With ``dirs`` (the folders ``spec`` looks for its modules in first), a module name
+    already imported from another file than the one ``dirs`` hold is an error.
+    """
+
+    def __init__(self, spec: str = "", dirs: Sequence[str] = ()) -> None:
+        self.spec = spec
+        self.dirs = [os.path.abspath(d) for d in dirs]
         self._cache: dict[str, Any] = {}
+        self._modules: dict[str, Any] = {}
 
     def resolve(self, target: str) -> Any:
         """The object ``target`` names; :class:`ResolveError` when there is none."""
         found = self._cache.get(target)
         if found is None:
             try:
-                found = _resolve(target)
+                found = self._resolve(target)
             except ResolveError as exc:
                 found = exc
             self._cache[target] = found
@@ -78,48 +111,95 @@ class Resolver:
             raise ResolveError(f"{name!r} is not an exception class")
         return found
 
+    def _resolve(self, target: str) -> Any:
+        if ":" in target:
+            module_name, _, attributes = target.partition(":")
+            return _attribute(self._import(module_name), module_name, attributes.split("."))
+        parts = target.split(".")
+        first_missing: ResolveError | None = None
+        for cut in range(len(parts) - 1, 0, -1):
+            module_name = ".".join(parts[:cut])
+            try:
+                module = self._import(module_name)
+            except MissingModuleError as exc:
+                first_missing = first_missing or exc
+                continue
+            try:
+                return _attribute(module, module_name, parts[cut:])
+            except ResolveError:
+                if first_missing is not None:
+                    raise first_missing from None
+                raise
+        raise first_missing or ResolveError(f"{target!r} names no module")
+
+    def _import(self, module_name: str) -> Any:
+        """The module, imported once: a module that fails to import fails once (its code
+        doesn't run again for each name in it)."""
+        found = self._modules.get(module_name)
+        if found is None:
+            try:
+                self._clash(module_name)
+                found = _import(module_name)
+            except ResolveError as exc:
+                found = exc
+            self._modules[module_name] = found
+        if isinstance(found, ResolveError):
+            raise found
+        return found
+
+    def _clash(self, module_name: str) -> None:
+        """Raise if ``module_name`` (or a package above it) is imported already from
+        another file than the one this spec's folders hold under that name."""
+        search: list[str] | None = self.dirs
+        parts = module_name.split(".")
+        for count in range(1, len(parts) + 1):
+            name = ".".join(parts[:count])
+            own = PathFinder.find_spec(name, search) if search else None
+            if own is None:
+                return  # not in the spec's folders: whatever Python finds is the one
+            loaded = getattr(sys.modules.get(name), "__file__", None)
+            if loaded is None and name not in sys.modules:
+                return  # not imported yet: this spec's folders come first on sys.path
+            if loaded is not None and own.origin is not None and not _same(loaded, own.origin):
+                raise ResolveError(
+                    f"module {name!r} of {self.spec} is {_shown(own.origin)}, but {name!r} "
+                    f"is already imported from {_shown(loaded)}: give one of them another name",
+                    name,
+                    f"module {name!r} is already imported from {_shown(loaded)}",
+                )
+            locations = own.submodule_search_locations
+            search = list(locations) if locations is not None else None
+
+
+def _same(path: str, other: str) -> bool:
+    return os.path.realpath(path) == os.path.realpath(other)
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the current directory when it is inside it, else absolute."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return path if relative.startswith(os.pardir) else relative
+
 
 def _builtin_exceptions() -> list[str]:
     names = vars(builtins)
     return [n for n, v in names.items() if isinstance(v, type) and issubclass(v, BaseException)]
 
 
-def _resolve(target: str) -> Any:
-    if ":" in target:
-        module_name, _, attributes = target.partition(":")
-        return _attribute(_import(module_name), module_name, attributes.split("."))
-    parts = target.split(".")
-    first_missing: ResolveError | None = None
-    for cut in range(len(parts) - 1, 0, -1):
-        module_name = ".".join(parts[:cut])
-        try:
-            module = _import(module_name)
-        except _MissingModule as exc:
-            first_missing = first_missing or exc
-            continue
-        try:
-            return _attribute(module, module_name, parts[cut:])
-        except ResolveError:
-            if first_missing is not None:
-                raise first_missing from None
-            raise
-    raise first_missing or ResolveError(f"{target!r} names no module")
-
-
-class _MissingModule(ResolveError):
-    """The module itself (not something it imports) does not exist."""
-
-
 def _import(module_name: str) -> Any:
+    failed = f"importing {module_name!r} failed"
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
         if module_name == missing or module_name.startswith(missing + "."):
-            raise _MissingModule(f"no module named {missing!r}") from None
-        raise ResolveError(f"importing {module_name!r} failed: {_one_line(exc)}") from None
+            raise MissingModuleError(missing) from None
+        raise ResolveError(f"{failed}: {_one_line(exc)}", module_name, failed) from None
     except (Exception, SystemExit) as exc:
-        raise ResolveError(f"importing {module_name!r} failed: {_one_line(exc)}") from None
+        raise ResolveError(f"{failed}: {_one_line(exc)}", module_name, failed) from None
 
 
 def _attribute(obj: Any, owner: str, names: list[str]) -> Any:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flowweaver.spec.nodes import ListNode, MapNode, Node, from_plain
+from flowweaver.spec.nodes import ListNode, MapNode, Node, from_plain, mark_within
 from flowweaver.spec.problems import KeyPath, Problems, did_you_mean
 
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)(\})?")
@@ -30,10 +30,12 @@ NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class UnresolvedReference(ValueError):
-    """References that cannot be resolved: ``reasons`` says why, one per reference."""
+    """References that cannot be resolved: ``reasons`` says why, one per reference, and
+    ``offsets`` where in the text each reference starts (its ``${``)."""
 
-    def __init__(self, *reasons: str) -> None:
+    def __init__(self, *reasons: str, offsets: tuple[int, ...] = ()) -> None:
         self.reasons = reasons
+        self.offsets = offsets or (0,) * len(reasons)
         super().__init__("; ".join(reasons))
 
 
@@ -61,8 +63,9 @@ class Scope:
         try:
             value = self.substitute(node.value, shell=shell)
         except UnresolvedReference as exc:
-            for reason in exc.reasons:
-                report.add(node.mark, path, reason)
+            line = report.line_text(node.mark.line)
+            for reason, offset in zip(exc.reasons, exc.offsets, strict=True):
+                report.add(mark_within(node, offset, line), path, reason)
             return node
         return from_plain(value, node.at)
 
@@ -73,6 +76,7 @@ class Scope:
             return self._lookup(whole.group(1))
         parts: list[str] = []
         reasons: list[str] = []
+        offsets: list[int] = []
         position = 0
         for match in _TOKEN.finditer(text):
             parts.append(text[position : match.start()])
@@ -81,28 +85,27 @@ class Scope:
                 parts.append("${")
                 continue
             try:
-                value = as_text(self._reference(match))
+                value = as_text(self._reference(match, shell=shell))
             except UnresolvedReference as exc:
                 reasons.extend(exc.reasons)
+                offsets.extend([match.start()] * len(exc.reasons))
                 continue
             parts.append(shlex.quote(value) if shell else value)
         if reasons:
-            raise UnresolvedReference(*reasons)
+            raise UnresolvedReference(*reasons, offsets=tuple(offsets))
         parts.append(text[position:])
         return "".join(parts)
 
-    def _reference(self, match: re.Match[str]) -> Any:
+    def _reference(self, match: re.Match[str], *, shell: bool) -> Any:
         if match.group(2) is None:
             opened = match.group(0).splitlines()[0]  # a problem is one line
             raise UnresolvedReference(f"{opened!r} has no closing '}}'")
-        return self._lookup(match.group(1))
+        return self._lookup(match.group(1), shell=shell)
 
-    def _lookup(self, reference: str) -> Any:
+    def _lookup(self, reference: str, *, shell: bool = False) -> Any:
         match = _REFERENCE.fullmatch(reference)
         if match is None:
-            raise UnresolvedReference(
-                f"unknown reference '${{{reference}}}': use ${{params.NAME}} or ${{env.NAME}}"
-            )
+            raise UnresolvedReference(_unknown(reference, shell=shell))
         scope, name, operator, extra = match.groups()
         if scope == "params":
             if operator is not None:
@@ -127,6 +130,16 @@ class Scope:
         if operator == ":-":
             return extra or ""
         raise UnresolvedReference(extra or f"environment variable {name!r} must be set")
+
+
+def _unknown(reference: str, *, shell: bool) -> str:
+    """Why ``${reference}`` is refused; in a shell command, how to write the shell's own."""
+    message = f"unknown reference '${{{reference}}}': use ${{params.NAME}} or ${{env.NAME}}"
+    if not shell:
+        return message
+    if NAME.fullmatch(reference):
+        return f"{message}; for the shell's own variable write ${reference} or $${{{reference}}}"
+    return f"{message}; for the shell's own expansion write $${{{reference}}}"
 
 
 def _unchanged(new: Iterable[Node], old: Iterable[Node]) -> bool:

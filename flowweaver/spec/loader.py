@@ -141,9 +141,10 @@ def _load(
     )
     if document is None:
         return None
-    add_import_dirs([spec_dir, os.getcwd()])
+    import_dirs = (spec_dir, os.getcwd())
+    add_import_dirs(import_dirs)
     shell_env = {**document.env, SPEC_DIR_VARIABLE: spec_dir}
-    factory = TaskFactory(report, shell_env, check_imports=check_imports)
+    factory = TaskFactory(report, shell_env, check_imports=check_imports, import_dirs=import_dirs)
     tasks = [factory.task(definition) for definition in order_tasks(document.tasks, report)]
     if report:
         return None

@@ -56,6 +56,32 @@ class MapNode:
 
 Node: TypeAlias = "ScalarNode | ListNode | MapNode"
 
+_NOT_AS_IS = {'"': '"\\', "'": "'"}
+"""Characters that a quoted string's source writes otherwise than as themselves."""
+
+
+def mark_within(node: ScalarNode, offset: int, line: str) -> Mark:
+    """The mark of character ``offset`` of the string ``node``, whose first source line is
+    ``line``: exact when that line writes the whole string as it is (plain, or quoted
+    without an escape, on one line); otherwise the string's own mark. A block scalar,
+    a folded line, an escape, an anchor or a tag before the value: the string's mark."""
+    value, column = node.value, node.at.column
+    if not isinstance(value, str):
+        return node.mark
+    start = column
+    quote = line[column : column + 1]
+    if quote in _NOT_AS_IS:
+        start += 1
+        if any(c in value for c in _NOT_AS_IS[quote]) or not line.startswith(
+            quote, start + len(value)
+        ):
+            return node.mark
+    elif quote in ("|", ">"):
+        return node.mark
+    if line[start : start + len(value)] != value:
+        return node.mark
+    return Mark(node.at.line + 1, start + offset + 1)
+
 
 def plain(node: Node) -> Any:
     """The plain Python value of a node: dicts, lists and scalars."""

@@ -38,13 +38,32 @@ def mark_at(text: str, offset: int) -> Mark:
     return Mark(line, offset - start + 1)
 
 
+def character_at(text: str, mark: Mark) -> str:
+    """The character of ``text`` at ``mark``, or an empty string past its line's end."""
+    lines = _LINE_BREAK.split(text, maxsplit=mark.line)
+    line = lines[mark.line - 1] if mark.line <= len(lines) else ""
+    return line[mark.column - 1 : mark.column] if mark.column >= 1 else ""
+
+
 class Problems:
     """The problems found in one spec file, each kept inside the file's extent."""
 
     def __init__(self, file: str, text: str = "") -> None:
         self.file = file
+        self._text = text
         self._line_lengths = [len(line) for line in _LINE_BREAK.split(text)]
+        self._line_starts: list[int] | None = None
         self._problems: set[Problem] = set()
+
+    def line_text(self, line: int) -> str:
+        """Line ``line`` (1-based) of the spec's text, without its line break."""
+        if self._line_starts is None:
+            found = _LINE_BREAK.finditer(self._text)
+            self._line_starts = [0, *(match.end() for match in found)]
+        if not 1 <= line <= len(self._line_starts):
+            return ""
+        start = self._line_starts[line - 1]
+        return self._text[start : start + self._line_lengths[line - 1]]
 
     def add(self, mark: Mark, path: KeyPath, message: str) -> None:
         line = min(max(mark.line, 1), len(self._line_lengths))
@@ -65,8 +84,33 @@ class Problems:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    meant = closest(word, list(choices))
+    return f" (did you mean {meant!r}?)" if meant is not None else ""
+
+
+SHORT_WORD_CUTOFF = 0.55
+"""difflib's ratio that two words beginning with the same two letters need: a letter is
+a large share of a short word, so ``date`` and ``day`` score 0.57, below difflib's 0.6."""
+
+
+def closest(word: str, choices: list[str]) -> str | None:
+    """The choice ``word`` most likely stands for, or ``None`` rather than a guess.
+
+    difflib's close match first; else the one choice that ``word`` (3 letters or more)
+    begins, as an abbreviation (``desc``: ``description``); else, among the choices that
+    begin with the same two letters, the closest at :data:`SHORT_WORD_CUTOFF`.
+    """
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if close:
+        return close[0]
+    if len(word) >= 3:
+        extended = [choice for choice in choices if choice.startswith(word)]
+        if len(extended) == 1:
+            return extended[0]
+    alike = [choice for choice in choices if len(word) >= 2 and choice[:2] == word[:2]]
+    scored = [(difflib.SequenceMatcher(None, word, c).ratio(), c) for c in alike]
+    good = [(score, choice) for score, choice in scored if score >= SHORT_WORD_CUTOFF]
+    return max(good)[1] if good else None
 
 
 def child(path: KeyPath, key: str | int) -> KeyPath:

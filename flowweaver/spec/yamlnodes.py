@@ -23,7 +23,15 @@ import yaml
 from yaml.constructor import SafeConstructor
 
 from flowweaver.spec.nodes import At, ListNode, MapNode, Node, ScalarNode, mark_of
-from flowweaver.spec.problems import FILE_START, TOP, KeyPath, Mark, Problems, mark_at
+from flowweaver.spec.problems import (
+    FILE_START,
+    TOP,
+    KeyPath,
+    Mark,
+    Problems,
+    character_at,
+    mark_at,
+)
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -43,7 +51,8 @@ def compose(text: str, report: Problems) -> Node | None:
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        report.add(_errormark_of(exc, text), TOP, f"not valid YAML: {_error_text(exc)}")
+        mark = _errormark_of(exc, text)
+        report.add(mark, TOP, f"not valid YAML: {_error_text(exc, character_at(text, mark))}")
         return None
     except RecursionError:
         report.add(FILE_START, TOP, f"nested more than {MAX_DEPTH} levels deep")
@@ -74,7 +83,9 @@ def _errormark_of(exc: yaml.YAMLError, text: str) -> Mark:
     return mark_at(text, position) if isinstance(position, int) else FILE_START
 
 
-def _error_text(exc: yaml.YAMLError) -> str:
+def _error_text(exc: yaml.YAMLError, character: str) -> str:
+    if character == "\t":  # the parser says "found character that cannot start any token"
+        return "found a tab character: YAML indents with spaces, not tabs"
     if isinstance(exc, yaml.MarkedYAMLError):
         parts = [exc.context, exc.problem]
         return "; ".join(p.strip() for p in parts if p)

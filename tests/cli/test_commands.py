@@ -311,6 +311,26 @@ def test_plan_prints_the_layers(here: Path) -> None:
     assert result.stdout == "Layer 1: a, d\nLayer 2: b\nLayer 3: c\n"
 
 
+def test_plan_keeps_the_file_order_within_a_layer(here: Path) -> None:
+    write(
+        here,
+        "order.yaml",
+        """
+        tasks:
+          zeta: {call: clitasks:ok}
+          alpha: {call: clitasks:ok}
+          mid: {call: clitasks:ok}
+          yak: {call: clitasks:ok, depends_on: [mid]}
+          bee: {call: clitasks:ok, depends_on: [zeta]}
+          kilo: {call: clitasks:ok, depends_on: [alpha, zeta]}
+          end: {call: clitasks:ok, depends_on: [bee, yak]}
+        """,
+    )
+    result = fw("plan", "order.yaml", cwd=here)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Layer 1: zeta, alpha, mid\nLayer 2: yak, bee, kilo\nLayer 3: end\n"
+
+
 def test_validate_many_files(here: Path) -> None:
     write(here, "bad.yaml", "tasks:\n  x: {call: clitasks:ok, depends_on: [y]}\n")
     write(here, "noimport.yaml", "tasks:\n  x: {call: not_a_module:fn}\n")
@@ -324,6 +344,25 @@ def test_validate_many_files(here: Path) -> None:
     skipped = fw("validate", "--no-imports", "noimport.yaml", "chain.yaml", cwd=here)
     assert skipped.returncode == 0
     assert skipped.stdout.splitlines()[0] == "noimport.yaml: ok (1 task, 1 layer)"
+
+
+def test_validate_refuses_two_specs_whose_modules_share_a_name(tmp_path: Path) -> None:
+    # one process validates both: b's 'tasks' would be a's module, already imported
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write(tmp_path / "a", "tasks.py", "def fa():\n    return 'a'\n")
+    write(tmp_path / "b", "tasks.py", "def fb():\n    return 'b'\n")
+    write(tmp_path / "a", "a.yaml", "tasks:\n  x: {call: tasks.fa}\n")
+    write(tmp_path / "b", "b.yaml", "tasks:\n  y: {call: tasks.fb}\n")
+    result = fw("validate", "a/a.yaml", "b/b.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout.splitlines() == ["a/a.yaml: ok (1 task, 1 layer)"]
+    assert result.stderr.splitlines() == [
+        "b/b.yaml:2:13: tasks.y.call: module 'tasks' of b/b.yaml is b/tasks.py, but 'tasks' "
+        "is already imported from a/tasks.py: give one of them another name"
+    ]
+    alone = fw("validate", "b/b.yaml", cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
 
 
 def test_graph_mermaid_and_dot(here: Path) -> None:

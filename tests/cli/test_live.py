@@ -76,6 +76,7 @@ def test_live_table_shows_the_tasks_and_the_totals(tmp_path: Path) -> None:
         assert name in text
     assert "4 tasks: 2 completed, 1 failed, 1 skipped, 0 cancelled in " in text
     assert "ValueError: bad thing" in text
+    assert "failed: explode: ValueError: bad thing" in text  # after the table, as plain says
     assert "Traceback" not in text
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from _cli import TIMEOUT, fw, project, start_fw, write
+from _processes import alive, ended
 
 WAITING = """
 name: waiting
@@ -112,3 +115,53 @@ def test_ctrl_c_gives_up_waiting_for_the_lock(here: Path) -> None:
     out, _ = finish(holder)
     assert holder.returncode == 0
     assert "3 tasks: 3 completed" in out
+
+
+STUBBORN = """
+name: stubborn
+executor: threaded
+tasks:
+  stubborn:
+    shell: |
+      trap '' INT TERM
+      echo "ready $$" >&2
+      exec sleep 30
+  after: {shell: echo after, depends_on: [stubborn]}
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="waits for processes with pidfds")
+@pytest.mark.parametrize("later", [0.0, 0.5], ids=["after-the-summary", "while-exiting"])
+def test_a_second_ctrl_c_exits_130_at_once_and_silently(here: Path, later: float) -> None:
+    # The first Ctrl-C ends the run. The command ignores SIGTERM, so the thread that ends
+    # its group waits out the grace (1 s) before its SIGKILL, and the interpreter's exit
+    # waits for that thread. A second Ctrl-C right after the summary, or while the
+    # interpreter exits (``later`` is not a synchronisation: the outcome must be the
+    # same wherever it lands), ends FlowWeaver at once; its keeper ends the group.
+    write(here, "stubborn.yaml", STUBBORN)
+    process = start_fw("run", "stubborn.yaml", "--output", "plain", cwd=here)
+    command = None
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if line.startswith("ready "):
+                command = int(line.split()[1])
+                break
+        assert command is not None, "the command never started"
+        process.send_signal(signal.SIGINT)
+        read_until(process, "2 tasks: 0 completed, 0 failed, 0 skipped, 2 cancelled")
+        time.sleep(later)
+        process.send_signal(signal.SIGINT)
+        _, err = finish(process)
+        still_running = alive(command)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert "KeyboardInterrupt" not in err
+    assert "Exception ignored" not in err
+    # at once: FlowWeaver did not wait out the grace to SIGKILL the command itself...
+    assert still_running, "the second Ctrl-C waited for the command's group to end"
+    assert ended(command)  # ...its keeper ended it

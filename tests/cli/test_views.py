@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 
 import pytest
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 from flowweaver import Task, TaskEvent, TaskStatus, Workflow
 from flowweaver.cli.errors import CliError
@@ -216,3 +217,73 @@ def test_params_and_output_modes() -> None:
         parse_params(["novalue"])
     assert resolve_output(OutputMode.AUTO, isatty=False) is OutputMode.PLAIN
     assert resolve_output(OutputMode.JSON, isatty=True) is OutputMode.JSON
+
+
+SHELL_ERROR = (
+    "ShellCommandError: exit code 2: psql: error: connection to server at "
+    '"warehouse.internal" (10.0.0.12), port 5432 failed: Connection refused\n'
+    "last lines of stderr:\n"
+    "  psql: retrying once\n"
+    "  psql: error: connection to server at "
+    '"warehouse.internal" (10.0.0.12), port 5432 failed: Connection refused'
+)
+LONG_ERROR = "ValueError: " + "a very long message " * 20
+
+
+def failed_run() -> Snapshot:
+    state = state_after(
+        ev("extract", COMPLETED, duration=1.5),
+        ev("load-warehouse", FAILED, error=SHELL_ERROR, duration=2.0),
+        ev("report-to-finance", FAILED, 3, error=LONG_ERROR, duration=0.5),
+        names=("extract", "load-warehouse", "report-to-finance"),
+    )
+    return snapshot_of(state)
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+@pytest.mark.parametrize("view", [live_view, summary_view])
+def test_a_long_error_is_cut_never_the_task_name_or_status(
+    width: int, view: Callable[[Snapshot], RenderableType]
+) -> None:
+    text = render(view(failed_run()), width=width)
+    lines = text.splitlines()
+    assert all(len(line) <= width for line in lines), text
+    assert lines[0].split() == ["task", "status", "attempt", "duration", "error"]
+    assert lines[1].split() == ["extract", "completed", "1", "1.50s"]
+    assert lines[2].split()[:5] == ["load-warehouse", "failed", "1", "2.00s", "ShellCommandError:"]
+    assert lines[3].split()[:5] == ["report-to-finance", "failed", "3", "0.50s", "ValueError:"]
+    assert lines[3].rstrip().endswith("…")  # the error, and only it, is cut
+
+
+def test_the_live_summary_names_every_failed_task_with_its_whole_error() -> None:
+    snapshot = failed_run()
+    text = render(summary_view(snapshot), width=80)
+    plain = "\n".join(format_summary(snapshot))
+    assert plain.startswith("failed: load-warehouse: ShellCommandError: exit code 2: ")
+    for task, error in (("load-warehouse", SHELL_ERROR), ("report-to-finance", LONG_ERROR)):
+        words = f"failed: {task}: {error.strip()}".split()
+        assert " ".join(words) in " ".join(text.split())  # as plain says it, however wrapped
+        assert " ".join(words) in " ".join(plain.split())
+    assert text.splitlines()[-1].startswith("3 tasks: 1 completed, 2 failed")
+
+
+GOLDEN_SUMMARY_80 = """\
+task               status     attempt  duration  error
+extract            completed        1     1.50s
+load-warehouse     failed           1     2.00s  ShellCommandError: exit code 2…
+report-to-finance  failed           3     0.50s  ValueError: a very long messag…
+failed: load-warehouse: ShellCommandError: exit code 2: psql: error: connection
+to server at "warehouse.internal" (10.0.0.12), port 5432 failed: Connection
+refused
+  last lines of stderr:
+    psql: retrying once
+    psql: error: connection to server at "warehouse.internal" (10.0.0.12), port
+5432 failed: Connection refused
+failed: report-to-finance: ValueError: a very long message a very long message a
+"""
+
+
+def test_summary_view_at_80_columns_golden() -> None:
+    lines = [line.rstrip() for line in render(summary_view(failed_run()), width=80).splitlines()]
+    assert "\n".join(lines[:12]) + "\n" == GOLDEN_SUMMARY_80
+    assert lines[-1] == "3 tasks: 1 completed, 2 failed, 0 skipped, 0 cancelled in 2.41s"

@@ -24,6 +24,9 @@ from pathlib import Path
 import pytest
 from _cli import cli_env, fw, write
 
+from flowweaver.errors import RunInterrupted
+from flowweaver.interrupts import catch_signals, interruptible_wait, pending_signal
+
 TASKS = """
 import os
 import time
@@ -178,3 +181,14 @@ def interrupt_and_resume(folder: Path, executor: str, lines: int, signum: int) -
         assert after[name] >= 1, f"{name} never ran: {after}"
     for name in completed:
         assert after[name] == 1, f"{name} completed, then ran again on resume: {after}"
+
+
+def test_a_signal_kept_just_before_a_lock_wait_gives_the_wait_up() -> None:
+    # `run --wait` says it waits, then waits: a Ctrl-C between the two is kept (no run
+    # is going yet) and must not leave the wait blocked
+    with catch_signals():
+        signal.raise_signal(signal.SIGINT)
+        with pytest.raises(RunInterrupted) as info, interruptible_wait():
+            pytest.fail("the wait began although a Ctrl-C came first")
+        assert pending_signal() is None
+    assert info.value.exit_code == 130

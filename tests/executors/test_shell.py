@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import select
 import signal
 import subprocess
 import textwrap
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from _cli import start_fw, write
-from _processes import alive
+from _processes import alive, ended
 
 from flowweaver import SequentialExecutor, TaskStatus, WorkflowError
 from flowweaver import shell as shell_module
@@ -28,22 +27,6 @@ pytestmark = pytest.mark.skipif(
     not hasattr(os, "pidfd_open") or not Path("/proc/self/stat").exists(),
     reason="waits for processes with Linux pidfds",
 )
-
-
-def ended(pid: int, timeout: float = 10) -> bool:
-    """Wait (on a pidfd: an event, not a sleep) until ``pid`` has exited; whether it did.
-
-    A signalled process that isn't our child dies a moment after the signal is sent.
-    """
-    try:
-        handle = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([handle], [], [], timeout)
-    finally:
-        os.close(handle)
-    return bool(readable) or not alive(pid)
 
 
 def join_killers() -> None:
@@ -98,6 +81,13 @@ def test_a_failure_holds_the_exit_code_and_the_last_lines_of_stderr(
     assert "line 3" in str(error)
     assert "line 2" not in str(error)
     assert capsys.readouterr().err.splitlines() == [f"line {i}" for i in range(1, 8)]
+
+
+def test_a_single_line_of_stderr_is_shown_once(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ShellCommandError) as info:
+        ShellCommand(script="echo 'cp: cannot stat x' >&2; exit 1")()
+    assert str(info.value) == "exit code 1: cp: cannot stat x"
+    assert capsys.readouterr().err == "cp: cannot stat x\n"
 
 
 def test_a_missing_program_is_exit_127() -> None:

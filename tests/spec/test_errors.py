@@ -11,6 +11,7 @@ import pytest
 
 from flowweaver import SpecError
 from flowweaver.spec import load_workflow, validate_spec
+from flowweaver.spec.problems import did_you_mean
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -189,11 +190,92 @@ def test_unknown_references(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
             description: ${env.FW_TEST_UNSET:?say which day}
         """,
     ) == [
-        "5:17: tasks.a.kwargs.d: unknown parameter 'dya' in ${params.dya} (did you mean 'day'?)",
-        "5:37: tasks.a.kwargs.e: environment variable 'FW_TEST_UNSET' is not set "
+        "5:18: tasks.a.kwargs.d: unknown parameter 'dya' in ${params.dya} (did you mean 'day'?)",
+        "5:38: tasks.a.kwargs.e: environment variable 'FW_TEST_UNSET' is not set "
         "(write ${env.FW_TEST_UNSET:-default} to give a default)",
-        "5:64: tasks.a.kwargs.f: unknown reference '${day}': use ${params.NAME} or ${env.NAME}",
+        "5:65: tasks.a.kwargs.f: unknown reference '${day}': use ${params.NAME} or ${env.NAME}",
         "6:18: tasks.a.description: say which day",
+    ]
+
+
+HOME_HINT = (
+    "unknown reference '${HOME}': use ${params.NAME} or ${env.NAME}; "
+    "for the shell's own variable write $HOME or $${HOME}"
+)
+
+
+def test_a_shell_variable_in_braces_is_refused_with_the_ways_to_write_it(tmp_path: Path) -> None:
+    assert problems(
+        tmp_path,
+        """
+        tasks:
+          a:
+            shell: echo ${HOME}
+          b: {shell: [echo, "${HOME}"]}
+          c: {shell: "echo ${HOME:-/tmp}"}
+        """,
+    ) == [
+        f"3:17: tasks.a.shell: {HOME_HINT}",
+        "4:22: tasks.b.shell[1]: unknown reference '${HOME}': use ${params.NAME} or ${env.NAME}",
+        "5:20: tasks.c.shell: unknown reference '${HOME:-/tmp}': use ${params.NAME} or "
+        "${env.NAME}; for the shell's own expansion write $${HOME:-/tmp}",
+    ]
+
+
+REFERENCES = r"""
+params: {day: monday}
+tasks:
+  plain:
+    shell: cp data/${day}.csv ${HOME}/out && echo ${env.FW_TEST_UNSET}
+  double:
+    shell: "echo ${HOME}"
+  single:
+    shell: 'echo it is ${HOME}'
+  flow: {shell: "echo ${HOME}", description: "day ${dya}"}
+  escaped:
+    shell: "echo\t${HOME}"
+  doubled-quote:
+    shell: 'echo ''${HOME}'''
+  block:
+    shell: |
+      echo ${HOME}
+  folded-plain:
+    shell: echo
+      ${HOME}
+  anchored:
+    shell: &cmd echo ${HOME}
+"""
+
+
+def test_a_reference_problem_points_at_its_dollar_when_the_string_is_written_as_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # exact where the source shows the string verbatim on one line (plain, or quoted
+    # without escapes); else at the string's start, never at a wrong place
+    monkeypatch.delenv("FW_TEST_UNSET", raising=False)
+    unset = (
+        "environment variable 'FW_TEST_UNSET' is not set "
+        "(write ${env.FW_TEST_UNSET:-default} to give a default)"
+    )
+    day = (
+        "unknown reference '${day}': use ${params.NAME} or ${env.NAME}; "
+        "for the shell's own variable write $day or $${day}"
+    )
+    dya = "unknown reference '${dya}': use ${params.NAME} or ${env.NAME}"
+    double_quote, single_quote = at(REFERENCES, 11, '"'), at(REFERENCES, 13, "'")
+    assert problems(tmp_path, REFERENCES) == [
+        f"{at(REFERENCES, 4, '${day}')}: tasks.plain.shell: {day}",
+        f"{at(REFERENCES, 4, '${HOME}')}: tasks.plain.shell: {HOME_HINT}",
+        f"{at(REFERENCES, 4, '${env')}: tasks.plain.shell: {unset}",
+        f"{at(REFERENCES, 6, '${')}: tasks.double.shell: {HOME_HINT}",
+        f"{at(REFERENCES, 8, '${')}: tasks.single.shell: {HOME_HINT}",
+        f"{at(REFERENCES, 9, '${HOME}')}: tasks.flow.shell: {HOME_HINT}",
+        f"{at(REFERENCES, 9, '${dya}')}: tasks.flow.description: {dya}",
+        f"{double_quote}: tasks.escaped.shell: {HOME_HINT}",
+        f"{single_quote}: tasks.doubled-quote.shell: {HOME_HINT}",
+        f"{at(REFERENCES, 15, '|')}: tasks.block.shell: {HOME_HINT}",
+        f"{at(REFERENCES, 18, 'echo')}: tasks.folded-plain.shell: {HOME_HINT}",
+        f"{at(REFERENCES, 21, '&cmd')}: tasks.anchored.shell: {HOME_HINT}",
     ]
 
 
@@ -214,6 +296,7 @@ def test_import_problems(tmp_path: Path) -> None:
         """
         LIMIT = 3
         def two(a, b, /, c, *, d): ...
+        def none(): ...
         class Thing:
             @staticmethod
             def make(size): ...
@@ -229,9 +312,12 @@ def test_import_problems(tmp_path: Path) -> None:
           e: {{call: {name}:Thing.make}}
           f: {{call: {name}:two, args: [1], kwargs: {{e: 1}}}}
           g: {{call: {name}:Thing.make, args: [1, 2]}}
+          h: {{call: {name}:none, args: [1]}}
         """
+    looked = f"the spec's folder {tmp_path}, the current directory {Path.cwd()}"
     assert problems(tmp_path, text, check_imports=True) == [
-        "2:13: tasks.a.call: no module named 'fw_surely_missing_module'",
+        "2:13: tasks.a.call: no module named 'fw_surely_missing_module' "
+        f"(looked in {looked}, and the rest of sys.path)",
         f"3:13: tasks.b.call: '{name}' has no attribute 'tow' (did you mean 'two'?)",
         f"4:13: tasks.c.call: '{name}.LIMIT' is not callable (it is a int)",
         f"5:13: tasks.d.call: importing '{broken}' failed: ModuleNotFoundError: "
@@ -243,7 +329,8 @@ def test_import_problems(tmp_path: Path) -> None:
         "7:13: tasks.f.call: positional-only parameter 'b' must be given in args",
         f"{at(text, 7, 'e: 1')}: tasks.f.kwargs.e: {name}:two takes no argument 'e'",
         f"{at(text, 8, '[1, 2]')}: tasks.g.args: {name}:Thing.make takes 1 positional "
-        "arguments, not 2",
+        "argument, not 2",
+        f"{at(text, 9, '[1]')}: tasks.h.args: {name}:none takes no positional arguments, not 1",
     ]
 
 
@@ -297,6 +384,88 @@ def test_invalid_gallery_gives_exactly_the_expected_lines(
     monkeypatch.chdir(ROOT)
     monkeypatch.delenv("FLOWWEAVER_TEST_UNSET", raising=False)
     relative = spec.relative_to(ROOT)
-    expected = spec.with_suffix(".expected").read_text(encoding="utf-8").splitlines()
+    text = spec.with_suffix(".expected").read_text(encoding="utf-8")
+    expected = text.replace("{ROOT}", str(ROOT)).splitlines()  # where modules are looked for
     found = [str(problem) for problem in validate_spec(relative)]
     assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "choices", "meant"),
+    [
+        ("date", ["day", "limit"], "day"),  # short words: one letter is a big share of them
+        ("Day", ["day", "limit"], "day"),
+        ("desc", ["description", "depends_on"], "description"),  # a word's beginning
+        ("timout", ["timeout", "retries"], "timeout"),
+        ("retires", ["retries", "retry_on"], "retries"),
+        # and never a guess that shares too little
+        ("limit", ["line"], None),
+        ("foo", ["format", "force"], None),
+        ("max", ["max_workers", "max_retry_delay"], None),  # which one?
+        ("date", ["data_dir"], None),
+        ("env", ["executor", "description"], None),
+        ("id", ["inputs"], None),
+        ("day", ["dog"], None),
+        ("de", ["depends_on", "description", "defaults"], None),
+    ],
+)
+def test_did_you_mean(word: str, choices: list[str], meant: str | None) -> None:
+    assert did_you_mean(word, choices) == (f" (did you mean {meant!r}?)" if meant else "")
+
+
+def test_a_keyword_the_callable_does_not_take_gets_a_did_you_mean(tmp_path: Path) -> None:
+    name = module(tmp_path, "def load(day, limit=10): ...\n")
+    text = f"""
+        tasks:
+          a: {{call: {name}:load, kwargs: {{date: "2026-11-26"}}}}
+        """
+    assert problems(tmp_path, text, check_imports=True) == [
+        f"2:13: tasks.a.call: {name}:load needs argument 'day': give it in args, kwargs or "
+        "inputs, or depend on a task of that name",
+        f"{at(text, 2, 'date')}: tasks.a.kwargs.date: {name}:load takes no argument 'date' "
+        "(did you mean 'day'?)",
+    ]
+
+
+def test_a_module_that_cannot_be_imported_is_reported_once_saying_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs, work = tmp_path / "specs", tmp_path / "work"
+    specs.mkdir()
+    work.mkdir()
+    monkeypatch.chdir(work)
+    calls = tmp_path / "imported"
+    source = f"with open({str(calls)!r}, 'a') as calls:\n    calls.write('x')\n"
+    broken = module(specs, source + "raise RuntimeError('no')\n")
+    text = f"""
+        tasks:
+          a: {{call: fw_surely_missing_module:f}}
+          b: {{call: fw_surely_missing_module:g}}
+          c: {{call: fw_surely_missing_module.sub.h}}
+          d: {{call: {broken}:f}}
+          e: {{call: {broken}:g, retry_on: [fw_surely_missing_module.Error]}}
+        """
+    looked = f"looked in the spec's folder {specs}, the current directory {work}"
+    assert problems(specs, text, check_imports=True) == [
+        f"2:13: tasks.a.call: no module named 'fw_surely_missing_module' ({looked}, "
+        "and the rest of sys.path)",
+        "3:13: tasks.b.call: no module named 'fw_surely_missing_module': see line 2",
+        "4:13: tasks.c.call: no module named 'fw_surely_missing_module': see line 2",
+        f"5:13: tasks.d.call: importing '{broken}' failed: RuntimeError: no",
+        f"6:13: tasks.e.call: importing '{broken}' failed: see line 5",
+        f"{at(text, 6, 'fw_surely_missing_module.Error')}: "
+        "tasks.e.retry_on[0]: no module named 'fw_surely_missing_module': see line 2",
+    ]
+    assert calls.read_text() == "x"  # imported once, not once per task
+
+
+def test_where_a_module_was_looked_for_is_one_folder_when_the_spec_is_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert problems(
+        tmp_path, "tasks: {a: {call: fw_surely_missing_module:f}}\n", check_imports=True
+    ) == [
+        "1:19: tasks.a.call: no module named 'fw_surely_missing_module' (looked in the spec's "
+        f"folder, also the current directory, {tmp_path}, and the rest of sys.path)"
+    ]

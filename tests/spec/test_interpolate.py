@@ -235,3 +235,16 @@ def test_unresolved_references_in_env_are_located(tmp_path: Path) -> None:
         load_workflow(path)
     [problem] = info.value.problems
     assert (problem.line, problem.column, problem.path) == (3, 6, "env.A")
+
+
+def test_a_shell_string_says_how_to_write_the_shells_own_variable() -> None:
+    with pytest.raises(UnresolvedReference) as info:
+        SCOPE.substitute("cp ${params.limit} ${HOME}/x ${1:-a}", shell=True)
+    assert list(info.value.reasons) == [
+        "unknown reference '${HOME}': use ${params.NAME} or ${env.NAME}; "
+        "for the shell's own variable write $HOME or $${HOME}",
+        "unknown reference '${1:-a}': use ${params.NAME} or ${env.NAME}; "
+        "for the shell's own expansion write $${1:-a}",
+    ]
+    assert info.value.offsets == (19, 29)  # where each '${' is
+    assert SCOPE.substitute("echo $HOME $${HOME}", shell=True) == "echo $HOME ${HOME}"

@@ -8,11 +8,12 @@ import pickle
 import sys
 import textwrap
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from flowweaver import TaskStatus
+from flowweaver import SpecError, TaskStatus
 from flowweaver.shell import ShellCommand
 from flowweaver.spec import load_workflow
 from flowweaver.spec.imports import ImportedLater
@@ -157,6 +158,48 @@ def test_tasks_are_added_dependencies_first_and_plan_in_file_order(
     assert workflow.get_task_result("report") == 84
 
 
+def test_tasks_keep_the_file_order_wherever_their_dependencies_allow(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        tasks:
+          zeta: {shell: "true"}
+          alpha: {shell: "true"}
+          mid: {shell: "true"}
+          yak: {shell: "true", depends_on: [mid]}
+          bee: {shell: "true", depends_on: [zeta]}
+          kilo: {shell: "true", depends_on: [alpha, zeta]}
+          end: {shell: "true", depends_on: [bee, yak]}
+        """,
+    )
+    workflow = load_workflow(path)
+    written = ["zeta", "alpha", "mid", "yak", "bee", "kilo", "end"]
+    assert list(workflow.get_all_tasks()) == written  # a valid order is kept as it is
+    plan = [[task.name for task in layer] for layer in workflow.get_execution_plan()]
+    assert plan == [["zeta", "alpha", "mid"], ["yak", "bee", "kilo"], ["end"]]
+
+
+def test_tasks_written_before_their_dependencies_still_plan_in_file_order(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        """
+        tasks:
+          pear: {shell: "true", depends_on: [quince]}
+          rye: {shell: "true", depends_on: [sage]}
+          sage: {shell: "true"}
+          quince: {shell: "true"}
+        """,
+    )
+    workflow = load_workflow(path)
+    added = list(workflow.get_all_tasks())
+    assert added.index("quince") < added.index("pear")
+    assert added.index("sage") < added.index("rye")
+    plan = [[task.name for task in layer] for layer in workflow.get_execution_plan()]
+    assert plan == [["sage", "quince"], ["pear", "rye"]]
+
+
 def test_args_and_kwargs_make_a_picklable_partial(tmp_path: Path, mod: str) -> None:
     path = write(
         tmp_path,
@@ -235,3 +278,38 @@ def test_anchors_under_x_keys_are_reused(tmp_path: Path, mod: str) -> None:
     tasks = load_workflow(path).get_all_tasks()
     assert (tasks["a"].retries, tasks["a"].timeout) == (4, 60.0)
     assert (tasks["b"].retries, tasks["b"].timeout) == (1, 60.0)
+
+
+@pytest.fixture
+def shared_name(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """A module name that folders ``a/`` and ``b/`` of ``tmp_path`` both use; gone after."""
+    name = f"fw_shared_{uuid.uuid4().hex[:12]}"
+    monkeypatch.chdir(tmp_path)
+    for folder, fn in (("a", "fa"), ("b", "fb")):
+        (tmp_path / folder).mkdir()
+        source = f"def {fn}():\n    return {folder!r}\n\ndef both():\n    return {folder!r}\n"
+        (tmp_path / folder / f"{name}.py").write_text(source, encoding="utf-8")
+    yield name
+    sys.modules.pop(name, None)
+
+
+def test_specs_whose_modules_share_a_name_never_run_each_others_code(
+    tmp_path: Path, shared_name: str
+) -> None:
+    (tmp_path / "a" / "a.yaml").write_text(f"tasks:\n  x: {{call: {shared_name}.both}}\n")
+    (tmp_path / "b" / "b.yaml").write_text(f"tasks:\n  y: {{call: {shared_name}.both}}\n")
+    (tmp_path / "a" / "again.yaml").write_text(f"tasks:\n  z: {{call: {shared_name}.fa}}\n")
+    first = load_workflow("a/a.yaml")
+    first.execute()
+    assert first.get_task_result("x") == "a"
+    with pytest.raises(SpecError) as info:
+        load_workflow("b/b.yaml")
+    [problem] = info.value.problems
+    assert (problem.line, problem.column, problem.path) == (2, 13, "tasks.y.call")
+    assert problem.message == (
+        f"module '{shared_name}' of b/b.yaml is b/{shared_name}.py, but '{shared_name}' is "
+        f"already imported from a/{shared_name}.py: give one of them another name"
+    )
+    again = load_workflow("a/again.yaml")  # a spec beside the same module is fine
+    again.execute()
+    assert again.get_task_result("z") == "a"

@@ -205,3 +205,25 @@ def test_scalar_node_equality_is_by_value() -> None:
     root = compose(text, report)
     assert isinstance(root, MapNode)
     assert isinstance(root.items["a"], ScalarNode)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("tasks:\n  a:\n\tshell: echo hi\n", "3:1"),
+        ("tasks:\n\ta: {shell: echo}\n", "2:1"),
+        ("tasks:\n  a:\n    shell: echo\n    depends_on:\n\t- b\n", "5:1"),
+        ("tasks:\n  b:\n    shell: echo\n\tdepends_on: [a]\n", "4:1"),
+    ],
+    ids=["task-key", "task", "list-item", "after-a-scalar"],
+)
+def test_a_tab_in_the_indentation_is_named(
+    tmp_path: Path, loader: str, text: str, where: str
+) -> None:
+    assert problems_of(tmp_path, text) == [
+        f"{where}: : not valid YAML: found a tab character: YAML indents with spaces, not tabs"
+    ]
+
+
+def test_tabs_inside_values_are_fine(loader: str) -> None:
+    assert tree("a: \"x\ty\"\nb: 'x\ty'\n") == {"a": "x\ty", "b": "x\ty"}
