@@ -41,6 +41,25 @@ def topological_order(parents: Sequence[Sequence[int]]) -> list[int] | None:
     return order if len(order) == len(parents) else None
 
 
+def layers(parents: Sequence[Sequence[int]]) -> list[list[int]]:
+    """Kahn layers: layer k holds the nodes whose longest path from a root is k.
+
+    Within a layer, nodes keep their id order. Raises :class:`CycleError` on a cycle.
+    """
+    order = topological_order(parents)
+    if order is None:
+        raise _cycle_error(parents)
+    depth = [0] * len(parents)
+    for node in order:
+        ups = parents[node]
+        if ups:
+            depth[node] = 1 + max(depth[up] for up in ups)
+    result: list[list[int]] = [[] for _ in range(max(depth, default=-1) + 1)]
+    for node, level in enumerate(depth):
+        result[level].append(node)
+    return result
+
+
 def longest_path_below(
     parents: Sequence[Sequence[int]], weights: Sequence[float] | None = None
 ) -> list[float]:
