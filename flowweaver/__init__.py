@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from flowweaver.errors import (
+    AttemptError,
     CycleError,
     FlowWeaverError,
     LockedError,
@@ -50,6 +51,7 @@ logging.getLogger("flowweaver").addHandler(logging.NullHandler())
 
 __all__ = [
     "AsyncExecutor",
+    "AttemptError",
     "CycleError",
     "DaskExecutor",
     "Executor",

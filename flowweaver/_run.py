@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver import graph
-from flowweaver._call import NO_KEYWORDS, accepted_keywords, bindings
+from flowweaver._call import NO_KEYWORDS, accepted_keywords, bindings, stop_calls_here
 from flowweaver.conditions import Conditional, ConditionError, ConditionFalse
 from flowweaver.engine import CONDITION_FALSE, Engine
 from flowweaver.errors import RunInterrupted, RunTimeoutError, TaskTimeoutError, WorkflowError
@@ -121,8 +121,9 @@ class Run:
         """
         engine, running, events = self.engine, self.running, self._events
         tasks, results, bound = self.tasks, self.results, self._bindings
-        start_next, may_be_timed = engine.start_next, self._may_be_timed
-        conditions = self._conditions
+        start_next, conditions = engine.start_next, self._conditions
+        deadline = self.deadline
+        timed = self._may_be_timed or deadline is not None
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
             if self.stopping and not self.stopped:
@@ -133,12 +134,8 @@ class Run:
             task = tasks[index]
             pairs = bound[index]
             kwargs = {keyword: results[up] for keyword, up in pairs} if pairs else {}
-            if task.cache and self.recorder is not None:
-                hit, value = self.recorder.lookup(task, kwargs)
-                if hit:
-                    results[index] = value
-                    engine.succeed(index, now, value, True)
-                    continue
+            if task.cache and self._from_cache(index, task, kwargs, now):
+                continue
             fn = task.fn
             if conditions and index in conditions and task.attempts == 1:
                 fn = self._conditional(index, fn)
@@ -150,9 +147,27 @@ class Run:
             if backend.submit(attempt) is not None:
                 now = ended = _monotonic()
                 self._apply(attempt, now)  # it ran inline, so it is current
-                if may_be_timed and engine.timed:
-                    break  # the loop expires and wakes what is due first
+                if timed and self._due(now, deadline):
+                    break  # the loop expires, wakes or stops what is due first
         return ended
+
+    def _from_cache(self, index: int, task: Task, kwargs: dict[str, Any], now: float) -> bool:
+        """Complete a ``cache: true`` task from the cache, if it holds its result."""
+        if self.recorder is None:
+            return False
+        hit, value = self.recorder.lookup(task, kwargs)
+        if hit:
+            self.results[index] = value
+            self.engine.succeed(index, now, value, True)
+        return hit
+
+    def _due(self, now: float, deadline: float | None) -> bool:
+        """Whether something timed is due: a deadline or retry time of the engine's, or
+        the run's own deadline (then the run is asked to stop)."""
+        if deadline is not None and now >= deadline:
+            self.request_timeout()
+            return True
+        return self.engine.timed
 
     def receive(self, notice: Notice, now: float) -> None:
         """What a backend reported: an ended attempt, or that it holds an attempt back
@@ -201,6 +216,7 @@ class Run:
         """Stop the run on its signal: cancel every unfinished task but the ``always``
         ones; returns the running attempts of those cancelled, to be abandoned."""
         self.stopped = True
+        stop_calls_here(False)  # the loop's thread may run the always tasks
         name = signal.Signals(self.signum or signal.SIGINT).name
         return self._drop(self.engine.interrupt(now, f"interrupted by {name}"))
 
@@ -245,6 +261,7 @@ class Run:
         """The run's deadline has passed: stop it as a signal does (``always`` tasks
         still run); returns the running attempts of the tasks cancelled, to abandon."""
         self.stopped = self.timed_out = True
+        stop_calls_here(False)  # the loop's thread may run the always tasks
         assert self.timeout is not None
         reason = f"the run timed out after {self.timeout:g}s"
         return self._drop(self.engine.interrupt(now, reason))
