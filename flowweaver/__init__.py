@@ -28,7 +28,7 @@ from flowweaver.errors import (
 )
 from flowweaver.events import TaskEvent
 from flowweaver.executors import REGISTRY as _EXECUTORS
-from flowweaver.task import Task, TaskStatus
+from flowweaver.task import ItemFailed, Map, Task, TaskStatus
 from flowweaver.workflow import SpecInfo, Workflow
 
 if TYPE_CHECKING:
@@ -56,7 +56,9 @@ __all__ = [
     "DaskExecutor",
     "Executor",
     "FlowWeaverError",
+    "ItemFailed",
     "LockedError",
+    "Map",
     "Problem",
     "ProcessExecutor",
     "RunInterrupted",

@@ -23,7 +23,9 @@ from flowweaver.errors import RunInterrupted, RunTimeoutError, TaskTimeoutError,
 from flowweaver.events import Observer, TaskEvent
 from flowweaver.executors.contract import Attempt, Held, Notice, Started, error_text
 from flowweaver.history import RunStatus
-from flowweaver.task import Task, TaskStatus
+from flowweaver.mapping import ItemsError, item_keys, items_of
+from flowweaver.shell import ShellCommand
+from flowweaver.task import ItemFailed, Map, Task, TaskStatus
 
 if TYPE_CHECKING:
     from flowweaver.executors.contract import Backend
@@ -35,6 +37,15 @@ _monotonic = time.monotonic
 
 Binding = tuple[tuple[str, int], ...]
 """Which upstream results a callable receives: ``(keyword, upstream position)`` pairs."""
+
+
+class _Item(NamedTuple):
+    """An item of a mapped task: the task, its place in the list, its key, the item."""
+
+    owner: int
+    position: int
+    key: str
+    item: Any
 
 
 class _Bound(NamedTuple):
@@ -77,7 +88,11 @@ class Run:
         self.started_at = _monotonic()
         self.ended_at: float | None = None
         self.running: dict[int, Attempt] = {}
-        self.results: list[Any] = [None] * len(tasks)
+        self.results: list[Any] = [None] * len(tasks)  # by unit: tasks, then items
+        self._count = len(tasks)
+        self._graph_index = graph.index
+        self._items: list[_Item] = []  # by unit - len(tasks): what each item is
+        self._item_kwargs: dict[int, dict[str, Any]] = {}  # by mapped task: its other kwargs
         self._bindings, self._conditions, self._callbacks, self._may_be_timed = _reset_and_bind(
             graph
         )
@@ -112,7 +127,7 @@ class Run:
 
     # -- the steps both loops take ----------------------------------------------------
 
-    def launch(self, now: float, backend: Backend) -> float | None:
+    def launch(self, now: float, backend: Backend) -> float | None:  # noqa: C901 - the hot loop, kept in one frame on purpose (a call per task costs 3%)
         """Start what is ready and a slot allows, and submit each attempt to ``backend``.
 
         An attempt ``submit`` returns (the backend ran it inline) is settled at once,
@@ -122,7 +137,7 @@ class Run:
         engine, running, events = self.engine, self.running, self._events
         tasks, results, bound = self.tasks, self.results, self._bindings
         start_next, conditions = engine.start_next, self._conditions
-        deadline = self.deadline
+        deadline, count = self.deadline, self._count
         timed = self._may_be_timed or deadline is not None
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
@@ -131,17 +146,26 @@ class Run:
             index = start_next(now)
             if index < 0:
                 break
-            task = tasks[index]
-            pairs = bound[index]
-            kwargs = {keyword: results[up] for keyword, up in pairs} if pairs else {}
-            if task.cache and self._from_cache(index, task, kwargs, now):
-                continue
-            fn = task.fn
-            if conditions and index in conditions and task.attempts == 1:
-                fn = self._conditional(index, fn)
-            attempt = running[index] = Attempt(
-                index, task.name, task.attempts, fn, kwargs, task.timeout
-            )  # (the engine has just set task.attempts to this attempt's number)
+            if index >= count:  # an item of a mapped task
+                item_attempt = self._item_attempt(index, now)
+                if item_attempt is None:
+                    continue  # cached
+                attempt = running[index] = item_attempt
+            else:
+                task = tasks[index]
+                if task.map is not None:
+                    self._expand(index, now)
+                    continue
+                pairs = bound[index]
+                kwargs = {keyword: results[up] for keyword, up in pairs} if pairs else {}
+                if task.cache and self._from_cache(index, task.name, task, kwargs, now):
+                    continue
+                fn = task.fn
+                if conditions and index in conditions and task.attempts == 1:
+                    fn = self._conditional(index, fn)
+                attempt = running[index] = Attempt(
+                    index, task.name, task.attempts, fn, kwargs, task.timeout
+                )  # (the engine has just set task.attempts to this attempt's number)
             if events:
                 self.flush()  # RUNNING is passed on before the call
             if backend.submit(attempt) is not None:
@@ -151,15 +175,87 @@ class Run:
                     break  # the loop expires, wakes or stops what is due first
         return ended
 
-    def _from_cache(self, index: int, task: Task, kwargs: dict[str, Any], now: float) -> bool:
-        """Complete a ``cache: true`` task from the cache, if it holds its result."""
+    def _from_cache(
+        self, index: int, name: str, task: Task, kwargs: dict[str, Any], now: float
+    ) -> bool:
+        """Complete a ``cache: true`` task (or item) from the cache, if it holds its result."""
         if self.recorder is None:
             return False
-        hit, value = self.recorder.lookup(task, kwargs)
+        hit, value = self.recorder.lookup(name, task, kwargs)
         if hit:
-            self.results[index] = value
+            self._succeeded(index, value)
             self.engine.succeed(index, now, value, True)
         return hit
+
+    # -- mapped tasks --
+
+    def _expand(self, index: int, now: float) -> None:
+        """Read mapped task ``index``'s items and give them to the engine."""
+        task = self.tasks[index]
+        spec = task.map
+        assert spec is not None
+        try:
+            items, keys = self._items_and_keys(index, spec)
+        except Exception as exc:
+            error = str(exc) if isinstance(exc, ItemsError) else f"map: {error_text(exc)}"
+            self.engine.refuse_items(index, now, error)
+            return
+        names = [f"{task.name}[{key}]" for key in keys]
+        result: list[Any] = [None] * len(items)
+        self.results[index] = result  # filled as items end; what downstream tasks get
+        pairs = self._bindings[index]
+        results = self.results
+        self._item_kwargs[index] = {keyword: results[up] for keyword, up in pairs}
+        units = self.engine.expand(index, names, now, result, spec.max_parallel)
+        self.results.extend([None] * len(items))
+        self._items.extend(
+            _Item(index, position, key, item)
+            for position, (key, item) in enumerate(zip(keys, items, strict=True))
+        )
+        reused = {} if self.recorder is None else self.recorder.begin_items(task, names, keys)
+        for unit, name in zip(units, names, strict=True):
+            if name in reused:  # a resumed run: this item completed before
+                self._succeeded(unit, reused[name])
+                self.engine.preset(unit, now, reused[name])
+
+    def _items_and_keys(self, index: int, spec: Map) -> tuple[list[Any], list[str]]:
+        upstream, from_shell = None, False
+        if spec.upstream is not None:
+            source = self._graph_index[spec.upstream]
+            upstream = self.results[source]
+            from_shell = isinstance(self.tasks[source].fn, ShellCommand)
+        items = items_of(spec, upstream, from_shell)
+        keys = item_keys(spec, items)
+        if spec.only is not None:
+            kept = [i for i, key in enumerate(keys) if key in spec.only]
+            items, keys = [items[i] for i in kept], [keys[i] for i in kept]
+        return items, keys
+
+    def _item_attempt(self, unit: int, now: float) -> Attempt | None:
+        """The attempt of an item (``None``: the cache had its result)."""
+        owner, _, _, item = self._items[unit - self._count]
+        task = self.tasks[owner]
+        spec = task.map
+        assert spec is not None
+        kwargs = {**self._item_kwargs[owner], spec.param: item}
+        name = self.engine.name_of(unit)
+        if task.cache and self._from_cache(unit, name, task, kwargs, now):
+            return None
+        number = self.engine.attempt_of(unit)
+        return Attempt(unit, name, number, task.fn, kwargs, task.timeout)
+
+    def _succeeded(self, unit: int, value: Any) -> None:
+        """Keep a unit's result: a task's, or an item's (in its mapped task's list too)."""
+        self.results[unit] = value
+        if unit >= self._count:
+            owner, position, _, _ = self._items[unit - self._count]
+            self.results[owner][position] = value
+
+    def _item_failed(self, unit: int) -> None:
+        """An item failed for good: its slot in the list says so."""
+        owner, position, key, item = self._items[unit - self._count]
+        error = self.engine.error_of(unit) or "failed"
+        self.results[owner][position] = ItemFailed(key, item, error)
 
     def _due(self, now: float, deadline: float | None) -> bool:
         """Whether something timed is due: a deadline or retry time of the engine's, or
@@ -193,11 +289,16 @@ class Run:
             if type(value) is ConditionFalse:
                 self.engine.skip(index, now, CONDITION_FALSE)
                 return
-            self.results[index] = value
+            if index < self._count:
+                self.results[index] = value
+            else:
+                self._succeeded(index, value)
             self.engine.succeed(index, now, value)
             if self.recorder is not None:
-                self.recorder.record_result(self.tasks[index], attempt.kwargs, value)
-        elif not self.stopping or self.stopped or self.tasks[index].run_if == "always":
+                self.recorder.record_result(
+                    attempt.name, self._task_of(index), attempt.kwargs, value
+                )
+        elif not self.stopping or self.stopped or self._task_of(index).run_if == "always":
             # (else the stop is not yet applied, and cancels this attempt's task)
             del self.running[index]
             self._fail(attempt, attempt.value, now)
@@ -301,13 +402,22 @@ class Run:
                 _call_back(task.on_status_change, task.name, event.status)
 
     def _fail(self, attempt: Attempt, exc: BaseException, now: float) -> None:
-        task = self.tasks[attempt.index]
-        logger.debug("task %r attempt %d failed", task.name, attempt.number, exc_info=exc)
+        index = attempt.index
+        task = self._task_of(index)
+        logger.debug("task %r attempt %d failed", attempt.name, attempt.number, exc_info=exc)
         if isinstance(exc, ConditionError):  # its `when` raised: not retried
-            self.engine.fail(attempt.index, now, error_text(exc.error), False)
+            self.engine.fail(index, now, error_text(exc.error), False)
             return
         retryable = isinstance(exc, task.retry_on)
-        self.engine.fail(attempt.index, now, error_text(exc), retryable)
+        self.engine.fail(index, now, error_text(exc), retryable)
+        if index >= self._count and self.engine.is_done(index):
+            self._item_failed(index)
+
+    def _task_of(self, unit: int) -> Task:
+        """The task of a unit: itself, or an item's mapped task."""
+        if unit < self._count:
+            return self.tasks[unit]
+        return self.tasks[self._items[unit - self._count].owner]
 
     def _conditional(self, index: int, fn: Callable[..., Any]) -> Conditional:
         """The first attempt's call of a task with a ``when`` predicate."""

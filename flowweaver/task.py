@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class TaskStatus(enum.Enum):
@@ -27,6 +27,61 @@ class TaskStatus(enum.Enum):
 RUN_IF = ("success", "no_failure", "failure", "done", "always")
 """When a task may run, given how its upstream tasks ended (see :attr:`Task.run_if`)."""
 
+
+@dataclass(frozen=True)
+class Map:
+    """A task that runs once per item of a list (see :attr:`Task.map`).
+
+    ``over`` is where the items come from: the name of an upstream task whose result
+    is the list (it becomes a dependency), a list of the items themselves, or a mapping
+    of lists (a matrix: one item, a dict, per combination, the first list outermost).
+    Each item is passed to the function as ``param``. ``key`` names an item in every
+    output and the history: a function of the item, or ``None`` for the item itself
+    when it is a string or a number, else a short hash of its JSON form. At most
+    ``max_parallel`` items run at once (the executor's workers still bound them).
+    """
+
+    over: str | Sequence[Any] | Mapping[str, Sequence[Any]]
+    param: str = "item"
+    key: Callable[[Any], object] | None = None
+    max_parallel: int | None = None
+    only: frozenset[str] | None = None
+    """Run only the items with these keys (``--only task[key]``); ``None``: all."""
+
+    def __post_init__(self) -> None:
+        over = self.over
+        if not isinstance(over, (str, Sequence, Mapping)) or isinstance(over, bytes):
+            raise TypeError("map over must be a task name, a list or a mapping of lists")
+        if isinstance(over, Mapping) and not all(
+            isinstance(values, Sequence) and not isinstance(values, str) for values in over.values()
+        ):
+            raise TypeError("map over a mapping (a matrix) needs a list for every key")
+        if not (isinstance(self.param, str) and self.param.isidentifier()):
+            raise ValueError(f"map param must be a parameter name, got {self.param!r}")
+        if self.key is not None and not callable(self.key):
+            raise TypeError("map key must be a function of the item, or None")
+        if self.max_parallel is not None and (
+            isinstance(self.max_parallel, bool)
+            or not isinstance(self.max_parallel, int)
+            or self.max_parallel < 1
+        ):
+            raise ValueError(f"map max_parallel must be at least 1, got {self.max_parallel!r}")
+
+    @property
+    def upstream(self) -> str | None:
+        """The task whose result holds the items, if they come from one."""
+        return self.over if isinstance(self.over, str) else None
+
+
+class ItemFailed(NamedTuple):
+    """The slot of a failed item in a mapped task's list of results: its ``key``, the
+    ``item`` itself and its ``error`` (what ``task.error`` would say)."""
+
+    key: str
+    item: Any
+    error: str
+
+
 StatusCallback = Callable[[str, TaskStatus], object]
 RetryCallback = Callable[[str, int], object]
 
@@ -42,7 +97,8 @@ class Task:
     ``run_if`` says when it may run given how its upstream tasks ended (one of
     :data:`RUN_IF`); ``when`` is a condition on the task itself (a bool, or a
     predicate called like the task, on the executor, before its first attempt);
-    ``allow_failure`` lets it fail without failing the run.
+    ``allow_failure`` lets it fail without failing the run. With ``map`` it runs once
+    per item of a list, each item with its own attempts, retries and timeout.
     """
 
     name: str
@@ -67,6 +123,7 @@ class Task:
     run_if: str = "success"
     when: bool | Callable[..., Any] | None = None
     allow_failure: bool = False
+    map: Map | None = None
     attempts: int = 0
 
     def __post_init__(self) -> None:
@@ -87,6 +144,16 @@ class Task:
             value = getattr(self, key)
             if value is not None:
                 _check_number(self.name, key, value, allow_zero=False)
+        self._check_conditions()
+        self.depends_on = list(self.depends_on)
+        self.inputs = dict(self.inputs)
+        retry_on: object = self.retry_on
+        self.retry_on = (retry_on,) if isinstance(retry_on, type) else tuple(self.retry_on)
+        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on):
+            raise TypeError(f"task {self.name!r}: retry_on must hold exception classes")
+
+    def _check_conditions(self) -> None:
+        """``run_if``, ``when``, ``allow_failure`` and ``map`` (see the class docstring)."""
         if self.run_if not in RUN_IF:
             choices = ", ".join(RUN_IF)
             raise ValueError(
@@ -94,14 +161,15 @@ class Task:
             )
         if not (self.when is None or isinstance(self.when, bool) or callable(self.when)):
             raise TypeError(f"task {self.name!r}: when must be a bool or a callable")
+        if self.map is not None and not isinstance(self.map, Map):
+            raise TypeError(f"task {self.name!r}: map must be a flowweaver.Map")
+        if self.map is not None and callable(self.when):
+            raise ValueError(
+                f"task {self.name!r}: a mapped task's when must be true or false "
+                "(a predicate would be checked once per item)"
+            )
         if not isinstance(self.allow_failure, bool):
             raise TypeError(f"task {self.name!r}: allow_failure must be true or false")
-        self.depends_on = list(self.depends_on)
-        self.inputs = dict(self.inputs)
-        retry_on: object = self.retry_on
-        self.retry_on = (retry_on,) if isinstance(retry_on, type) else tuple(self.retry_on)
-        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on):
-            raise TypeError(f"task {self.name!r}: retry_on must hold exception classes")
 
     def is_async(self) -> bool:
         """Whether ``fn`` is a coroutine function (``async def``)."""

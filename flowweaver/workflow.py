@@ -78,7 +78,8 @@ class Workflow:
     # -- building -----------------------------------------------------------------
 
     def add_task(self, task: Task, depends_on: list[str] | None = None) -> None:
-        """Add ``task``, depending on ``task.depends_on``, ``depends_on`` and ``task.inputs``.
+        """Add ``task``, depending on ``task.depends_on``, ``depends_on``, ``task.inputs``
+        and the task a mapped task maps over.
 
         Raises ``ValueError`` for a duplicate name or an unknown dependency (dependencies
         must be added first), and :class:`~flowweaver.CycleError` (a ``ValueError``) for a
@@ -91,8 +92,11 @@ class Workflow:
         if name in self._index:
             raise ValueError(f"duplicate task name {name!r}: task names must be unique")
         wanted = task.depends_on
-        if depends_on or task.inputs:
+        over = task.map.upstream if task.map is not None else None
+        if depends_on or task.inputs or over is not None:
             wanted = [*wanted, *(depends_on or ()), *task.inputs.values()]
+            if over is not None:
+                wanted.append(over)
         deps = list(dict.fromkeys(wanted))
         index, children, depth = self._index, self._children, self._depth
         position = len(self._parents)

@@ -447,12 +447,25 @@ def tasks(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
 
 
 def task_results(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
-    """What resuming a run needs of each task: ``name, status, fingerprint,
-    result_state, result, note``."""
+    """What resuming a run needs of each task and item: ``name, status, fingerprint,
+    result_state, result, note, parent``."""
     return conn.execute(
-        "SELECT name, status, fingerprint, result_state, result, note FROM tasks WHERE run_id=?",
+        "SELECT name, status, fingerprint, result_state, result, note, parent FROM tasks "
+        "WHERE run_id=?",
         (run_id,),
     ).fetchall()
+
+
+def insert_items(
+    conn: sqlite3.Connection, run_id: str, parent: str, items: Iterable[tuple[str, int, str]]
+) -> None:
+    """Add a mapped task's items, ``pending``, from ``(name, position, key)`` (one
+    statement for them all); an item already there is kept."""
+    conn.executemany(
+        "INSERT OR IGNORE INTO tasks (run_id, name, position, status, parent, item_key) "
+        "VALUES (?, ?, ?, 'pending', ?, ?)",
+        ((run_id, name, position, parent, key) for name, position, key in items),
+    )
 
 
 def completed_durations(

@@ -56,12 +56,19 @@ class Recorder(Protocol):
         and past durations in seconds by task name (for ready-queue priorities)."""
         ...
 
-    def lookup(self, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
-        """A cached result for ``task`` called with ``kwargs``: ``(hit, value)``."""
+    def lookup(self, name: str, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        """A cached result for ``task`` (the unit ``name``: the task, or one of its items)
+        called with ``kwargs``: ``(hit, value)``."""
         ...
 
-    def record_result(self, task: Task, kwargs: dict[str, Any], value: Any) -> None:
-        """``task`` returned ``value`` when called with ``kwargs``."""
+    def record_result(self, name: str, task: Task, kwargs: dict[str, Any], value: Any) -> None:
+        """``name`` (``task``, or one of its items) returned ``value`` when called with
+        ``kwargs``."""
+        ...
+
+    def begin_items(self, task: Task, names: Sequence[str], keys: Sequence[str]) -> dict[str, Any]:
+        """Mapped ``task``'s items are ``names`` (their ``keys``): record them. Returns
+        the results a resumed run reuses, by item name."""
         ...
 
     def record_event(self, event: TaskEvent) -> None: ...
@@ -110,6 +117,7 @@ class RunRecorder:
         reused: dict[str, Any] | None = None,
         reused_blobs: dict[str, bytes] | None = None,
         previous_status: str | None = None,
+        reused_items: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.workflow = workflow
         self.run_id = run_id
@@ -122,6 +130,8 @@ class RunRecorder:
         self._clock = clock
         self._fingerprints = fingerprints
         self._reused = dict(reused or {})
+        self._reused_items = dict(reused_items or {})  # by mapped task, then item name
+        self._next_position = 0
         self._results: dict[str, tuple[bytes | None, str, str | None]] = {
             name: (blob, "stored", None) for name, blob in (reused_blobs or {}).items()
         }
@@ -142,22 +152,35 @@ class RunRecorder:
         self._write(
             [functools.partial(db.insert_tasks, run_id=self.run_id, tasks=rows)], "the run's tasks"
         )
+        self._next_position = len(rows)  # items are listed after the tasks
         names = {task.name for task in tasks}
         reused = {name: value for name, value in self._reused.items() if name in names}
         return reused, self._past_durations()
 
-    def lookup(self, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+    def lookup(self, name: str, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
         try:
-            return self._lookup(task, kwargs)
+            return self._lookup(name, task, kwargs)
         except Exception as exc:
-            logger.warning("cache of task %r not read: %s", task.name, exc)
+            logger.warning("cache of task %r not read: %s", name, exc)
             return False, None
 
-    def record_result(self, task: Task, kwargs: dict[str, Any], value: Any) -> None:
+    def record_result(self, name: str, task: Task, kwargs: dict[str, Any], value: Any) -> None:
         try:
-            self._keep_result(task, kwargs, value)
+            self._keep_result(name, task, kwargs, value)
         except Exception as exc:  # never let the history fail a task
-            logger.warning("task %r: result not recorded: %s", task.name, exc)
+            logger.warning("task %r: result not recorded: %s", name, exc)
+
+    def begin_items(self, task: Task, names: Sequence[str], keys: Sequence[str]) -> dict[str, Any]:
+        first = self._next_position
+        self._next_position += len(names)
+        rows = [
+            (name, first + offset, key)
+            for offset, (name, key) in enumerate(zip(names, keys, strict=True))
+        ]
+        write = functools.partial(db.insert_items, run_id=self.run_id, parent=task.name, items=rows)
+        self._write([write], f"the items of {task.name!r}")
+        reused = self._reused_items.get(task.name, {})
+        return {name: reused[name] for name in names if name in reused}
 
     def record_event(self, event: TaskEvent) -> None:
         """Keep the event's record, to be written by the next :meth:`commit`."""
@@ -204,20 +227,20 @@ class RunRecorder:
 
     # -- internals ----------------------------------------------------------------
 
-    def _keep_result(self, task: Task, kwargs: dict[str, Any], value: Any) -> None:
+    def _keep_result(self, name: str, task: Task, kwargs: dict[str, Any], value: Any) -> None:
         try:
             blob: bytes | None = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
             note = f"result not stored: {type(exc).__name__}: {exc}"
-            logger.warning("task %r: %s (it will run again on resume)", task.name, note)
-            self._results[task.name] = (None, "unpicklable", note)
+            logger.warning("task %r: %s (it will run again on resume)", name, note)
+            self._results[name] = (None, "unpicklable", note)
             return
         assert blob is not None
-        self._results[task.name] = (blob, "stored", None)
+        self._results[name] = (blob, "stored", None)
         if task.cache:
-            key = self._keys.pop(task.name, None) or cache_key(task, kwargs)
+            key = self._keys.pop(name, None) or cache_key(task, kwargs)
             if key is not None:
-                self._cache_writes[task.name] = (key, blob)
+                self._cache_writes[name] = (key, blob)
 
     def _running_writes(self, event: TaskEvent) -> list[Write]:
         """A task started (or failed an attempt that will be retried): a run killed now
@@ -299,11 +322,11 @@ class RunRecorder:
             )
         return writes
 
-    def _lookup(self, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+    def _lookup(self, name: str, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
         key = cache_key(task, kwargs)
         if key is None:
             return False, None
-        self._keys[task.name] = key  # not hashed again when its result is recorded
+        self._keys[name] = key  # not hashed again when its result is recorded
         with self._database.reading() as conn:
             row = db.cache_get(conn, key)
         if row is None:
@@ -314,11 +337,9 @@ class RunRecorder:
         try:
             value = pickle.loads(blob)
         except Exception as exc:
-            logger.warning(
-                "task %r: cached result could not be loaded (%s); running it", task.name, exc
-            )
+            logger.warning("task %r: cached result could not be loaded (%s); running it", name, exc)
             return False, None
-        self._results[task.name] = (blob, "stored", None)
+        self._results[name] = (blob, "stored", None)
         return True, value
 
     def _past_durations(self) -> dict[str, float]:

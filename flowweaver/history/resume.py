@@ -3,6 +3,11 @@
 A task is reused when it completed in the run being resumed, its fingerprint
 (see :mod:`flowweaver.history.fingerprint`) is unchanged, its result was stored and loads
 back, and every task upstream of it is reused too. Every other task runs.
+
+A mapped task that runs again reuses its items by key (:func:`items`): an item that
+completed in the run being resumed, whose task's fingerprint is unchanged, keeps its
+result, whatever list the item source gives this time; its new list decides which
+items exist and in what order.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ class PastTask(NamedTuple):
     result_state: str  # "stored", "unpicklable" or "none"
     result: bytes | None
     note: str | None
+    parent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,3 +132,31 @@ def _message(from_run: str, reused: int, total: int, changed: list[str]) -> str:
     if changed:
         text += f"; changed: {', '.join(changed)}"
     return text
+
+
+def items(
+    past: dict[str, PastTask], tasks: Sequence[Task], fingerprints: Sequence[str | None]
+) -> tuple[dict[str, dict[str, Any]], dict[str, bytes]]:
+    """The completed items a resumed run may reuse, by mapped task then item name (its
+    fingerprint unchanged), and their pickles."""
+    mapped = {
+        task.name: print_
+        for task, print_ in zip(tasks, fingerprints, strict=True)
+        if task.map is not None and print_ is not None
+    }
+    reused: dict[str, dict[str, Any]] = {}
+    blobs: dict[str, bytes] = {}
+    for name, item in past.items():
+        owner = item.parent
+        if owner not in mapped or item.status != "completed" or item.result is None:
+            continue
+        before = past.get(owner)
+        if before is None or before.fingerprint != mapped[owner]:
+            continue
+        try:
+            value = pickle.loads(item.result)
+        except Exception:
+            continue  # it runs again
+        reused.setdefault(owner, {})[name] = value
+        blobs[name] = item.result
+    return reused, blobs

@@ -237,8 +237,11 @@ class RunStore:
         info: resume.ResumeInfo | None = None
         reused: dict[str, Any] = {}
         blobs: dict[str, bytes] = {}
+        reused_items: dict[str, dict[str, Any]] = {}
         if resuming:  # before our own row is added: we hold the lock
-            info, reused, blobs = self._plan_resume(name, tasks, parents, fingerprints)
+            info, reused, blobs, reused_items = self._plan_resume(
+                name, tasks, parents, fingerprints
+            )
         spec = getattr(workflow, "spec", None)
         try:
             with self._database.transaction() as conn:
@@ -270,6 +273,7 @@ class RunStore:
             reused=reused,
             reused_blobs=blobs,
             previous_status=RunStatus.KILLED if previous == RunStatus.RUNNING else previous,
+            reused_items=reused_items,
         )
 
     def _plan_resume(
@@ -278,19 +282,19 @@ class RunStore:
         tasks: list[Any],
         parents: Sequence[Sequence[int]],
         fingerprints: dict[str, str | None],
-    ) -> tuple[resume.ResumeInfo, dict[str, Any], dict[str, bytes]]:
+    ) -> tuple[resume.ResumeInfo, dict[str, Any], dict[str, bytes], dict[str, dict[str, Any]]]:
         with self._reading() as conn:
             latest = db.runs(conn, workflow=workflow, limit=1)
             if not latest:
                 text = f"nothing to resume: no earlier run of {workflow!r}; running every task"
-                return resume.nothing_to_resume(text), {}, {}
+                return resume.nothing_to_resume(text), {}, {}, {}
             previous = latest[0]
             if previous["status"] == RunStatus.COMPLETED:
                 text = (
                     f"nothing to resume: the latest run {previous['id']} of {workflow!r} "
                     "completed; running every task"
                 )
-                return resume.nothing_to_resume(text), {}, {}
+                return resume.nothing_to_resume(text), {}, {}, {}
             rows = db.task_results(conn, previous["id"])
         past = {
             row["name"]: resume.PastTask(
@@ -299,11 +303,14 @@ class RunStore:
                 result_state=row["result_state"],
                 result=row["result"],
                 note=row["note"],
+                parent=row["parent"],
             )
             for row in rows
         }
         prints = [fingerprints[task.name] for task in tasks]
-        return resume.plan(previous["id"], past, tasks, parents, prints)
+        info, reused, blobs = resume.plan(previous["id"], past, tasks, parents, prints)
+        reused_items, item_blobs = resume.items(past, tasks, prints)
+        return info, reused, {**blobs, **item_blobs}, reused_items
 
     def _record(self, conn: sqlite3.Connection, row: sqlite3.Row) -> RunRecord:
         status = RunStatus(row["status"])
