@@ -28,6 +28,7 @@ from flowweaver.errors import (
 )
 from flowweaver.events import TaskEvent
 from flowweaver.executors import REGISTRY as _EXECUTORS
+from flowweaver.pools import Pool
 from flowweaver.task import ItemFailed, Map, Task, TaskStatus
 from flowweaver.workflow import SpecInfo, Workflow
 
@@ -59,6 +60,7 @@ __all__ = [
     "ItemFailed",
     "LockedError",
     "Map",
+    "Pool",
     "Problem",
     "ProcessExecutor",
     "RunInterrupted",

@@ -12,7 +12,7 @@ import logging
 import random
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver import graph
@@ -21,9 +21,10 @@ from flowweaver.conditions import Conditional, ConditionError, ConditionFalse
 from flowweaver.engine import CONDITION_FALSE, Engine
 from flowweaver.errors import RunInterrupted, RunTimeoutError, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
-from flowweaver.executors.contract import Attempt, Held, Notice, Started, error_text
+from flowweaver.executors.contract import Attempt, Held, Notice, PoolSlot, Started, error_text
 from flowweaver.history import RunStatus
 from flowweaver.mapping import ItemsError, item_keys, items_of
+from flowweaver.pools import HostSlots, Pool
 from flowweaver.shell import ShellCommand
 from flowweaver.task import ItemFailed, Map, Task, TaskStatus
 
@@ -76,6 +77,7 @@ class Run:
         plan_order: bool = False,
         rng: random.Random | None = None,
         timeout: float | None = None,
+        pools: Mapping[str, Pool] | None = None,
     ) -> None:
         self.name = name
         self.tasks = tasks = graph.tasks
@@ -105,10 +107,11 @@ class Run:
         self._events: list[TaskEvent] = []
         self._event_nodes: list[int] = []
         observed = self._callbacks or bool(self.observers)
+        order = graph.depth if plan_order else _longest_first(tasks, graph.parents, durations)
         self.engine = Engine(
             tasks,
             graph.parents,
-            graph.depth if plan_order else _longest_first(tasks, graph.parents, durations),
+            _by_priority(tasks, order),
             slots=slots,
             children=graph.children,
             names=graph.names,
@@ -117,7 +120,10 @@ class Run:
             rng=rng,
             outbox=(self._events, self._event_nodes) if observed else None,
             now=self.started_at,
+            pools=pools,
         )
+        self._host_pools = {name: pool for name, pool in (pools or {}).items() if pool.host}
+        self._host_slots: dict[str, HostSlots] = {}  # made when the loop opens the run
         if reused:  # a resumed run: what the earlier run completed is not run again
             for index, task in enumerate(tasks):
                 if task.name in reused:
@@ -265,6 +271,32 @@ class Run:
             return True
         return self.engine.timed
 
+    def open(self, inbox: Callable[[Notice], object]) -> None:
+        """The loop is about to start: host pools send the slots they get to ``inbox``."""
+        for name, pool in self._host_pools.items():
+            self._host_slots[name] = HostSlots(name, pool.size, lambda n: inbox(PoolSlot(n)))
+
+    @property
+    def host_pools(self) -> bool:
+        """Whether the run has host pools (whose slots the loop balances)."""
+        return bool(self._host_slots)
+
+    def balance_pools(self) -> None:
+        """Ask host pools for the slots tasks wait for; give back those none uses."""
+        engine = self.engine
+        for name, slots in self._host_slots.items():
+            waiting = engine.pool_waiting(name)
+            slots.want(waiting)
+            if not waiting:
+                for _ in range(engine.pool_idle(name)):
+                    engine.withdraw(name)
+                    slots.give_back()
+
+    def close_pools(self) -> None:
+        """The run is over: every host slot it holds is released."""
+        for slots in self._host_slots.values():
+            slots.close()
+
     def receive(self, notice: Notice, now: float) -> None:
         """What a backend reported: an ended attempt, or that it holds an attempt back
         (no timeout runs) until it says the attempt has really started."""
@@ -274,6 +306,9 @@ class Run:
             self.engine.hold_clock(notice.attempt.index, notice.attempt.number)
         elif isinstance(notice, Started):
             self.engine.start_clock(notice.attempt.index, notice.attempt.number, notice.time)
+        elif isinstance(notice, PoolSlot):
+            for _ in range(self._host_slots[notice.pool].take_granted()):
+                self.engine.grant(notice.pool)
 
     def settle(self, attempt: Attempt, now: float) -> None:
         """Apply an ended attempt's outcome (stale ones, from abandoned attempts, are dropped)."""
@@ -483,6 +518,13 @@ def _call_back(callback: Callable[[str, Any], object], name: str, value: Any) ->
         callback(name, value)
     except Exception:
         logger.exception("callback of task %r raised; ignored", name)
+
+
+def _by_priority(tasks: Sequence[Task], order: Sequence[float]) -> Sequence[Any]:
+    """The ready order with the tasks' priorities first (higher first), when any has one."""
+    if not any(task.priority for task in tasks):
+        return order
+    return [(-task.priority, rank) for task, rank in zip(tasks, order, strict=True)]
 
 
 def _longest_first(

@@ -36,14 +36,19 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
+from typing import TYPE_CHECKING, Any
 
 from flowweaver import graph
 from flowweaver.events import TaskEvent, new_event
 from flowweaver.task import RUN_IF, Task, TaskStatus
 
+if TYPE_CHECKING:
+    from flowweaver.pools import Pool
+
+PENDING = TaskStatus.PENDING
 RUNNING = TaskStatus.RUNNING
 COMPLETED = TaskStatus.COMPLETED
 FAILED = TaskStatus.FAILED
@@ -98,7 +103,8 @@ class _Mapping:
 class Engine:
     """The transitions of one run over ``tasks`` (``parents[i]``: what task ``i`` needs).
 
-    ``order[i]`` ranks ready tasks: smaller starts first, ties by position. At most
+    ``order[i]`` ranks ready tasks (any comparable keys): smaller starts first, ties
+    by position. At most
     ``slots`` attempts execute at once. ``now`` is when the run starts (a task that
     can never run is skipped then).
     """
@@ -107,7 +113,7 @@ class Engine:
         self,
         tasks: Sequence[Task],
         parents: Sequence[Sequence[int]],
-        order: Sequence[float],
+        order: Sequence[Any],
         *,
         slots: int = 1 << 30,
         children: Sequence[Sequence[int]] | None = None,
@@ -117,6 +123,7 @@ class Engine:
         rng: random.Random | None = None,
         outbox: Outbox | None = None,
         now: float = 0.0,
+        pools: Mapping[str, Pool] | None = None,
     ) -> None:
         count = self._count = len(tasks)
         self._tasks = tasks
@@ -162,6 +169,12 @@ class Engine:
         self._capacity: list[int] = []  # by limiter
         self._used: list[int] = []
         self._parked: list[list[int]] = []  # by limiter: a heap of the keys that wait for it
+        self._limiter_names: list[str | None] = []  # a pool's name (None: a map's bound)
+        self._pools: dict[str, int] = {}  # pool name -> limiter
+        self._pool_sizes: dict[str, int] = {}
+        self._host_pools: set[str] = set()
+        self._item_limits: dict[int, tuple[int, ...]] = {}  # by mapped task: its items' pools
+        self._add_pools(pools or {}, tasks)
         self._failed: list[int] = []  # the tasks that failed (allowed failures aside), in order
         self._allowed_failures = 0
         self._unfinished = count
@@ -286,7 +299,7 @@ class Engine:
             if phase[node] != _READY:
                 continue  # ended (preset, cancelled) after it was made ready
             limits = self._limits[node]
-            if limits is not None and not self._take(key, limits):
+            if limits is not None and not self._take(key, limits, now):
                 continue  # it waits in its limiter's queue
             task = self._task_of[node]
             attempt = self._attempt[node] = self._attempt[node] + 1
@@ -325,7 +338,7 @@ class Engine:
         first, count = len(self._phase), len(names)
         units = range(first, first + count)
         self._mappings[node] = _Mapping(first, count, result, left=count)
-        limits = self._limits[node]
+        limits = self._item_limits.get(node)
         if max_parallel is not None:
             limits = (*(limits or ()), self._new_limiter(max_parallel))
         rank = self._rank[node] << _NODE_BITS
@@ -444,6 +457,30 @@ class Engine:
             deadline = self._deadline_at[node] = now + timeout
             heappush(self._deadlines, (deadline, node, attempt))
 
+    def pool_waiting(self, pool: str) -> int:
+        """How many units wait for a slot of ``pool`` (a host pool's run asks for more)."""
+        return len(self._parked[self._pools[pool]])
+
+    def pool_idle(self, pool: str) -> int:
+        """How many slots of ``pool`` the run has and no attempt uses."""
+        limiter = self._pools[pool]
+        return self._capacity[limiter] - self._used[limiter]
+
+    def grant(self, pool: str) -> None:
+        """The run got one more slot of host pool ``pool``: the best unit waiting for
+        one goes back to the ready queue."""
+        limiter = self._pools[pool]
+        self._capacity[limiter] += 1
+        parked = self._parked[limiter]
+        if parked:
+            heappush(self._ready, heappop(parked))
+
+    def withdraw(self, pool: str) -> None:
+        """The run gives back an idle slot of host pool ``pool``."""
+        if self.pool_idle(pool) <= 0:
+            raise TransitionError(f"pool {pool!r} has no idle slot to give back")
+        self._capacity[self._pools[pool]] -= 1
+
     def interrupt(self, now: float, reason: str) -> list[int]:
         """Stop the run (a signal, a deadline): cancel every unfinished task but the
         ``always`` ones, which still run. Returns the executing units it cancelled,
@@ -484,25 +521,66 @@ class Engine:
         if limits is not None:
             self._release(limits)
 
-    # -- limiters --
+    # -- limiters (pools, and mapped tasks' max_parallel) --
 
-    def _new_limiter(self, capacity: int) -> int:
+    def _new_limiter(self, capacity: int, name: str | None = None) -> int:
         self._capacity.append(capacity)
         self._used.append(0)
         self._parked.append([])
+        self._limiter_names.append(name)
         return len(self._capacity) - 1
 
-    def _take(self, key: int, limits: tuple[int, ...]) -> bool:
+    def _add_pools(self, pools: Mapping[str, Pool], tasks: Sequence[Task]) -> None:
+        """A limiter per pool (a host pool's slots are granted by the run, so it starts
+        with none), and each pooled task's limits; a mapped task's are its items'."""
+        for name, pool in pools.items():
+            self._pools[name] = self._new_limiter(0 if pool.host else pool.size, name)
+            self._pool_sizes[name] = pool.size
+            if pool.host:
+                self._host_pools.add(name)
+        if not self._pools:
+            return
+        for node, task in enumerate(tasks):
+            if task.pool is None:
+                continue
+            limits = (self._pools[task.pool],)
+            if task.map is not None:
+                self._item_limits[node] = limits
+            else:
+                self._limits[node] = limits
+
+    def _take(self, key: int, limits: tuple[int, ...], now: float) -> bool:
         """Take a slot of each of ``limits`` for the unit of ``key``; if one is full, park
         the key in its queue (in its place) and take nothing."""
         used, capacity = self._used, self._capacity
         for limiter in limits:
             if used[limiter] >= capacity[limiter]:
                 heappush(self._parked[limiter], key)
+                name = self._limiter_names[limiter]
+                if name is not None and self._record_events:
+                    self._record_wait(key & _NODE_MASK, name, now)
                 return False
         for limiter in limits:
             used[limiter] += 1
         return True
+
+    def _record_wait(self, node: int, pool: str, now: float) -> None:
+        """A unit starts waiting for a slot of ``pool``: a PENDING event says so."""
+        size = self._pool_sizes[pool]
+        if pool in self._host_pools:
+            busy = f"{size} slot{'s' if size != 1 else ''} on this machine"
+        else:
+            busy = f"{self._used[self._pools[pool]]}/{size}"
+        event = new_event(
+            task=self._names[node],
+            status=PENDING,
+            attempt=self._attempt[node],
+            time=now + self._wall_offset,
+            reason=f"waiting for pool {pool} ({busy})",
+            parent=None if node < self._count else self._names[self._owner(node)],
+        )
+        self._events.append(event)
+        self._event_nodes.append(node)
 
     def _release(self, limits: tuple[int, ...]) -> None:
         """Give back a slot of each of ``limits``; the best unit waiting for one goes

@@ -99,6 +99,9 @@ class Task:
     predicate called like the task, on the executor, before its first attempt);
     ``allow_failure`` lets it fail without failing the run. With ``map`` it runs once
     per item of a list, each item with its own attempts, retries and timeout.
+    ``pool`` names a pool of the workflow (``Workflow(pools=...)``): each attempt (each
+    item's) takes a slot of it while it runs. Among ready tasks, a higher ``priority``
+    starts first.
     """
 
     name: str
@@ -124,6 +127,8 @@ class Task:
     when: bool | Callable[..., Any] | None = None
     allow_failure: bool = False
     map: Map | None = None
+    pool: str | None = None
+    priority: int = 0
     attempts: int = 0
 
     def __post_init__(self) -> None:
@@ -170,6 +175,10 @@ class Task:
             )
         if not isinstance(self.allow_failure, bool):
             raise TypeError(f"task {self.name!r}: allow_failure must be true or false")
+        if self.pool is not None and not (isinstance(self.pool, str) and self.pool):
+            raise TypeError(f"task {self.name!r}: pool must be a pool's name")
+        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
+            raise TypeError(f"task {self.name!r}: priority must be an integer")
 
     def is_async(self) -> bool:
         """Whether ``fn`` is a coroutine function (``async def``)."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from flowweaver.errors import CycleError
 from flowweaver.events import Observer
 from flowweaver.graph import Graph
+from flowweaver.pools import Pool, as_pool
 from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ class Workflow:
     :mod:`flowweaver.handlers`); ``last_handlers`` says how each ran in the last run.
     ``timeout`` is the whole run's deadline in seconds: past it the run is stopped as
     by SIGTERM and ``execute`` raises :class:`~flowweaver.RunTimeoutError`.
+    ``pools`` maps a pool's name to its size (or a :class:`~flowweaver.Pool`, for a pool
+    shared by every run on the machine); a task names its pool with ``Task(pool=...)``.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class Workflow:
         *,
         handlers: Mapping[str, Callable[..., Any] | Task] | None = None,
         timeout: float | None = None,
+        pools: Mapping[str, int | Pool] | None = None,
     ) -> None:
         self.name = name
         self.description = description
@@ -58,6 +62,7 @@ class Workflow:
                 f"workflow timeout must be a number of seconds above 0, got {timeout!r}"
             )
         self.timeout = timeout
+        self.pools: dict[str, Pool] = {name: as_pool(pool) for name, pool in (pools or {}).items()}
         self.handlers: dict[str, Task] = {}
         if handlers:
             from flowweaver.handlers import handler_tasks
@@ -89,6 +94,12 @@ class Workflow:
         if not isinstance(task, Task):
             raise TypeError(f"add_task expects a Task, got {type(task).__name__}")
         name = task.name
+        if task.pool is not None and task.pool not in self.pools:
+            known = ", ".join(self.pools) or "none"
+            raise ValueError(
+                f"task {name!r} names pool {task.pool!r}, which the workflow does not have "
+                f"(its pools: {known})"
+            )
         if name in self._index:
             raise ValueError(f"duplicate task name {name!r}: task names must be unique")
         wanted = task.depends_on

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from flowweaver._loop import drive
 from flowweaver._run import Run
-from flowweaver.errors import WorkflowError
+from flowweaver.errors import InputError, WorkflowError
 from flowweaver.executors.contract import Backend
 from flowweaver.graph import Graph
 from flowweaver.task import Task
@@ -24,6 +24,8 @@ class Executor(ABC):
 
     #: start ready tasks in plan order rather than longest-path-first
     plan_order = False
+    #: whether this executor's tasks run on this machine (host pools mean something)
+    host_pools = True
 
     def __init__(self, *, fail_fast: bool = False) -> None:
         self.fail_fast = fail_fast
@@ -81,6 +83,12 @@ class Executor(ABC):
         """A run of ``workflow``, not yet started, and the backend to drive it with."""
         graph = workflow.graph()
         self.check(graph.tasks)
+        hosted = [name for name, pool in workflow.pools.items() if pool.host]
+        if hosted and not self.host_pools:
+            raise InputError(
+                f"{type(self).__name__} can't use host pools ({', '.join(hosted)}): its tasks "
+                "may run on other machines; use scope: run, or another executor"
+            )
         if recorder is None and store is not None:
             recorder = store.open_run(workflow, resume=resume)
         backend = self.backend()
@@ -93,6 +101,7 @@ class Executor(ABC):
             recorder=recorder,
             plan_order=self.plan_order,
             timeout=workflow.timeout,
+            pools=workflow.pools,
         )
         return run, backend
 

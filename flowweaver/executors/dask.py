@@ -46,6 +46,8 @@ class DaskExecutor(Executor):
     Task functions must be importable on the workers.
     """
 
+    host_pools = False  # its workers may be other machines
+
     def __init__(
         self, address: str | None = None, *, max_workers: int | None = None, fail_fast: bool = False
     ) -> None:
