@@ -1,7 +1,7 @@
 """The user's crontab, through the ``crontab`` command, and the block FlowWeaver owns in it.
 
     read() -> str                          # ``crontab -l`` ('' when there is none)
-    write(text)                            # ``crontab -``
+    write(text)                            # ``crontab -`` (``crontab -r`` for none)
     find_block(text) -> list[str] | None   # the lines between the markers
     with_block(text, lines) -> str         # the block replaced (or added at the end)
     without_block(text) -> str             # the block removed
@@ -36,10 +36,16 @@ def read() -> str:
 
 
 def write(text: str) -> None:
-    """Install ``text`` as the user's crontab (``crontab -``)."""
+    """Install ``text`` as the user's crontab (``crontab -``); nothing left: no crontab
+    (``crontab -r``), as before an install into none."""
+    if not text:
+        done = _crontab(["-r"])
+        if done.returncode != 0 and _NO_CRONTAB not in done.stderr:
+            raise _failed("crontab -r", done, hint="the crontab is unchanged")
+        return
     done = _crontab(["-"], stdin=text)
     if done.returncode != 0:
-        raise _failed("crontab -", done)
+        raise _failed("crontab -", done, hint="the crontab is unchanged")
 
 
 def find_block(text: str) -> list[str] | None:
@@ -121,6 +127,8 @@ def _crontab(args: list[str], stdin: str | None = None) -> subprocess.CompletedP
         raise CliError(f"crontab {' '.join(args)}: {exc.strerror or exc}") from None
 
 
-def _failed(command: str, done: subprocess.CompletedProcess[str]) -> CliError:
+def _failed(
+    command: str, done: subprocess.CompletedProcess[str], hint: str | None = None
+) -> CliError:
     said = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
-    return CliError(f"{command} failed: {said}")
+    return CliError(f"{command} failed: {said}", hint=hint)
