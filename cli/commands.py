@@ -272,6 +272,6 @@ def cron_status(
     ] = ShowFormat.TEXT,
 ) -> int:
     """Each scheduled workflow: last run, next due time, missed runs (exit 1 if any)."""
-    from . import cron_cmds
+    from . import cron_status
 
-    return cron_cmds.status(state_dir, output)
+    return cron_status.status(state_dir, output)

@@ -2,6 +2,7 @@
 
     parse_schedule(text) -> Schedule        # ValueError: why cron would not run it
     Schedule.due_after(moment, count)       # the next due times (seconds since the epoch)
+    Schedule.next_due(moment)               # the first of them, or None
     Schedule.latest_due(before)             # the latest due time before ``before``
     missed_due(schedule, installed, now, last_started)   # the due time that has no run
     local_minute(moment)                    # ``2026-11-27 02:00``, as due times are shown
@@ -67,6 +68,11 @@ class Schedule:
                 break
             found.append(due.timestamp())
         return found
+
+    def next_due(self, moment: float) -> float | None:
+        """The next due time after ``moment``; ``None`` if cron never runs it."""
+        found = self.due_after(moment, 1)
+        return found[0] if found else None
 
     def latest_due(self, before: float) -> float | None:
         """The latest due time before ``before``; ``None`` if none in 50 years."""
@@ -163,6 +169,9 @@ def _day_exists(part: str) -> bool:
     return True
 
 
-def local_minute(moment: float) -> str:
-    """``moment`` as a local ``YYYY-MM-DD HH:MM``: how due times are shown."""
+def local_minute(moment: float | None) -> str:
+    """``moment`` as a local ``YYYY-MM-DD HH:MM``, how due times are shown; ``never``
+    for ``None``."""
+    if moment is None:
+        return "never"
     return datetime.datetime.fromtimestamp(moment).strftime("%Y-%m-%d %H:%M")
