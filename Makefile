@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench fuzz clean
+.PHONY: run test test-tools lint typecheck pytest bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)
 	$(BIN)/flowweaver run specs/etl.yaml
 
-test: $(STAMP)
+test: $(STAMP) test-tools
 	$(BIN)/ruff format --check flowweaver cli tests benchmarks specs
 	$(BIN)/ruff check flowweaver cli tests benchmarks specs
 	$(BIN)/mypy flowweaver cli
@@ -28,6 +28,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff format flowweaver cli tests benchmarks specs
 	$(BIN)/ruff check --fix flowweaver cli tests benchmarks specs
+
+# The cron tests need the `crontab` command (Debian's cron package: the daemon need
+# not run). As root with apt-get, it is installed when missing; elsewhere they skip.
+test-tools:
+	@command -v crontab >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cron >/dev/null; }
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -33,6 +33,11 @@ app = typer.Typer(
 )
 cache_app = typer.Typer(help="The result cache of `cache: true` tasks.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
+cron_app = typer.Typer(
+    help="Schedules from specs in your crontab; what ran and what was missed.",
+    no_args_is_help=True,
+)
+app.add_typer(cron_app, name="cron")
 
 
 def _check_params(values: list[str] | None) -> list[str]:
@@ -224,3 +229,49 @@ def cache_clear(state_dir: StateDirOpt = None) -> int:
     from . import runs_cmds
 
     return runs_cmds.clear_cache(state_dir)
+
+
+@cron_app.command("install")
+def cron_install(
+    specs: Annotated[
+        list[Path], typer.Argument(help="Spec files with a schedule:.", show_default=False)
+    ],
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="The state folder the runs use, written as an absolute path "
+            "[default: $FLOWWEAVER_HOME, else .flowweaver here]."
+        ),
+    ] = None,
+    print_block: Annotated[
+        bool, typer.Option("--print", help="Print the block instead of installing it.")
+    ] = False,
+) -> int:
+    """Write a crontab line per spec into the flowweaver block (replacing it whole)."""
+    from . import cron_cmds
+
+    return cron_cmds.install(specs, state_dir, print_only=print_block)
+
+
+@cron_app.command("remove")
+def cron_remove() -> int:
+    """Remove the flowweaver block from the crontab."""
+    from . import cron_cmds
+
+    return cron_cmds.remove()
+
+
+@cron_app.command("status")
+def cron_status(
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(help="Read the runs here [default: the state folder each line names]."),
+    ] = None,
+    output: Annotated[
+        ShowFormat, typer.Option("--output", "-o", help="text or json.")
+    ] = ShowFormat.TEXT,
+) -> int:
+    """Each scheduled workflow: last run, next due time, missed runs (exit 1 if any)."""
+    from . import cron_status
+
+    return cron_status.status(state_dir, output)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,8 +32,22 @@ def plan_lines(workflow: Workflow) -> list[str]:
 
 
 def plan(spec: Path, params: Sequence[str]) -> int:
-    _print(plan_lines(load(spec, params)))
+    workflow = load(spec, params)
+    _print([*plan_lines(workflow), *schedule_lines(workflow)])
     return ExitCode.OK
+
+
+def schedule_lines(workflow: Workflow, count: int = 3) -> list[str]:
+    """``Schedule: 0 2 * * *; next due: 2026-11-27 02:00, …`` (local times), when the
+    spec has a schedule."""
+    text = workflow.spec.schedule if workflow.spec else None
+    if text is None:
+        return []
+    from flowweaver.spec.schedules import local_minute, parse_schedule
+
+    due = parse_schedule(text).due_after(time.time(), count)
+    shown = ", ".join(local_minute(moment) for moment in due)
+    return [f"Schedule: {text}; next due: {shown or 'never'}"]
 
 
 def validate(specs: Sequence[Path], params: Sequence[str], *, check_imports: bool) -> int:

@@ -29,6 +29,8 @@ class SpecInfo:
     dask_address: str | None = None
     fail_fast: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    schedule: str | None = None
+    """The spec's ``schedule:`` as cron is given it (``0 2 * * *``, ``@daily``)."""
 
 
 class Workflow:

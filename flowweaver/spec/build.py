@@ -151,5 +151,6 @@ def build_workflow(document: Document, tasks: list[Task], path: str, sha256: str
         dask_address=document.dask_address,
         fail_fast=document.fail_fast,
         env=document.env,
+        schedule=document.schedule,
     )
     return workflow

@@ -78,6 +78,7 @@ class Document:
 
     name: str
     description: str = ""
+    schedule: str | None = None
     executor: str | None = None
     max_workers: int | None = None
     dask_address: str | None = None
@@ -104,6 +105,7 @@ def read_document(
     return Document(
         name=values.get("name", stem),
         description=values.get("description", ""),
+        schedule=values.get("schedule"),
         executor=values.get("executor"),
         max_workers=values.get("max_workers"),
         dask_address=dask.get("address"),

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from flowweaver.spec import durations
+from flowweaver.spec import durations, schedules
 from flowweaver.spec.interpolate import Scope, as_text
 from flowweaver.spec.nodes import ListNode, MapNode, Node, ScalarNode, plain
 from flowweaver.spec.problems import KeyPath, Problems, did_you_mean
@@ -282,3 +282,20 @@ class Items(Kind):
 
     def schema(self) -> dict[str, Any]:
         return {"type": "array"}
+
+
+@dataclass(frozen=True)
+class CronSchedule(Kind):
+    """A cron schedule: five fields, or an @-word (see :mod:`flowweaver.spec.schedules`)."""
+
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
+        if not isinstance(node, ScalarNode) or not isinstance(node.value, str):
+            got = describe(node)
+            return ctx.fail(node, path, f"expected a schedule such as '0 2 * * *', got {got}")
+        try:
+            return schedules.parse_schedule(node.value).text
+        except ValueError as exc:
+            return ctx.fail(node, path, str(exc))
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "string", "pattern": f"^(?:{schedules.PATTERN})$"}

@@ -9,6 +9,7 @@ from flowweaver.spec.interpolate import NAME
 from flowweaver.spec.kinds import (
     Choice,
     Command,
+    CronSchedule,
     Duration,
     Flag,
     Items,
@@ -72,6 +73,12 @@ TOP_KEYS: dict[str, Key] = {
     "version": Key(Whole(only=1), "Spec format version: 1."),
     "name": Key(Text(nonempty=True), "Workflow name (default: the file's stem)."),
     "description": Key(Text(), "What the workflow does."),
+    "schedule": Key(
+        CronSchedule(),
+        "When cron runs it (flowweaver cron install): '0 2 * * *', @hourly, @daily, "
+        "@weekly or @monthly.",
+        interpolate="none",
+    ),
     "executor": Key(Choice(EXECUTORS), "How tasks run: " + " | ".join(EXECUTORS) + "."),
     "max_workers": Key(Whole(minimum=1), "Tasks running at once (threaded, process)."),
     "dask": Key(
