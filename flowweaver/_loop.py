@@ -105,6 +105,8 @@ def _end(run: Run, backend: Backend) -> None:
     finally:
         backend.close()
         run.flush()
+        if run.placement is not None:
+            run.placement.return_home()
 
 
 def _start_ready(run: Run, backend: Backend) -> float:

@@ -27,6 +27,7 @@ from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
     from flowweaver.executors.contract import Backend
+    from flowweaver.folders import Placement
     from flowweaver.graph import Graph
     from flowweaver.history import Recorder
 
@@ -65,6 +66,7 @@ class Run:
         plan_order: bool = False,
         rng: random.Random | None = None,
         timeout: float | None = None,
+        placement: Placement | None = None,
     ) -> None:
         self.name = name
         self.tasks = tasks = graph.tasks
@@ -81,6 +83,10 @@ class Run:
         self._bindings, self._conditions, self._callbacks, self._may_be_timed = _reset_and_bind(
             graph
         )
+        self.placement = placement
+        self._wraps = {} if placement is None else placement.calls
+        # the tasks whose call is not simply their function: a `when` predicate, a folder
+        self._special = set(self._conditions).union(self._wraps)
         reused: dict[str, Any] = {}
         durations: dict[str, float] = {}
         if recorder is not None:
@@ -103,6 +109,8 @@ class Run:
             outbox=(self._events, self._event_nodes) if observed else None,
             now=self.started_at,
         )
+        if placement is not None:
+            placement.enter()
         if reused:  # a resumed run: what the earlier run completed is not run again
             for index, task in enumerate(tasks):
                 if task.name in reused:
@@ -122,7 +130,7 @@ class Run:
         engine, running, events = self.engine, self.running, self._events
         tasks, results, bound = self.tasks, self.results, self._bindings
         start_next, may_be_timed = engine.start_next, self._may_be_timed
-        conditions = self._conditions
+        special = self._special
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
             if self.stopping and not self.stopped:
@@ -140,8 +148,8 @@ class Run:
                     engine.succeed(index, now, value, True)
                     continue
             fn = task.fn
-            if conditions and index in conditions and task.attempts == 1:
-                fn = self._conditional(index, fn)
+            if special and index in special:
+                fn = self._special_call(index, fn, task.attempts)
             attempt = running[index] = Attempt(
                 index, task.name, task.attempts, fn, kwargs, task.timeout
             )  # (the engine has just set task.attempts to this attempt's number)
@@ -292,6 +300,14 @@ class Run:
         retryable = isinstance(exc, task.retry_on)
         self.engine.fail(attempt.index, now, error_text(exc), retryable)
 
+    def _special_call(self, index: int, fn: Callable[..., Any], number: int) -> Callable[..., Any]:
+        """What attempt ``number`` of a task calls: its `when` predicate first (in the
+        first attempt), in its folder, its outputs checked after."""
+        if number == 1 and index in self._conditions:
+            fn = self._conditional(index, fn)
+        wrap = self._wraps.get(index)
+        return fn if wrap is None else wrap(fn)
+
     def _conditional(self, index: int, fn: Callable[..., Any]) -> Conditional:
         """The first attempt's call of a task with a ``when`` predicate."""
         predicate, pairs = self._conditions[index]
@@ -330,8 +346,12 @@ class Run:
         if self.ended_at is not None:
             return
         self.ended_at = _monotonic()
-        if self.recorder is not None:
-            self.recorder.end(self.status, self.elapsed(), self.exit_code)
+        try:
+            if self.recorder is not None:
+                self.recorder.end(self.status, self.elapsed(), self.exit_code)
+        finally:
+            if self.placement is not None:
+                self.placement.leave()
 
     def failed(self) -> dict[str, str]:
         """The errors of the failed tasks that fail the run (allowed failures aside)."""

@@ -17,6 +17,7 @@ Errors a task attempt can end with, besides whatever the task raised:
 
     TaskTimeoutError(TimeoutError)      the attempt ran past ``Task.timeout``
     WorkerCrashedError(RuntimeError)    the process running the attempt died
+    MissingOutputError(RuntimeError)    the task returned without writing what it declared
 
 Anything else escaping FlowWeaver is a bug in FlowWeaver.
 """
@@ -150,3 +151,15 @@ class TaskTimeoutError(TimeoutError):
 
 class WorkerCrashedError(RuntimeError):
     """The worker process running an attempt died before it answered."""
+
+
+class MissingOutputError(RuntimeError):
+    """A task returned, but files it declared in ``writes`` are missing: ``paths``."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = list(paths)
+        noun = "output" if len(self.paths) == 1 else "outputs"
+        super().__init__(f"declared {noun} missing: {', '.join(self.paths)}")
+
+    def __reduce__(self) -> tuple[type[MissingOutputError], tuple[list[str]]]:
+        return type(self), (self.paths,)

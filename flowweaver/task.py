@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,11 @@ class Task:
     :data:`RUN_IF`); ``when`` is a condition on the task itself (a bool, or a
     predicate called like the task, on the executor, before its first attempt);
     ``allow_failure`` lets it fail without failing the run.
+
+    ``workdir`` is the folder the task runs in (default: the workflow's, else the
+    current directory); ``reads`` names the files it reads (globs, relative to that
+    folder), whose contents join its cache key and resume fingerprint; ``writes`` the
+    files it must leave behind (see :mod:`flowweaver.folders`).
     """
 
     name: str
@@ -67,6 +73,9 @@ class Task:
     run_if: str = "success"
     when: bool | Callable[..., Any] | None = None
     allow_failure: bool = False
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    workdir: str | None = None
     attempts: int = 0
 
     def __post_init__(self) -> None:
@@ -96,6 +105,11 @@ class Task:
             raise TypeError(f"task {self.name!r}: when must be a bool or a callable")
         if not isinstance(self.allow_failure, bool):
             raise TypeError(f"task {self.name!r}: allow_failure must be true or false")
+        if self.reads or self.writes:
+            self.reads = _paths(self.name, "reads", self.reads)
+            self.writes = _paths(self.name, "writes", self.writes)
+        if self.workdir is not None:
+            self.workdir = _paths(self.name, "workdir", (self.workdir,))[0]
         self.depends_on = list(self.depends_on)
         self.inputs = dict(self.inputs)
         retry_on: object = self.retry_on
@@ -135,6 +149,18 @@ class Task:
 def _check(ok: bool, message: str) -> None:
     if not ok:
         raise ValueError(message)
+
+
+def _paths(task: str, key: str, value: object) -> tuple[str, ...]:
+    """Paths (or globs) as a tuple of text; a single one is a tuple of one."""
+    items = (value,) if isinstance(value, (str, os.PathLike)) else value
+    try:
+        paths = tuple(os.fspath(item) for item in items)  # type: ignore[union-attr]
+    except TypeError:
+        raise TypeError(f"task {task!r}: {key} must be paths (text)") from None
+    if not all(isinstance(path, str) and path for path in paths):
+        raise ValueError(f"task {task!r}: {key} must be non-empty paths")
+    return paths  # type: ignore[return-value]
 
 
 def _check_int(task: str, key: str, value: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,8 @@ class Workflow:
     :mod:`flowweaver.handlers`); ``last_handlers`` says how each ran in the last run.
     ``timeout`` is the whole run's deadline in seconds: past it the run is stopped as
     by SIGTERM and ``execute`` raises :class:`~flowweaver.RunTimeoutError`.
+    ``workdir`` is the folder the run's tasks run in (see :mod:`flowweaver.folders`);
+    ``None``: the current directory.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class Workflow:
         *,
         handlers: Mapping[str, Callable[..., Any] | Task] | None = None,
         timeout: float | None = None,
+        workdir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.name = name
         self.description = description
@@ -58,6 +62,7 @@ class Workflow:
                 f"workflow timeout must be a number of seconds above 0, got {timeout!r}"
             )
         self.timeout = timeout
+        self.workdir = None if workdir is None else os.fspath(workdir)
         self.handlers: dict[str, Task] = {}
         if handlers:
             from flowweaver.handlers import handler_tasks
@@ -73,6 +78,7 @@ class Workflow:
         self._children: list[list[int]] = []
         self._depth: list[float] = []
         self._observers: list[Observer] = []
+        self._placed = False  # a task has a workdir, reads or writes
         self.last_run_seconds = 0.0
 
     # -- building -----------------------------------------------------------------
@@ -112,6 +118,8 @@ class Workflow:
         self._parents.append(ups)
         children.append([])
         depth.append(deepest + 1.0)
+        if task.workdir is not None or task.writes or task.reads:
+            self._placed = True
         self._tasks[name] = task
         self._task_list.append(task)
         self._names.append(name)
@@ -200,6 +208,11 @@ class Workflow:
         return Graph(
             self._task_list, self._names, self._parents, self._children, self._depth, self._index
         )
+
+    @property
+    def uses_folders(self) -> bool:
+        """Whether the workflow or a task has a ``workdir``, ``reads`` or ``writes``."""
+        return self.workdir is not None or self._placed
 
     def parents(self) -> list[list[int]]:
         """Dependencies by position: ``parents()[i]`` are the indices task ``i`` needs."""
