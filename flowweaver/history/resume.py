@@ -8,7 +8,7 @@ back, and every task upstream of it is reused too. Every other task runs.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -49,12 +49,15 @@ def plan(
     tasks: Sequence[Task],
     parents: Sequence[Sequence[int]],
     fingerprints: Sequence[str | None],
+    blocked: Mapping[str, str] | None = None,
 ) -> tuple[ResumeInfo, dict[str, Any], dict[str, bytes]]:
     """The resume info, the reused results by name, and their pickles (to copy over).
 
     ``tasks`` are a workflow's, in the order they were added, with ``parents`` by
-    position: that order is a topological one (see the loop below).
+    position: that order is a topological one (see the loop below). ``blocked``
+    says why a task is not reused whatever its fingerprint (its outputs are gone).
     """
+    blocked = blocked or {}
     reused: dict[str, Any] = {}
     blobs: dict[str, bytes] = {}
     changed: list[str] = []
@@ -67,6 +70,8 @@ def plan(
         before = past.get(task.name)
         reason = _reason_to_run(before, fingerprints[node])
         if reason is None:
+            reason = blocked.get(task.name)
+        if reason is None:
             lost = [tasks[up].name for up in parents[node] if tasks[up].name not in reused]
             if lost:
                 reason = f"upstream task {lost[0]!r} runs again"
@@ -78,9 +83,11 @@ def plan(
                 continue
             except Exception as exc:
                 reason = f"stored result could not be loaded ({type(exc).__name__}: {exc})"
+        if reason == "definition changed" and task.reads:
+            reason = "definition or the files it reads changed"
         if _changed(before, fingerprints[node]):
             changed.append(task.name)
-            if not reason.startswith("definition changed"):
+            if not reason.startswith("definition"):
                 reason += "; definition changed"
         rerun[task.name] = reason
         if reason.startswith(("result could not", "stored result")):

@@ -22,7 +22,9 @@ from typing import Any
 
 from flowweaver.errors import StateError, UnknownRunError
 from flowweaver.history import db, resume
-from flowweaver.history.fingerprint import task_fingerprint
+from flowweaver.folders import absolute, missing, task_folder
+from flowweaver.history.files import FileHashes
+from flowweaver.history.fingerprint import files_identity, task_fingerprint
 from flowweaver.history.lock import WorkflowLock, lock_path, probe
 from flowweaver.history.recorder import RunRecorder
 from flowweaver.history.statedir import prepare_state_dir, resolve_state_dir
@@ -52,9 +54,20 @@ class TaskRecord:
     note: str | None = None
     reason: str | None = None
     allowed: bool = False
+    outputs: tuple[OutputRecord, ...] = ()
+    """The files it wrote (its ``writes``), as they were when it completed."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """A file a task wrote: its path (relative to the task's folder), size and SHA-256."""
+
+    path: str
+    size: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,21 @@ class AttemptRecord:
     ended: float | None
     status: str
     error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One cached result: whose (``workflow`` is ``None`` for entries an older release
+    wrote), its key, when it was stored (seconds since the epoch) and its size in bytes."""
+
+    workflow: str | None
+    task: str
+    key: str
+    created: float
+    size: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,13 +219,32 @@ class RunStore:
             for row in rows
         ]
 
-    def clear_cache(self) -> int:
-        """Remove every cached result; returns how many there were."""
+    def cache_entries(self, workflow: str | None = None) -> list[CacheEntry]:
+        """The cached results (of one workflow), newest first."""
+        with self._reading() as conn:
+            rows = db.cache_entries(conn, workflow)
+        return [
+            CacheEntry(row["workflow"], row["task"], row["key"], row["created"], row["size"])
+            for row in rows
+        ]
+
+    def clear_cache(self, task: str | None = None, *, workflow: str | None = None) -> int:
+        """Remove the cached results: every one, or those of ``task`` (and of
+        ``workflow``); returns how many there were."""
         try:
             with self._database.transaction() as conn:
-                return db.clear_cache(conn)
+                return db.clear_cache(conn, task, workflow)
         except sqlite3.Error as exc:
             raise StateError(f"{self.db_path}: cache not cleared: {exc}") from None
+
+    def clear_file_hashes(self) -> int:
+        """Forget the remembered hashes of the files tasks read and wrote: each file is
+        read and hashed again when next needed. Returns how many were forgotten."""
+        try:
+            with self._database.transaction() as conn:
+                return db.clear_files(conn)
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.db_path}: file hashes not cleared: {exc}") from None
 
     def close(self) -> None:
         """Close ``runs.db``; the recorder of a run still going can no longer write it."""
@@ -230,15 +277,25 @@ class RunStore:
         name: str = workflow.name
         tasks = list(workflow.get_all_tasks().values())
         parents = workflow.parents()
-        fingerprints = {
-            task.name: task_fingerprint(task, (tasks[up].name for up in ups))
-            for task, ups in zip(tasks, parents, strict=True)
-        }
+        folders = _folders(workflow, tasks)
+        hashes = FileHashes(self._database, self.clock)
+        fingerprints: dict[str, str | None] = {}
+        blocked: dict[str, str] = {}  # why a task can't be reused, besides its fingerprint
+        for task, ups in zip(tasks, parents, strict=True):
+            upstream = [tasks[up].name for up in ups]
+            if task.name in folders:
+                fingerprints[task.name], why = _placed_fingerprint(
+                    task, upstream, folders[task.name], hashes
+                )
+                if why is not None:
+                    blocked[task.name] = why
+            else:
+                fingerprints[task.name] = task_fingerprint(task, upstream)
         info: resume.ResumeInfo | None = None
         reused: dict[str, Any] = {}
         blobs: dict[str, bytes] = {}
         if resuming:  # before our own row is added: we hold the lock
-            info, reused, blobs = self._plan_resume(name, tasks, parents, fingerprints)
+            info, reused, blobs = self._plan_resume(name, tasks, parents, fingerprints, blocked)
         spec = getattr(workflow, "spec", None)
         try:
             with self._database.transaction() as conn:
@@ -270,6 +327,8 @@ class RunStore:
             reused=reused,
             reused_blobs=blobs,
             previous_status=RunStatus.KILLED if previous == RunStatus.RUNNING else previous,
+            folders=folders,
+            file_hashes=hashes,
         )
 
     def _plan_resume(
@@ -278,6 +337,7 @@ class RunStore:
         tasks: list[Any],
         parents: Sequence[Sequence[int]],
         fingerprints: dict[str, str | None],
+        blocked: dict[str, str],
     ) -> tuple[resume.ResumeInfo, dict[str, Any], dict[str, bytes]]:
         with self._reading() as conn:
             latest = db.runs(conn, workflow=workflow, limit=1)
@@ -303,7 +363,7 @@ class RunStore:
             for row in rows
         }
         prints = [fingerprints[task.name] for task in tasks]
-        return resume.plan(previous["id"], past, tasks, parents, prints)
+        return resume.plan(previous["id"], past, tasks, parents, prints, blocked)
 
     def _record(self, conn: sqlite3.Connection, row: sqlite3.Row) -> RunRecord:
         status = RunStatus(row["status"])
@@ -332,6 +392,33 @@ class RunStore:
         return holder is not None and holder.get("run") == run_id
 
 
+def _folders(workflow: Any, tasks: list[Any]) -> dict[str, str]:
+    """The folder of each task that reads or writes files (relative paths resolve there)."""
+    if not getattr(workflow, "uses_folders", False):
+        return {}
+    here = os.getcwd()
+    workdir = workflow.workdir
+    return {
+        task.name: task_folder(task, workdir, here) for task in tasks if task.reads or task.writes
+    }
+
+
+def _placed_fingerprint(
+    task: Any, upstream: list[str], folder: str, hashes: FileHashes
+) -> tuple[str | None, str | None]:
+    """The task's fingerprint with the files it reads as they are now, and why it
+    can't be reused whatever its fingerprint (a declared output is missing)."""
+    absent = missing([(path, absolute(path, folder)) for path in task.writes])
+    why = f"declared output missing: {', '.join(absent)}" if absent else None
+    if not task.reads:
+        return task_fingerprint(task, upstream), why
+    try:
+        files = files_identity(hashes.listing(task.reads, folder))
+    except (OSError, sqlite3.Error):
+        return None, why
+    return task_fingerprint(task, upstream, files), why
+
+
 def _task_record(row: sqlite3.Row, killed: bool) -> TaskRecord:
     """A task's record; in a killed run, a task that was running reads ``killed``."""
     status = row["status"]
@@ -349,6 +436,16 @@ def _task_record(row: sqlite3.Row, killed: bool) -> TaskRecord:
         note=row["note"],
         reason=row["reason"],
         allowed=bool(row["allowed"]),
+        outputs=_outputs(row["outputs"]),
+    )
+
+
+def _outputs(text: str | None) -> tuple[OutputRecord, ...]:
+    rows = _json_list(text)
+    return tuple(
+        OutputRecord(str(row["path"]), int(row["size"]), str(row["sha256"]))
+        for row in rows
+        if isinstance(row, dict) and {"path", "size", "sha256"} <= row.keys()
     )
 
 
