@@ -32,11 +32,11 @@ import functools
 import glob
 import inspect
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flowweaver.conditions import ConditionFalse, Conditional
+from flowweaver.conditions import Conditional, ConditionFalse
 from flowweaver.errors import InputError, MissingOutputError
 from flowweaver.shell import ShellCommand
 from flowweaver.task import Task
@@ -74,6 +74,34 @@ def missing(outputs: Sequence[Output]) -> list[str]:
         if not found:
             absent.append(written)
     return absent
+
+
+def expand(patterns: Iterable[str], folder: str) -> list[str]:
+    """The files ``patterns`` match under ``folder``: absolute, sorted, each once.
+
+    A pattern is a glob (``**`` spans folders) or a path; a folder stands for every
+    file under it; a path that does not exist matches nothing."""
+    found: set[str] = set()
+    for pattern in patterns:
+        path = absolute(pattern, folder)
+        for match in glob.glob(path, recursive=True) if is_glob(path) else [path]:
+            if os.path.isdir(match):
+                found.update(_files_under(match))
+            elif os.path.isfile(match):
+                found.add(os.path.normpath(match))
+    return sorted(found)
+
+
+def _files_under(folder: str) -> Iterable[str]:
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            yield os.path.join(root, name)
+
+
+def shown(path: str, folder: str) -> str:
+    """``path`` relative to ``folder`` (``../x`` for one outside it), as keys and
+    records name it: the same wherever the project folder is moved."""
+    return os.path.relpath(path, folder)
 
 
 @dataclass

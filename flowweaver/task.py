@@ -105,17 +105,21 @@ class Task:
             raise TypeError(f"task {self.name!r}: when must be a bool or a callable")
         if not isinstance(self.allow_failure, bool):
             raise TypeError(f"task {self.name!r}: allow_failure must be true or false")
-        if self.reads or self.writes:
-            self.reads = _paths(self.name, "reads", self.reads)
-            self.writes = _paths(self.name, "writes", self.writes)
-        if self.workdir is not None:
-            self.workdir = _paths(self.name, "workdir", (self.workdir,))[0]
+        self._check_files()
         self.depends_on = list(self.depends_on)
         self.inputs = dict(self.inputs)
         retry_on: object = self.retry_on
         self.retry_on = (retry_on,) if isinstance(retry_on, type) else tuple(self.retry_on)
         if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on):
             raise TypeError(f"task {self.name!r}: retry_on must hold exception classes")
+
+    def _check_files(self) -> None:
+        if not self.reads and not self.writes and self.workdir is None:
+            return
+        self.reads = _paths(self.name, "reads", self.reads)
+        self.writes = _paths(self.name, "writes", self.writes)
+        if self.workdir is not None:
+            self.workdir = _paths(self.name, "workdir", (self.workdir,))[0]
 
     def is_async(self) -> bool:
         """Whether ``fn`` is a coroutine function (``async def``)."""
@@ -153,14 +157,14 @@ def _check(ok: bool, message: str) -> None:
 
 def _paths(task: str, key: str, value: object) -> tuple[str, ...]:
     """Paths (or globs) as a tuple of text; a single one is a tuple of one."""
-    items = (value,) if isinstance(value, (str, os.PathLike)) else value
+    items: Any = (value,) if isinstance(value, (str, os.PathLike)) else value
     try:
-        paths = tuple(os.fspath(item) for item in items)  # type: ignore[union-attr]
+        paths = tuple(os.fspath(item) for item in items)
     except TypeError:
         raise TypeError(f"task {task!r}: {key} must be paths (text)") from None
     if not all(isinstance(path, str) and path for path in paths):
         raise ValueError(f"task {task!r}: {key} must be non-empty paths")
-    return paths  # type: ignore[return-value]
+    return paths
 
 
 def _check_int(task: str, key: str, value: object) -> None:

@@ -29,6 +29,11 @@ class SpecInfo:
     dask_address: str | None = None
     fail_fast: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+    run_id: str | None = None
+    """The run the spec was loaded for (``${run.id}``): a store records the run under it."""
+    run_started: str | None = None
+    """``${run.started}``: when the spec was loaded for that run (ISO 8601)."""
 
 
 class Workflow:

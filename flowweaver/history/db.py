@@ -341,7 +341,9 @@ def insert_tasks(
     )
 
 
-def set_fingerprint(conn: sqlite3.Connection, run_id: str, name: str, fingerprint: str | None) -> None:
+def set_fingerprint(
+    conn: sqlite3.Connection, run_id: str, name: str, fingerprint: str | None
+) -> None:
     """The task's fingerprint as it started: with the hashes of the files it read then."""
     conn.execute(
         "UPDATE tasks SET fingerprint=? WHERE run_id=? AND name=?", (fingerprint, run_id, name)
@@ -512,9 +514,7 @@ def cache_get(conn: sqlite3.Connection, key: str) -> sqlite3.Row | None:
 def cache_entries(conn: sqlite3.Connection, workflow: str | None = None) -> list[sqlite3.Row]:
     """``workflow, task, key, created, size`` of each cached result, newest first
     (``workflow`` is ``NULL`` for entries an older release wrote)."""
-    sql = (
-        "SELECT workflow, task, key, created, COALESCE(size, length(value)) AS size FROM cache"
-    )
+    sql = "SELECT workflow, task, key, created, COALESCE(size, length(value)) AS size FROM cache"
     args: tuple[str, ...] = ()
     if workflow is not None:
         sql += " WHERE workflow=?"
@@ -546,9 +546,7 @@ def file_get(conn: sqlite3.Connection, path: str) -> sqlite3.Row | None:
     return row
 
 
-def file_put(
-    conn: sqlite3.Connection, path: str, *, size: int, mtime_ns: int, sha256: str
-) -> None:
+def file_put(conn: sqlite3.Connection, path: str, *, size: int, mtime_ns: int, sha256: str) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256) VALUES (?,?,?,?)",
         (path, size, mtime_ns, sha256),

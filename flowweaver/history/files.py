@@ -17,13 +17,12 @@ remembered (it is hashed again next time), and ``flowweaver cache clear --files`
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
-from flowweaver.folders import absolute, is_glob
+from flowweaver.folders import expand, shown
 from flowweaver.history import db
 
 RACY_SECONDS = 2.0
@@ -31,34 +30,6 @@ RACY_SECONDS = 2.0
 granularity, unseen: its digest is used but not remembered."""
 
 _CHUNK = 1 << 20
-
-
-def expand(patterns: Iterable[str], folder: str) -> list[str]:
-    """The files ``patterns`` match under ``folder``: absolute, sorted, each once.
-
-    A pattern is a glob (``**`` spans folders) or a path; a folder stands for every
-    file under it; a path that does not exist matches nothing."""
-    found: set[str] = set()
-    for pattern in patterns:
-        path = absolute(pattern, folder)
-        for match in glob.glob(path, recursive=True) if is_glob(path) else [path]:
-            if os.path.isdir(match):
-                found.update(_files_under(match))
-            elif os.path.isfile(match):
-                found.add(os.path.normpath(match))
-    return sorted(found)
-
-
-def _files_under(folder: str) -> Iterable[str]:
-    for root, _dirs, names in os.walk(folder):
-        for name in names:
-            yield os.path.join(root, name)
-
-
-def shown(path: str, folder: str) -> str:
-    """``path`` relative to ``folder`` (``../x`` for one outside it), as keys and
-    records name it: the same wherever the project folder is moved."""
-    return os.path.relpath(path, folder)
 
 
 class FileHashes:
@@ -85,9 +56,7 @@ class FileHashes:
         if self._clock() - info.st_mtime_ns / 1e9 >= RACY_SECONDS:
             self._seen[key] = sha256
             with self._database.transaction() as conn:
-                db.file_put(
-                    conn, path, size=info.st_size, mtime_ns=info.st_mtime_ns, sha256=sha256
-                )
+                db.file_put(conn, path, size=info.st_size, mtime_ns=info.st_mtime_ns, sha256=sha256)
         return info.st_size, sha256
 
     def listing(self, patterns: Sequence[str], folder: str) -> list[tuple[str, int, str]]:

@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from flowweaver.events import TaskEvent
-from flowweaver.history import db
 from flowweaver.folders import absolute, missing
+from flowweaver.history import db
 from flowweaver.history.files import FileHashes
 from flowweaver.history.fingerprint import cache_key, files_identity, task_fingerprint
 from flowweaver.history.lock import WorkflowLock

@@ -68,13 +68,10 @@ def plan(
     # is settled before the node is looked at.
     for node, task in enumerate(tasks):
         before = past.get(task.name)
-        reason = _reason_to_run(before, fingerprints[node])
-        if reason is None:
-            reason = blocked.get(task.name)
-        if reason is None:
-            lost = [tasks[up].name for up in parents[node] if tasks[up].name not in reused]
-            if lost:
-                reason = f"upstream task {lost[0]!r} runs again"
+        lost = [tasks[up].name for up in parents[node] if tasks[up].name not in reused]
+        reason = _reason_to_run(before, fingerprints[node]) or blocked.get(task.name)
+        if reason is None and lost:
+            reason = f"upstream task {lost[0]!r} runs again"
         if reason is None:
             assert before is not None and before.result is not None
             try:
@@ -83,8 +80,7 @@ def plan(
                 continue
             except Exception as exc:
                 reason = f"stored result could not be loaded ({type(exc).__name__}: {exc})"
-        if reason == "definition changed" and task.reads:
-            reason = "definition or the files it reads changed"
+        reason = _with_files(reason, task)
         if _changed(before, fingerprints[node]):
             changed.append(task.name)
             if not reason.startswith("definition"):
@@ -101,6 +97,13 @@ def plan(
         rerun=rerun,
     )
     return info, reused, blobs
+
+
+def _with_files(reason: str, task: Task) -> str:
+    """For a task that reads files, a changed fingerprint may be a changed file."""
+    if reason == "definition changed" and task.reads:
+        return "definition or the files it reads changed"
+    return reason
 
 
 def nothing_to_resume(message: str) -> ResumeInfo:

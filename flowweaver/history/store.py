@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flowweaver.errors import StateError, UnknownRunError
-from flowweaver.history import db, resume
 from flowweaver.folders import absolute, missing, task_folder
+from flowweaver.history import db, resume
 from flowweaver.history.files import FileHashes
 from flowweaver.history.fingerprint import files_identity, task_fingerprint
 from flowweaver.history.lock import WorkflowLock, lock_path, probe
@@ -161,11 +161,13 @@ class RunStore:
         """Start recording a run of ``workflow``: take its lock and add its row.
 
         Raises :class:`~flowweaver.LockedError` when another run of the same
-        workflow holds the lock (``wait=True`` waits for it instead).
+        workflow holds the lock (``wait=True`` waits for it instead). A workflow
+        loaded from a spec is recorded under the id its ``${run.id}`` was given.
         ``resume=True`` reuses what the latest unfinished run completed.
         """
         name: str = workflow.name
-        run_id = self._new_run_id()
+        spec = getattr(workflow, "spec", None)
+        run_id = self._new_run_id(getattr(spec, "run_id", None))
         lock = WorkflowLock(lock_path(self.path, name), name)
         lock.acquire(wait=wait, run_id=run_id)
         try:
@@ -266,8 +268,12 @@ class RunStore:
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{self.db_path}: the run history is unreadable ({exc})") from None
 
-    def _new_run_id(self) -> str:
+    def _new_run_id(self, wanted: str | None = None) -> str:
+        """``wanted`` (the ``${run.id}`` a spec was loaded with) unless the history has
+        it already (the same loaded workflow run again), else a new random id."""
         with self._reading() as conn:
+            if wanted and not db.run_exists(conn, wanted):
+                return wanted
             while True:
                 run_id = secrets.token_hex(4)
                 if not db.run_exists(conn, run_id):
