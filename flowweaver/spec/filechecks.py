@@ -19,6 +19,7 @@ import os
 from flowweaver.errors import Problem
 from flowweaver.folders import absolute, expand, task_folder
 from flowweaver.spec.document import Document
+from flowweaver.spec.nodes import ListNode, MapNode
 from flowweaver.spec.problems import Problems
 from flowweaver.workflow import Workflow
 
@@ -39,7 +40,10 @@ def file_warnings(document: Document, workflow: Workflow, report: Problems) -> l
             report.add(definition.locate("workdir"), definition.path("workdir"), _no_folder(folder))
         for key, paths in (("reads", task.reads), ("writes", task.writes)):
             for position, pattern in enumerate(paths):
-                where = (key, position) if isinstance(definition.values[key], list) else (key,)
+                written = (
+                    definition.node.items.get(key) if isinstance(definition.node, MapNode) else None
+                )
+                where = (key, position) if isinstance(written, ListNode) else (key,)
                 for message in _path_warnings(key, pattern, folder):
                     report.add(definition.locate(*where), definition.path(*where), message)
     return [
