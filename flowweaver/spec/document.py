@@ -145,9 +145,12 @@ def _read_env_files(root: MapNode, report: Problems, scope: Scope, spec_dir: str
     node = root.items.get("env_file")
     if node is None:
         return {}
+    before = len(report)
     resolved = scope.resolve(node, ("env_file",), report)
     checked = TOP_KEYS["env_file"].kind.check(resolved, ("env_file",), Context(report))
-    return read_env_files(checked, spec_dir, report) if isinstance(checked, list) else {}
+    if len(report) > before or not isinstance(checked, list):
+        return {}  # a path that could not be resolved is not looked for
+    return read_env_files(checked, spec_dir, report)
 
 
 def _read_params(

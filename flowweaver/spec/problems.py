@@ -88,6 +88,9 @@ class Problems:
     def __bool__(self) -> bool:
         return bool(self._problems)
 
+    def __len__(self) -> int:
+        return len(self._problems)
+
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
