@@ -223,12 +223,37 @@ def show(
     return runs_cmds.show_run(state_dir, run_id, output)
 
 
-@cache_app.command("clear")
-def cache_clear(state_dir: StateDirOpt = None) -> int:
-    """Empty the result cache."""
+@cache_app.command("list")
+def cache_list(
+    workflow: Annotated[str | None, typer.Option(help="Only the entries of this workflow.")] = None,
+    output: Annotated[
+        ShowFormat, typer.Option("--output", "-o", help="text or json.")
+    ] = ShowFormat.TEXT,
+    state_dir: StateDirOpt = None,
+) -> int:
+    """List the cached results: workflow, task, key, age, size."""
     from . import runs_cmds
 
-    return runs_cmds.clear_cache(state_dir)
+    return runs_cmds.list_cache(state_dir, workflow=workflow, output=output)
+
+
+@cache_app.command("clear")
+def cache_clear(
+    task: Annotated[
+        str | None,
+        typer.Argument(help="Only this task's results [default: all].", show_default=False),
+    ] = None,
+    workflow: Annotated[str | None, typer.Option(help="Only the entries of this workflow.")] = None,
+    files: Annotated[
+        bool,
+        typer.Option("--files", help="Also forget the file hashes: every file is read again."),
+    ] = False,
+    state_dir: StateDirOpt = None,
+) -> int:
+    """Empty the result cache, or one task's part of it."""
+    from . import runs_cmds
+
+    return runs_cmds.clear_cache(state_dir, task=task, workflow=workflow, files=files)
 
 
 @cron_app.command("install")

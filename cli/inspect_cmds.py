@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from flowweaver.errors import SpecError
+from flowweaver.errors import Problem, SpecError
 from flowweaver.workflow import Workflow
 
 from .checks import warn_soft_timeouts
@@ -17,10 +17,16 @@ from .errors import ExitCode, write_problems
 from .options import DEFAULT_EXECUTOR, GraphFormat, parse_params
 
 
-def load(spec: Path, params: Sequence[str], *, check_imports: bool = False) -> Workflow:
+def load(
+    spec: Path,
+    params: Sequence[str],
+    *,
+    check_imports: bool = False,
+    warnings: list[Problem] | None = None,
+) -> Workflow:
     from flowweaver.spec import load_workflow
 
-    return load_workflow(spec, parse_params(params), check_imports=check_imports)
+    return load_workflow(spec, parse_params(params), check_imports=check_imports, warnings=warnings)
 
 
 def plan_lines(workflow: Workflow) -> list[str]:
@@ -51,15 +57,18 @@ def schedule_lines(workflow: Workflow, count: int = 3) -> list[str]:
 
 
 def validate(specs: Sequence[Path], params: Sequence[str], *, check_imports: bool) -> int:
-    """Each file's problems, or ``FILE: ok (N tasks, M layers)``; 2 if any is invalid."""
+    """Each file's problems, or its warnings and ``FILE: ok (N tasks, M layers)``; 2 if
+    any is invalid (warnings don't make a file invalid)."""
     code = ExitCode.OK
     for spec in specs:
+        warnings: list[Problem] = []
         try:
-            workflow = load(spec, params, check_imports=check_imports)
+            workflow = load(spec, params, check_imports=check_imports, warnings=warnings)
         except SpecError as exc:
             write_problems(exc.problems)
             code = ExitCode.BAD_INPUT
             continue
+        write_problems(warnings)  # worth a look, but the spec is valid
         layers = len(workflow.get_execution_plan())
         _print(
             [f"{os.fspath(spec)}: ok ({_count(len(workflow), 'task')}, {_count(layers, 'layer')})"]

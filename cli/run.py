@@ -61,6 +61,7 @@ def _run_spec(request: RunRequest) -> int:
     workflow = select_tasks(load_workflow(request.spec, request.params), request.only)
     name, executor = build_executor(workflow, request)
     warn_soft_timeouts(workflow, name)
+    executor.placement(workflow)  # a missing workdir stops the run before it is recorded
     recorder = store.open_recorder(
         workflow, request.state_dir, resume=request.resume, wait=request.wait
     )

@@ -108,6 +108,8 @@ def _end(run: Run, backend: Backend) -> None:
         run.close_pools()
         backend.close()
         run.flush()
+        if run.placement is not None:
+            run.placement.return_home()
 
 
 def _start_ready(run: Run, backend: Backend) -> float:

@@ -30,6 +30,7 @@ from flowweaver.task import ItemFailed, Map, Task, TaskStatus
 
 if TYPE_CHECKING:
     from flowweaver.executors.contract import Backend
+    from flowweaver.folders import Placement
     from flowweaver.graph import Graph
     from flowweaver.history import Recorder
 
@@ -78,6 +79,7 @@ class Run:
         rng: random.Random | None = None,
         timeout: float | None = None,
         pools: Mapping[str, Pool] | None = None,
+        placement: Placement | None = None,
     ) -> None:
         self.name = name
         self.tasks = tasks = graph.tasks
@@ -98,6 +100,10 @@ class Run:
         self._bindings, self._conditions, self._callbacks, self._may_be_timed = _reset_and_bind(
             graph
         )
+        self.placement = placement
+        self._wraps = {} if placement is None else placement.calls
+        # the tasks whose call is not simply their function: a `when` predicate, a folder
+        self._special = set(self._conditions).union(self._wraps)
         reused: dict[str, Any] = {}
         durations: dict[str, float] = {}
         if recorder is not None:
@@ -124,6 +130,8 @@ class Run:
         )
         self._host_pools = {name: pool for name, pool in (pools or {}).items() if pool.host}
         self._host_slots: dict[str, HostSlots] = {}  # made when the loop opens the run
+        if placement is not None:
+            placement.enter()
         if reused:  # a resumed run: what the earlier run completed is not run again
             for index, task in enumerate(tasks):
                 if task.name in reused:
@@ -142,7 +150,7 @@ class Run:
         """
         engine, running, events = self.engine, self.running, self._events
         tasks, results, bound = self.tasks, self.results, self._bindings
-        start_next, conditions = engine.start_next, self._conditions
+        start_next, special = engine.start_next, self._special
         deadline, count = self.deadline, self._count
         timed = self._may_be_timed or deadline is not None
         ended = None
@@ -167,8 +175,8 @@ class Run:
                 if task.cache and self._from_cache(index, task.name, task, kwargs, now):
                     continue
                 fn = task.fn
-                if conditions and index in conditions and task.attempts == 1:
-                    fn = self._conditional(index, fn)
+                if special and index in special:
+                    fn = self._special_call(index, fn, task.attempts)
                 attempt = running[index] = Attempt(
                     index, task.name, task.attempts, fn, kwargs, task.timeout
                 )  # (the engine has just set task.attempts to this attempt's number)
@@ -248,7 +256,9 @@ class Run:
         if task.cache and self._from_cache(unit, name, task, kwargs, now):
             return None
         number = self.engine.attempt_of(unit)
-        return Attempt(unit, name, number, task.fn, kwargs, task.timeout)
+        wrap = self._wraps.get(owner)  # its folder, its outputs checked
+        fn = task.fn if wrap is None else wrap(task.fn)
+        return Attempt(unit, name, number, fn, kwargs, task.timeout)
 
     def _succeeded(self, unit: int, value: Any) -> None:
         """Keep a unit's result: a task's, or an item's (in its mapped task's list too)."""
@@ -454,6 +464,14 @@ class Run:
             return self.tasks[unit]
         return self.tasks[self._items[unit - self._count].owner]
 
+    def _special_call(self, index: int, fn: Callable[..., Any], number: int) -> Callable[..., Any]:
+        """What attempt ``number`` of a task calls: its `when` predicate first (in the
+        first attempt), in its folder, its outputs checked after."""
+        if number == 1 and index in self._conditions:
+            fn = self._conditional(index, fn)
+        wrap = self._wraps.get(index)
+        return fn if wrap is None else wrap(fn)
+
     def _conditional(self, index: int, fn: Callable[..., Any]) -> Conditional:
         """The first attempt's call of a task with a ``when`` predicate."""
         predicate, pairs = self._conditions[index]
@@ -492,8 +510,12 @@ class Run:
         if self.ended_at is not None:
             return
         self.ended_at = _monotonic()
-        if self.recorder is not None:
-            self.recorder.end(self.status, self.elapsed(), self.exit_code)
+        try:
+            if self.recorder is not None:
+                self.recorder.end(self.status, self.elapsed(), self.exit_code)
+        finally:
+            if self.placement is not None:
+                self.placement.leave()
 
     def failed(self) -> dict[str, str]:
         """The errors of the failed tasks that fail the run (allowed failures aside)."""

@@ -14,7 +14,8 @@
         │                               error, kept in ``task.error``; the run goes on)
         ├── TaskTimeoutError(TimeoutError)     it ran past ``Task.timeout``
         ├── WorkerCrashedError(RuntimeError)   the process running it died
-        └── ShellCommandError(RuntimeError)    a shell task's command failed (``flowweaver.shell``)
+        ├── ShellCommandError(RuntimeError)    a shell task's command failed (``flowweaver.shell``)
+        └── MissingOutputError(RuntimeError)   it returned without writing what it declared
 
     RunInterrupted(KeyboardInterrupt)   Ctrl-C or SIGTERM stopped a run: ``.signum``
 
@@ -177,3 +178,13 @@ class TaskTimeoutError(AttemptError, TimeoutError):
 
 class WorkerCrashedError(AttemptError, RuntimeError):
     """The worker process running an attempt died before it answered."""
+
+
+class MissingOutputError(AttemptError, RuntimeError):
+    """A task returned, but files it declared in ``writes`` are missing: ``paths``."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self._made_with = (paths,)
+        self.paths = list(paths)
+        noun = "output" if len(self.paths) == 1 else "outputs"
+        super().__init__(f"declared {noun} missing: {', '.join(self.paths)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -102,6 +103,11 @@ class Task:
     ``pool`` names a pool of the workflow (``Workflow(pools=...)``): each attempt (each
     item's) takes a slot of it while it runs. Among ready tasks, a higher ``priority``
     starts first.
+
+    ``workdir`` is the folder the task runs in (default: the workflow's, else the
+    current directory); ``reads`` names the files it reads (globs, relative to that
+    folder), whose contents join its cache key and resume fingerprint; ``writes`` the
+    files it must leave behind (see :mod:`flowweaver.folders`).
     """
 
     name: str
@@ -129,6 +135,9 @@ class Task:
     map: Map | None = None
     pool: str | None = None
     priority: int = 0
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    workdir: str | None = None
     attempts: int = 0
 
     def __post_init__(self) -> None:
@@ -150,6 +159,7 @@ class Task:
             if value is not None:
                 _check_number(self.name, key, value, allow_zero=False)
         self._check_conditions()
+        self._check_files()
         self.depends_on = list(self.depends_on)
         self.inputs = dict(self.inputs)
         retry_on: object = self.retry_on
@@ -179,6 +189,14 @@ class Task:
             raise TypeError(f"task {self.name!r}: pool must be a pool's name")
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
             raise TypeError(f"task {self.name!r}: priority must be an integer")
+
+    def _check_files(self) -> None:
+        if not self.reads and not self.writes and self.workdir is None:
+            return
+        self.reads = _paths(self.name, "reads", self.reads)
+        self.writes = _paths(self.name, "writes", self.writes)
+        if self.workdir is not None:
+            self.workdir = _paths(self.name, "workdir", (self.workdir,))[0]
 
     def is_async(self) -> bool:
         """Whether ``fn`` is a coroutine function (``async def``)."""
@@ -227,3 +245,15 @@ def _check_number(task: str, key: str, value: object, *, allow_zero: bool) -> No
     if math.isnan(value) or value < 0 or (value == 0 and not allow_zero):
         bound = "zero or more" if allow_zero else "greater than zero"
         raise ValueError(f"task {task!r}: {key} must be {bound}, got {value}")
+
+
+def _paths(task: str, key: str, value: object) -> tuple[str, ...]:
+    """Paths (or globs) as a tuple of text; a single one is a tuple of one."""
+    items: Any = (value,) if isinstance(value, (str, os.PathLike)) else value
+    try:
+        paths = tuple(os.fspath(item) for item in items)
+    except TypeError:
+        raise TypeError(f"task {task!r}: {key} must be paths (text)") from None
+    if not all(isinstance(path, str) and path for path in paths):
+        raise ValueError(f"task {task!r}: {key} must be non-empty paths")
+    return paths

@@ -10,6 +10,7 @@ from flowweaver._loop import drive
 from flowweaver._run import Run
 from flowweaver.errors import InputError, WorkflowError
 from flowweaver.executors.contract import Backend
+from flowweaver.folders import Placement, place
 from flowweaver.graph import Graph
 from flowweaver.task import Task
 
@@ -26,6 +27,9 @@ class Executor(ABC):
     plan_order = False
     #: whether this executor's tasks run on this machine (host pools mean something)
     host_pools = True
+    #: how a Python task is put in its folder (see :mod:`flowweaver.folders`): ``call``
+    #: (one call at a time per process), ``run`` (threads of this process), ``worker``
+    folder_mode = "run"
 
     def __init__(self, *, fail_fast: bool = False) -> None:
         self.fail_fast = fail_fast
@@ -89,6 +93,7 @@ class Executor(ABC):
                 f"{type(self).__name__} can't use host pools ({', '.join(hosted)}): its tasks "
                 "may run on other machines; use scope: run, or another executor"
             )
+        placement = self.placement(workflow)
         if recorder is None and store is not None:
             recorder = store.open_run(workflow, resume=resume)
         backend = self.backend()
@@ -102,12 +107,29 @@ class Executor(ABC):
             plan_order=self.plan_order,
             timeout=workflow.timeout,
             pools=workflow.pools,
+            placement=placement,
         )
         return run, backend
+
+    def placement(self, workflow: Workflow) -> Placement | None:
+        """How a run of ``workflow`` puts its tasks in their folders (``None``: nothing
+        to do). Raises :class:`~flowweaver.errors.InputError` when a folder is missing,
+        or Python tasks need folders this executor can't give them."""
+        if not workflow.uses_folders:
+            return None
+        return place(workflow.graph().tasks, workflow.workdir, self.folder_mode, self.kind)
+
+    @property
+    def kind(self) -> str:
+        """The executor's name, for messages: ``threaded``, ``process``…"""
+        return type(self).__name__.removesuffix("Executor").lower()
 
     def run_tasks(self, tasks: Sequence[Task], *, raise_on_failure: bool = True) -> None:
         """Run independent ``tasks`` (their dependencies are not consulted)."""
         self.check(tasks)
+        placement = None
+        if any(task.workdir is not None or task.writes for task in tasks):
+            placement = place(tasks, None, self.folder_mode, self.kind)
         backend = self.backend()
         run = Run(
             "tasks",
@@ -115,6 +137,7 @@ class Executor(ABC):
             slots=backend.slots,
             fail_fast=self.fail_fast,
             plan_order=self.plan_order,
+            placement=placement,
         )
         try:
             self.drive(run, backend)

@@ -341,6 +341,20 @@ def insert_tasks(
     )
 
 
+def set_fingerprint(
+    conn: sqlite3.Connection, run_id: str, name: str, fingerprint: str | None
+) -> None:
+    """The task's fingerprint as it started: with the hashes of the files it read then."""
+    conn.execute(
+        "UPDATE tasks SET fingerprint=? WHERE run_id=? AND name=?", (fingerprint, run_id, name)
+    )
+
+
+def set_outputs(conn: sqlite3.Connection, run_id: str, name: str, outputs: str) -> None:
+    """The files the task wrote: ``outputs`` is a JSON list of ``{path, size, sha256}``."""
+    conn.execute("UPDATE tasks SET outputs=? WHERE run_id=? AND name=?", (outputs, run_id, name))
+
+
 def task_started(
     conn: sqlite3.Connection, run_id: str, name: str, *, attempt: int, time: float
 ) -> None:
@@ -441,7 +455,7 @@ def tasks(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
     """A run's tasks in their workflow's order, without their results."""
     return conn.execute(
         "SELECT name, status, attempts, started, ended, duration, error, cached, reused, "
-        "result_state, note, reason, allowed FROM tasks WHERE run_id=? ORDER BY position",
+        "result_state, note, reason, allowed, outputs FROM tasks WHERE run_id=? ORDER BY position",
         (run_id,),
     ).fetchall()
 
@@ -487,11 +501,18 @@ def completed_durations(
 
 
 def cache_put(
-    conn: sqlite3.Connection, key: str, *, task: str, created: float, value: bytes
+    conn: sqlite3.Connection,
+    key: str,
+    *,
+    task: str,
+    created: float,
+    value: bytes,
+    workflow: str | None = None,
 ) -> None:
     conn.execute(
-        "INSERT OR REPLACE INTO cache (key, task, created, value) VALUES (?,?,?,?)",
-        (key, task, created, value),
+        "INSERT OR REPLACE INTO cache (key, task, created, value, workflow, size) "
+        "VALUES (?,?,?,?,?,?)",
+        (key, task, created, value, workflow, len(value)),
     )
 
 
@@ -503,7 +524,49 @@ def cache_get(conn: sqlite3.Connection, key: str) -> sqlite3.Row | None:
     return row
 
 
-def clear_cache(conn: sqlite3.Connection) -> int:
-    """Remove every cached result; returns how many there were."""
-    count: int = conn.execute("DELETE FROM cache").rowcount
+def cache_entries(conn: sqlite3.Connection, workflow: str | None = None) -> list[sqlite3.Row]:
+    """``workflow, task, key, created, size`` of each cached result, newest first
+    (``workflow`` is ``NULL`` for entries an older release wrote)."""
+    sql = "SELECT workflow, task, key, created, COALESCE(size, length(value)) AS size FROM cache"
+    args: tuple[str, ...] = ()
+    if workflow is not None:
+        sql += " WHERE workflow=?"
+        args = (workflow,)
+    return conn.execute(sql + " ORDER BY created DESC, task", args).fetchall()
+
+
+def clear_cache(
+    conn: sqlite3.Connection, task: str | None = None, workflow: str | None = None
+) -> int:
+    """Remove the cached results (of ``task``, of ``workflow``: all when ``None``);
+    returns how many there were."""
+    given = {column: value for column, value in (("task", task), ("workflow", workflow)) if value}
+    sql = "DELETE FROM cache"
+    if given:
+        sql += " WHERE " + " AND ".join(f"{column}=?" for column in given)
+    count: int = conn.execute(sql, list(given.values())).rowcount
+    return count
+
+
+# -- files -----------------------------------------------------------------------------
+
+
+def file_get(conn: sqlite3.Connection, path: str) -> sqlite3.Row | None:
+    """``size, mtime_ns, sha256`` last seen for the file at ``path``, or ``None``."""
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT size, mtime_ns, sha256 FROM files WHERE path=?", (path,)
+    ).fetchone()
+    return row
+
+
+def file_put(conn: sqlite3.Connection, path: str, *, size: int, mtime_ns: int, sha256: str) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256) VALUES (?,?,?,?)",
+        (path, size, mtime_ns, sha256),
+    )
+
+
+def clear_files(conn: sqlite3.Connection) -> int:
+    """Forget every file's hash (each is hashed again when next read); how many."""
+    count: int = conn.execute("DELETE FROM files").rowcount
     return count

@@ -25,8 +25,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from flowweaver.events import TaskEvent
+from flowweaver.folders import absolute, missing
 from flowweaver.history import db
-from flowweaver.history.fingerprint import cache_key
+from flowweaver.history.files import FileHashes
+from flowweaver.history.fingerprint import cache_key, files_identity, task_fingerprint
 from flowweaver.history.lock import WorkflowLock
 from flowweaver.history.resume import ResumeInfo
 from flowweaver.history.status import RunStatus
@@ -118,6 +120,8 @@ class RunRecorder:
         reused_blobs: dict[str, bytes] | None = None,
         previous_status: str | None = None,
         reused_items: dict[str, dict[str, Any]] | None = None,
+        folders: dict[str, str] | None = None,
+        file_hashes: FileHashes | None = None,
     ) -> None:
         self.workflow = workflow
         self.run_id = run_id
@@ -139,6 +143,11 @@ class RunRecorder:
         self._pending: list[Write] = []  # records not yet committed
         self._keys: dict[str, str] = {}
         self._warned = False
+        # tasks with reads or writes: their folder, what they are, what they read
+        self._folders = dict(folders or {})
+        self._hashes = file_hashes or FileHashes(database, clock)
+        self._placed: dict[str, tuple[Task, list[str]]] = {}  # name -> task, upstream names
+        self._read: dict[str, bytes | None] = {}  # the files a task read as it started
 
     # -- the Recorder protocol --------------------------------------------------------
 
@@ -154,6 +163,12 @@ class RunRecorder:
         )
         self._next_position = len(rows)  # items are listed after the tasks
         names = {task.name for task in tasks}
+        if self._folders:
+            self._placed = {
+                task.name: (task, [tasks[up].name for up in ups])
+                for task, ups in zip(tasks, parents, strict=True)
+                if task.name in self._folders
+            }
         reused = {name: value for name, value in self._reused.items() if name in names}
         return reused, self._past_durations()
 
@@ -238,7 +253,7 @@ class RunRecorder:
         assert blob is not None
         self._results[name] = (blob, "stored", None)
         if task.cache:
-            key = self._keys.pop(name, None) or cache_key(task, kwargs)
+            key = self._keys.pop(name, None)
             if key is not None:
                 self._cache_writes[name] = (key, blob)
 
@@ -247,7 +262,7 @@ class RunRecorder:
         shows it as in flight, since when, at which attempt, with its last error."""
         if event.retry_in is None:
             self._attempt_started[event.task] = event.time
-            return [
+            started: list[Write] = [
                 functools.partial(
                     db.task_started,
                     run_id=self.run_id,
@@ -256,6 +271,9 @@ class RunRecorder:
                     time=event.time,
                 )
             ]
+            if event.attempt == 1 and event.task in self._placed:
+                started.append(self._fingerprint_as_started(event.task))
+            return started
         return [
             functools.partial(
                 db.task_retrying,
@@ -317,13 +335,71 @@ class RunRecorder:
             key, value = cache
             writes.append(
                 functools.partial(
-                    db.cache_put, key=key, task=event.task, created=self._clock(), value=value
+                    db.cache_put,
+                    key=key,
+                    task=event.task,
+                    created=self._clock(),
+                    value=value,
+                    workflow=self.workflow,
                 )
             )
+        placed = self._placed.get(event.task)
+        if placed is not None and placed[0].writes and completed:
+            writes.extend(self._outputs(placed[0]))
         return writes
 
+    # -- files read and written ---------------------------------------------------
+
+    def _files_read(self, task: Task) -> bytes | None:
+        """What identifies the files ``task`` reads, as they are now (once per start);
+        ``None`` when one can't be read (the task is then neither cached nor reused)."""
+        if task.name in self._read:
+            return self._read[task.name]
+        try:
+            listing = self._hashes.listing(task.reads, self._folders[task.name])
+            files: bytes | None = files_identity(listing)
+        except (OSError, sqlite3.Error) as exc:
+            logger.warning("task %r: the files it reads can't be hashed: %s", task.name, exc)
+            files = None
+        self._read[task.name] = files
+        return files
+
+    def _fingerprint_as_started(self, name: str) -> Write:
+        """The task's fingerprint with the files it read as it started (an upstream task
+        may have just written them): what a later ``--resume`` compares against."""
+        task, upstream = self._placed[name]
+        files = self._files_read(task) if task.reads else b""
+        self._read.pop(name, None)
+        fingerprint = None if files is None else task_fingerprint(task, upstream, files)
+        return functools.partial(
+            db.set_fingerprint, run_id=self.run_id, name=name, fingerprint=fingerprint
+        )
+
+    def _outputs(self, task: Task) -> list[Write]:
+        """The record of the files the task wrote: path, size, sha256."""
+        try:
+            listing = self._hashes.listing(task.writes, self._folders[task.name])
+        except (OSError, sqlite3.Error) as exc:
+            logger.warning("task %r: its outputs can't be hashed: %s", task.name, exc)
+            return []
+        rows = [{"path": path, "size": size, "sha256": sha} for path, size, sha in listing]
+        return [
+            functools.partial(
+                db.set_outputs, run_id=self.run_id, name=task.name, outputs=json.dumps(rows)
+            )
+        ]
+
     def _lookup(self, name: str, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
-        key = cache_key(task, kwargs)
+        files = b""
+        if task.name in self._placed:
+            if self._outputs_missing(task):
+                return False, None  # a hit would leave them missing: run it
+            if task.reads:
+                read = self._files_read(task)
+                if read is None:
+                    return False, None
+                files = read
+        key = cache_key(task, kwargs, files)
         if key is None:
             return False, None
         self._keys[name] = key  # not hashed again when its result is recorded
@@ -341,6 +417,12 @@ class RunRecorder:
             return False, None
         self._results[name] = (blob, "stored", None)
         return True, value
+
+    def _outputs_missing(self, task: Task) -> bool:
+        if not task.writes:
+            return False
+        folder = self._folders[task.name]
+        return bool(missing([(path, absolute(path, folder)) for path in task.writes]))
 
     def _past_durations(self) -> dict[str, float]:
         try:

@@ -13,7 +13,7 @@ items exist and in what order.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -55,12 +55,15 @@ def plan(
     tasks: Sequence[Task],
     parents: Sequence[Sequence[int]],
     fingerprints: Sequence[str | None],
+    blocked: Mapping[str, str] | None = None,
 ) -> tuple[ResumeInfo, dict[str, Any], dict[str, bytes]]:
     """The resume info, the reused results by name, and their pickles (to copy over).
 
     ``tasks`` are a workflow's, in the order they were added, with ``parents`` by
-    position: that order is a topological one (see the loop below).
+    position: that order is a topological one (see the loop below). ``blocked``
+    says why a task is not reused whatever its fingerprint (its outputs are gone).
     """
+    blocked = blocked or {}
     reused: dict[str, Any] = {}
     blobs: dict[str, bytes] = {}
     changed: list[str] = []
@@ -71,11 +74,10 @@ def plan(
     # is settled before the node is looked at.
     for node, task in enumerate(tasks):
         before = past.get(task.name)
-        reason = _reason_to_run(before, fingerprints[node])
-        if reason is None:
-            lost = [tasks[up].name for up in parents[node] if tasks[up].name not in reused]
-            if lost:
-                reason = f"upstream task {lost[0]!r} runs again"
+        lost = [tasks[up].name for up in parents[node] if tasks[up].name not in reused]
+        reason = _reason_to_run(before, fingerprints[node]) or blocked.get(task.name)
+        if reason is None and lost:
+            reason = f"upstream task {lost[0]!r} runs again"
         if reason is None:
             assert before is not None and before.result is not None
             try:
@@ -84,9 +86,10 @@ def plan(
                 continue
             except Exception as exc:
                 reason = f"stored result could not be loaded ({type(exc).__name__}: {exc})"
+        reason = _with_files(reason, task)
         if _changed(before, fingerprints[node]):
             changed.append(task.name)
-            if not reason.startswith("definition changed"):
+            if not reason.startswith("definition"):
                 reason += "; definition changed"
         rerun[task.name] = reason
         if reason.startswith(("result could not", "stored result")):
@@ -100,6 +103,13 @@ def plan(
         rerun=rerun,
     )
     return info, reused, blobs
+
+
+def _with_files(reason: str, task: Task) -> str:
+    """For a task that reads files, a changed fingerprint may be a changed file."""
+    if reason == "definition changed" and task.reads:
+        return "definition or the files it reads changed"
+    return reason
 
 
 def nothing_to_resume(message: str) -> ResumeInfo:

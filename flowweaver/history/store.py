@@ -21,8 +21,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flowweaver.errors import StateError, UnknownRunError
+from flowweaver.folders import absolute, missing, task_folder
 from flowweaver.history import db, resume
-from flowweaver.history.fingerprint import task_fingerprint
+from flowweaver.history.files import FileHashes
+from flowweaver.history.fingerprint import files_identity, task_fingerprint
 from flowweaver.history.lock import WorkflowLock, lock_path, probe
 from flowweaver.history.recorder import RunRecorder
 from flowweaver.history.statedir import prepare_state_dir, resolve_state_dir
@@ -52,9 +54,20 @@ class TaskRecord:
     note: str | None = None
     reason: str | None = None
     allowed: bool = False
+    outputs: tuple[OutputRecord, ...] = ()
+    """The files it wrote (its ``writes``), as they were when it completed."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """A file a task wrote: its path (relative to the task's folder), size and SHA-256."""
+
+    path: str
+    size: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,21 @@ class AttemptRecord:
     ended: float | None
     status: str
     error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One cached result: whose (``workflow`` is ``None`` for entries an older release
+    wrote), its key, when it was stored (seconds since the epoch) and its size in bytes."""
+
+    workflow: str | None
+    task: str
+    key: str
+    created: float
+    size: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,11 +161,13 @@ class RunStore:
         """Start recording a run of ``workflow``: take its lock and add its row.
 
         Raises :class:`~flowweaver.LockedError` when another run of the same
-        workflow holds the lock (``wait=True`` waits for it instead).
+        workflow holds the lock (``wait=True`` waits for it instead). A workflow
+        loaded from a spec is recorded under the id its ``${run.id}`` was given.
         ``resume=True`` reuses what the latest unfinished run completed.
         """
         name: str = workflow.name
-        run_id = self._new_run_id()
+        spec = getattr(workflow, "spec", None)
+        run_id = self._new_run_id(getattr(spec, "run_id", None))
         lock = WorkflowLock(lock_path(self.path, name), name)
         lock.acquire(wait=wait, run_id=run_id)
         try:
@@ -191,13 +221,32 @@ class RunStore:
             for row in rows
         ]
 
-    def clear_cache(self) -> int:
-        """Remove every cached result; returns how many there were."""
+    def cache_entries(self, workflow: str | None = None) -> list[CacheEntry]:
+        """The cached results (of one workflow), newest first."""
+        with self._reading() as conn:
+            rows = db.cache_entries(conn, workflow)
+        return [
+            CacheEntry(row["workflow"], row["task"], row["key"], row["created"], row["size"])
+            for row in rows
+        ]
+
+    def clear_cache(self, task: str | None = None, *, workflow: str | None = None) -> int:
+        """Remove the cached results: every one, or those of ``task`` (and of
+        ``workflow``); returns how many there were."""
         try:
             with self._database.transaction() as conn:
-                return db.clear_cache(conn)
+                return db.clear_cache(conn, task, workflow)
         except sqlite3.Error as exc:
             raise StateError(f"{self.db_path}: cache not cleared: {exc}") from None
+
+    def clear_file_hashes(self) -> int:
+        """Forget the remembered hashes of the files tasks read and wrote: each file is
+        read and hashed again when next needed. Returns how many were forgotten."""
+        try:
+            with self._database.transaction() as conn:
+                return db.clear_files(conn)
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.db_path}: file hashes not cleared: {exc}") from None
 
     def close(self) -> None:
         """Close ``runs.db``; the recorder of a run still going can no longer write it."""
@@ -219,8 +268,12 @@ class RunStore:
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{self.db_path}: the run history is unreadable ({exc})") from None
 
-    def _new_run_id(self) -> str:
+    def _new_run_id(self, wanted: str | None = None) -> str:
+        """``wanted`` (the ``${run.id}`` a spec was loaded with) unless the history has
+        it already (the same loaded workflow run again), else a new random id."""
         with self._reading() as conn:
+            if wanted and not db.run_exists(conn, wanted):
+                return wanted
             while True:
                 run_id = secrets.token_hex(4)
                 if not db.run_exists(conn, run_id):
@@ -230,17 +283,27 @@ class RunStore:
         name: str = workflow.name
         tasks = list(workflow.get_all_tasks().values())
         parents = workflow.parents()
-        fingerprints = {
-            task.name: task_fingerprint(task, (tasks[up].name for up in ups))
-            for task, ups in zip(tasks, parents, strict=True)
-        }
+        folders = _folders(workflow, tasks)
+        hashes = FileHashes(self._database, self.clock)
+        fingerprints: dict[str, str | None] = {}
+        blocked: dict[str, str] = {}  # why a task can't be reused, besides its fingerprint
+        for task, ups in zip(tasks, parents, strict=True):
+            upstream = [tasks[up].name for up in ups]
+            if task.name in folders:
+                fingerprints[task.name], why = _placed_fingerprint(
+                    task, upstream, folders[task.name], hashes
+                )
+                if why is not None:
+                    blocked[task.name] = why
+            else:
+                fingerprints[task.name] = task_fingerprint(task, upstream)
         info: resume.ResumeInfo | None = None
         reused: dict[str, Any] = {}
         blobs: dict[str, bytes] = {}
         reused_items: dict[str, dict[str, Any]] = {}
         if resuming:  # before our own row is added: we hold the lock
             info, reused, blobs, reused_items = self._plan_resume(
-                name, tasks, parents, fingerprints
+                name, tasks, parents, fingerprints, blocked
             )
         spec = getattr(workflow, "spec", None)
         try:
@@ -274,6 +337,8 @@ class RunStore:
             reused_blobs=blobs,
             previous_status=RunStatus.KILLED if previous == RunStatus.RUNNING else previous,
             reused_items=reused_items,
+            folders=folders,
+            file_hashes=hashes,
         )
 
     def _plan_resume(
@@ -282,6 +347,7 @@ class RunStore:
         tasks: list[Any],
         parents: Sequence[Sequence[int]],
         fingerprints: dict[str, str | None],
+        blocked: dict[str, str],
     ) -> tuple[resume.ResumeInfo, dict[str, Any], dict[str, bytes], dict[str, dict[str, Any]]]:
         with self._reading() as conn:
             latest = db.runs(conn, workflow=workflow, limit=1)
@@ -308,7 +374,7 @@ class RunStore:
             for row in rows
         }
         prints = [fingerprints[task.name] for task in tasks]
-        info, reused, blobs = resume.plan(previous["id"], past, tasks, parents, prints)
+        info, reused, blobs = resume.plan(previous["id"], past, tasks, parents, prints, blocked)
         reused_items, item_blobs = resume.items(past, tasks, prints)
         return info, reused, {**blobs, **item_blobs}, reused_items
 
@@ -339,6 +405,33 @@ class RunStore:
         return holder is not None and holder.get("run") == run_id
 
 
+def _folders(workflow: Any, tasks: list[Any]) -> dict[str, str]:
+    """The folder of each task that reads or writes files (relative paths resolve there)."""
+    if not getattr(workflow, "uses_folders", False):
+        return {}
+    here = os.getcwd()
+    workdir = workflow.workdir
+    return {
+        task.name: task_folder(task, workdir, here) for task in tasks if task.reads or task.writes
+    }
+
+
+def _placed_fingerprint(
+    task: Any, upstream: list[str], folder: str, hashes: FileHashes
+) -> tuple[str | None, str | None]:
+    """The task's fingerprint with the files it reads as they are now, and why it
+    can't be reused whatever its fingerprint (a declared output is missing)."""
+    absent = missing([(path, absolute(path, folder)) for path in task.writes])
+    why = f"declared output missing: {', '.join(absent)}" if absent else None
+    if not task.reads:
+        return task_fingerprint(task, upstream), why
+    try:
+        files = files_identity(hashes.listing(task.reads, folder))
+    except (OSError, sqlite3.Error):
+        return None, why
+    return task_fingerprint(task, upstream, files), why
+
+
 def _task_record(row: sqlite3.Row, killed: bool) -> TaskRecord:
     """A task's record; in a killed run, a task that was running reads ``killed``."""
     status = row["status"]
@@ -356,6 +449,16 @@ def _task_record(row: sqlite3.Row, killed: bool) -> TaskRecord:
         note=row["note"],
         reason=row["reason"],
         allowed=bool(row["allowed"]),
+        outputs=_outputs(row["outputs"]),
+    )
+
+
+def _outputs(text: str | None) -> tuple[OutputRecord, ...]:
+    rows = _json_list(text)
+    return tuple(
+        OutputRecord(str(row["path"]), int(row["size"]), str(row["sha256"]))
+        for row in rows
+        if isinstance(row, dict) and {"path", "size", "sha256"} <= row.keys()
     )
 
 

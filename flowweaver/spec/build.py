@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from flowweaver.folders import absolute
 from flowweaver.shell import ShellCommand
 from flowweaver.spec.binding import check_binding, signature_of
 from flowweaver.spec.document import Document, TaskDef
@@ -32,8 +33,10 @@ class TaskFactory:
         *,
         check_imports: bool,
         import_dirs: tuple[str, str] = ("", ""),
+        folder: str = "",
     ) -> None:
         self.report = report
+        self.folder = folder  # what a task's relative workdir is relative to
         self.shell_env = shell_env
         self.check_imports = check_imports
         self.import_dirs = import_dirs
@@ -59,11 +62,18 @@ class TaskFactory:
                 cache=values.get("cache", False),
                 cache_ttl=values.get("cache_ttl"),
                 description=values.get("description", ""),
+                reads=tuple(values.get("reads", ())),
+                writes=tuple(values.get("writes", ())),
+                workdir=self.workdir(values.get("workdir")),
                 **policy,
             )
         except (TypeError, ValueError) as exc:  # a rule the key table doesn't know yet
             self.report.add(definition.locate(), definition.path(), str(exc))
             return None
+
+    def workdir(self, folder: str | None) -> str | None:
+        """A task's own folder, absolute: relative to the spec's workdir, else its folder."""
+        return None if folder is None else absolute(folder, self.folder)
 
     def function(self, definition: TaskDef) -> Callable[..., Any] | None:
         values = definition.values
@@ -137,9 +147,12 @@ class TaskFactory:
         return f"looked in {folders}, and the rest of sys.path"
 
 
-def build_workflow(document: Document, tasks: list[Task], path: str, sha256: str) -> Workflow:
-    """The workflow of ``tasks`` (dependencies first), from the spec file at ``path``."""
-    workflow = Workflow(document.name, document.description)
+def build_workflow(
+    document: Document, tasks: list[Task], path: str, sha256: str, run: dict[str, str]
+) -> Workflow:
+    """The workflow of ``tasks`` (dependencies first), from the spec file at ``path``,
+    loaded for the run ``run`` (its ``id`` and ``started``)."""
+    workflow = Workflow(document.name, document.description, workdir=document.workdir)
     for task in tasks:
         workflow.add_task(task)
     workflow.spec = SpecInfo(
@@ -152,5 +165,8 @@ def build_workflow(document: Document, tasks: list[Task], path: str, sha256: str
         fail_fast=document.fail_fast,
         env=document.env,
         schedule=document.schedule,
+        workdir=document.workdir,
+        run_id=run["id"],
+        run_started=run["started"],
     )
     return workflow

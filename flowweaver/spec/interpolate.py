@@ -1,9 +1,11 @@
-"""``${params.NAME}`` and ``${env.NAME}`` references in strings.
+"""``${params.NAME}``, ``${env.NAME}``, ``${run.…}`` and ``${spec.…}`` references in strings.
 
 - ``${params.NAME}``: a parameter (the spec's ``params``, overridden by ``--param``);
 - ``${env.NAME}``: an environment variable, an error when unset;
 - ``${env.NAME:-default}``: ``default`` when unset or empty;
 - ``${env.NAME:?message}``: an error saying ``message`` when unset or empty;
+- ``${run.id}``, ``${run.date}``, ``${run.started}``: the run the spec is loaded for;
+- ``${spec.dir}``: the spec file's folder, absolute;
 - ``$${`` writes a literal ``${``.
 
 A string that is exactly one reference takes the value's own type (``"${params.limit}"``
@@ -17,14 +19,19 @@ import json
 import re
 import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flowweaver.spec.nodes import ListNode, MapNode, Node, from_plain, mark_within
-from flowweaver.spec.problems import KeyPath, Problems, did_you_mean
+from flowweaver.spec.problems import KeyPath, Problems, closest, did_you_mean
 
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)(\})?")
-_REFERENCE = re.compile(r"(params|env)\.([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)(.*))?", re.DOTALL)
+_REFERENCE = re.compile(
+    r"([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)(?:(:-|:\?)(.*))?", re.DOTALL
+)
+BUILTINS = {"run": ("id", "date", "started"), "spec": ("dir",)}
+"""The built-in references, by kind: ``${run.date}``, ``${spec.dir}``…"""
+KINDS = ("params", "env", *BUILTINS)
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 """What a parameter or environment variable name may look like."""
 
@@ -41,10 +48,14 @@ class UnresolvedReference(ValueError):
 
 @dataclass(frozen=True)
 class Scope:
-    """What references resolve against."""
+    """What references resolve against: ``params`` (``None`` where params can't be
+    used, ``no_params`` saying why), ``env``, and the ``builtins`` by kind (``run``,
+    ``spec``: name -> value)."""
 
-    params: Mapping[str, Any]
+    params: Mapping[str, Any] | None
     env: Mapping[str, str]
+    builtins: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    no_params: str = "a param can't refer to another param"
 
     def resolve(self, node: Node, path: KeyPath, report: Problems, *, shell: bool = False) -> Node:
         """``node`` with every reference in its strings replaced; problems go to ``report``."""
@@ -106,15 +117,38 @@ class Scope:
         match = _REFERENCE.fullmatch(reference)
         if match is None:
             raise UnresolvedReference(_unknown(reference, shell=shell))
-        scope, name, operator, extra = match.groups()
-        if scope == "params":
-            if operator is not None:
-                raise UnresolvedReference(f"'{operator}' works with ${{env.NAME}} only")
-            if name not in self.params:
-                hint = did_you_mean(name, self.params)
-                raise UnresolvedReference(f"unknown parameter {name!r} in ${{{reference}}}{hint}")
-            return self.params[name]
-        return self._environment(name, operator, extra)
+        kind, name, operator, extra = match.groups()
+        if kind == "env":
+            return self._environment(name, operator, extra)
+        if kind not in KINDS:
+            raise UnresolvedReference(_unknown_kind(reference, kind, name, shell=shell))
+        if operator is not None:
+            raise UnresolvedReference(f"'{operator}' works with ${{env.NAME}} only")
+        if kind == "params":
+            return self._param(name, reference)
+        return self._builtin(kind, name)
+
+    def _param(self, name: str, reference: str) -> Any:
+        if self.params is None:
+            raise UnresolvedReference(f"${{{reference}}}: {self.no_params}")
+        if name not in self.params:
+            hint = did_you_mean(name, self.params)
+            raise UnresolvedReference(f"unknown parameter {name!r} in ${{{reference}}}{hint}")
+        return self.params[name]
+
+    def _builtin(self, kind: str, name: str) -> str:
+        known = BUILTINS[kind]
+        if name not in known:
+            meant = closest(name, list(known))
+            written = f"unknown reference '${{{kind}.{name}}}'"
+            if meant is not None:
+                raise UnresolvedReference(f"{written} (did you mean '${{{kind}.{meant}}}'?)")
+            listed = " or ".join(f"${{{kind}.{n}}}" for n in known)
+            raise UnresolvedReference(f"{written}: use {listed}")
+        values = self.builtins.get(kind)
+        if values is None:
+            raise UnresolvedReference(f"${{{kind}.{name}}} is not available here")
+        return values[name]
 
     def _environment(self, name: str, operator: str | None, extra: str | None) -> str:
         value = self.env.get(name)
@@ -140,6 +174,14 @@ def _unknown(reference: str, *, shell: bool) -> str:
     if NAME.fullmatch(reference):
         return f"{message}; for the shell's own variable write ${reference} or $${{{reference}}}"
     return f"{message}; for the shell's own expansion write $${{{reference}}}"
+
+
+def _unknown_kind(reference: str, kind: str, name: str, *, shell: bool) -> str:
+    """Why ``${kind.name}`` is refused: a did-you-mean when the kind is a typo."""
+    meant = closest(kind, list(KINDS))
+    if meant is None:
+        return _unknown(reference, shell=shell)
+    return f"unknown reference '${{{reference}}}' (did you mean '${{{meant}.{name}}}'?)"
 
 
 def _unchanged(new: Iterable[Node], old: Iterable[Node]) -> bool:

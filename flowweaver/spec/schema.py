@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowweaver.executors import EXECUTOR_NAMES
+from flowweaver.spec.envfiles import EnvFiles
 from flowweaver.spec.interpolate import NAME
 from flowweaver.spec.kinds import (
     Choice,
@@ -30,6 +31,7 @@ EXCEPTION = rf"{_IDENT}(?:\.{_IDENT})*(?::{_IDENT}(?:\.{_IDENT})*)?"
 
 _task_name = Text(pattern=TASK_NAME, hint="a task name (letters, digits, '_', '-', '.')")
 _identifier = Text(pattern=NAME.pattern, hint="a name (letters, digits and '_')")
+_path = Text(nonempty=True)
 
 POLICY_KEYS: dict[str, Key] = {
     "retries": Key(Whole(minimum=0), "Retries after a failed attempt: at most retries+1 attempts."),
@@ -64,6 +66,19 @@ TASK_KEYS: dict[str, Key] = {
     ),
     "depends_on": Key(Names(_task_name), "Tasks that must complete before this one."),
     "description": Key(Text(), "What the task does."),
+    "workdir": Key(
+        Text(nonempty=True),
+        "Folder the task runs in (relative: to the spec's workdir, else the spec's folder).",
+    ),
+    "reads": Key(
+        Names(_path),
+        "Files the task reads (globs, relative to its folder): their contents join its "
+        "cache key and resume fingerprint.",
+    ),
+    "writes": Key(
+        Names(_path),
+        "Files the task must write (relative to its folder): missing ones fail it.",
+    ),
     **POLICY_KEYS,
 }
 
@@ -86,14 +101,26 @@ TOP_KEYS: dict[str, Key] = {
         "Dask settings for executor: dask; omit the address for a local cluster.",
     ),
     "fail_fast": Key(Flag(), "Start no new task after the first failure."),
+    "workdir": Key(
+        Text(nonempty=True),
+        "Folder the tasks run in (relative: to the spec's folder); it must exist.",
+    ),
+    "env_file": Key(
+        EnvFiles(),
+        "NAME=value files for ${env.NAME} and shell tasks (relative to the spec's folder); "
+        "{path: .env.local, required: false} for an optional one.",
+        interpolate="none",
+    ),
     "params": Key(
         Table(keys=_identifier),
-        "Parameters for ${params.NAME}; --param NAME=VALUE overrides them.",
+        "Parameters for ${params.NAME}; --param NAME=VALUE overrides them. Values may "
+        "use ${env.X}, ${run.X}, ${spec.dir}.",
         interpolate="none",
     ),
     "env": Key(
         Table(Textual(), keys=_identifier),
-        "Environment of shell tasks, and ${env.NAME}; values may use ${params.X}, ${env.X}.",
+        "Environment of shell tasks, and ${env.NAME}; values may use ${params.X}, ${env.X}, "
+        "${run.X}, ${spec.dir}.",
         interpolate="none",
     ),
     "defaults": Key(Record(POLICY_KEYS), "Policy keys applied to every task that lacks them."),

@@ -79,7 +79,12 @@ def _closing(factory: Make, request: pytest.FixtureRequest) -> Iterator[Make]:
 def dask_address() -> Iterator[str]:
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
+        n_workers=2,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+        # no dashboard, and its HTTP server on a free port: 8787 may be taken
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     )
     try:
         yield cluster.scheduler_address
