@@ -9,7 +9,7 @@ in one state folder (``.flowweaver/`` unless told otherwise).
 
 The package, from this door down:
 
-    store        RunStore (reads runs back, opens a run), RunRecord, TaskRecord
+    store        RunStore (reads runs back, opens a run), RunRecord, TaskRecord, RunOutline
     recorder     RunRecorder: what a run writes as it goes; the engine's Recorder/Store seam
     db           runs.db: the schema, connecting, and every SQL statement
     resume       which tasks of an unfinished run keep their results, and why the rest run
@@ -34,26 +34,36 @@ from flowweaver.history.status import RunStatus
 if TYPE_CHECKING:
     from flowweaver.history.recorder import Recorder, RunRecorder, Store
     from flowweaver.history.resume import ResumeInfo
-    from flowweaver.history.store import RunRecord, RunStore, TaskRecord
+    from flowweaver.history.store import (
+        RunOutline,
+        RunRecord,
+        RunStore,
+        TaskOutcome,
+        TaskRecord,
+    )
 
 _MODULES = {
     "Recorder": "recorder",
     "ResumeInfo": "resume",
+    "RunOutline": "store",
     "RunRecord": "store",
     "RunRecorder": "recorder",
     "RunStore": "store",
     "Store": "recorder",
+    "TaskOutcome": "store",
     "TaskRecord": "store",
 }
 
 __all__ = [
     "Recorder",
     "ResumeInfo",
+    "RunOutline",
     "RunRecord",
     "RunRecorder",
     "RunStatus",
     "RunStore",
     "Store",
+    "TaskOutcome",
     "TaskRecord",
     "UnknownRunError",
 ]
