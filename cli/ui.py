@@ -113,8 +113,8 @@ def _message(title: str, message: str) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
-    server_version = "FlowWeaver"
-    sys_version = ""
+    def version_string(self) -> str:
+        return "FlowWeaver"
 
     def do_GET(self) -> None:
         self._answer(body=True)
@@ -207,7 +207,8 @@ def serve(state_dir: Path | None, *, host: str, port: int) -> int:
     bound_port = server.server_address[1]
     shown = f"[{host}]" if ":" in host else host
     sys.stdout.write(
-        f"flowweaver ui: {store.path} at http://{shown}:{bound_port}/ (Ctrl-C stops it)\n"
+        f"flowweaver ui: {store.path.resolve()} at http://{shown}:{bound_port}/ "
+        "(Ctrl-C stops it)\n"
     )
     sys.stdout.flush()
     with _stopped_by_signals():

@@ -194,16 +194,7 @@ class RunStore:
         Raises :class:`UnknownRunError` (a ``KeyError`` and a ``StateError``).
         """
         with self._reading() as conn:
-            if run_id == "latest":
-                rows = db.runs(conn, limit=1)
-                if not rows:
-                    raise UnknownRunError("no runs recorded yet")
-            else:
-                rows = db.runs_by_prefix(conn, run_id)
-                if len(rows) != 1 or not run_id:
-                    problem = "is ambiguous" if len(rows) > 1 else "is not in the history"
-                    raise UnknownRunError(f"run {run_id!r} {problem} (see: flowweaver runs)")
-            return self._record(conn, rows[0])
+            return self._record(conn, self._find(conn, run_id))
 
     def outlines(
         self,
@@ -218,9 +209,9 @@ class RunStore:
         ``until`` (a run id, or ``latest``): the runs of that run's workflow up to and
         including it. ``tasks=True`` adds each task's status and duration."""
         if until is not None:
-            last = self.run(until)
             with self._reading() as conn:
-                rows = db.runs_until(conn, last.workflow, last.id, limit=limit or 1_000_000)
+                last = self._find(conn, until)
+                rows = db.runs_until(conn, last["workflow"], last["id"], limit=limit or 1_000_000)
         else:
             with self._reading() as conn:
                 rows = db.runs(conn, workflow=workflow, limit=limit)
@@ -239,9 +230,8 @@ class RunStore:
     def dag(self, run_id: str) -> dict[str, list[str]] | None:
         """A run's task graph, task name → upstream task names, as recorded when it
         started; ``None`` for a run recorded by a release that did not record it."""
-        run = self.run(run_id)
         with self._reading() as conn:
-            text = db.dag(conn, run.id)
+            text = db.dag(conn, self._find(conn, run_id)["id"])
         if text is None:
             return None
         try:
@@ -254,9 +244,8 @@ class RunStore:
 
     def attempts(self, run_id: str) -> list[AttemptRecord]:
         """Every attempt of a run (``latest`` or an id prefix), in the order they started."""
-        run = self.run(run_id)
         with self._reading() as conn:
-            rows = db.attempts(conn, run.id)
+            rows = db.attempts(conn, self._find(conn, run_id)["id"])
         return [
             AttemptRecord(
                 task=row["task"],
@@ -296,6 +285,20 @@ class RunStore:
                 yield conn
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{self.db_path}: the run history is unreadable ({exc})") from None
+
+    def _find(self, conn: sqlite3.Connection, run_id: str) -> sqlite3.Row:
+        """The row of run ``run_id`` (an id, a unique prefix, or ``latest``)."""
+        if run_id == "latest":
+            rows = db.runs(conn, limit=1)
+            if not rows:
+                raise UnknownRunError("no runs recorded yet")
+        else:
+            rows = db.runs_by_prefix(conn, run_id)
+            if len(rows) != 1 or not run_id:
+                problem = "is ambiguous" if len(rows) > 1 else "is not in the history"
+                raise UnknownRunError(f"run {run_id!r} {problem} (see: flowweaver runs)")
+        row: sqlite3.Row = rows[0]
+        return row
 
     def _new_run_id(self) -> str:
         with self._reading() as conn:

@@ -40,10 +40,10 @@ MAX_NODES = 250
 MAX_COLUMN = 50
 COLUMN_ROWS = 12  # without edges: tasks in columns of this many
 SWEEPS = 4
-GROUPS = 36  # a summarised graph: at most this many boxes of layers
+GROUPS = 30  # a summarised graph: at most this many boxes of layers
 GROUP_WIDTH = 168
 GROUP_HEIGHT = 64
-GROUPS_PER_ROW = 6
+GROUPS_PER_ROW = 5
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,7 @@ def _summary(
     summary = (
         f"{text.count(len(rows), 'task')} in {text.count(len(levels), 'layer')}: "
         "too many to draw one by one, so each box is a group of layers, its bar the "
-        "statuses of their tasks (`flowweaver graph SPEC` prints the whole graph)"
+        "statuses of their tasks (flowweaver graph SPEC prints the whole graph)"
     )
     return DagChart(
         width=2 * PAD + min(len(groups), GROUPS_PER_ROW) * (GROUP_WIDTH + GAP_X) - GAP_X,

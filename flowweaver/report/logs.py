@@ -30,6 +30,18 @@ def log_file(store: RunStore, run_id: str, task: str) -> Path | None:
     return Path(store.path) / "logs" / run_id / name
 
 
+def logged_tasks(store: RunStore, run_id: str) -> set[str]:
+    """The names of the tasks of run ``run_id`` that have a log (one look at its
+    folder, however many tasks it has)."""
+    if log_file(store, run_id, "x") is None:
+        return set()
+    try:
+        with os.scandir(Path(store.path) / "logs" / run_id) as entries:
+            return {entry.name[:-4] for entry in entries if entry.name.endswith(".log")}
+    except OSError:
+        return set()
+
+
 def read_log(
     store: RunStore, run_id: str, task: str, *, limit: int = 4 * 1024 * 1024
 ) -> str | None:

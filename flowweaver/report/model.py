@@ -152,13 +152,17 @@ def _add_log_tails(
     store: RunStore, run_id: str, failures: list[TaskRow], rows: list[TaskRow]
 ) -> int:
     """Read log tails, failures first, until the budget is spent; how many were left out."""
+    logged = logs.logged_tasks(store, run_id)
+    if not logged:
+        return 0
     budget = LOG_BUDGET
     for row in failures:
-        row.log_tail = logs.log_tail(store, run_id, row.name, FAILURE_TAIL)
-        budget -= len(row.log_tail or "")
+        if row.name in logged:
+            row.log_tail = logs.log_tail(store, run_id, row.name, FAILURE_TAIL)
+            budget -= len(row.log_tail or "")
     left_out = 0
     for row in rows:
-        if row.log_tail is not None:
+        if row.log_tail is not None or row.name not in logged:
             continue
         if budget <= 0:
             left_out += 1

@@ -7,6 +7,7 @@ own but one of its mapped task's ``items``, which the row counts.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -48,7 +49,7 @@ class TaskRow:
     critical: bool = False
     upstream: list[str] = field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         """``completed (cached)``, ``failed (allowed)``, ``timed out`` …"""
         word = text.status_word(self.status)
@@ -60,7 +61,7 @@ class TaskRow:
             return f"{word} (allowed)"
         return word
 
-    @property
+    @functools.cached_property
     def css(self) -> str:
         """The status's CSS class; an allowed failure is drawn apart from a failure."""
         if self.allowed and self.status == "failed":

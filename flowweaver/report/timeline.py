@@ -19,7 +19,7 @@ LABEL_WIDTH = 200
 END_SPACE = 64  # room after the chart for the last bar's duration
 LANE_HEIGHT = 22
 TOP = 26  # the axis labels
-MAX_LANES = 200
+MAX_LANES = 120
 MAX_BARS = 400  # per lane: a mapped task's items beyond this are drawn as one span
 _STEPS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60)
 _LONG_STEPS = (120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
@@ -124,17 +124,19 @@ def _began(row: TaskRow) -> float | None:
     cached or reused result: when it was taken)."""
     if row.runs:
         return row.runs[0].started
+    if row.attempts and row.started is not None and row.ended is not None:
+        return row.started  # a history that kept no attempts: the task's own times
     if row.cached or row.reused:
         return row.ended if row.ended is not None else row.started
     return row.started if row.status in ("running", "killed") else None
 
 
 def _choose(rows: list[TaskRow]) -> list[TaskRow]:
-    """The lanes worth a look when there are too many: the critical path, the problems,
+    """The lanes worth a look when there are too many: the problems, the critical path,
     the retried tasks, then the longest."""
 
     def rank(row: TaskRow) -> tuple[int, float]:
-        first = 0 if row.critical else 1 if row.problem else 2 if row.retries else 3
+        first = 0 if row.problem else 1 if row.critical else 2 if row.retries else 3
         return first, -(row.duration or 0.0)
 
     return sorted(rows, key=rank)[:MAX_LANES]
@@ -168,7 +170,11 @@ def _lane(row: TaskRow, y: float, x_of: _XOf, end: float) -> Lane:
         first = min(a.started for a in rest)
         title = f"{len(rest):,} more attempts of {row.name}'s items"
         bars.append(Bar(x_of(first), x_of(end) - x_of(first), "more", title))
-    if row.status in ("running", "killed") and not row.items:
+    if not row.runs and row.attempts and row.started is not None and row.ended is not None:
+        bars.append(
+            _bar(row.name, row.attempts, row.status, row.error, row.started, row.ended, x_of)
+        )
+    elif row.status in ("running", "killed") and not row.items:
         since = last_end.get(row.name, row.started)
         if since is not None:
             bars.append(_bar(row.name, row.attempts, row.status, row.error, since, end, x_of))

@@ -19,8 +19,9 @@ from .tasks import TaskRow
 
 SLOWER_RATIO = 1.5
 SLOWER_SECONDS = 0.1
-MAX_ROWS = 200
+MAX_ROWS = 100
 SPARK_WIDTH = 112
+_FAILED = {"failed", "killed"}
 SPARK_HEIGHT = 22
 
 
@@ -74,17 +75,19 @@ def history(outlines: Sequence[RunOutline], rows: Sequence[TaskRow]) -> History:
     runs = list(reversed(outlines))
     current = outlines[0].id if outlines else ""
     columns = tuple(_column(run, run.id == current) for run in runs)
-    trends = [_trend(row.name, runs) for row in rows]
-    slower = sum(trend.slower is not None for trend in trends)
-    if len(trends) > MAX_ROWS:
-        trends = _choose(trends, runs)
+    samples = {row.name: [_sample(run.tasks.get(row.name)) for run in runs] for row in rows}
+    verdicts = {name: _slower(values) for name, values in samples.items()}
+    names = [row.name for row in rows]
+    if len(names) > MAX_ROWS:
+        names = _choose(names, runs, verdicts)
+    trends = tuple(_trend(name, runs, samples[name], *verdicts[name]) for name in names)
     elapsed = [run.elapsed if run.status != "running" else None for run in runs]
     return History(
         runs=columns,
         durations=_spark(elapsed, alarm=False),
-        rows=tuple(trends),
+        rows=trends,
         total=len(rows),
-        slower=slower,
+        slower=sum(slower is not None for slower, _ in verdicts.values()),
     )
 
 
@@ -95,13 +98,16 @@ def _column(run: RunOutline, current: bool) -> RunColumn:
     return RunColumn(run.id, text.status_class(run.status), title, current)
 
 
-def _trend(name: str, runs: Sequence[RunOutline]) -> TrendRow:
-    outcomes = [run.tasks.get(name) for run in runs]
-    samples = [_sample(outcome) for outcome in outcomes]
-    slower, why = _slower(samples)
+def _trend(
+    name: str,
+    runs: Sequence[RunOutline],
+    samples: Sequence[float | None],
+    slower: str | None,
+    why: str,
+) -> TrendRow:
     return TrendRow(
         name=name,
-        cells=tuple(_cell(run.id, outcome) for run, outcome in zip(runs, outcomes, strict=True)),
+        cells=tuple(_cell(run.id, run.tasks.get(name)) for run in runs),
         spark=_spark(samples, alarm=slower is not None),
         slower=slower,
         why=why,
@@ -158,17 +164,23 @@ def _spark(samples: Sequence[float | None], *, alarm: bool) -> Spark:
     return Spark(line, last, alarm)
 
 
-def _choose(trends: list[TrendRow], runs: Sequence[RunOutline]) -> list[TrendRow]:
-    """The rows worth a look when there are too many: those that got slower, those that
-    did not complete in some run, then the longest; kept in the run's order."""
+def _choose(
+    names: list[str],
+    runs: Sequence[RunOutline],
+    verdicts: dict[str, tuple[str | None, str]],
+) -> list[str]:
+    """The rows worth a look when there are too many: those that got slower, failed in
+    some run, or ended differently from one run to another, then the longest; kept in
+    the run's order."""
     latest = runs[-1].tasks if runs else {}
 
-    def rank(item: tuple[int, TrendRow]) -> tuple[int, float]:
-        trend = item[1]
-        troubled = any(cell.css not in ("completed", "cached", "absent") for cell in trend.cells)
-        outcome = latest.get(trend.name)
+    def rank(item: tuple[int, str]) -> tuple[int, float]:
+        name = item[1]
+        ends = {o.status if o is not None else "" for o in (run.tasks.get(name) for run in runs)}
+        outcome = latest.get(name)
         duration = outcome.duration if outcome is not None and outcome.duration else 0.0
-        return (0 if trend.slower else 1 if troubled else 2), -duration
+        group = 0 if verdicts[name][0] else 1 if ends & _FAILED else 2 if len(ends) > 1 else 3
+        return group, -duration
 
-    chosen = sorted(enumerate(trends), key=rank)[:MAX_ROWS]
-    return [trend for _, trend in sorted(chosen, key=lambda item: item[0])]
+    chosen = sorted(enumerate(names), key=rank)[:MAX_ROWS]
+    return [name for _, name in sorted(chosen)]

@@ -45,12 +45,17 @@
       cell.removeAttribute("aria-sort");
     });
     th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-    rows.sort(function (a, b) {
-      var x = a.cells[column].getAttribute("data-v") || "";
-      var y = b.cells[column].getAttribute("data-v") || "";
-      var order = kind === "num" ? parseFloat(x) - parseFloat(y) : x.localeCompare(y);
-      return ascending ? order : -order;
+    function key(row) {
+      if (kind === "status") return row.getAttribute("data-status") || "";
+      if (kind === "num") return parseFloat(row.cells[column].getAttribute("data-v"));
+      return row.cells[column].textContent.trim().toLowerCase();
+    }
+    var keyed = rows.map(function (row, index) { return [key(row), index, row]; });
+    keyed.sort(function (a, b) {
+      var order = kind === "num" ? a[0] - b[0] : a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+      return (ascending ? order : -order) || a[1] - b[1];
     });
+    rows = keyed.map(function (item) { return item[2]; });
     rows.forEach(function (row) { body.appendChild(row); });
     page = 0;
     apply();
