@@ -113,6 +113,7 @@ def _message(title: str, message: str) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+
     def version_string(self) -> str:
         return "FlowWeaver"
 
@@ -184,7 +185,7 @@ def serve(state_dir: Path | None, *, host: str, port: int) -> int:
     folder = resolve_state_dir(state_dir)
     if not (folder / "runs.db").is_file():
         raise CliError(
-            f"no run history in {folder}",
+            f"no run history in {folder.resolve()}",
             hint="run it where `flowweaver run` ran, or give --state-dir",
         )
     store = open_store(state_dir)
@@ -204,15 +205,14 @@ def serve(state_dir: Path | None, *, host: str, port: int) -> int:
             f"serving on {host}, not the loopback address: anyone who can reach it can "
             "read these runs (task names, errors, logs, params)"
         )
-    bound_port = server.server_address[1]
     shown = f"[{host}]" if ":" in host else host
-    sys.stdout.write(
-        f"flowweaver ui: {store.path.resolve()} at http://{shown}:{bound_port}/ "
-        "(Ctrl-C stops it)\n"
-    )
-    sys.stdout.flush()
+    address = f"http://{shown}:{server.server_address[1]}/"
     with _stopped_by_signals():
         try:
+            sys.stdout.write(
+                f"flowweaver ui: {store.path.resolve()} at {address} (Ctrl-C stops it)\n"
+            )
+            sys.stdout.flush()
             server.serve_forever()
         except (KeyboardInterrupt, _Stop):
             pass
