@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 
 Edges = Mapping[str, Sequence[str]]
 
-NODE_WIDTH = 172
+NODE_WIDTH = 164
 NODE_HEIGHT = 40
-GAP_X = 56
+GAP_X = 48
 GAP_Y = 12
 PAD = 8
 MAX_NODES = 250
@@ -79,8 +79,8 @@ class LayerBox:
     label: str
     tasks: int
     segments: tuple[Segment, ...]
-    arrow: bool
-    """An arrow to the next box, which is on the same row."""
+    arrow: str | None
+    """The path of an arrow to the next box, when it is on the same row."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,11 @@ class DagChart:
     @property
     def summarised(self) -> bool:
         return bool(self.boxes)
+
+    node_width = NODE_WIDTH
+    node_height = NODE_HEIGHT
+    box_width = GROUP_WIDTH
+    box_height = GROUP_HEIGHT
 
 
 def run_edges(record: RunRecord, stored: Edges | None) -> tuple[Edges | None, str | None]:
@@ -252,8 +257,12 @@ def _summary(
         column, line = number % GROUPS_PER_ROW, number // GROUPS_PER_ROW
         x = PAD + column * (GROUP_WIDTH + GAP_X)
         y = PAD + line * (GROUP_HEIGHT + GAP_Y * 2)
-        more = column + 1 < GROUPS_PER_ROW and number + 1 < len(groups)
-        boxes.append(LayerBox(x, y, label, len(members), _segments(members, x), more and has_edges))
+        more = has_edges and column + 1 < GROUPS_PER_ROW and number + 1 < len(groups)
+        middle, start = y + GROUP_HEIGHT / 2, x + GROUP_WIDTH
+        arrow = f"M{start + 2:.1f},{middle:.1f} L{start + GAP_X - 2:.1f},{middle:.1f}"
+        boxes.append(
+            LayerBox(x, y, label, len(members), _segments(members, x), arrow if more else None)
+        )
     lines = math.ceil(len(groups) / GROUPS_PER_ROW)
     summary = (
         f"{text.count(len(rows), 'task')} in {text.count(len(levels), 'layer')}: "

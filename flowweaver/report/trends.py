@@ -22,6 +22,7 @@ SLOWER_SECONDS = 0.1
 MAX_ROWS = 100
 SPARK_WIDTH = 112
 _FAILED = {"failed", "killed"}
+_RAN = {"completed", "failed", "killed", "running"}
 SPARK_HEIGHT = 22
 
 
@@ -147,7 +148,8 @@ def _cell(run_id: str, outcome: TaskOutcome | None) -> Cell:
     if outcome.cached or outcome.reused:
         mark = "cached" if outcome.cached else "reused"
         return Cell("cached", mark, f"run {run_id}: {word} ({mark})")
-    shown = text.duration(outcome.duration) if outcome.duration is not None else ""
+    ran = outcome.status in _RAN and outcome.duration is not None
+    shown = text.duration(outcome.duration) if ran else ""
     title = f"run {run_id}: {word}" + (f", {shown}" if shown else "")
     return Cell(text.status_class(outcome.status), shown or word, title)
 
