@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from flowweaver.history import RunStore
 
 REFRESH_SECONDS = 2
+BIG_RUN_REFRESH_SECONDS = 10  # a run of more than BIG_RUN tasks takes a second to draw
+BIG_RUN = 1000
 RUNS_SHOWN = 200
 _RUN_ID = re.compile(r"[0-9a-f]{1,32}|latest")
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
@@ -76,7 +78,7 @@ class Dashboard:
             runs,
             workflow=workflow,
             workflows=self.store.workflows(),
-            state_dir=str(self.store.path),
+            state_dir=str(self.store.path.resolve()),
             refresh=REFRESH_SECONDS if running else None,
         )
 
@@ -85,20 +87,20 @@ class Dashboard:
         from flowweaver.report.model import build_report
 
         report = build_report(self.store, run_id)
-        return report_page(
-            report, dashboard=True, refresh=REFRESH_SECONDS if report.running else None
-        )
+        every = REFRESH_SECONDS if len(report.rows) <= BIG_RUN else BIG_RUN_REFRESH_SECONDS
+        return report_page(report, dashboard=True, refresh=every if report.running else None)
 
     def log(self, run_id: str, task: str) -> tuple[int, str]:
         from flowweaver.report.html import log_page
         from flowweaver.report.logs import read_log
 
         record = self.store.run(run_id)
-        if task not in {t.name for t in record.tasks}:
+        found = [t for t in record.tasks if t.name == task]
+        if not found:
             return not_found(f"Run {record.id} has no task {task!r}.")
         refresh = REFRESH_SECONDS if record.status == "running" else None
         text = read_log(self.store, record.id, task)
-        return HTTPStatus.OK, log_page(record, task, text, refresh=refresh)
+        return HTTPStatus.OK, log_page(record, found[0], text, refresh=refresh)
 
 
 def not_found(message: str) -> tuple[int, str]:

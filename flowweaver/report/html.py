@@ -23,7 +23,7 @@ from . import text
 if TYPE_CHECKING:
     import jinja2
 
-    from flowweaver.history.store import RunOutline, RunRecord
+    from flowweaver.history.store import RunOutline, RunRecord, TaskRecord
 
     from .model import Report
 
@@ -70,7 +70,9 @@ def runs_page(
     )
 
 
-def log_page(run: RunRecord, task: str, log: str | None, *, refresh: int | None = None) -> str:
+def log_page(
+    run: RunRecord, task: TaskRecord, log: str | None, *, refresh: int | None = None
+) -> str:
     """The dashboard's page of one task's log."""
     return _render("log.html.j2", run=run, task=task, log=log, refresh=refresh, script=False)
 
