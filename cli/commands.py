@@ -230,7 +230,12 @@ def show(
 @app.command()
 def report(
     run_id: Annotated[
-        str, typer.Argument(metavar="[RUN]", help="A run id, or latest.", show_default=False)
+        str,
+        typer.Argument(
+            metavar="[RUN]",
+            help="A run id (or a unique prefix), or latest [default: latest].",
+            show_default=False,
+        ),
     ] = "latest",
     output: Annotated[
         str | None,
@@ -250,7 +255,7 @@ def report(
         ),
     ] = None,
     history: Annotated[
-        int, typer.Option(min=0, help="Show the workflow's last N runs (0: none).")
+        int, typer.Option(min=0, metavar="N", help="Show the workflow's last N runs (0: none).")
     ] = 10,
     state_dir: StateDirOpt = None,
 ) -> int:
@@ -262,9 +267,14 @@ def report(
 
 @app.command()
 def ui(
-    port: Annotated[int, typer.Option(min=0, max=65535, help="The port (0: any free one).")] = 8321,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, metavar="N", help="The port (0: any free one).")
+    ] = 8321,
     host: Annotated[
-        str, typer.Option(help="The address to listen on; others than loopback are warned about.")
+        str,
+        typer.Option(
+            metavar="ADDRESS", help="The address to listen on (any but loopback is warned about)."
+        ),
     ] = "127.0.0.1",
     state_dir: StateDirOpt = None,
 ) -> int:
