@@ -89,11 +89,12 @@ def _exit_code(code: int | None) -> str:
 def _failures(report: Report) -> str:
     parts = [f"### Failures ({len(report.failures) + report.more_failures:,})"]
     for row in report.failures:
-        attempts = text.count(row.attempts, "attempt")
         took = f", {text.duration(row.duration)}" if row.duration is not None else ""
-        parts.append(f"#### {escape(row.name)}: {escape(row.label)} after {attempts}{took}")
         if row.mapped:
-            parts.append(f"Items: {escape(row.item_counts)}")
+            what = f"items {row.item_counts}"
+        else:
+            what = f"after {text.count(row.attempts, 'attempt')}"
+        parts.append(f"#### {escape(row.name)}: {escape(row.label)} {escape(what)}{took}")
         if row.error:
             parts.append(fenced(row.error))
         if row.log_tail:

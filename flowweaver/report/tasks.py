@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 _ITEM = re.compile(r"(?P<task>.+?)\[(?P<key>.*)\]", re.DOTALL)
 
+_NEVER_RAN = ("skipped", "cancelled", "pending")
+"""Statuses of a task that may never have started: no attempt, no duration to show."""
+
 _PROBLEMS = ("failed", "killed", "cancelled", "running")
 """Statuses a reader looks for first, in this order."""
 
@@ -148,7 +151,7 @@ def _row(record: TaskRecord) -> TaskRow:
         attempts=record.attempts,
         started=record.started,
         ended=record.ended,
-        duration=record.duration if record.attempts or record.cached or record.reused else None,
+        duration=None if record.status in _NEVER_RAN and not record.attempts else record.duration,
         error=record.error,
         cached=record.cached,
         reused=record.reused,

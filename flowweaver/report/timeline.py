@@ -16,7 +16,7 @@ from .tasks import TaskRow
 
 WIDTH = 1100
 LABEL_WIDTH = 200
-END_SPACE = 64  # room after the chart for the last bar's duration
+END_SPACE = 100  # room after the chart for the last bar's duration (or item counts)
 LANE_HEIGHT = 22
 TOP = 26  # the axis labels
 MAX_LANES = 120
