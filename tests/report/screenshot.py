@@ -13,6 +13,7 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 TESTS = Path(__file__).resolve().parents[1]
 if str(TESTS) not in sys.path:
@@ -20,6 +21,9 @@ if str(TESTS) not in sys.path:
 
 from _browser import chromium  # noqa: E402
 from _cli import fw  # noqa: E402
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 WIDTH, HEIGHT = 1280, 1180
 
@@ -120,12 +124,11 @@ def write_report(folder: Path) -> Path:
     return folder / "report.html"
 
 
-def take(page: object, report: Path, out: Path) -> bytes:
+def take(page: Page, report: Path, out: Path) -> bytes:
     """Open ``report`` in ``page`` and save the top of it as ``out`` (PNG)."""
-    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})  # type: ignore[attr-defined]
-    page.goto(report.as_uri())  # type: ignore[attr-defined]
-    picture: bytes = page.screenshot(path=str(out))  # type: ignore[attr-defined]
-    return picture
+    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    page.goto(report.as_uri())
+    return page.screenshot(path=str(out))
 
 
 def main(argv: list[str]) -> int:
