@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -188,3 +189,21 @@ def test_the_report_code_and_jinja2_are_imported_only_when_asked(tmp_path: Path)
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout == "False\n"
+
+
+def test_a_run_recorded_without_its_graph_takes_it_from_an_unchanged_spec(
+    project: Path,
+) -> None:
+    """Runs recorded before the history kept graphs: the spec file, if it still hashes
+    the same; else no edges, and the page says why."""
+    run(project)
+    with sqlite3.connect(project / ".flowweaver" / "runs.db") as conn:
+        conn.execute("UPDATE runs SET dag=NULL")
+    page = fw("report", "-o", "-", cwd=project).stdout
+    assert page.count('<path class="edge') == 6
+    with (project / "demo.yaml").open("a", encoding="utf-8") as spec:
+        spec.write("# edited since\n")
+    page = fw("report", "-o", "-", cwd=project).stdout
+    assert '<path class="edge' not in page
+    assert "its spec file" in page and "has changed since" in page
+    assert "The critical path is not marked" in page
