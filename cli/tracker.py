@@ -5,6 +5,10 @@ the counts per status incrementally (O(1) per event, so a 10,000-task run isn't
 slowed), and hands out immutable :class:`Snapshot` values that the views render as
 pure functions. It is thread-safe: events arrive on the engine's loop thread while
 the live table reads snapshots on Rich's refresh thread.
+
+The items of a mapped task (events with a ``parent``) get no row of their own: they
+are counted on their mapped task's row (:class:`ItemCounts`), which also keeps the
+first failed items with their errors.
 """
 
 from __future__ import annotations
@@ -17,9 +21,56 @@ from typing import NamedTuple
 from flowweaver.events import TaskEvent
 from flowweaver.task import TaskStatus
 
+FAILED_ITEMS_KEPT = 20
+"""How many failed items of a mapped task the tracker keeps by name, with their errors."""
+
+
+class ItemCounts(NamedTuple):
+    """A mapped task's items: how many, how many in each status, and the first failed
+    ones with their errors (``(name, error)``, at most :data:`FAILED_ITEMS_KEPT`)."""
+
+    total: int = 0
+    running: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    failures: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def done(self) -> int:
+        return self.completed + self.failed + self.cancelled
+
+    def counted(self, old: TaskStatus | None, new: TaskStatus) -> ItemCounts:
+        """These counts after an item went from ``old`` (``None``: first seen) to ``new``."""
+        counts = self._asdict()
+        for status, step in ((old, -1), (new, 1)):
+            name = None if status is None else _COUNTED.get(status)
+            if name is not None:
+                counts[name] += step
+        return ItemCounts(**counts)
+
+
+def all_items(counts: list[ItemCounts]) -> ItemCounts:
+    """Several mapped tasks' counts added up (their failures aside)."""
+    return ItemCounts(
+        total=sum(c.total for c in counts),
+        running=sum(c.running for c in counts),
+        completed=sum(c.completed for c in counts),
+        failed=sum(c.failed for c in counts),
+        cancelled=sum(c.cancelled for c in counts),
+    )
+
+
+_COUNTED = {
+    TaskStatus.RUNNING: "running",
+    TaskStatus.COMPLETED: "completed",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+}
+
 
 class TaskRow(NamedTuple):
-    """What a view shows of one task."""
+    """What a view shows of one task (``items``: of a mapped task, once it runs them)."""
 
     name: str
     status: TaskStatus = TaskStatus.PENDING
@@ -30,6 +81,7 @@ class TaskRow(NamedTuple):
     retry_in: float | None = None
     cached: bool = False
     reused: bool = False
+    items: ItemCounts | None = None
 
     def elapsed(self, now: float) -> float | None:
         """Its final duration, or the seconds since it started while it runs."""
@@ -53,6 +105,8 @@ class Snapshot(NamedTuple):
     cached: int
     reused: int
     finished: bool
+    items: ItemCounts | None = None
+    """The items of every mapped task, counted together (``None``: no mapped task ran)."""
 
     def count(self, status: TaskStatus) -> int:
         return self.counts.get(status, 0)
@@ -73,6 +127,8 @@ class RunTracker:
         self._counts[TaskStatus.PENDING] = len(self._rows)
         self._running: dict[str, None] = {}
         self._failed: dict[str, None] = {}
+        self._items: dict[str, TaskStatus] = {}  # each item's status, by its name
+        self._mapped: dict[str, None] = {}  # the mapped tasks that have run items
         self._retries = self._cached = self._reused = 0
         self._started: float | None = None
         self._ended: float | None = None
@@ -87,12 +143,36 @@ class RunTracker:
     def apply(self, event: TaskEvent) -> None:
         """Take one task event into account. O(1)."""
         with self._lock:
+            if event.parent is not None:
+                self._apply_item(event)
+                return
             old = self._rows.get(event.task)
             if old is None:
                 return
             new = _next_row(old, event)
+            if event.items is not None:
+                new = new._replace(items=ItemCounts(total=event.items))
+                self._mapped[event.task] = None
             self._rows[event.task] = new
             self._count(old, new, event)
+
+    def _apply_item(self, event: TaskEvent) -> None:
+        """An item's event: counted on its mapped task's row."""
+        assert event.parent is not None
+        row = self._rows.get(event.parent)
+        if row is None or row.items is None:
+            return
+        old = self._items.get(event.task)
+        status = event.status
+        self._items[event.task] = status
+        items = row.items.counted(old, status)
+        if status is TaskStatus.FAILED and len(items.failures) < FAILED_ITEMS_KEPT:
+            items = items._replace(failures=(*items.failures, (event.task, event.error or "")))
+        self._rows[event.parent] = row._replace(items=items)
+        self._retries += event.retry_in is not None
+        if status is TaskStatus.COMPLETED:
+            self._cached += event.cached
+            self._reused += event.reused
 
     def cancel_unfinished(self, reason: str) -> None:
         """Mark what never got its final event as cancelled (a second Ctrl-C)."""
@@ -119,7 +199,13 @@ class RunTracker:
                 cached=self._cached,
                 reused=self._reused,
                 finished=self._ended is not None,
+                items=self._all_items(),
             )
+
+    def _all_items(self) -> ItemCounts | None:
+        counts = [self._rows[name].items for name in self._mapped]
+        known = [c for c in counts if c is not None]
+        return all_items(known) if known else None
 
     def _busy_rows(self, limit: int) -> tuple[TaskRow, ...]:
         names = [*self._running, *self._failed][: max(limit, 0)]

@@ -452,10 +452,12 @@ def attempts(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
 
 
 def tasks(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
-    """A run's tasks in their workflow's order, without their results."""
+    """A run's tasks in their workflow's order, then the items of mapped tasks, without
+    their results."""
     return conn.execute(
         "SELECT name, status, attempts, started, ended, duration, error, cached, reused, "
-        "result_state, note, reason, allowed, outputs FROM tasks WHERE run_id=? ORDER BY position",
+        "result_state, note, reason, allowed, outputs, parent, item_key FROM tasks "
+        "WHERE run_id=? ORDER BY position",
         (run_id,),
     ).fetchall()
 
