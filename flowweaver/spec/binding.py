@@ -14,6 +14,7 @@ from typing import Any
 
 from flowweaver._call import parameter_name
 from flowweaver.spec.document import TaskDef
+from flowweaver.spec.nodes import MapNode
 from flowweaver.spec.problems import Problems, did_you_mean
 from flowweaver.spec.runtime import DEFAULT_PARAM
 
@@ -86,6 +87,9 @@ class _Binding:
             return
         name = spec.get("param", DEFAULT_PARAM)
         written = "param" in spec
+        node = self.task.node.items.get("map") if isinstance(self.task.node, MapNode) else None
+        if not written and isinstance(node, MapNode) and "param" in node.items:
+            return  # a param that is not a name: reported as such
         where = ("map", "param") if written else ("map",)
         mark = self.task.locate(*where) if written else self.task.locate_key("map")
         path = self.task.path(*where)

@@ -172,15 +172,16 @@ class Scope:
     def _runtime(self, reference: str, allowed: Collection[str]) -> Ref | None:
         """The run-time reference ``${reference}`` (``None``: it is none); a problem
         where run-time references of its kind aren't allowed."""
-        kind, _, rest = reference.partition(".")
-        if kind not in RUNTIME or (kind == "tasks" and not rest):
+        kind, dot, rest = reference.partition(".")
+        if kind not in RUNTIME or (kind == "tasks" and not dot):
             return None
         written = f"${{{reference}}}"
         if kind not in allowed:
             raise UnresolvedReference(_runtime_elsewhere(written, kind, allowed))
-        fields = rest.split(".") if rest else []
+        fields = rest.split(".") if dot else []
         if not all(_FIELD.fullmatch(name) for name in fields):
-            raise UnresolvedReference(f"bad reference {written!r}: write ${{{kind}.FIELD}}")
+            form = "${item.FIELD}" if kind == "item" else "${tasks.NAME.FIELD}"
+            raise UnresolvedReference(f"bad reference {written!r}: write {form}")
         if kind == "item":
             return Ref(ITEM, tuple(fields), written)
         for cut in range(len(fields), 0, -1):  # the longest task name (names may hold dots)
