@@ -100,6 +100,7 @@ def list_cache(state_dir: Path | None, *, workflow: str | None, output: ShowForm
 
 def cache_table(entries: list[CacheEntry], now: float) -> RenderableType:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False)
     for column in ("workflow", "task", "key", "age", "size"):
@@ -109,7 +110,7 @@ def cache_table(entries: list[CacheEntry], now: float) -> RenderableType:
     for entry in entries:
         table.add_row(
             entry.workflow or "-",
-            entry.task,
+            Text(entry.task),  # an item's name (load[b.csv]) is not markup
             entry.key[:12],
             age(now - entry.created),
             size(entry.size),

@@ -15,7 +15,7 @@ from typing import Any
 from flowweaver._call import parameter_name
 from flowweaver.spec.document import TaskDef
 from flowweaver.spec.nodes import MapNode
-from flowweaver.spec.problems import Problems, did_you_mean
+from flowweaver.spec.problems import Problems, closest, did_you_mean
 from flowweaver.spec.runtime import DEFAULT_PARAM
 
 _P = inspect.Parameter
@@ -98,7 +98,10 @@ class _Binding:
         elif name in self.by_name or self.var_keyword:
             self.filled.add(name)
         else:
-            hint = did_you_mean(name, self.by_name)
+            meant = closest(name, list(self.by_name))
+            if meant is not None:
+                self.filled.add(meant)  # (its problem is this one, not a missing argument)
+            hint = f" (did you mean {meant!r}?)" if meant is not None else ""
             how = "" if written else ": name the one that does with map.param"
             message = f"{self.target} has no parameter {name!r} to receive the item{hint}{how}"
             self.report.add(mark, path, message)

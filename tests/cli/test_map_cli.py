@@ -355,6 +355,10 @@ def test_cache_true_caches_each_item(here: Path) -> None:
     out = lines(again.stdout)
     assert any(re.fullmatch(r"load\[a\] completed in .* \(cached\)", x) for x in out), out
     assert "3 cached" in again.stdout
+    listed = fw("cache", "list", cwd=here).stdout
+    assert "load[d]" in listed
+    cleared = fw("cache", "clear", "load", cwd=here)
+    assert cleared.stdout == "cache cleared: 4 entries of task 'load'\n"
 
 
 # -- shell commands over files ---------------------------------------------------------------

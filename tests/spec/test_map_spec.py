@@ -106,7 +106,6 @@ def test_every_map_key_problem_is_located_with_a_did_you_mean(tmp_path: Path, fn
         """.replace("FNS", fns)
     needs = "give it in args, kwargs or inputs, or depend on a task of that name"
     assert problems(tmp_path, text) == [
-        f"{at(text, 5, fns)}: tasks.a.call: {fns}:load needs argument 'path': {needs}",
         f"{at(text, 6, 'list-file')}: tasks.a.map.over: unknown task 'list-file' "
         "(did you mean 'list-files'?)",
         f"{at(text, 6, 'pth')}: tasks.a.map.param: {fns}:load has no parameter 'pth' to "
