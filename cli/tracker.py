@@ -7,8 +7,8 @@ pure functions. It is thread-safe: events arrive on the engine's loop thread whi
 the live table reads snapshots on Rich's refresh thread.
 
 The items of a mapped task (events with a ``parent``) get no row of their own: they
-are counted on their mapped task's row (:class:`ItemCounts`), which also keeps the
-first failed items with their errors.
+are counted for their mapped task, whose row in a snapshot carries the counts
+(:class:`ItemCounts`) and the first failed items with their errors.
 """
 
 from __future__ import annotations
@@ -40,15 +40,6 @@ class ItemCounts(NamedTuple):
     def done(self) -> int:
         return self.completed + self.failed + self.cancelled
 
-    def counted(self, old: TaskStatus | None, new: TaskStatus) -> ItemCounts:
-        """These counts after an item went from ``old`` (``None``: first seen) to ``new``."""
-        counts = self._asdict()
-        for status, step in ((old, -1), (new, 1)):
-            name = None if status is None else _COUNTED.get(status)
-            if name is not None:
-                counts[name] += step
-        return ItemCounts(**counts)
-
 
 def all_items(counts: list[ItemCounts]) -> ItemCounts:
     """Several mapped tasks' counts added up (their failures aside)."""
@@ -61,12 +52,30 @@ def all_items(counts: list[ItemCounts]) -> ItemCounts:
     )
 
 
-_COUNTED = {
-    TaskStatus.RUNNING: "running",
-    TaskStatus.COMPLETED: "completed",
-    TaskStatus.FAILED: "failed",
-    TaskStatus.CANCELLED: "cancelled",
+_SLOT = {
+    TaskStatus.RUNNING: 0,
+    TaskStatus.COMPLETED: 1,
+    TaskStatus.FAILED: 2,
+    TaskStatus.CANCELLED: 3,
 }
+"""Where an item in each status is counted in :class:`_Items` (pending: nowhere)."""
+
+
+class _Items:
+    """A mapped task's items as events come: counts by status (running, completed,
+    failed, cancelled) and the first failed items; made :class:`ItemCounts` when a
+    snapshot is taken, so an item's event costs a few list updates."""
+
+    __slots__ = ("counts", "failures", "total")
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.counts = [0, 0, 0, 0]
+        self.failures: list[tuple[str, str]] = []
+
+    def as_counts(self) -> ItemCounts:
+        running, completed, failed, cancelled = self.counts
+        return ItemCounts(self.total, running, completed, failed, cancelled, tuple(self.failures))
 
 
 class TaskRow(NamedTuple):
@@ -128,7 +137,7 @@ class RunTracker:
         self._running: dict[str, None] = {}
         self._failed: dict[str, None] = {}
         self._items: dict[str, TaskStatus] = {}  # each item's status, by its name
-        self._mapped: dict[str, None] = {}  # the mapped tasks that have run items
+        self._mapped: dict[str, _Items] = {}  # the mapped tasks that have run items
         self._retries = self._cached = self._reused = 0
         self._started: float | None = None
         self._ended: float | None = None
@@ -151,26 +160,28 @@ class RunTracker:
                 return
             new = _next_row(old, event)
             if event.items is not None:
-                new = new._replace(items=ItemCounts(total=event.items))
-                self._mapped[event.task] = None
+                self._mapped[event.task] = _Items(event.items)
             self._rows[event.task] = new
             self._count(old, new, event)
 
     def _apply_item(self, event: TaskEvent) -> None:
-        """An item's event: counted on its mapped task's row."""
-        assert event.parent is not None
-        row = self._rows.get(event.parent)
-        if row is None or row.items is None:
+        """An item's event: counted for its mapped task. O(1)."""
+        items = self._mapped.get(event.parent)  # type: ignore[arg-type]
+        if items is None:
             return
-        old = self._items.get(event.task)
         status = event.status
+        old = self._items.get(event.task)
         self._items[event.task] = status
-        items = row.items.counted(old, status)
+        counts = items.counts
+        if old is not None and old in _SLOT:
+            counts[_SLOT[old]] -= 1
+        if status in _SLOT:
+            counts[_SLOT[status]] += 1
         if status is TaskStatus.FAILED and len(items.failures) < FAILED_ITEMS_KEPT:
-            items = items._replace(failures=(*items.failures, (event.task, event.error or "")))
-        self._rows[event.parent] = row._replace(items=items)
-        self._retries += event.retry_in is not None
-        if status is TaskStatus.COMPLETED:
+            items.failures.append((event.task, event.error or ""))
+        if event.retry_in is not None:
+            self._retries += 1
+        elif status is TaskStatus.COMPLETED:
             self._cached += event.cached
             self._reused += event.reused
 
@@ -185,6 +196,8 @@ class RunTracker:
         failed tasks (at most ``max_rows`` of them)."""
         now = time.time()
         with self._lock:
+            for name, items in self._mapped.items():
+                self._rows[name] = self._rows[name]._replace(items=items.as_counts())
             truncated = max_rows is not None and len(self._rows) > max_rows
             rows = self._busy_rows(max_rows or 0) if truncated else tuple(self._rows.values())
             return Snapshot(
@@ -203,9 +216,9 @@ class RunTracker:
             )
 
     def _all_items(self) -> ItemCounts | None:
-        counts = [self._rows[name].items for name in self._mapped]
-        known = [c for c in counts if c is not None]
-        return all_items(known) if known else None
+        if not self._mapped:
+            return None
+        return all_items([items.as_counts() for items in self._mapped.values()])
 
     def _busy_rows(self, limit: int) -> tuple[TaskRow, ...]:
         names = [*self._running, *self._failed][: max(limit, 0)]
