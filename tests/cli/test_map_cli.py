@@ -427,3 +427,31 @@ def test_every_executor_runs_a_spec_with_maps(tmp_path: Path, executor: str) -> 
     assert sorted(calls(tmp_path)) == ["a", "b", "c", "d"]
     shouted = json.loads((tmp_path / "all.json").read_text())
     assert shouted == ['a!"a"!', 'b!"b"!', 'c!"c"!', 'd!"d"!']
+
+
+# -- plan and graph -----------------------------------------------------------------------
+
+
+def test_plan_and_graph_show_a_mapped_task_as_one_node(here: Path) -> None:
+    write(
+        here,
+        "shapes.yaml",
+        """
+        tasks:
+          names: {call: maptasks:names}
+          load: {call: maptasks:load, map: {over: names, param: name}}
+          listed: {shell: "echo ${item}", map: {over: [a, b, c]}}
+          matrix: {shell: "echo ${item.os}", map: {over: {os: [l, m], py: [1, 2, 3]}}}
+        """,
+    )
+    plan = fw("plan", "shapes.yaml", cwd=here)
+    assert plan.stdout.splitlines() == [
+        "Layer 1: names, listed (map over 3 items), matrix (map over a matrix of os, py "
+        "(6 items))",
+        "Layer 2: load (map over names)",
+    ]
+    mermaid = fw("graph", "shapes.yaml", cwd=here).stdout
+    assert '    t1["load (map over names)"]' in mermaid
+    assert "    t0 --> t1" in mermaid
+    dot = fw("graph", "shapes.yaml", "--format", "dot", cwd=here).stdout
+    assert '    "load" [label="load (map over names)"];' in dot

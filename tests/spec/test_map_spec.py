@@ -426,3 +426,21 @@ def test_an_item_in_a_command_string_stays_one_argument(tmp_path: Path, item: st
         """,
     )
     assert run(path, items=[item]).get_task_result("each") == [f"{item}|"]
+
+
+def test_a_mapped_shell_command_runs_in_its_task_s_folder(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    path = spec(
+        tmp_path,
+        """
+        tasks:
+          where:
+            shell: pwd; printf '%s' ${item} > ${item}.txt
+            map: {over: [a, b]}
+            workdir: sub
+            writes: ["*.txt"]
+        """,
+    )
+    workflow = run(path)
+    assert workflow.get_task_result("where") == [str(tmp_path / "sub")] * 2
+    assert (tmp_path / "sub" / "b.txt").read_text() == "b"
