@@ -446,8 +446,7 @@ def test_plan_and_graph_show_a_mapped_task_as_one_node(here: Path) -> None:
     )
     plan = fw("plan", "shapes.yaml", cwd=here)
     assert plan.stdout.splitlines() == [
-        "Layer 1: names, listed (map over 3 items), matrix (map over a matrix of os, py "
-        "(6 items))",
+        "Layer 1: names, listed (map over 3 items), matrix (map over a matrix of os, py (6 items))",
         "Layer 2: load (map over names)",
     ]
     mermaid = fw("graph", "shapes.yaml", cwd=here).stdout
