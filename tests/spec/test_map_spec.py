@@ -37,8 +37,9 @@ def config():
 
 
 @pytest.fixture(autouse=True)
-def _own_sys_path(monkeypatch: pytest.MonkeyPatch) -> None:
+def _own_sys_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.chdir(tmp_path)  # the commands run here
 
 
 @pytest.fixture
