@@ -20,6 +20,7 @@ FAMILIES = (
     "memory",
     "cpu",
     "report",
+    "mapped",
 )
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
 

@@ -30,9 +30,12 @@ def load(
 
 
 def plan_lines(workflow: Workflow) -> list[str]:
-    """``Layer 1: a, b`` for each layer of the execution plan."""
+    """``Layer 1: a, b`` for each layer of the execution plan; a mapped task as
+    ``load (map over list-files)``."""
+    from .graph import node_label
+
     return [
-        f"Layer {number}: {', '.join(task.name for task in layer)}"
+        f"Layer {number}: {', '.join(node_label(task) for task in layer)}"
         for number, layer in enumerate(workflow.get_execution_plan(), start=1)
     ]
 

@@ -478,10 +478,12 @@ def attempts(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
 
 
 def tasks(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
-    """A run's tasks in their workflow's order, without their results."""
+    """A run's tasks in their workflow's order, then the items of mapped tasks, without
+    their results."""
     return conn.execute(
         "SELECT name, status, attempts, started, ended, duration, error, cached, reused, "
-        "result_state, note, reason, allowed, outputs FROM tasks WHERE run_id=? ORDER BY position",
+        "result_state, note, reason, allowed, outputs, parent, item_key FROM tasks "
+        "WHERE run_id=? ORDER BY position",
         (run_id,),
     ).fetchall()
 
@@ -587,13 +589,20 @@ def cache_entries(conn: sqlite3.Connection, workflow: str | None = None) -> list
 def clear_cache(
     conn: sqlite3.Connection, task: str | None = None, workflow: str | None = None
 ) -> int:
-    """Remove the cached results (of ``task``, of ``workflow``: all when ``None``);
-    returns how many there were."""
-    given = {column: value for column, value in (("task", task), ("workflow", workflow)) if value}
+    """Remove the cached results (of ``task`` and its items ``task[key]``, of
+    ``workflow``: all when ``None``); returns how many there were."""
+    conditions: list[str] = []
+    values: list[object] = []
+    if task:
+        conditions.append("(task=? OR substr(task, 1, ?)=?)")
+        values.extend([task, len(task) + 1, task + "["])
+    if workflow:
+        conditions.append("workflow=?")
+        values.append(workflow)
     sql = "DELETE FROM cache"
-    if given:
-        sql += " WHERE " + " AND ".join(f"{column}=?" for column in given)
-    count: int = conn.execute(sql, list(given.values())).rowcount
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
+    count: int = conn.execute(sql, values).rowcount
     return count
 
 

@@ -12,7 +12,9 @@ Both are SHA-256 digests over a canonical encoding:
   which is no identity at all: such a value is :class:`Unhashable`.
 
 A task's fingerprint is its callable, the inputs mapping and its sorted upstream
-names. A cache key is its callable and the keyword arguments it is called with
+names; a mapped task's also holds its map's ``param`` and ``key`` (which item goes to
+which parameter, and what names it), not its list: its items are reused by key. A
+cache key is its callable and the keyword arguments it is called with
 (the upstream results it receives). Only the task's own source is read: a change
 in a helper it calls is not seen. A task with a ``workdir``, ``reads`` or ``writes``
 adds them to both, and the files it reads (paths and content hashes, see
@@ -50,10 +52,20 @@ def task_fingerprint(task: Task, upstream: Iterable[str], files: bytes = b"") ->
             encode(sorted(task.inputs.items())),
             encode(sorted(upstream)),
             *_placed(task, files),
+            *_mapped(task),
         ]
     except Unhashable:
         return None
     return _digest(parts)
+
+
+def _mapped(task: Task) -> list[bytes]:
+    """A mapped task's ``param`` and ``key``; nothing for a task that isn't mapped."""
+    spec = task.map
+    if spec is None:
+        return []
+    key = b"" if spec.key is None else callable_identity(spec.key)
+    return [b"map", encode(spec.param), key]
 
 
 def cache_key(task: Task, kwargs: Mapping[str, Any], files: bytes = b"") -> str | None:

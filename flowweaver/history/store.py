@@ -39,6 +39,8 @@ class TaskRecord:
     for a task that was running when the run died (``started`` says since when), and
     ``pending`` for one it never started. ``note`` says why a result was not stored,
     ``reason`` why a task was skipped; ``allowed``: its failure did not fail the run.
+    An item of a mapped task is named ``task[key]``, with its mapped task as ``parent``
+    and its ``key``.
     """
 
     name: str
@@ -56,6 +58,8 @@ class TaskRecord:
     allowed: bool = False
     outputs: tuple[OutputRecord, ...] = ()
     """The files it wrote (its ``writes``), as they were when it completed."""
+    parent: str | None = None
+    key: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,8 +126,13 @@ class RunRecord:
 
     @property
     def counts(self) -> dict[str, int]:
-        """How many tasks ended in each status."""
-        return dict(Counter(task.status for task in self.tasks))
+        """How many tasks ended in each status (items of mapped tasks aside)."""
+        return dict(Counter(task.status for task in self.tasks if task.parent is None))
+
+    @property
+    def item_counts(self) -> dict[str, int]:
+        """How many items of mapped tasks ended in each status."""
+        return dict(Counter(task.status for task in self.tasks if task.parent is not None))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -476,7 +485,7 @@ class RunStore:
             params=_params(row["params"]),
             pid=row["pid"],
             resumed_from=row["resumed_from"],
-            tasks=tuple(_task_record(task, killed) for task in db.tasks(conn, row["id"])),
+            tasks=_grouped([_task_record(task, killed) for task in db.tasks(conn, row["id"])]),
             exit_code=row["exit_code"],
             handlers=tuple(_json_list(row["handlers"])),
         )
@@ -558,7 +567,27 @@ def _task_record(row: sqlite3.Row, killed: bool) -> TaskRecord:
         reason=row["reason"],
         allowed=bool(row["allowed"]),
         outputs=_outputs(row["outputs"]),
+        parent=row["parent"],
+        key=row["item_key"],
     )
+
+
+def _grouped(records: list[TaskRecord]) -> tuple[TaskRecord, ...]:
+    """The tasks in order, each mapped task followed by its items."""
+    items: dict[str, list[TaskRecord]] = {}
+    for record in records:
+        if record.parent is not None:
+            items.setdefault(record.parent, []).append(record)
+    if not items:
+        return tuple(records)
+    ordered: list[TaskRecord] = []
+    for record in records:
+        if record.parent is None:
+            ordered.append(record)
+            ordered.extend(items.pop(record.name, ()))
+    for orphans in items.values():  # (a mapped task always has its row: never here)
+        ordered.extend(orphans)
+    return tuple(ordered)
 
 
 def _outputs(text: str | None) -> tuple[OutputRecord, ...]:

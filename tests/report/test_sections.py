@@ -47,13 +47,6 @@ def attempt(task: str, number: int, started: float, ended: float, status: str) -
     return AttemptRecord(task, number, started, ended, status, None)
 
 
-@dataclasses.dataclass(frozen=True)
-class ItemRecord(TaskRecord):
-    """A map item as the history will read it back: with its mapped task."""
-
-    parent: str | None = None
-
-
 # -- rows ------------------------------------------------------------------------------
 
 
@@ -63,7 +56,7 @@ def test_map_items_are_folded_into_their_task_with_counts() -> None:
         record("load", status="failed", error="1 of 3 items failed"),
         record("load[a.csv]"),
         record("load[b.csv]", status="failed", error="ValueError: b"),
-        ItemRecord(**dataclasses.asdict(record("x", status="cancelled")), parent="load"),
+        dataclasses.replace(record("x", status="cancelled"), parent="load"),
         record("other[1]"),  # no task "other": a task of its own
     ]
     attempts = [attempt("load[a.csv]", 1, 0, 1, "completed"), attempt("list", 1, 0, 1, "ok")]
