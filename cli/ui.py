@@ -251,7 +251,7 @@ def _bind(host: str, port: int) -> _Server:
         ) from None
 
 
-class _Stop(Exception):
+class _Stop(Exception):  # noqa: N818 - a signal to stop serving, not an error
     """SIGTERM: stop serving, as Ctrl-C does."""
 
 

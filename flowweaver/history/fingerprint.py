@@ -9,7 +9,7 @@ Both are SHA-256 digests over a canonical encoding:
 - a value is encoded by structure for ``None``, numbers, strings, bytes, lists,
   tuples, dicts (key order ignored) and sets; anything else by its pickle, else by
   its ``repr`` -- unless that repr shows a memory address (``<... at 0x...>``),
-  which is no identity at all: such a value is :class:`Unhashable`.
+  which is no identity at all: such a value is :class:`UnhashableError`.
 
 A task's fingerprint is its callable, the inputs mapping and its sorted upstream
 names; a mapped task's also holds its map's ``param`` and ``key`` (which item goes to
@@ -38,7 +38,7 @@ VERSION = b"flowweaver-fingerprint-1"
 _MAX_DEPTH = 64
 
 
-class Unhashable(Exception):
+class UnhashableError(Exception):
     """A value or callable has no stable identity to hash."""
 
 
@@ -54,7 +54,7 @@ def task_fingerprint(task: Task, upstream: Iterable[str], files: bytes = b"") ->
             *_placed(task, files),
             *_mapped(task),
         ]
-    except Unhashable:
+    except UnhashableError:
         return None
     return _digest(parts)
 
@@ -79,7 +79,7 @@ def cache_key(task: Task, kwargs: Mapping[str, Any], files: bytes = b"") -> str 
             encode(dict(kwargs)),
             *_placed(task, files),
         ]
-    except Unhashable:
+    except UnhashableError:
         return None
     return _digest(parts)
 
@@ -100,7 +100,7 @@ def _placed(task: Task, files: bytes) -> list[bytes]:
 def callable_identity(fn: Any, depth: int = 0) -> bytes:
     """The bytes that identify what calling ``fn`` does."""
     if depth > _MAX_DEPTH:
-        raise Unhashable("callable nested too deeply")
+        raise UnhashableError("callable nested too deeply")
     if isinstance(fn, functools.partial):
         return b"".join(
             [
@@ -189,9 +189,9 @@ def _code_identity(code: types.CodeType) -> bytes:
 
 
 def encode(value: Any, depth: int = 0) -> bytes:
-    """A canonical byte encoding of ``value``; raises :class:`Unhashable`."""
+    """A canonical byte encoding of ``value``; raises :class:`UnhashableError`."""
     if depth > _MAX_DEPTH:
-        raise Unhashable("value nested too deeply")
+        raise UnhashableError("value nested too deeply")
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
         return f"{type(value).__name__}:".encode() + _length(repr(value).encode())
     if isinstance(value, (list, tuple)):
@@ -214,7 +214,7 @@ def _opaque(value: Any) -> bytes:
     except Exception:
         text = repr(value)
         if " at 0x" in text:
-            raise Unhashable(f"{type(value).__name__} has no stable identity") from None
+            raise UnhashableError(f"{type(value).__name__} has no stable identity") from None
         return text.encode()
 
 

@@ -68,7 +68,7 @@ class RuntimeText(str):
         return text
 
 
-class UnresolvedReference(ValueError):
+class UnresolvedReferenceError(ValueError):
     """References that cannot be resolved: ``reasons`` says why, one per reference, and
     ``offsets`` where in the text each reference starts (its ``${``)."""
 
@@ -123,7 +123,7 @@ class Scope:
         line = report.line_text(node.mark.line)
         try:
             value = self.substitute(node.value, shell=shell, runtime=runtime)
-        except UnresolvedReference as exc:
+        except UnresolvedReferenceError as exc:
             for reason, offset in zip(exc.reasons, exc.offsets, strict=True):
                 report.add(mark_within(node, offset, line), path, reason)
             return node
@@ -133,7 +133,7 @@ class Scope:
         return from_plain(value, node.at)
 
     def substitute(self, text: str, *, shell: bool = False, runtime: Collection[str] = ()) -> Any:
-        """``text`` with its references replaced; ``UnresolvedReference`` for bad ones.
+        """``text`` with its references replaced; ``UnresolvedReferenceError`` for bad ones.
         Text with run-time references (of the kinds in ``runtime``) is :class:`RuntimeText`."""
         whole = _TOKEN.fullmatch(text)
         if whole is not None and whole.group(2) and not shell:
@@ -157,13 +157,13 @@ class Scope:
                     refs.append(match.start())
                     continue
                 value = as_text(self._reference(match, shell=shell))
-            except UnresolvedReference as exc:
+            except UnresolvedReferenceError as exc:
                 reasons.extend(exc.reasons)
                 offsets.extend([match.start()] * len(exc.reasons))
                 continue
             parts.append(shlex.quote(value) if shell else value)
         if reasons:
-            raise UnresolvedReference(*reasons, offsets=tuple(offsets))
+            raise UnresolvedReferenceError(*reasons, offsets=tuple(offsets))
         parts.append(text[position:])
         if refs:
             return RuntimeText.of(parts, refs)
@@ -177,11 +177,11 @@ class Scope:
             return None
         written = f"${{{reference}}}"
         if kind not in allowed:
-            raise UnresolvedReference(_runtime_elsewhere(written, kind, allowed))
+            raise UnresolvedReferenceError(_runtime_elsewhere(written, kind, allowed))
         fields = rest.split(".") if dot else []
         if not all(_FIELD.fullmatch(name) for name in fields):
             form = "${item.FIELD}" if kind == "item" else "${tasks.NAME.FIELD}"
-            raise UnresolvedReference(f"bad reference {written!r}: write {form}")
+            raise UnresolvedReferenceError(f"bad reference {written!r}: write {form}")
         if kind == "item":
             return Ref(ITEM, tuple(fields), written)
         for cut in range(len(fields), 0, -1):  # the longest task name (names may hold dots)
@@ -189,35 +189,35 @@ class Scope:
             if name in self.tasks:
                 return Ref(TASKS + name, tuple(fields[cut:]), written)
         hint = did_you_mean(rest, self.tasks) or did_you_mean(fields[0], self.tasks)
-        raise UnresolvedReference(f"unknown task {fields[0]!r} in {written}{hint}")
+        raise UnresolvedReferenceError(f"unknown task {fields[0]!r} in {written}{hint}")
 
     def _reference(self, match: re.Match[str], *, shell: bool) -> Any:
         if match.group(2) is None:
             opened = match.group(0).splitlines()[0]  # a problem is one line
-            raise UnresolvedReference(f"{opened!r} has no closing '}}'")
+            raise UnresolvedReferenceError(f"{opened!r} has no closing '}}'")
         return self._lookup(match.group(1), shell=shell)
 
     def _lookup(self, reference: str, *, shell: bool = False) -> Any:
         match = _REFERENCE.fullmatch(reference)
         if match is None:
-            raise UnresolvedReference(_unknown(reference, shell=shell))
+            raise UnresolvedReferenceError(_unknown(reference, shell=shell))
         kind, name, operator, extra = match.groups()
         if kind == "env":
             return self._environment(name, operator, extra)
         if kind not in KINDS:
-            raise UnresolvedReference(_unknown_kind(reference, kind, name, shell=shell))
+            raise UnresolvedReferenceError(_unknown_kind(reference, kind, name, shell=shell))
         if operator is not None:
-            raise UnresolvedReference(f"'{operator}' works with ${{env.NAME}} only")
+            raise UnresolvedReferenceError(f"'{operator}' works with ${{env.NAME}} only")
         if kind == "params":
             return self._param(name, reference)
         return self._builtin(kind, name)
 
     def _param(self, name: str, reference: str) -> Any:
         if self.params is None:
-            raise UnresolvedReference(f"${{{reference}}}: {self.no_params}")
+            raise UnresolvedReferenceError(f"${{{reference}}}: {self.no_params}")
         if name not in self.params:
             hint = did_you_mean(name, self.params)
-            raise UnresolvedReference(f"unknown parameter {name!r} in ${{{reference}}}{hint}")
+            raise UnresolvedReferenceError(f"unknown parameter {name!r} in ${{{reference}}}{hint}")
         return self.params[name]
 
     def _builtin(self, kind: str, name: str) -> str:
@@ -226,19 +226,19 @@ class Scope:
             meant = closest(name, list(known))
             written = f"unknown reference '${{{kind}.{name}}}'"
             if meant is not None:
-                raise UnresolvedReference(f"{written} (did you mean '${{{kind}.{meant}}}'?)")
+                raise UnresolvedReferenceError(f"{written} (did you mean '${{{kind}.{meant}}}'?)")
             listed = " or ".join(f"${{{kind}.{n}}}" for n in known)
-            raise UnresolvedReference(f"{written}: use {listed}")
+            raise UnresolvedReferenceError(f"{written}: use {listed}")
         values = self.builtins.get(kind)
         if values is None:
-            raise UnresolvedReference(f"${{{kind}.{name}}} is not available here")
+            raise UnresolvedReferenceError(f"${{{kind}.{name}}} is not available here")
         return values[name]
 
     def _environment(self, name: str, operator: str | None, extra: str | None) -> str:
         value = self.env.get(name)
         if operator is None:
             if value is None:
-                raise UnresolvedReference(
+                raise UnresolvedReferenceError(
                     f"environment variable {name!r} is not set "
                     f"(write ${{env.{name}:-default}} to give a default)"
                 )
@@ -247,7 +247,7 @@ class Scope:
             return value
         if operator == ":-":
             return extra or ""
-        raise UnresolvedReference(extra or f"environment variable {name!r} must be set")
+        raise UnresolvedReferenceError(extra or f"environment variable {name!r} must be set")
 
 
 def _runtime_elsewhere(written: str, kind: str, allowed: Collection[str]) -> str:
