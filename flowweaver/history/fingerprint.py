@@ -126,7 +126,28 @@ def callable_identity(fn: Any, depth: int = 0) -> bytes:
     return b"instance:" + _path(type(fn)).encode() + _source(type(fn)) + encode(fn)
 
 
+_function_identities: dict[types.FunctionType, tuple[Any, Any, bytes]] = {}
+
+
 def _function_identity(fn: types.FunctionType) -> bytes:
+    """A function's identity; kept per function while its defaults are the same
+    immutable values and it has no closure nor keyword-only defaults (10,000 tasks
+    that call one function with different arguments work it out once)."""
+    defaults, kwdefaults = fn.__defaults__, fn.__kwdefaults__
+    known = _function_identities.get(fn)
+    if known is not None and known[0] is defaults and known[1] is kwdefaults:
+        return known[2]
+    identity = _work_out_identity(fn)
+    if fn.__closure__ is None and kwdefaults is None and _immutable(defaults):
+        _function_identities[fn] = (defaults, kwdefaults, identity)
+    return identity
+
+
+def _immutable(values: tuple[Any, ...] | None) -> bool:
+    return values is None or all(type(value) in _SCALARS for value in values)
+
+
+def _work_out_identity(fn: types.FunctionType) -> bytes:
     closure = [cell.cell_contents for cell in fn.__closure__ or () if _filled(cell)]
     return b"".join(
         [
@@ -188,8 +209,17 @@ def _code_identity(code: types.CodeType) -> bytes:
     return b"code:" + code.co_code + b"|".join(consts) + repr(code.co_names).encode()
 
 
+_SCALARS: dict[type, bytes] = {
+    kind: f"{kind.__name__}:".encode() for kind in (type(None), bool, int, float, str, bytes)
+}
+
+
 def encode(value: Any, depth: int = 0) -> bytes:
     """A canonical byte encoding of ``value``; raises :class:`UnhashableError`."""
+    prefix = _SCALARS.get(type(value))
+    if prefix is not None:  # the common case first: a task's arguments are mostly these
+        text = repr(value).encode()
+        return prefix + len(text).to_bytes(8, "big") + text
     if depth > _MAX_DEPTH:
         raise UnhashableError("value nested too deeply")
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):

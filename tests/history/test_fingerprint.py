@@ -108,3 +108,20 @@ def test_a_mapped_task_s_param_and_key_are_part_of_it_its_list_is_not() -> None:
     assert fingerprint(add, map=Map(over=[1, 2], param="x", max_parallel=2)) == mapped
     assert fingerprint(add, map=Map(over=[1, 2], param="y")) != mapped
     assert fingerprint(add, map=Map(over=[1, 2], param="x", key=str)) != mapped
+
+
+def test_a_function_s_identity_follows_its_defaults_when_they_change() -> None:
+    def scaled(x: int = 1, *, factor: list[int] | None = None) -> int:
+        return x * (factor or [1])[0]
+
+    task = Task("s", scaled)
+    first = task_fingerprint(task, [])
+    assert task_fingerprint(task, []) == first  # worked out once, the same after
+    scaled.__defaults__ = (2,)
+    second = task_fingerprint(task, [])
+    assert second != first
+    scaled.__kwdefaults__ = {"factor": [3]}
+    third = task_fingerprint(task, [])
+    assert third not in (first, second)
+    scaled.__kwdefaults__["factor"].append(4)  # a mutable default changed in place
+    assert task_fingerprint(task, []) != third
