@@ -109,7 +109,12 @@ def _closing(factory: Make, request: pytest.FixtureRequest) -> Iterator[Make]:
 def dask_address() -> Iterator[str]:
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
+        n_workers=2,
+        threads_per_worker=1,
+        dashboard_address=None,
+        host="127.0.0.1",
+        # no dashboard on the default port 8787: another test run may hold it
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
     )
     try:
         yield cluster.scheduler_address
