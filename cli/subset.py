@@ -35,10 +35,17 @@ def select_tasks(workflow: Workflow, names: Sequence[str]) -> Workflow:
                 hint=did_you_mean(name, tasks) or "see the tasks with: flowweaver plan SPEC",
             )
     wanted = upstream_closure(workflow, names)
-    subset = Workflow(workflow.name, workflow.description)
+    subset = Workflow(
+        workflow.name,
+        workflow.description,
+        secrets=workflow.secrets,
+        keep_runs=workflow.keep_runs,
+    )
     subset.spec = workflow.spec
     for observer in workflow.observers:
         subset.subscribe(observer)
+    for listener in workflow.output_listeners:
+        subset.subscribe_output(listener)
     for name, task in tasks.items():
         if name in wanted:
             subset.add_task(task)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flowweaver.task import TaskStatus
 
 from .tracker import Snapshot, TaskRow
@@ -21,14 +23,25 @@ def totals_line(snapshot: Snapshot) -> str:
     return f"{snapshot.total} {noun}: {counts} in {snapshot.elapsed:.2f}s"
 
 
-def failure_lines(snapshot: Snapshot) -> list[str]:
+def failure_lines(
+    snapshot: Snapshot,
+    where: Mapping[str, str] | None = None,
+    notes: Mapping[str, list[str]] | None = None,
+) -> list[str]:
     """``failed: load: ValueError: …`` for each failed task, with its whole error (its
-    further lines indented): what every summary says, however narrow the table."""
-    return [
-        f"failed: {row.name}: {row.error.strip()}".replace("\n", "\n  ")
-        for row in snapshot.rows
-        if row.status is TaskStatus.FAILED and row.error
-    ]
+    further lines indented): what every summary says, however narrow the table.
+    ``where`` adds the place its error was raised to the first line (``(etl.py:42)``),
+    ``notes`` lines under it (the last lines of its output)."""
+    lines = []
+    for row in snapshot.rows:
+        if row.status is not TaskStatus.FAILED or not row.error:
+            continue
+        first, *rest = row.error.strip().split("\n")
+        place = (where or {}).get(row.name)
+        text = "\n".join([f"{first} ({place})" if place else first, *rest])
+        lines.append(f"failed: {row.name}: {text}".replace("\n", "\n  "))
+        lines.extend(f"  {line}" for line in (notes or {}).get(row.name, ()))
+    return lines
 
 
 def extras_line(snapshot: Snapshot) -> str | None:

@@ -8,11 +8,12 @@ bindings and the observers. The loops call its steps: ``launch`` what is ready,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver import graph
@@ -21,14 +22,24 @@ from flowweaver.conditions import Conditional, ConditionError, ConditionFalse
 from flowweaver.engine import CONDITION_FALSE, Engine
 from flowweaver.errors import RunInterrupted, RunTimeoutError, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
-from flowweaver.executors.contract import Attempt, Held, Notice, Started, error_text
+from flowweaver.executors.contract import (
+    Attempt,
+    AttemptHook,
+    Failure,
+    Held,
+    Notice,
+    Started,
+    error_text,
+)
 from flowweaver.history import RunStatus
+from flowweaver.masking import NO_SECRETS, Masker
 from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
     from flowweaver.executors.contract import Backend
     from flowweaver.graph import Graph
     from flowweaver.history import Recorder
+    from flowweaver.logs import RunLog
 
 logger = logging.getLogger("flowweaver")
 _monotonic = time.monotonic
@@ -51,7 +62,12 @@ _PENDING = TaskStatus.PENDING
 
 
 class Run:
-    """One run of ``tasks``: the engine, the results, and the events' subscribers."""
+    """One run of ``tasks``: the engine, the results, and the events' subscribers.
+
+    ``masker`` hides the workflow's secrets in every error text and traceback the run
+    makes; ``output`` captures what the tasks print (an attempt hook, with ``hooks``);
+    ``hooks`` are told of every attempt (see :class:`AttemptHook`).
+    """
 
     def __init__(
         self,
@@ -65,8 +81,14 @@ class Run:
         plan_order: bool = False,
         rng: random.Random | None = None,
         timeout: float | None = None,
+        masker: Masker = NO_SECRETS,
+        output: RunLog | None = None,
+        hooks: Sequence[AttemptHook] = (),
     ) -> None:
         self.name = name
+        self.masker = masker
+        self.output = output
+        self.hooks: list[AttemptHook] = [*([output] if output is not None else []), *hooks]
         self.tasks = tasks = graph.tasks
         self.recorder = recorder
         self.observers = list(observers)
@@ -122,7 +144,7 @@ class Run:
         engine, running, events = self.engine, self.running, self._events
         tasks, results, bound = self.tasks, self.results, self._bindings
         start_next, may_be_timed = engine.start_next, self._may_be_timed
-        conditions = self._conditions
+        conditions, hooks = self._conditions, self.hooks
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
             if self.stopping and not self.stopped:
@@ -133,18 +155,16 @@ class Run:
             task = tasks[index]
             pairs = bound[index]
             kwargs = {keyword: results[up] for keyword, up in pairs} if pairs else {}
-            if task.cache and self.recorder is not None:
-                hit, value = self.recorder.lookup(task, kwargs)
-                if hit:
-                    results[index] = value
-                    engine.succeed(index, now, value, True)
-                    continue
+            if task.cache and self._cached(index, task, kwargs, now):
+                continue
             fn = task.fn
             if conditions and index in conditions and task.attempts == 1:
                 fn = self._conditional(index, fn)
             attempt = running[index] = Attempt(
                 index, task.name, task.attempts, fn, kwargs, task.timeout
             )  # (the engine has just set task.attempts to this attempt's number)
+            if hooks:
+                self._started(attempt)
             if events:
                 self.flush()  # RUNNING is passed on before the call
             if backend.submit(attempt) is not None:
@@ -153,6 +173,20 @@ class Run:
                 if may_be_timed and engine.timed:
                     break  # the loop expires and wakes what is due first
         return ended
+
+    def _cached(self, index: int, task: Task, kwargs: dict[str, Any], now: float) -> bool:
+        """Whether the cache has a result for the task (it is then completed)."""
+        if self.recorder is None:
+            return False
+        hit, value = self.recorder.lookup(task, kwargs)
+        if hit:
+            self.results[index] = value
+            self.engine.succeed(index, now, value, True)
+        return bool(hit)
+
+    def _started(self, attempt: Attempt) -> None:
+        for hook in self.hooks:
+            hook.started(attempt)
 
     def receive(self, notice: Notice, now: float) -> None:
         """What a backend reported: an ended attempt, or that it holds an attempt back
@@ -174,6 +208,8 @@ class Run:
         index = attempt.index
         if attempt.ok:
             del self.running[index]
+            if self.hooks:
+                self._ended(attempt, None)
             value = attempt.value
             if type(value) is ConditionFalse:
                 self.engine.skip(index, now, CONDITION_FALSE)
@@ -216,7 +252,34 @@ class Run:
 
     def _drop(self, nodes: list[int]) -> list[Attempt]:
         running = self.running
-        return [running.pop(node) for node in nodes if node in running]
+        dropped = [running.pop(node) for node in nodes if node in running]
+        if self.hooks:
+            for attempt in dropped:
+                self._ended(attempt, Failure(self.tasks[attempt.index].error or "cancelled"))
+        return dropped
+
+    def _ended(self, attempt: Attempt, failure: Failure | None) -> None:
+        for hook in self.hooks:
+            try:
+                hook.ended(attempt, failure)
+            except Exception:
+                logger.exception("attempt hook %r raised; ignored", hook)
+
+    @contextlib.contextmanager
+    def capturing(self) -> Iterator[None]:
+        """While the run is driven: what tasks print goes to their attempts' output
+        (when the run captures it), then the output is closed."""
+        output = self.output
+        if output is None:
+            yield
+            return
+        from flowweaver.logs import routed
+
+        try:
+            with routed():
+                yield
+        finally:
+            output.close()
 
     @property
     def deadline(self) -> float | None:
@@ -285,12 +348,27 @@ class Run:
 
     def _fail(self, attempt: Attempt, exc: BaseException, now: float) -> None:
         task = self.tasks[attempt.index]
-        logger.debug("task %r attempt %d failed", task.name, attempt.number, exc_info=exc)
-        if isinstance(exc, ConditionError):  # its `when` raised: not retried
-            self.engine.fail(attempt.index, now, error_text(exc.error), False)
-            return
-        retryable = isinstance(exc, task.retry_on)
-        self.engine.fail(attempt.index, now, error_text(exc), retryable)
+        cause = exc.error if isinstance(exc, ConditionError) else exc  # `when` raised
+        failure = self._failure(cause)
+        if failure.traceback is not None:
+            logger.debug(
+                "task %r attempt %d failed:\n%s", task.name, attempt.number, failure.traceback
+            )
+        if self.recorder is not None:
+            self.recorder.record_failure(task.name, attempt.number, failure)
+        if self.hooks:
+            self._ended(attempt, failure)
+        retryable = cause is exc and isinstance(exc, task.retry_on)  # a `when` is not retried
+        self.engine.fail(attempt.index, now, failure.error, retryable)
+
+    def _failure(self, exc: BaseException) -> Failure:
+        """The failure of an attempt, masked; its traceback only when something shows
+        or keeps it (the history, a hook, the debug log)."""
+        if self.recorder is None and not self.hooks and not logger.isEnabledFor(logging.DEBUG):
+            return Failure(self.masker.mask(error_text(exc)))
+        from flowweaver.logs.failures import describe
+
+        return describe(exc, self.masker)
 
     def _conditional(self, index: int, fn: Callable[..., Any]) -> Conditional:
         """The first attempt's call of a task with a ``when`` predicate."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowweaver._loop import drive
@@ -11,10 +12,13 @@ from flowweaver._run import Run
 from flowweaver.errors import WorkflowError
 from flowweaver.executors.contract import Backend
 from flowweaver.graph import Graph
+from flowweaver.masking import NO_SECRETS
 from flowweaver.task import Task
 
 if TYPE_CHECKING:
     from flowweaver.history import Recorder, Store
+    from flowweaver.logs import RunLog
+    from flowweaver.masking import Masker
     from flowweaver.workflow import Workflow
 
 
@@ -83,6 +87,7 @@ class Executor(ABC):
         self.check(graph.tasks)
         if recorder is None and store is not None:
             recorder = store.open_run(workflow, resume=resume)
+        masker = recorder.masker if recorder is not None else workflow.masker()
         backend = self.backend()
         run = Run(
             workflow.name,
@@ -93,11 +98,20 @@ class Executor(ABC):
             recorder=recorder,
             plan_order=self.plan_order,
             timeout=workflow.timeout,
+            masker=masker,
+            output=captured_output(workflow, recorder, masker),
         )
         return run, backend
 
-    def run_tasks(self, tasks: Sequence[Task], *, raise_on_failure: bool = True) -> None:
-        """Run independent ``tasks`` (their dependencies are not consulted)."""
+    def run_tasks(
+        self,
+        tasks: Sequence[Task],
+        *,
+        raise_on_failure: bool = True,
+        masker: Masker | None = None,
+    ) -> None:
+        """Run independent ``tasks`` (their dependencies are not consulted); ``masker``
+        hides secrets in their errors."""
         self.check(tasks)
         backend = self.backend()
         run = Run(
@@ -106,6 +120,7 @@ class Executor(ABC):
             slots=backend.slots,
             fail_fast=self.fail_fast,
             plan_order=self.plan_order,
+            masker=NO_SECRETS if masker is None else masker,
         )
         try:
             self.drive(run, backend)
@@ -122,6 +137,18 @@ class Executor(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def captured_output(workflow: Workflow, recorder: Recorder | None, masker: Masker) -> RunLog | None:
+    """What captures the run's task output: when it has a log folder (a store), a
+    subscriber to its output, or secrets to mask; else nothing is captured."""
+    log_dir = recorder.log_dir if recorder is not None else None
+    listeners = workflow.output_listeners
+    if log_dir is None and not listeners and not masker:
+        return None
+    from flowweaver.logs import RunLog
+
+    return RunLog(None if log_dir is None else Path(log_dir), masker, listeners)
 
 
 def independent(tasks: Sequence[Task]) -> Graph:
@@ -142,7 +169,7 @@ def conclude(run: Run, workflow: Workflow) -> None:
 
             info = run_info(run, workflow)
             tasks = due(handlers, info["status"], info["previous_status"])
-            workflow.last_handlers = run_handlers(tasks, info)
+            workflow.last_handlers = run_handlers(tasks, info, run.masker)
             if run.recorder is not None:
                 run.recorder.record_handlers([o.to_dict() for o in workflow.last_handlers])
         else:

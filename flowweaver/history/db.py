@@ -380,14 +380,16 @@ def task_ended(
     note: str | None,
     reason: str | None = None,
     allowed: bool = False,
+    traceback: str | None = None,
 ) -> None:
     """The task's final record: ``result`` is its pickle, ``result_state`` ``stored``,
     ``unpicklable`` or ``none``, and ``note`` says why a result was not stored;
-    ``reason`` why it was skipped, ``allowed`` that its failure does not fail the run."""
+    ``reason`` why it was skipped, ``allowed`` that its failure does not fail the run,
+    ``traceback`` the last failed attempt's."""
     conn.execute(
         "UPDATE tasks SET status=?, attempts=?, started=?, ended=?, duration=?, error=?, "
-        "cached=?, reused=?, result=?, result_state=?, note=?, reason=?, allowed=? "
-        "WHERE run_id=? AND name=?",
+        "cached=?, reused=?, result=?, result_state=?, note=?, reason=?, allowed=?, "
+        "traceback=? WHERE run_id=? AND name=?",
         (
             status,
             attempts,
@@ -402,6 +404,7 @@ def task_ended(
             note,
             reason,
             int(allowed),
+            traceback,
             run_id,
             name,
         ),
@@ -418,13 +421,15 @@ def attempt_ended(
     ended: float,
     status: str,
     error: str | None,
+    traceback: str | None = None,
 ) -> None:
     """One attempt of a task, written when it ended: ``status`` is ``completed`` or
-    ``failed`` (``cancelled``: stopped by the run's end)."""
+    ``failed`` (``cancelled``: stopped by the run's end); a failed one's ``traceback``."""
     conn.execute(
-        "INSERT OR REPLACE INTO attempts (run_id, task, attempt, started, ended, status, error) "
-        "VALUES (?,?,?,?,?,?,?)",
-        (run_id, task, attempt, started, ended, status, error),
+        "INSERT OR REPLACE INTO attempts "
+        "(run_id, task, attempt, started, ended, status, error, traceback) "
+        "VALUES (?,?,?,?,?,?,?,?)",
+        (run_id, task, attempt, started, ended, status, error, traceback),
     )
 
 
@@ -441,7 +446,8 @@ def tasks(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
     """A run's tasks in their workflow's order, without their results."""
     return conn.execute(
         "SELECT name, status, attempts, started, ended, duration, error, cached, reused, "
-        "result_state, note, reason, allowed FROM tasks WHERE run_id=? ORDER BY position",
+        "result_state, note, reason, allowed, traceback FROM tasks WHERE run_id=? "
+        "ORDER BY position",
         (run_id,),
     ).fetchall()
 
@@ -494,3 +500,25 @@ def clear_cache(conn: sqlite3.Connection) -> int:
     """Remove every cached result; returns how many there were."""
     count: int = conn.execute("DELETE FROM cache").rowcount
     return count
+
+
+# -- pruning ---------------------------------------------------------------------------
+
+
+def run_ages(conn: sqlite3.Connection, workflow: str | None = None) -> list[sqlite3.Row]:
+    """``id, workflow, started, status`` of every run (of ``workflow``), newest first."""
+    sql = "SELECT id, workflow, started, status FROM runs"
+    args: list[object] = []
+    if workflow is not None:
+        sql += " WHERE workflow=?"
+        args.append(workflow)
+    return conn.execute(f"{sql} {_NEWEST_FIRST}", args).fetchall()
+
+
+def delete_runs(conn: sqlite3.Connection, run_ids: Iterable[str]) -> int:
+    """Remove runs with their tasks (and stored results) and attempts; how many."""
+    ids = [(run_id,) for run_id in run_ids]
+    conn.executemany("DELETE FROM attempts WHERE run_id=?", ids)
+    conn.executemany("DELETE FROM tasks WHERE run_id=?", ids)
+    conn.executemany("DELETE FROM runs WHERE id=?", ids)
+    return len(ids)

@@ -10,6 +10,7 @@ A run holds its workflow's lock (:mod:`flowweaver.history.lock`) from
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import secrets
@@ -18,15 +19,19 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-from flowweaver.errors import StateError, UnknownRunError
+from flowweaver.errors import StateError, UnknownRunError, UnknownTaskError
 from flowweaver.history import db, resume
 from flowweaver.history.fingerprint import task_fingerprint
 from flowweaver.history.lock import WorkflowLock, lock_path, probe
+from flowweaver.history.prune import PrunedRun, prune
 from flowweaver.history.recorder import RunRecorder
 from flowweaver.history.statedir import prepare_state_dir, resolve_state_dir
 from flowweaver.history.status import RunStatus
+from flowweaver.logs.files import log_file_name, read_log, run_log_dir, sections
+from flowweaver.masking import NO_SECRETS, Masker
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,8 @@ class TaskRecord:
     ``status`` is a :class:`~flowweaver.TaskStatus` value; in a killed run, ``killed``
     for a task that was running when the run died (``started`` says since when), and
     ``pending`` for one it never started. ``note`` says why a result was not stored,
-    ``reason`` why a task was skipped; ``allowed``: its failure did not fail the run.
+    ``reason`` why a task was skipped; ``allowed``: its failure did not fail the run;
+    ``traceback``: the whole traceback of its last attempt, when that failed with one.
     """
 
     name: str
@@ -52,6 +58,7 @@ class TaskRecord:
     note: str | None = None
     reason: str | None = None
     allowed: bool = False
+    traceback: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,7 +66,8 @@ class TaskRecord:
 
 @dataclass(frozen=True)
 class AttemptRecord:
-    """One attempt of a task: when it ran and how it ended (``completed``, ``failed``)."""
+    """One attempt of a task: when it ran and how it ended (``completed``, ``failed``),
+    and a failed one's traceback."""
 
     task: str
     attempt: int
@@ -67,6 +75,7 @@ class AttemptRecord:
     ended: float | None
     status: str
     error: str | None
+    traceback: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,11 +146,12 @@ class RunStore:
         ``resume=True`` reuses what the latest unfinished run completed.
         """
         name: str = workflow.name
+        masker = _masker(workflow)  # an unset secret: nothing is recorded or locked
         run_id = self._new_run_id()
         lock = WorkflowLock(lock_path(self.path, name), name)
         lock.acquire(wait=wait, run_id=run_id)
         try:
-            return self._start(workflow, run_id, lock, resume)
+            return self._start(workflow, run_id, lock, resume, masker)
         except BaseException:
             lock.release()
             raise
@@ -170,7 +180,11 @@ class RunStore:
             else:
                 rows = db.runs_by_prefix(conn, run_id)
                 if len(rows) != 1 or not run_id:
-                    problem = "is ambiguous" if len(rows) > 1 else "is not in the history"
+                    if len(rows) > 1:
+                        problem = "is ambiguous"
+                    else:
+                        ids = [row["id"] for row in db.runs(conn, limit=1000)]
+                        problem = f"is not in the history{_did_you_mean(run_id, ids)}"
                     raise UnknownRunError(f"run {run_id!r} {problem} (see: flowweaver runs)")
             return self._record(conn, rows[0])
 
@@ -187,9 +201,49 @@ class RunStore:
                 ended=row["ended"],
                 status=row["status"],
                 error=row["error"],
+                traceback=row["traceback"],
             )
             for row in rows
         ]
+
+    # -- logs -------------------------------------------------------------------------
+
+    def log_dir(self, run_id: str) -> Path:
+        """The folder of a run's task logs (``latest`` or an id prefix); it exists once
+        a task of the run has printed something."""
+        return run_log_dir(self.path, self.run(run_id).id)
+
+    def log(self, run_id: str, task: str, attempt: int | None = None) -> str:
+        """What ``task`` printed in a run: its log's text, each attempt under its header
+        ('' when it printed nothing); with ``attempt``, that attempt's part only.
+
+        Raises :class:`UnknownRunError`, and :class:`UnknownTaskError` for a task that is
+        not in the run."""
+        run = self.run(run_id)
+        names = [record.name for record in run.tasks]
+        if task not in names:
+            raise UnknownTaskError(f"run {run.id} has no task {task!r}{_did_you_mean(task, names)}")
+        text = read_log(run_log_dir(self.path, run.id) / log_file_name(task))
+        if attempt is None:
+            return text
+        return "".join(part.text for part in sections(text) if part.attempt == attempt)
+
+    def prune(
+        self,
+        *,
+        keep: int | None = None,
+        older_than: float | None = None,
+        workflow: str | None = None,
+    ) -> list[PrunedRun]:
+        """Remove old runs with their stored results and logs: those past the newest
+        ``keep`` runs of their workflow, and/or that started more than ``older_than``
+        seconds ago (both given: runs that both let go); only ``workflow``'s when given.
+        A running run is never removed. Returns the runs removed, newest first."""
+        before = None if older_than is None else self.clock() - older_than
+        try:
+            return prune(self._database, self.path, keep=keep, before=before, workflow=workflow)
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.db_path}: runs not removed: {exc}") from None
 
     def clear_cache(self) -> int:
         """Remove every cached result; returns how many there were."""
@@ -226,7 +280,9 @@ class RunStore:
                 if not db.run_exists(conn, run_id):
                     return run_id
 
-    def _start(self, workflow: Any, run_id: str, lock: WorkflowLock, resuming: bool) -> RunRecorder:
+    def _start(
+        self, workflow: Any, run_id: str, lock: WorkflowLock, resuming: bool, masker: Masker
+    ) -> RunRecorder:
         name: str = workflow.name
         tasks = list(workflow.get_all_tasks().values())
         parents = workflow.parents()
@@ -251,7 +307,9 @@ class RunStore:
                     spec_path=None if spec is None else str(spec.path),
                     spec_sha256=None if spec is None else spec.sha256,
                     params=json.dumps(
-                        {} if spec is None else spec.params, default=str, sort_keys=True
+                        masker.mask_data({} if spec is None else spec.params),
+                        default=str,
+                        sort_keys=True,
                     ),
                     started=self.clock(),
                     pid=os.getpid(),
@@ -270,7 +328,15 @@ class RunStore:
             reused=reused,
             reused_blobs=blobs,
             previous_status=RunStatus.KILLED if previous == RunStatus.RUNNING else previous,
+            masker=masker,
+            log_dir=str(run_log_dir(self.path, run_id)),
+            keep_runs=getattr(workflow, "keep_runs", None),
+            prune=self._keep_newest,
         )
+
+    def _keep_newest(self, workflow: str, keep: int) -> None:
+        """``keep_runs``: at the end of a run, remove its workflow's older runs."""
+        prune(self._database, self.path, keep=keep, workflow=workflow)
 
     def _plan_resume(
         self,
@@ -349,7 +415,19 @@ def _task_record(row: sqlite3.Row, killed: bool) -> TaskRecord:
         note=row["note"],
         reason=row["reason"],
         allowed=bool(row["allowed"]),
+        traceback=row["traceback"],
     )
+
+
+def _masker(workflow: Any) -> Masker:
+    """The masker of ``workflow``'s secrets (none for an object without ``masker()``)."""
+    make = getattr(workflow, "masker", None)
+    return make() if callable(make) else NO_SECRETS
+
+
+def _did_you_mean(name: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _json_list(text: str | None) -> list[Any]:

@@ -139,7 +139,12 @@ class TaskFactory:
 
 def build_workflow(document: Document, tasks: list[Task], path: str, sha256: str) -> Workflow:
     """The workflow of ``tasks`` (dependencies first), from the spec file at ``path``."""
-    workflow = Workflow(document.name, document.description)
+    workflow = Workflow(
+        document.name,
+        document.description,
+        secrets=document.secrets,
+        keep_runs=document.keep_runs,
+    )
     for task in tasks:
         workflow.add_task(task)
     workflow.spec = SpecInfo(
