@@ -89,6 +89,12 @@ class Run:
         self.masker = masker
         self.output = output
         self.hooks: list[AttemptHook] = [*([output] if output is not None else []), *hooks]
+        # What launch and settle call: the captured output's own methods when it is the
+        # only hook (it never raises), else loops that contain each hook's errors.
+        self._started: Callable[[Attempt], None] = self._start_hooks
+        self._ended: Callable[[Attempt, Failure | None], None] = self._end_hooks
+        if output is not None and not hooks:
+            self._started, self._ended = output.started, output.ended
         self.tasks = tasks = graph.tasks
         self.recorder = recorder
         self.observers = list(observers)
@@ -184,9 +190,12 @@ class Run:
             self.engine.succeed(index, now, value, True)
         return bool(hit)
 
-    def _started(self, attempt: Attempt) -> None:
+    def _start_hooks(self, attempt: Attempt) -> None:
         for hook in self.hooks:
-            hook.started(attempt)
+            try:
+                hook.started(attempt)
+            except Exception:
+                logger.exception("attempt hook %r raised; ignored", hook)
 
     def receive(self, notice: Notice, now: float) -> None:
         """What a backend reported: an ended attempt, or that it holds an attempt back
@@ -258,7 +267,7 @@ class Run:
                 self._ended(attempt, Failure(self.tasks[attempt.index].error or "cancelled"))
         return dropped
 
-    def _ended(self, attempt: Attempt, failure: Failure | None) -> None:
+    def _end_hooks(self, attempt: Attempt, failure: Failure | None) -> None:
         for hook in self.hooks:
             try:
                 hook.ended(attempt, failure)

@@ -380,16 +380,14 @@ def task_ended(
     note: str | None,
     reason: str | None = None,
     allowed: bool = False,
-    traceback: str | None = None,
 ) -> None:
     """The task's final record: ``result`` is its pickle, ``result_state`` ``stored``,
     ``unpicklable`` or ``none``, and ``note`` says why a result was not stored;
-    ``reason`` why it was skipped, ``allowed`` that its failure does not fail the run,
-    ``traceback`` the last failed attempt's."""
+    ``reason`` why it was skipped, ``allowed`` that its failure does not fail the run."""
     conn.execute(
         "UPDATE tasks SET status=?, attempts=?, started=?, ended=?, duration=?, error=?, "
-        "cached=?, reused=?, result=?, result_state=?, note=?, reason=?, allowed=?, "
-        "traceback=? WHERE run_id=? AND name=?",
+        "cached=?, reused=?, result=?, result_state=?, note=?, reason=?, allowed=? "
+        "WHERE run_id=? AND name=?",
         (
             status,
             attempts,
@@ -404,10 +402,16 @@ def task_ended(
             note,
             reason,
             int(allowed),
-            traceback,
             run_id,
             name,
         ),
+    )
+
+
+def task_traceback(conn: sqlite3.Connection, run_id: str, name: str, traceback: str) -> None:
+    """The traceback of the task's last attempt, which failed with it."""
+    conn.execute(
+        "UPDATE tasks SET traceback=? WHERE run_id=? AND name=?", (traceback, run_id, name)
     )
 
 
@@ -425,6 +429,13 @@ def attempt_ended(
 ) -> None:
     """One attempt of a task, written when it ended: ``status`` is ``completed`` or
     ``failed`` (``cancelled``: stopped by the run's end); a failed one's ``traceback``."""
+    if traceback is None:
+        conn.execute(
+            "INSERT OR REPLACE INTO attempts (run_id, task, attempt, started, ended, status, "
+            "error) VALUES (?,?,?,?,?,?,?)",
+            (run_id, task, attempt, started, ended, status, error),
+        )
+        return
     conn.execute(
         "INSERT OR REPLACE INTO attempts "
         "(run_id, task, attempt, started, ended, status, error, traceback) "

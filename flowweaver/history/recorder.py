@@ -242,7 +242,7 @@ class RunRecorder:
             self._results[task.name] = (None, "unpicklable", note)
             return
         assert blob is not None
-        if self.masker.found_in(blob):
+        if self.masker.values and self.masker.found_in(blob):
             note = "result not stored: it holds the value of a secret"
             self._results[task.name] = (None, "unpicklable", note)
             return
@@ -292,7 +292,7 @@ class RunRecorder:
                 ended=event.time,
                 status=status,
                 error=event.error,
-                traceback=self._traceback(event),
+                traceback=self._traceback(event) if self._tracebacks else None,
             )
         ]
 
@@ -327,11 +327,18 @@ class RunRecorder:
                 note=note,
                 reason=event.reason,
                 allowed=event.allowed,
-                traceback=None if completed else self._traceback(event),
             ),
             *self._attempt_write(event, event.status.value),
         ]
-        self._tracebacks.pop(event.task, None)
+        if self._tracebacks:
+            traceback = None if completed else self._traceback(event)
+            if traceback is not None:
+                writes.append(
+                    functools.partial(
+                        db.task_traceback, run_id=self.run_id, name=event.task, traceback=traceback
+                    )
+                )
+            self._tracebacks.pop(event.task, None)
         cache = self._cache_writes.pop(event.task, None)
         if cache is not None and completed:
             key, value = cache

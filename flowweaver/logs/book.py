@@ -23,6 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextvars import copy_context
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
@@ -40,6 +41,8 @@ FLUSH_SECONDS = 0.05
 LONGEST_LINE = 64 * 1024
 """A line longer than this (a progress bar redrawn with ``\\r``) is written in pieces."""
 _monotonic = time.monotonic
+_first_writes = threading.Lock()
+_set_current = CURRENT.set
 
 
 class TaskOutput(NamedTuple):
@@ -87,17 +90,36 @@ class RunLog:
         self._deferred: dict[AttemptLog, None] = {}
         self._flusher: threading.Thread | None = None
         self._closed = False
+        self._warned = False
 
     # -- the attempt hook -----------------------------------------------------------
 
     def started(self, attempt: Attempt) -> None:
-        attempt.bind(CURRENT, AttemptLog(self, attempt))
+        # (Attempt.bind, inlined: this runs for every attempt of a capturing run)
+        context = attempt.context
+        if context is None:
+            context = attempt.context = copy_context()
+        context.run(_set_current, AttemptLog(self, attempt.name, attempt.number))
 
     def ended(self, attempt: Attempt, failure: Failure | None) -> None:
         context = attempt.context
         log = None if context is None else context.get(CURRENT)
-        if isinstance(log, AttemptLog):
-            log.end(failure)
+        if type(log) is not AttemptLog:
+            return
+        if log._pending is None and failure is None:  # it wrote nothing: nothing to do
+            log.ended = True
+        else:
+            try:
+                log.end(failure)
+            except OSError as exc:  # a full disk: the run goes on without this log
+                self._cannot_write(exc)
+
+    def _cannot_write(self, exc: OSError) -> None:
+        if not self._warned:
+            self._warned = True
+            import logging
+
+            logging.getLogger("flowweaver").warning("task logs not written: %s", exc)
 
     # -- for the attempts' logs --------------------------------------------------------
 
@@ -158,68 +180,98 @@ class RunLog:
 
 
 class AttemptLog:
-    """What one attempt writes (a :class:`~flowweaver.logs.routing.Sink`)."""
+    """What one attempt writes (a :class:`~flowweaver.logs.routing.Sink`).
+
+    Made for every attempt of a capturing run, so it is kept small: everything but
+    the lock is made when the attempt first writes. It holds no reference to the
+    attempt (whose context holds it), so a run leaves no cycles behind.
+    """
 
     __slots__ = (
         "_decoders",
         "_deferred",
+        "_err",
         "_file",
-        "_headed",
         "_last_flush",
         "_lock",
-        "_partial",
+        "_out",
         "_pending",
         "_size",
-        "attempt",
         "book",
         "ended",
         "number",
         "started",
         "task",
     )
+    # set by the first write (_first_write)
+    _lock: threading.Lock
+    _out: str
+    _err: str
+    _size: int
+    _last_flush: float
+    _deferred: bool
+    _decoders: tuple[codecs.IncrementalDecoder, codecs.IncrementalDecoder]
 
-    def __init__(self, book: RunLog, attempt: Attempt) -> None:
+    def __init__(self, book: RunLog, task: str, number: int) -> None:
         self.book = book
-        self.attempt = attempt
-        self.task = attempt.name
-        self.number = attempt.number
+        self.task = task
+        self.number = number
         self.started = time.time()
         self.ended = False
-        self._lock = threading.Lock()
-        self._partial = ["", ""]  # an unfinished line of standard output, of standard error
-        self._pending: list[str] = []
-        self._size = 0
-        self._last_flush = 0.0
-        self._deferred = False
-        self._file: IO[bytes] | None = None
-        self._headed = False
-        self._decoders: list[codecs.IncrementalDecoder] | None = None
+        self._pending: list[str] | None = None  # None until the attempt first writes
+        self._file: IO[bytes] | None = None  # open from the first line to the end
 
     def write(self, text: str, err: bool = False) -> None:
-        with self._lock:
-            stream = 1 if err else 0
-            partial = self._partial[stream]
+        try:
+            lock = self._lock
+        except AttributeError:
+            lock = self._first_write()
+        with lock:
+            partial = self._err if err else self._out
             if "\n" not in text:
                 partial += text
                 if len(partial) > LONGEST_LINE:
                     partial = self._cut(partial, err)
-                self._partial[stream] = partial
-                return
-            whole, _, rest = text.rpartition("\n")
-            self._partial[stream] = rest
-            self._add(f"{partial}{whole}\n", err)
+            else:
+                whole, _, rest = text.rpartition("\n")
+                self._add(f"{partial}{whole}\n", err)
+                partial = rest
+            if err:
+                self._err = partial
+            else:
+                self._out = partial
 
     def write_bytes(self, data: bytes, err: bool = False) -> None:
         """Bytes from a child process or a file descriptor, decoded as UTF-8 (a
         character cut between two writes is put back together)."""
-        decoders = self._decoders
-        if decoders is None:
-            make = codecs.getincrementaldecoder("utf-8")
-            decoders = self._decoders = [make("replace"), make("replace")]
-        with self._lock:
+        try:
+            lock = self._lock
+        except AttributeError:
+            lock = self._first_write()
+        with lock:
+            try:
+                decoders = self._decoders
+            except AttributeError:
+                make = codecs.getincrementaldecoder("utf-8")
+                decoders = self._decoders = (make("replace"), make("replace"))
             text = decoders[1 if err else 0].decode(data)
         if text:
             self.write(text, err)
+
+    def _first_write(self) -> threading.Lock:
+        """Make what only an attempt that writes needs (most attempts never do)."""
+        with _first_writes:
+            try:
+                return self._lock
+            except AttributeError:
+                pass
+            self._out = self._err = ""  # an unfinished line of standard output, of error
+            self._pending = []
+            self._size = 0
+            self._last_flush = 0.0
+            self._deferred = False
+            self._lock = lock = threading.Lock()
+            return lock
 
     def flush_deferred(self) -> None:
         with self._lock:
@@ -228,15 +280,24 @@ class AttemptLog:
 
     def end(self, failure: Failure | None) -> None:
         """The attempt has ended: write its unfinished lines and its traceback, close
-        its file. (Its code may still run, abandoned: what it prints is still kept.)"""
-        with self._lock:
-            for stream, partial in enumerate(self._partial):
-                if partial:
-                    self._partial[stream] = ""
-                    self._pending.append(f"{partial}\n")
-            self._flush(False)
+        its file. (Abandoned code may still print: that is kept too, marked.)"""
+        if self._pending is None and failure is None:  # it wrote nothing
+            self.ended = True
+            return
+        try:
+            lock = self._lock
+        except AttributeError:
+            lock = self._first_write()
+        with lock:
+            if self._out or self._err:
+                pending = self._pending
+                assert pending is not None
+                pending.extend(f"{partial}\n" for partial in (self._out, self._err) if partial)
+                self._out = self._err = ""
+            if self._pending:
+                self._flush(False)
             if failure is not None:
-                trace = failure.traceback or f"{failure.error}\n"
+                trace = failure.traceback or failure.error
                 self._write_file(trace if trace.endswith("\n") else f"{trace}\n")
             self.ended = True
             if self._file is not None:
@@ -259,12 +320,13 @@ class AttemptLog:
         return partial[len(partial) - keep :] if keep else ""
 
     def _add(self, lines: str, err: bool) -> None:
-        self._pending.append(lines)
+        pending = self._pending
+        assert pending is not None  # made by the first write
+        pending.append(lines)
         self._size += len(lines)
         if self.book.echo:
             self._flush(err)
-            return
-        if (
+        elif (
             self.ended
             or self._size >= FLUSH_BYTES
             or _monotonic() - self._last_flush >= FLUSH_SECONDS
@@ -284,9 +346,11 @@ class AttemptLog:
         book = self.book
         if book.masker:
             text = book.masker.mask(text)
-        if self.ended and self.attempt.abandoned:
-            mark = f"(attempt {self.number}, abandoned) "
+        if self.ended:  # abandoned code still printing, or a worker's last words
+            mark = f"(attempt {self.number}, after its end) "
             text = "".join(f"{mark}{line}" for line in text.splitlines(keepends=True))
+        if book.log_dir is not None:
+            self._write_file(text)  # first: a listener that reads the file finds the lines
         if book.listeners:
             lines = text.split("\n")
             lines.pop()  # text ends with a newline
@@ -296,8 +360,6 @@ class AttemptLog:
             stream = stderr if err else stdout
             stream.write(text)
             stream.flush()
-        if book.log_dir is not None:
-            self._write_file(text)
 
     def _write_file(self, text: str) -> None:
         if text.startswith(HEADER_START) or f"\n{HEADER_START}" in text:
@@ -309,8 +371,7 @@ class AttemptLog:
                 return
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             file = self._file = os.fdopen(fd, "ab")
-            if not self._headed:
-                self._headed = True
+            if not self.ended:  # the attempt's first write: its header first
                 text = header(self.number, self.started) + text
         file.write(text.encode("utf-8", "replace"))
         file.flush()
