@@ -19,6 +19,8 @@ FAMILIES = (
     "spec",
     "memory",
     "cpu",
+    "report",
+    "mapped",
     "logs",
 )
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"

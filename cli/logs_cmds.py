@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from flowweaver.history import RunRecord
-from flowweaver.logs import last_lines, sections
+from flowweaver.logs import last_lines, log_file_name, read_log, sections
 
 from .errors import CliError, ExitCode
 from .store import open_store
@@ -32,9 +33,16 @@ def show_logs(
         sys.stdout.write(_cut(text, tail))
         return ExitCode.OK
     parts = []
-    for record in run.tasks:
-        text = store.log(run.id, record.name)
-        text = _attempt_part(run, record.name, text, attempt, strict=False)
+    folder = store.log_dir(run.id)
+    try:
+        present = {entry.name for entry in os.scandir(folder)}
+    except OSError:  # no task printed anything
+        present = set()
+    for record in run.tasks:  # (one look at the folder, however many tasks and items)
+        name = log_file_name(record.name)
+        if name not in present:
+            continue
+        text = _attempt_part(run, record.name, read_log(folder / name), attempt, strict=False)
         if text:
             parts.append(f"==> {record.name} <==\n{_cut(text, tail)}")
     if not parts:

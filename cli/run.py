@@ -22,6 +22,7 @@ from .errors import CliError, ExitCode
 from .logs import log_to_stderr
 from .options import DEFAULT_EXECUTOR, OutputMode, resolve_output
 from .quiet import HeldOutput
+from .report_cmds import check_report_path, write_run_report
 from .reporter import Reporter, RunHeader, RunOutcome
 from .subset import select_tasks
 from .tasklogs import TaskLogs
@@ -49,6 +50,7 @@ class RunRequest:
     quiet: bool = False
     log_lines: bool = False
     verbose: bool = False
+    report: Path | None = None
 
 
 def run_spec(request: RunRequest) -> int:
@@ -97,11 +99,16 @@ def _run_spec(request: RunRequest, mode: OutputMode, held: HeldOutput | None) ->
     workflow = select_tasks(load_workflow(request.spec, request.params), request.only)
     workflow.masker()  # an unset secret is an error before anything runs
     name, executor = build_executor(workflow, request)
+    if request.report is not None:
+        check_report_path(request.report, "--report")
     if request.verbose or (not request.quiet and sys.stderr.isatty()):
         warn_soft_timeouts(workflow, name)  # it would repeat in every cron mail
+    executor.placement(workflow)  # a missing workdir stops the run before it is recorded
     recorder = store.open_recorder(
         workflow, request.state_dir, resume=request.resume, wait=request.wait
     )
+    if request.report is not None:
+        recorder.report_path = str(request.report.absolute())
     try:
         resume = store.resume_summary(recorder.resume_info)
         header = RunHeader(workflow.name, len(workflow), name, recorder.run_id, resume)
@@ -109,6 +116,8 @@ def _run_spec(request: RunRequest, mode: OutputMode, held: HeldOutput | None) ->
         return execute(workflow, executor, recorder, header, mode, reporter_options)
     finally:
         recorder.close()
+        if request.report is not None:  # whatever the run's outcome
+            write_run_report(request.report, recorder.run_id, request.state_dir)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from flowweaver.errors import (
+    AttemptError,
     CycleError,
     FlowWeaverError,
     LockedError,
+    MissingOutputError,
     Problem,
     RunInterrupted,
     RunTimeoutError,
@@ -23,12 +25,14 @@ from flowweaver.errors import (
     TaskNotPicklableError,
     TaskTimeoutError,
     UnknownRunError,
+    UnknownTaskError,
     WorkerCrashedError,
     WorkflowError,
 )
 from flowweaver.events import TaskEvent
 from flowweaver.executors import REGISTRY as _EXECUTORS
-from flowweaver.task import Task, TaskStatus
+from flowweaver.pools import Pool
+from flowweaver.task import ItemFailed, Map, Task, TaskStatus
 from flowweaver.workflow import SpecInfo, Workflow
 
 if TYPE_CHECKING:
@@ -51,11 +55,16 @@ logging.getLogger("flowweaver").addHandler(logging.NullHandler())
 
 __all__ = [
     "AsyncExecutor",
+    "AttemptError",
     "CycleError",
     "DaskExecutor",
     "Executor",
     "FlowWeaverError",
+    "ItemFailed",
     "LockedError",
+    "Map",
+    "MissingOutputError",
+    "Pool",
     "Problem",
     "ProcessExecutor",
     "RunInterrupted",
@@ -74,6 +83,7 @@ __all__ = [
     "TaskTimeoutError",
     "ThreadedExecutor",
     "UnknownRunError",
+    "UnknownTaskError",
     "WorkerCrashedError",
     "Workflow",
     "WorkflowError",

@@ -13,11 +13,11 @@ import logging
 import random
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver import graph
-from flowweaver._call import NO_KEYWORDS, accepted_keywords, bindings
+from flowweaver._call import NO_KEYWORDS, accepted_keywords, bindings, stop_calls_here
 from flowweaver.conditions import Conditional, ConditionError, ConditionFalse
 from flowweaver.engine import CONDITION_FALSE, Engine
 from flowweaver.errors import RunInterrupted, RunTimeoutError, TaskTimeoutError, WorkflowError
@@ -28,15 +28,20 @@ from flowweaver.executors.contract import (
     Failure,
     Held,
     Notice,
+    PoolSlot,
     Started,
     error_text,
 )
 from flowweaver.history import RunStatus
+from flowweaver.mapping import ItemsError, item_keys, items_of, only_items
 from flowweaver.masking import NO_SECRETS, Masker
-from flowweaver.task import Task, TaskStatus
+from flowweaver.pools import HostSlots, Pool
+from flowweaver.task import ItemFailed, Map, Task, TaskStatus
+from flowweaver.templates import shell_of
 
 if TYPE_CHECKING:
     from flowweaver.executors.contract import Backend
+    from flowweaver.folders import Placement
     from flowweaver.graph import Graph
     from flowweaver.history import Recorder
     from flowweaver.logs import RunLog
@@ -46,6 +51,15 @@ _monotonic = time.monotonic
 
 Binding = tuple[tuple[str, int], ...]
 """Which upstream results a callable receives: ``(keyword, upstream position)`` pairs."""
+
+
+class _Item(NamedTuple):
+    """An item of a mapped task: the task, its place in the list, its key, the item."""
+
+    owner: int
+    position: int
+    key: str
+    item: Any
 
 
 class _Bound(NamedTuple):
@@ -81,6 +95,8 @@ class Run:
         plan_order: bool = False,
         rng: random.Random | None = None,
         timeout: float | None = None,
+        pools: Mapping[str, Pool] | None = None,
+        placement: Placement | None = None,
         masker: Masker = NO_SECRETS,
         output: RunLog | None = None,
         hooks: Sequence[AttemptHook] = (),
@@ -105,10 +121,18 @@ class Run:
         self.started_at = _monotonic()
         self.ended_at: float | None = None
         self.running: dict[int, Attempt] = {}
-        self.results: list[Any] = [None] * len(tasks)
+        self.results: list[Any] = [None] * len(tasks)  # by unit: tasks, then items
+        self._count = len(tasks)
+        self._graph_index = graph.index
+        self._items: list[_Item] = []  # by unit - len(tasks): what each item is
+        self._item_kwargs: dict[int, dict[str, Any]] = {}  # by mapped task: its other kwargs
         self._bindings, self._conditions, self._callbacks, self._may_be_timed = _reset_and_bind(
             graph
         )
+        self.placement = placement
+        self._wraps = {} if placement is None else placement.calls
+        # the tasks whose call is not simply their function: a `when` predicate, a folder
+        self._special = set(self._conditions).union(self._wraps)
         reused: dict[str, Any] = {}
         durations: dict[str, float] = {}
         if recorder is not None:
@@ -118,10 +142,11 @@ class Run:
         self._events: list[TaskEvent] = []
         self._event_nodes: list[int] = []
         observed = self._callbacks or bool(self.observers)
+        order = graph.depth if plan_order else _longest_first(tasks, graph.parents, durations)
         self.engine = Engine(
             tasks,
             graph.parents,
-            graph.depth if plan_order else _longest_first(tasks, graph.parents, durations),
+            _by_priority(tasks, order),
             slots=slots,
             children=graph.children,
             names=graph.names,
@@ -130,7 +155,12 @@ class Run:
             rng=rng,
             outbox=(self._events, self._event_nodes) if observed else None,
             now=self.started_at,
+            pools=pools,
         )
+        self._host_pools = {name: pool for name, pool in (pools or {}).items() if pool.host}
+        self._host_slots: dict[str, HostSlots] = {}  # made when the loop opens the run
+        if placement is not None:
+            placement.enter()
         if reused:  # a resumed run: what the earlier run completed is not run again
             for index, task in enumerate(tasks):
                 if task.name in reused:
@@ -140,7 +170,7 @@ class Run:
 
     # -- the steps both loops take ----------------------------------------------------
 
-    def launch(self, now: float, backend: Backend) -> float | None:
+    def launch(self, now: float, backend: Backend) -> float | None:  # noqa: C901 - the hot loop, kept in one frame on purpose (a call per task costs 3%)
         """Start what is ready and a slot allows, and submit each attempt to ``backend``.
 
         An attempt ``submit`` returns (the backend ran it inline) is settled at once,
@@ -149,8 +179,9 @@ class Run:
         """
         engine, running, events = self.engine, self.running, self._events
         tasks, results, bound = self.tasks, self.results, self._bindings
-        start_next, may_be_timed = engine.start_next, self._may_be_timed
-        conditions, hooks = self._conditions, self.hooks
+        start_next, special = engine.start_next, self._special
+        deadline, count, hooks = self.deadline, self._count, self.hooks
+        timed = self._may_be_timed or deadline is not None
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
             if self.stopping and not self.stopped:
@@ -158,17 +189,26 @@ class Run:
             index = start_next(now)
             if index < 0:
                 break
-            task = tasks[index]
-            pairs = bound[index]
-            kwargs = {keyword: results[up] for keyword, up in pairs} if pairs else {}
-            if task.cache and self._cached(index, task, kwargs, now):
-                continue
-            fn = task.fn
-            if conditions and index in conditions and task.attempts == 1:
-                fn = self._conditional(index, fn)
-            attempt = running[index] = Attempt(
-                index, task.name, task.attempts, fn, kwargs, task.timeout
-            )  # (the engine has just set task.attempts to this attempt's number)
+            if index >= count:  # an item of a mapped task
+                item_attempt = self._item_attempt(index, now)
+                if item_attempt is None:
+                    continue  # cached
+                attempt = running[index] = item_attempt
+            else:
+                task = tasks[index]
+                if task.map is not None:
+                    self._expand(index, now)
+                    continue
+                pairs = bound[index]
+                kwargs = {keyword: results[up] for keyword, up in pairs} if pairs else {}
+                if task.cache and self._from_cache(index, task.name, task, kwargs, now):
+                    continue
+                fn = task.fn
+                if special and index in special:
+                    fn = self._special_call(index, fn, task.attempts)
+                attempt = running[index] = Attempt(
+                    index, task.name, task.attempts, fn, kwargs, task.timeout
+                )  # (the engine has just set task.attempts to this attempt's number)
             if hooks:
                 self._started(attempt)
             if events:
@@ -176,19 +216,21 @@ class Run:
             if backend.submit(attempt) is not None:
                 now = ended = _monotonic()
                 self._apply(attempt, now)  # it ran inline, so it is current
-                if may_be_timed and engine.timed:
-                    break  # the loop expires and wakes what is due first
+                if timed and self._due(now, deadline):
+                    break  # the loop expires, wakes or stops what is due first
         return ended
 
-    def _cached(self, index: int, task: Task, kwargs: dict[str, Any], now: float) -> bool:
-        """Whether the cache has a result for the task (it is then completed)."""
+    def _from_cache(
+        self, index: int, name: str, task: Task, kwargs: dict[str, Any], now: float
+    ) -> bool:
+        """Complete a ``cache: true`` task (or item) from the cache, if it holds its result."""
         if self.recorder is None:
             return False
-        hit, value = self.recorder.lookup(task, kwargs)
+        hit, value = self.recorder.lookup(name, task, kwargs)
         if hit:
-            self.results[index] = value
+            self._succeeded(index, value)
             self.engine.succeed(index, now, value, True)
-        return bool(hit)
+        return hit
 
     def _start_hooks(self, attempt: Attempt) -> None:
         for hook in self.hooks:
@@ -196,6 +238,115 @@ class Run:
                 hook.started(attempt)
             except Exception:
                 logger.exception("attempt hook %r raised; ignored", hook)
+
+    def _end_hooks(self, attempt: Attempt, failure: Failure | None) -> None:
+        for hook in self.hooks:
+            try:
+                hook.ended(attempt, failure)
+            except Exception:
+                logger.exception("attempt hook %r raised; ignored", hook)
+
+    # -- mapped tasks --
+
+    def _expand(self, index: int, now: float) -> None:
+        """Read mapped task ``index``'s items and give them to the engine."""
+        task = self.tasks[index]
+        spec = task.map
+        assert spec is not None
+        try:
+            items, keys = self._items_and_keys(index, spec)
+        except Exception as exc:
+            error = str(exc) if isinstance(exc, ItemsError) else f"map: {error_text(exc)}"
+            self.engine.refuse_items(index, now, error)
+            return
+        names = [f"{task.name}[{key}]" for key in keys]
+        result: list[Any] = [None] * len(items)
+        self.results[index] = result  # filled as items end; what downstream tasks get
+        pairs = self._bindings[index]
+        results = self.results
+        self._item_kwargs[index] = {keyword: results[up] for keyword, up in pairs}
+        units = self.engine.expand(index, names, now, result, spec.max_parallel)
+        self.results.extend([None] * len(items))
+        self._items.extend(
+            _Item(index, position, key, item)
+            for position, (key, item) in enumerate(zip(keys, items, strict=True))
+        )
+        reused = {} if self.recorder is None else self.recorder.begin_items(task, names, keys)
+        for unit, name in zip(units, names, strict=True):
+            if name in reused:  # a resumed run: this item completed before
+                self._succeeded(unit, reused[name])
+                self.engine.preset(unit, now, reused[name])
+
+    def _items_and_keys(self, index: int, spec: Map) -> tuple[list[Any], list[str]]:
+        upstream, from_shell = None, False
+        if spec.upstream is not None:
+            source = self._graph_index[spec.upstream]
+            upstream = self.results[source]
+            from_shell = shell_of(self.tasks[source].fn) is not None
+        items = items_of(spec, upstream, from_shell)
+        return only_items(spec, items, item_keys(spec, items))
+
+    def _item_attempt(self, unit: int, now: float) -> Attempt | None:
+        """The attempt of an item (``None``: the cache had its result)."""
+        owner, _, _, item = self._items[unit - self._count]
+        task = self.tasks[owner]
+        spec = task.map
+        assert spec is not None
+        kwargs = {**self._item_kwargs[owner], spec.param: item}
+        name = self.engine.name_of(unit)
+        if task.cache and self._from_cache(unit, name, task, kwargs, now):
+            return None
+        number = self.engine.attempt_of(unit)
+        wrap = self._wraps.get(owner)  # its folder, its outputs checked
+        fn = task.fn if wrap is None else wrap(task.fn)
+        return Attempt(unit, name, number, fn, kwargs, task.timeout)
+
+    def _succeeded(self, unit: int, value: Any) -> None:
+        """Keep a unit's result: a task's, or an item's (in its mapped task's list too)."""
+        self.results[unit] = value
+        if unit >= self._count:
+            owner, position, _, _ = self._items[unit - self._count]
+            self.results[owner][position] = value
+
+    def _item_failed(self, unit: int) -> None:
+        """An item failed for good: its slot in the list says so."""
+        owner, position, key, item = self._items[unit - self._count]
+        error = self.engine.error_of(unit) or "failed"
+        self.results[owner][position] = ItemFailed(key, item, error)
+
+    def _due(self, now: float, deadline: float | None) -> bool:
+        """Whether something timed is due: a deadline or retry time of the engine's, or
+        the run's own deadline (then the run is asked to stop)."""
+        if deadline is not None and now >= deadline:
+            self.request_timeout()
+            return True
+        return self.engine.timed
+
+    def open(self, inbox: Callable[[Notice], object]) -> None:
+        """The loop is about to start: host pools send the slots they get to ``inbox``."""
+        for name, pool in self._host_pools.items():
+            self._host_slots[name] = HostSlots(name, pool.size, lambda n: inbox(PoolSlot(n)))
+
+    @property
+    def host_pools(self) -> bool:
+        """Whether the run has host pools (whose slots the loop balances)."""
+        return bool(self._host_slots)
+
+    def balance_pools(self) -> None:
+        """Ask host pools for the slots tasks wait for; give back those none uses."""
+        engine = self.engine
+        for name, slots in self._host_slots.items():
+            waiting = engine.pool_waiting(name)
+            slots.want(waiting)
+            if not waiting:
+                for _ in range(engine.pool_idle(name)):
+                    engine.withdraw(name)
+                    slots.give_back()
+
+    def close_pools(self) -> None:
+        """The run is over: every host slot it holds is released."""
+        for slots in self._host_slots.values():
+            slots.close()
 
     def receive(self, notice: Notice, now: float) -> None:
         """What a backend reported: an ended attempt, or that it holds an attempt back
@@ -206,6 +357,9 @@ class Run:
             self.engine.hold_clock(notice.attempt.index, notice.attempt.number)
         elif isinstance(notice, Started):
             self.engine.start_clock(notice.attempt.index, notice.attempt.number, notice.time)
+        elif isinstance(notice, PoolSlot):
+            for _ in range(self._host_slots[notice.pool].take_granted()):
+                self.engine.grant(notice.pool)
 
     def settle(self, attempt: Attempt, now: float) -> None:
         """Apply an ended attempt's outcome (stale ones, from abandoned attempts, are dropped)."""
@@ -223,11 +377,16 @@ class Run:
             if type(value) is ConditionFalse:
                 self.engine.skip(index, now, CONDITION_FALSE)
                 return
-            self.results[index] = value
+            if index < self._count:
+                self.results[index] = value
+            else:
+                self._succeeded(index, value)
             self.engine.succeed(index, now, value)
             if self.recorder is not None:
-                self.recorder.record_result(self.tasks[index], attempt.kwargs, value)
-        elif not self.stopping or self.stopped or self.tasks[index].run_if == "always":
+                self.recorder.record_result(
+                    attempt.name, self._task_of(index), attempt.kwargs, value
+                )
+        elif not self.stopping or self.stopped or self._task_of(index).run_if == "always":
             # (else the stop is not yet applied, and cancels this attempt's task)
             del self.running[index]
             self._fail(attempt, attempt.value, now)
@@ -246,6 +405,7 @@ class Run:
         """Stop the run on its signal: cancel every unfinished task but the ``always``
         ones; returns the running attempts of those cancelled, to be abandoned."""
         self.stopped = True
+        stop_calls_here(False)  # the loop's thread may run the always tasks
         name = signal.Signals(self.signum or signal.SIGINT).name
         return self._drop(self.engine.interrupt(now, f"interrupted by {name}"))
 
@@ -263,16 +423,10 @@ class Run:
         running = self.running
         dropped = [running.pop(node) for node in nodes if node in running]
         if self.hooks:
+            error_of = self.engine.error_of
             for attempt in dropped:
-                self._ended(attempt, Failure(self.tasks[attempt.index].error or "cancelled"))
+                self._ended(attempt, Failure(error_of(attempt.index) or "cancelled"))
         return dropped
-
-    def _end_hooks(self, attempt: Attempt, failure: Failure | None) -> None:
-        for hook in self.hooks:
-            try:
-                hook.ended(attempt, failure)
-            except Exception:
-                logger.exception("attempt hook %r raised; ignored", hook)
 
     @contextlib.contextmanager
     def capturing(self) -> Iterator[None]:
@@ -317,6 +471,7 @@ class Run:
         """The run's deadline has passed: stop it as a signal does (``always`` tasks
         still run); returns the running attempts of the tasks cancelled, to abandon."""
         self.stopped = self.timed_out = True
+        stop_calls_here(False)  # the loop's thread may run the always tasks
         assert self.timeout is not None
         reason = f"the run timed out after {self.timeout:g}s"
         return self._drop(self.engine.interrupt(now, reason))
@@ -356,19 +511,22 @@ class Run:
                 _call_back(task.on_status_change, task.name, event.status)
 
     def _fail(self, attempt: Attempt, exc: BaseException, now: float) -> None:
-        task = self.tasks[attempt.index]
+        index = attempt.index
+        task = self._task_of(index)
         cause = exc.error if isinstance(exc, ConditionError) else exc  # `when` raised
         failure = self._failure(cause)
         if failure.traceback is not None:
             logger.debug(
-                "task %r attempt %d failed:\n%s", task.name, attempt.number, failure.traceback
+                "task %r attempt %d failed:\n%s", attempt.name, attempt.number, failure.traceback
             )
         if self.recorder is not None:
-            self.recorder.record_failure(task.name, attempt.number, failure)
+            self.recorder.record_failure(attempt.name, attempt.number, failure)
         if self.hooks:
             self._ended(attempt, failure)
         retryable = cause is exc and isinstance(exc, task.retry_on)  # a `when` is not retried
-        self.engine.fail(attempt.index, now, failure.error, retryable)
+        self.engine.fail(index, now, failure.error, retryable)
+        if index >= self._count and self.engine.is_done(index):
+            self._item_failed(index)
 
     def _failure(self, exc: BaseException) -> Failure:
         """The failure of an attempt, masked; its traceback only when something shows
@@ -378,6 +536,20 @@ class Run:
         from flowweaver.logs.failures import describe
 
         return describe(exc, self.masker)
+
+    def _task_of(self, unit: int) -> Task:
+        """The task of a unit: itself, or an item's mapped task."""
+        if unit < self._count:
+            return self.tasks[unit]
+        return self.tasks[self._items[unit - self._count].owner]
+
+    def _special_call(self, index: int, fn: Callable[..., Any], number: int) -> Callable[..., Any]:
+        """What attempt ``number`` of a task calls: its `when` predicate first (in the
+        first attempt), in its folder, its outputs checked after."""
+        if number == 1 and index in self._conditions:
+            fn = self._conditional(index, fn)
+        wrap = self._wraps.get(index)
+        return fn if wrap is None else wrap(fn)
 
     def _conditional(self, index: int, fn: Callable[..., Any]) -> Conditional:
         """The first attempt's call of a task with a ``when`` predicate."""
@@ -417,8 +589,12 @@ class Run:
         if self.ended_at is not None:
             return
         self.ended_at = _monotonic()
-        if self.recorder is not None:
-            self.recorder.end(self.status, self.elapsed(), self.exit_code)
+        try:
+            if self.recorder is not None:
+                self.recorder.end(self.status, self.elapsed(), self.exit_code)
+        finally:
+            if self.placement is not None:
+                self.placement.leave()
 
     def failed(self) -> dict[str, str]:
         """The errors of the failed tasks that fail the run (allowed failures aside)."""
@@ -443,6 +619,13 @@ def _call_back(callback: Callable[[str, Any], object], name: str, value: Any) ->
         callback(name, value)
     except Exception:
         logger.exception("callback of task %r raised; ignored", name)
+
+
+def _by_priority(tasks: Sequence[Task], order: Sequence[float]) -> Sequence[Any]:
+    """The ready order with the tasks' priorities first (higher first), when any has one."""
+    if not any(task.priority for task in tasks):
+        return order
+    return [(-task.priority, rank) for task, rank in zip(tasks, order, strict=True)]
 
 
 def _longest_first(

@@ -114,3 +114,11 @@ def leak(token: str) -> str:
 def give(token: str) -> str:
     """Return a secret (a result holding it is not stored)."""
     return f"result {token}"
+
+
+def say_item(item: str) -> str:
+    """A mapped task's call: print the item, fail on ``bad``."""
+    print(f"item {item}")
+    if item == "bad":
+        raise ValueError(f"bad item {item}")
+    return item

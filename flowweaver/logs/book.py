@@ -11,7 +11,7 @@ log file (opened on the first line: a task that prints nothing has no file), and
 passed to the output listeners (``Workflow.subscribe_output``) as
 :class:`TaskOutput` batches — or, when nothing listens, echoed to the stream it was
 written to, as if nothing captured it. Lines are written as they come; a task that
-prints fast has them batched (a write every 64 KiB or 50 ms), and a flusher thread
+prints fast has them batched (a write every 1,024 writes, or 50 ms), and a flusher thread
 writes what a quiet task left pending within 50 ms, so nothing waits long and a
 task ended by a timeout keeps what it printed until then.
 """
@@ -34,13 +34,14 @@ from flowweaver.masking import NO_SECRETS, Masker
 if TYPE_CHECKING:
     from flowweaver.executors.contract import Attempt, Failure
 
-FLUSH_BYTES = 64 * 1024
-"""Pending output is written once it reaches this size…"""
+RAW_WRITES = 1024
+"""Pending output is written once it holds this many writes (a ``print`` makes two)…"""
+LONG_WRITE = 1024
+"""… or at once after a write longer than this (what waits is at most 1 MiB)…"""
 FLUSH_SECONDS = 0.05
-"""… or this long after the last write."""
+"""… or this long after its first write, by the flusher thread."""
 LONGEST_LINE = 64 * 1024
 """A line longer than this (a progress bar redrawn with ``\\r``) is written in pieces."""
-_monotonic = time.monotonic
 _first_writes = threading.Lock()
 _set_current = CURRENT.set
 
@@ -192,11 +193,12 @@ class AttemptLog:
         "_deferred",
         "_err",
         "_file",
-        "_last_flush",
         "_lock",
         "_out",
         "_pending",
-        "_size",
+        "_raw",
+        "_raw_err",
+        "_raw_limit",
         "book",
         "ended",
         "number",
@@ -207,9 +209,10 @@ class AttemptLog:
     _lock: threading.Lock
     _out: str
     _err: str
-    _size: int
-    _last_flush: float
     _deferred: bool
+    _raw: list[str]  # writes not yet cut into lines, all to one stream
+    _raw_err: bool  # which one
+    _raw_limit: int  # written out once it holds this many writes
     _decoders: tuple[codecs.IncrementalDecoder, codecs.IncrementalDecoder]
 
     def __init__(self, book: RunLog, task: str, number: int) -> None:
@@ -222,24 +225,47 @@ class AttemptLog:
         self._file: IO[bytes] | None = None  # open from the first line to the end
 
     def write(self, text: str, err: bool = False) -> None:
+        """Keep ``text`` (it is cut into lines when written out: a write is an append)."""
         try:
             lock = self._lock
         except AttributeError:
             lock = self._first_write()
         with lock:
-            partial = self._err if err else self._out
-            if "\n" not in text:
-                partial += text
-                if len(partial) > LONGEST_LINE:
-                    partial = self._cut(partial, err)
-            else:
-                whole, _, rest = text.rpartition("\n")
-                self._add(f"{partial}{whole}\n", err)
-                partial = rest
-            if err:
-                self._err = partial
-            else:
-                self._out = partial
+            raw = self._raw
+            if err is not self._raw_err:  # the other stream: what came before goes first
+                if raw:
+                    self._settle()
+                    raw = self._raw
+                self._raw_err = err
+            raw.append(text)
+            if len(raw) >= self._raw_limit or len(text) > LONG_WRITE:
+                self._settle()
+                self._flush(err)
+            elif not self._deferred:
+                self._deferred = True
+                self.book.defer(self)
+
+    def _settle(self) -> None:
+        """Cut what was written to one stream into whole lines (under the lock)."""
+        raw = self._raw
+        text = raw[0] if len(raw) == 1 else "".join(raw)
+        self._raw = []
+        self._take(text, self._raw_err)
+
+    def _take(self, text: str, err: bool) -> None:
+        partial = self._err if err else self._out
+        if "\n" not in text:
+            partial += text
+            if len(partial) > LONGEST_LINE:
+                partial = self._cut(partial, err)
+        else:
+            whole, _, rest = text.rpartition("\n")
+            self._add(f"{partial}{whole}\n", err)
+            partial = rest
+        if err:
+            self._err = partial
+        else:
+            self._out = partial
 
     def write_bytes(self, data: bytes, err: bool = False) -> None:
         """Bytes from a child process or a file descriptor, decoded as UTF-8 (a
@@ -267,8 +293,9 @@ class AttemptLog:
                 pass
             self._out = self._err = ""  # an unfinished line of standard output, of error
             self._pending = []
-            self._size = 0
-            self._last_flush = 0.0
+            self._raw = []
+            self._raw_err = False
+            self._raw_limit = 1 if self.book.echo or self.ended else RAW_WRITES
             self._deferred = False
             self._lock = lock = threading.Lock()
             return lock
@@ -276,6 +303,8 @@ class AttemptLog:
     def flush_deferred(self) -> None:
         with self._lock:
             self._deferred = False
+            if self._raw:
+                self._settle()
             self._flush(False)
 
     def end(self, failure: Failure | None) -> None:
@@ -289,6 +318,8 @@ class AttemptLog:
         except AttributeError:
             lock = self._first_write()
         with lock:
+            if self._raw:
+                self._settle()
             if self._out or self._err:
                 pending = self._pending
                 assert pending is not None
@@ -300,6 +331,7 @@ class AttemptLog:
                 trace = failure.traceback or failure.error
                 self._write_file(trace if trace.endswith("\n") else f"{trace}\n")
             self.ended = True
+            self._raw_limit = 1  # abandoned code still printing: written at once
             if self._file is not None:
                 self._file.close()
                 self._file = None
@@ -323,26 +355,12 @@ class AttemptLog:
         pending = self._pending
         assert pending is not None  # made by the first write
         pending.append(lines)
-        self._size += len(lines)
-        if self.book.echo:
-            self._flush(err)
-        elif (
-            self.ended
-            or self._size >= FLUSH_BYTES
-            or _monotonic() - self._last_flush >= FLUSH_SECONDS
-        ):
-            self._flush(False)
-        elif not self._deferred:
-            self._deferred = True
-            self.book.defer(self)
 
     def _flush(self, err: bool) -> None:
         if not self._pending:
             return
         text = "".join(self._pending)
         self._pending = []
-        self._size = 0
-        self._last_flush = _monotonic()
         book = self.book
         if book.masker:
             text = book.masker.mask(text)

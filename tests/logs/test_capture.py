@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from flowweaver import (
     AsyncExecutor,
     Executor,
+    Map,
     RunStore,
     SequentialExecutor,
     Task,
@@ -171,6 +172,28 @@ def test_dask_workers_send_what_a_task_printed_back_with_its_outcome(store: RunS
     assert "ValueError: invalid literal" in bad and "RuntimeError: could not compute" in bad
     record = next(t for t in store.run("latest").tasks if t.name == "bad")
     assert record.traceback is not None and "_log_tasks.py" in record.traceback
+
+
+@pytest.mark.parametrize("kind", ["threaded", "process"])
+def test_each_item_of_a_mapped_task_has_its_own_log(kind: str, store: RunStore) -> None:
+    from flowweaver import ProcessExecutor
+
+    workflow = Workflow("items")
+    items = ["a", "b/c", "bad"]
+    workflow.add_task(Task("each", lt.say_item, map=Map(over=items), retries=1))
+    executor = ThreadedExecutor(3) if kind == "threaded" else ProcessExecutor(2)
+    with pytest.raises(WorkflowError):
+        executor.execute(workflow, store=store)
+    assert task_lines(store.log("latest", "each[a]")) == ["item a"]
+    assert (store.log_dir("latest") / "each[a].log").exists()
+    assert task_lines(store.log("latest", "each[b/c]")) == ["item b/c"]
+    assert (store.log_dir("latest") / "each[b%2Fc].log").exists()  # a "/" is escaped
+    bad = store.log("latest", "each[bad]")
+    assert [s.attempt for s in sections(bad)] == [1, 2]
+    assert "ValueError: bad item bad" in store.log("latest", "each[bad]", attempt=2)
+    record = next(t for t in store.run("latest").tasks if t.name == "each[bad]")
+    assert record.traceback is not None and "_log_tasks.py" in record.traceback
+    assert store.log("latest", "each") == ""  # the mapped task itself printed nothing
 
 
 # -- attempts, timeouts, tracebacks ---------------------------------------------------

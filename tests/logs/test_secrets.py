@@ -78,13 +78,45 @@ def test_no_output_mode_shows_a_secret(here: Path, secret: str, mode: list[str])
     assert "RuntimeError: raised ***" in shown_task.stdout and secret not in shown_task.stdout
 
 
+def test_reports_never_show_a_secret(here: Path, secret: str) -> None:
+    env = {"FW_TEST_SECRET": secret}
+    args = ["run", "secretive.yaml", "-p", f"token={secret}", "-o", "plain"]
+    result = fw(*args, "--report", "night.html", cwd=here, env=env)
+    assert result.returncode == 1, result.stderr
+    html = (here / "night.html").read_text(encoding="utf-8")
+    assert "raised ***" in html and "printed ***" in html  # the error and the log tail
+    markdown = fw("report", "latest", "-o", "-", "--format", "md", cwd=here)
+    assert markdown.returncode == 0 and "raised ***" in markdown.stdout
+    assert secret not in html and secret not in markdown.stdout
+    assert files_hold(here, secret) == []
+
+
+def test_a_secret_may_come_from_an_env_file(tmp_path: Path, secret: str) -> None:
+    write(tmp_path, ".env", f"FW_TEST_SECRET={secret}\n")
+    write(
+        tmp_path,
+        "dotenv.yaml",
+        "name: dotenv\nenv_file: .env\nsecrets: [FW_TEST_SECRET]\n"
+        "tasks:\n  shell: {shell: 'echo it is $FW_TEST_SECRET; exit 3'}\n",
+    )
+    result = fw("run", "dotenv.yaml", "-o", "plain", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "shell | it is ***" in result.stderr
+    assert secret not in result.stdout + result.stderr
+    assert files_hold(tmp_path / ".flowweaver", secret) == []
+
+
 def test_the_database_and_its_write_ahead_log_never_hold_a_secret(
     tmp_path: Path, secret: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FW_TEST_SECRET", secret)
     workflow = load_workflow(write(tmp_path, "secretive.yaml", SPEC), {"token": secret})
     told: list[dict[str, object]] = []
-    workflow.handlers = handler_tasks({"on_failure": told.append})
+
+    def on_failure(run: dict[str, object]) -> None:
+        told.append(run)
+
+    workflow.handlers = handler_tasks({"on_failure": on_failure})
     state = tmp_path / "state"
     with RunStore(state) as store:
         with pytest.raises(WorkflowError) as info:
