@@ -128,6 +128,16 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show the tracebacks of failed tasks.")
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet", "-q", help="Print nothing if the run succeeds; plain output if not."
+        ),
+    ] = False,
+    log_lines: Annotated[
+        bool,
+        typer.Option("--log-lines", help="With --output json: a record per line tasks print."),
+    ] = False,
     report: Annotated[
         Path | None,
         typer.Option(
@@ -137,11 +147,9 @@ def run(
     ] = None,
 ) -> int:
     """Run a workflow spec."""
-    from .logs import log_to_stderr
     from .options import parse_params
     from .run import RunRequest, run_spec
 
-    log_to_stderr(verbose=verbose)
     request = RunRequest(
         spec=spec,
         params=parse_params(param or []),
@@ -154,6 +162,9 @@ def run(
         wait=wait,
         address=address,
         output=output,
+        quiet=quiet,
+        log_lines=log_lines,
+        verbose=verbose,
         report=report,
     )
     return run_spec(request)
@@ -218,18 +229,67 @@ def runs(
     return runs_cmds.list_runs(state_dir, limit=limit, workflow=workflow)
 
 
+RunArg = Annotated[str, typer.Argument(metavar="RUN", help="A run id, or latest.")]
+
+
 @app.command()
 def show(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id, or latest.")],
+    run_id: RunArg,
+    task: Annotated[
+        str | None,
+        typer.Argument(metavar="[TASK]", help="One task: its attempts and tracebacks."),
+    ] = None,
     output: Annotated[
         ShowFormat, typer.Option("--output", "-o", help="text or json.")
     ] = ShowFormat.TEXT,
     state_dir: StateDirOpt = None,
 ) -> int:
-    """Show one run's tasks."""
+    """Show one run's tasks, or one task's attempts and tracebacks."""
     from . import runs_cmds
 
+    if task is not None:
+        return runs_cmds.show_task(state_dir, run_id, task, output)
     return runs_cmds.show_run(state_dir, run_id, output)
+
+
+@app.command()
+def logs(
+    run_id: RunArg,
+    task: Annotated[
+        str | None, typer.Argument(metavar="[TASK]", help="One task's log (default: all).")
+    ] = None,
+    attempt: Annotated[
+        int | None, typer.Option("--attempt", min=1, help="Only this attempt's part.")
+    ] = None,
+    tail: Annotated[
+        int | None,
+        typer.Option("--tail", min=0, help="Only the last N lines (attempt headers count)."),
+    ] = None,
+    state_dir: StateDirOpt = None,
+) -> int:
+    """Print what tasks printed in a run: each attempt under a header."""
+    from . import logs_cmds
+
+    return logs_cmds.show_logs(state_dir, run_id, task, attempt=attempt, tail=tail)
+
+
+@app.command()
+def prune(
+    keep: Annotated[
+        int | None,
+        typer.Option("--keep", min=0, help="Keep the newest N runs of each workflow."),
+    ] = None,
+    older_than: Annotated[
+        str | None,
+        typer.Option("--older-than", metavar="AGE", help="Remove runs started before, e.g. 30d."),
+    ] = None,
+    workflow: Annotated[str | None, typer.Option(help="Only the runs of this workflow.")] = None,
+    state_dir: StateDirOpt = None,
+) -> int:
+    """Remove old runs: their records, stored results and logs."""
+    from . import logs_cmds
+
+    return logs_cmds.prune_runs(state_dir, keep=keep, older_than=older_than, workflow=workflow)
 
 
 @app.command()

@@ -1,20 +1,27 @@
 """``--output json``: one JSON object per line for each event, then a summary object.
 
 Standard output carries nothing else: for the run, what tasks print is sent to
-standard error (:class:`~flowweaver.cli.stdio.StdoutToStderr`).
+standard error (:class:`~flowweaver.cli.stdio.StdoutToStderr`), each line after its
+task's name, as ``plain`` does; with ``--log-lines`` each line is also a
+``{"type": "log", "task": …, "attempt": …, "line": …}`` object on standard output.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from typing import Any
 
 from flowweaver.events import TaskEvent
+from flowweaver.logs import OutputItem, TaskOutput
 
 from .pipe import Lines
+from .plain import format_output
 from .reporter import RunHeader, RunOutcome
 from .stdio import StdoutToStderr
 from .summary import item_stats, stats
+from .tasklogs import TaskLogs
 from .tracker import Snapshot, TaskRow
 
 
@@ -67,13 +74,25 @@ def dumps(record: dict[str, Any]) -> str:
     return _ENCODER.encode(record)
 
 
-class JsonReporter:
-    """Writes JSON lines to the real standard output, and sends task output to stderr."""
+def log_records(item: TaskOutput) -> list[dict[str, Any]]:
+    return [
+        {"type": "log", "task": item.task, "attempt": item.attempt, "line": line}
+        for line in item.lines
+    ]
 
-    def __init__(self) -> None:
+
+class JsonReporter:
+    """Writes JSON lines to the real standard output, and sends task output to stderr
+    (and, with ``log_lines``, to standard output as ``log`` records)."""
+
+    def __init__(self, logs: TaskLogs | None = None, *, log_lines: bool = False) -> None:
         self._redirect = StdoutToStderr()
         self._out: Lines | None = None
+        self._err = Lines(sys.stderr)
         self._run_id: str | None = None
+        self._logs = logs
+        self._log_lines = log_lines
+        self._lock = threading.Lock()  # task output comes from any thread
 
     def start(self, header: RunHeader) -> None:
         self._out = Lines(self._redirect.__enter__())
@@ -81,16 +100,32 @@ class JsonReporter:
         self._write(start_record(header))
 
     def event(self, event: TaskEvent) -> None:
-        self._write(event_record(event))
+        record = event_record(event)
+        if event.error is not None and self._logs is not None:
+            where = self._logs.where(event.task)
+            if where is not None:
+                record["where"] = where
+        self._write(record)
+
+    def output(self, item: OutputItem) -> None:
+        if not isinstance(item, TaskOutput):
+            return
+        text = format_output(item)
+        with self._lock:
+            self._err.write(text)
+            if self._log_lines and self._out is not None:
+                self._out.write("".join(dumps(r) + "\n" for r in log_records(item)))
 
     def finish(self, snapshot: Snapshot, outcome: RunOutcome) -> None:
         self._write(summary_record(snapshot, outcome, self._run_id))
 
     def close(self) -> None:
-        if self._out is not None:
-            self._out = None
+        with self._lock:
+            out, self._out = self._out, None
+        if out is not None:
             self._redirect.__exit__(None, None, None)
 
     def _write(self, record: dict[str, Any]) -> None:
-        if self._out is not None:
-            self._out.write(dumps(record) + "\n")
+        with self._lock:
+            if self._out is not None:
+                self._out.write(dumps(record) + "\n")

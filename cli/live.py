@@ -11,10 +11,12 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 
 from flowweaver.events import TaskEvent
+from flowweaver.logs import OutputItem
 
 from .reporter import RunHeader, RunOutcome
 from .store import resume_lines
 from .tables import live_view, summary_view
+from .tasklogs import TaskLogs
 from .tracker import RunTracker, Snapshot
 
 REFRESHES_PER_SECOND = 8
@@ -23,10 +25,16 @@ CHROME_LINES = 6
 
 
 class LiveReporter:
-    def __init__(self, tracker: RunTracker, console: Console | None = None) -> None:
+    """The live table. What tasks print goes to their logs only, never over the table
+    (what is printed outside any task goes above it)."""
+
+    def __init__(
+        self, tracker: RunTracker, console: Console | None = None, logs: TaskLogs | None = None
+    ) -> None:
         self._state = tracker
         self._console = console if console is not None else Console(highlight=False)
         self._live: Live | None = None
+        self._logs = logs
 
     def start(self, header: RunHeader) -> None:
         for line in resume_lines(header.resume):
@@ -44,9 +52,14 @@ class LiveReporter:
     def event(self, event: TaskEvent) -> None:
         """Nothing to do: the table reads the tracker at its next refresh."""
 
+    def output(self, item: OutputItem) -> None:
+        """Nothing to show: what tasks print is in their logs (``flowweaver logs``)."""
+
     def finish(self, snapshot: Snapshot, outcome: RunOutcome) -> None:
         self._stop()
-        self._console.print(summary_view(snapshot))
+        logs = self._logs
+        where, notes = (None, None) if logs is None else (logs.places(), logs.notes())
+        self._console.print(summary_view(snapshot, where=where, notes=notes))
 
     def close(self) -> None:
         self._stop()

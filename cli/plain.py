@@ -7,16 +7,19 @@ flushed as it is written, so a reader of the pipe sees it at once.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import TextIO
 
 from flowweaver.events import TaskEvent
+from flowweaver.logs import OutputItem, TaskOutput
 from flowweaver.task import TaskStatus
 
 from .pipe import Lines
 from .reporter import RunHeader, RunOutcome
 from .store import resume_lines
 from .summary import extras_line, failure_lines, first_line, seconds, totals_line
+from .tasklogs import TaskLogs
 from .tracker import Snapshot
 
 
@@ -24,14 +27,23 @@ def timestamp(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
 
-def format_event(event: TaskEvent) -> str:
-    """``2026-11-26 02:00:01 extract completed in 0.52s (cached)``."""
-    return f"{timestamp(event.time)} {event.task} {_what(event)}"
+def format_event(event: TaskEvent, where: str | None = None) -> str:
+    """``2026-11-26 02:00:01 extract completed in 0.52s (cached)``; a failure names
+    ``where`` its error was raised (``… failed …: ValueError: bad row (etl.py:42)``)."""
+    return f"{timestamp(event.time)} {event.task} {_what(event, where)}"
 
 
-def _what(event: TaskEvent) -> str:
+def format_output(item: TaskOutput) -> str:
+    """``load | 1200 rows``: the lines a task printed, each after its name."""
+    prefix = f"{item.task} | "
+    return "".join(f"{prefix}{line}\n" for line in item.lines)
+
+
+def _what(event: TaskEvent, where: str | None = None) -> str:
     status = event.status
     error = first_line(event.error)
+    if where and error:
+        error = f"{error} ({where})"
     if event.retry_in is not None:
         return f"attempt {event.attempt} failed, retrying in {event.retry_in:.2f}s: {error}"
     if status is TaskStatus.RUNNING:
@@ -57,9 +69,11 @@ def format_header(header: RunHeader, now: float) -> list[str]:
     return [f"{timestamp(now)} {line}" for line in [first, *resume_lines(header.resume)]]
 
 
-def format_summary(snapshot: Snapshot) -> list[str]:
-    """The failed tasks with their whole error, the extras and the totals line."""
-    lines = failure_lines(snapshot)
+def format_summary(snapshot: Snapshot, logs: TaskLogs | None = None) -> list[str]:
+    """The failed tasks with their whole error (and, from ``logs``, where it was raised
+    and the last lines they printed), the extras and the totals line."""
+    where, notes = (None, None) if logs is None else (logs.places(), logs.notes())
+    lines = failure_lines(snapshot, where, notes)
     extras = extras_line(snapshot)
     if extras:
         lines.append(extras)
@@ -68,19 +82,34 @@ def format_summary(snapshot: Snapshot) -> list[str]:
 
 
 class PlainReporter:
-    """Writes :func:`format_event` lines to ``out``."""
+    """Writes :func:`format_event` lines to ``out``, and what tasks print, each line
+    after its task's name (:func:`format_output`), to ``err``."""
 
-    def __init__(self, out: TextIO | None = None) -> None:
+    def __init__(
+        self, out: TextIO | None = None, err: TextIO | None = None, logs: TaskLogs | None = None
+    ) -> None:
         self._out = Lines(out if out is not None else sys.stdout)
+        self._err = Lines(err if err is not None else sys.stderr)
+        self._err_lock = threading.Lock()
+        self._logs = logs
 
     def start(self, header: RunHeader) -> None:
         self._write(format_header(header, time.time()))
 
     def event(self, event: TaskEvent) -> None:
-        self._write([format_event(event)])
+        where = None
+        if event.error is not None and self._logs is not None:
+            where = self._logs.where(event.task)
+        self._write([format_event(event, where)])
+
+    def output(self, item: OutputItem) -> None:
+        if isinstance(item, TaskOutput):
+            text = format_output(item)
+            with self._err_lock:
+                self._err.write(text)
 
     def finish(self, snapshot: Snapshot, outcome: RunOutcome) -> None:
-        self._write(format_summary(snapshot))
+        self._write(format_summary(snapshot, self._logs))
 
     def close(self) -> None:
         self._out.flush()

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from flowweaver.events import TaskEvent
 from flowweaver.history import RunStatus
+from flowweaver.logs import OutputItem
 
 from .tracker import Snapshot
 
@@ -33,11 +34,14 @@ class RunOutcome:
 
 class Reporter(Protocol):
     """One output mode. ``start`` before the run, ``event`` for every task event
-    (from the engine's thread), ``finish`` with the final snapshot, ``close`` always."""
+    (from the engine's thread), ``output`` for what tasks print (whole lines, secrets
+    masked, from any thread), ``finish`` with the final snapshot, ``close`` always."""
 
     def start(self, header: RunHeader) -> None: ...
 
     def event(self, event: TaskEvent) -> None: ...
+
+    def output(self, item: OutputItem) -> None: ...
 
     def finish(self, snapshot: Snapshot, outcome: RunOutcome) -> None: ...
 

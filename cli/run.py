@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,15 +13,19 @@ from flowweaver.errors import RunInterrupted, WorkflowError
 from flowweaver.executors import Executor, make_executor
 from flowweaver.history import RunStatus
 from flowweaver.interrupts import catch_signals, pending_signal
+from flowweaver.shell import ShellCommand
 from flowweaver.workflow import Workflow
 
 from . import store
 from .checks import warn_soft_timeouts
-from .errors import ExitCode
+from .errors import CliError, ExitCode
+from .logs import log_to_stderr
 from .options import DEFAULT_EXECUTOR, OutputMode, resolve_output
+from .quiet import HeldOutput
 from .report_cmds import check_report_path, write_run_report
 from .reporter import Reporter, RunHeader, RunOutcome
 from .subset import select_tasks
+from .tasklogs import TaskLogs
 from .tracker import RunTracker
 
 if TYPE_CHECKING:
@@ -42,6 +47,9 @@ class RunRequest:
     wait: bool = False
     address: str | None = None
     output: OutputMode = OutputMode.AUTO
+    quiet: bool = False
+    log_lines: bool = False
+    verbose: bool = False
     report: Path | None = None
 
 
@@ -50,21 +58,51 @@ def run_spec(request: RunRequest) -> int:
 
     SIGINT and SIGTERM are caught from the start: one that lands before the run
     begins interrupts it as it starts, so the summary and the history are written.
+    With ``quiet``, what ``plain`` prints is held back, and printed only if the run
+    does not succeed.
     """
-    with catch_signals():
-        code = _run_spec(request)
-        late = pending_signal()  # after the run ended, before the command did
-    return 128 + late if late is not None and code == ExitCode.OK else code
+    mode = output_mode(request)
+    held = HeldOutput() if request.quiet else None
+    log_to_stderr(verbose=request.verbose, stream=None if held is None else held.err)
+    try:
+        with catch_signals():
+            code = _run_spec(request, mode, held)
+            late = pending_signal()  # after the run ended, before the command did
+    except BaseException:
+        if held is not None:
+            held.replay()
+        raise
+    code = 128 + late if late is not None and code == ExitCode.OK else code
+    if held is not None and code != ExitCode.OK:
+        held.replay()
+    return code
 
 
-def _run_spec(request: RunRequest) -> int:
+def output_mode(request: RunRequest) -> OutputMode:
+    """The output mode the options ask for; a :class:`CliError` for options that
+    don't go together."""
+    if request.quiet and request.output not in (OutputMode.AUTO, OutputMode.PLAIN):
+        raise CliError(
+            f"--quiet prints plain output when the run fails; it can't go with "
+            f"--output {request.output.value}",
+            hint="drop --output, or --quiet",
+        )
+    mode = OutputMode.PLAIN if request.quiet else resolve_output(request.output)
+    if request.log_lines and mode is not OutputMode.JSON:
+        raise CliError("--log-lines adds log records to --output json", hint="add --output json")
+    return mode
+
+
+def _run_spec(request: RunRequest, mode: OutputMode, held: HeldOutput | None) -> int:
     from flowweaver.spec import load_workflow
 
     workflow = select_tasks(load_workflow(request.spec, request.params), request.only)
+    workflow.masker()  # an unset secret is an error before anything runs
     name, executor = build_executor(workflow, request)
     if request.report is not None:
         check_report_path(request.report, "--report")
-    warn_soft_timeouts(workflow, name)
+    if request.verbose or (not request.quiet and sys.stderr.isatty()):
+        warn_soft_timeouts(workflow, name)  # it would repeat in every cron mail
     executor.placement(workflow)  # a missing workdir stops the run before it is recorded
     recorder = store.open_recorder(
         workflow, request.state_dir, resume=request.resume, wait=request.wait
@@ -74,11 +112,22 @@ def _run_spec(request: RunRequest) -> int:
     try:
         resume = store.resume_summary(recorder.resume_info)
         header = RunHeader(workflow.name, len(workflow), name, recorder.run_id, resume)
-        return execute(workflow, executor, recorder, header, resolve_output(request.output))
+        reporter_options = ReporterOptions(held=held, log_lines=request.log_lines)
+        return execute(workflow, executor, recorder, header, mode, reporter_options)
     finally:
         recorder.close()
         if request.report is not None:  # whatever the run's outcome
             write_run_report(request.report, recorder.run_id, request.state_dir)
+
+
+@dataclass(frozen=True)
+class ReporterOptions:
+    """How an output mode is made beyond its name."""
+
+    held: HeldOutput | None = None
+    """``--quiet``: where plain output is held back."""
+    log_lines: bool = False
+    """``--log-lines``: JSON output has a record per line tasks print."""
 
 
 def build_executor(workflow: Workflow, request: RunRequest) -> tuple[str, Executor]:
@@ -98,11 +147,15 @@ def execute(
     recorder: Recorder | None,
     header: RunHeader,
     mode: OutputMode,
+    options: ReporterOptions | None = None,
 ) -> int:
     """Run with the output mode's reporter subscribed; the summary is always printed."""
-    tracker = RunTracker(workflow.name, workflow.get_all_tasks())
-    reporter = make_reporter(mode, tracker)
-    with _subscribed(workflow, tracker, reporter):
+    tasks = workflow.get_all_tasks()
+    tracker = RunTracker(workflow.name, tasks)
+    shell = [name for name, task in tasks.items() if isinstance(task.fn, ShellCommand)]
+    logs = TaskLogs(header.run_id, no_tails=shell)
+    reporter = make_reporter(mode, tracker, logs, options or ReporterOptions())
+    with _subscribed(workflow, tracker, reporter, logs):
         reporter.start(header)
         try:
             outcome = _outcome(executor, workflow, recorder, tracker)
@@ -112,18 +165,23 @@ def execute(
     return outcome.exit_code
 
 
-def make_reporter(mode: OutputMode, tracker: RunTracker) -> Reporter:
+def make_reporter(
+    mode: OutputMode, tracker: RunTracker, logs: TaskLogs, options: ReporterOptions
+) -> Reporter:
     if mode is OutputMode.JSON:
         from .jsonl import JsonReporter
 
-        return JsonReporter()
+        return JsonReporter(logs, log_lines=options.log_lines)
     if mode is OutputMode.LIVE:
         from .live import LiveReporter
 
-        return LiveReporter(tracker)
+        return LiveReporter(tracker, logs=logs)
     from .plain import PlainReporter
 
-    return PlainReporter()
+    held = options.held
+    if held is not None:
+        return PlainReporter(held.out, held.err, logs=logs)
+    return PlainReporter(logs=logs)
 
 
 def _outcome(
@@ -143,8 +201,15 @@ def _outcome(
 
 
 @contextlib.contextmanager
-def _subscribed(workflow: Workflow, tracker: RunTracker, reporter: Reporter) -> Iterator[None]:
-    unsubscribe = [workflow.subscribe(tracker.apply), workflow.subscribe(reporter.event)]
+def _subscribed(
+    workflow: Workflow, tracker: RunTracker, reporter: Reporter, logs: TaskLogs
+) -> Iterator[None]:
+    unsubscribe = [
+        workflow.subscribe(tracker.apply),
+        workflow.subscribe(reporter.event),
+        workflow.subscribe_output(logs.take),  # first: the reporter reads it
+        workflow.subscribe_output(reporter.output),
+    ]
     try:
         yield
     finally:

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ExitCode, write_warning
+from .errors import CliError, ExitCode, write_warning
 from .options import ShowFormat, did_you_mean
 from .store import open_store
 from .summary import first_line, seconds
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from flowweaver.history import CacheEntry, RunRecord, TaskRecord
+    from flowweaver.history.store import AttemptRecord
 
 
 def list_runs(state_dir: Path | None, *, limit: int, workflow: str | None) -> int:
@@ -51,6 +52,49 @@ def show_run(state_dir: Path | None, run_id: str, output: ShowFormat) -> int:
     else:
         _print(run_view(record))
     return ExitCode.OK
+
+
+def show_task(state_dir: Path | None, run_id: str, task: str, output: ShowFormat) -> int:
+    """One task of a run: its record, each attempt, and each failed attempt's
+    traceback; an unknown task is an error (exit 2) with a did-you-mean."""
+    store = open_store(state_dir)
+    record = store.run(run_id)
+    found = next((t for t in record.tasks if t.name == task), None)
+    if found is None:
+        names = [t.name for t in record.tasks]
+        hint = did_you_mean(task, names)
+        raise CliError(
+            f"run {record.id} has no task {task!r}" + (f" ({hint})" if hint else ""),
+            hint=f"see its tasks with: flowweaver show {record.id}",
+        )
+    attempts = [a for a in store.attempts(record.id) if a.task == task]
+    if output is ShowFormat.JSON:
+        data = found.to_dict() | {"run_id": record.id, "attempts": [a.to_dict() for a in attempts]}
+        sys.stdout.write(json.dumps(data, default=str) + "\n")
+        return ExitCode.OK
+    sys.stdout.write("".join(f"{line}\n" for line in task_lines(record, found, attempts)))
+    return ExitCode.OK
+
+
+def task_lines(run: RunRecord, task: TaskRecord, attempts: list[AttemptRecord]) -> list[str]:
+    """``show RUN TASK`` as text: the task, its attempts, the tracebacks."""
+    lines = [f"task {task.name} of run {run.id} ({run.workflow}): {task_status(task)}"]
+    if task.error:
+        lines.append(f"error: {task.error.strip()}".replace("\n", "\n  "))
+    if task.reason:
+        lines.append(f"reason: {task.reason}")
+    for attempt in attempts:
+        took = seconds(attempt.ended - attempt.started) if attempt.ended is not None else ""
+        line = f"attempt {attempt.attempt}: {attempt.status}, started {when(attempt.started)}"
+        lines.append(f"{line}, took {took}" if took else line)
+        if attempt.traceback:
+            lines.extend(f"  {text}" for text in attempt.traceback.rstrip("\n").split("\n"))
+        elif attempt.error:
+            lines.append(f"  {first_line(attempt.error)}")
+    if task.traceback and not any(a.traceback for a in attempts):
+        lines.extend(task.traceback.rstrip("\n").split("\n"))
+    lines.append(f"output: flowweaver logs {run.id} {task.name}")
+    return lines
 
 
 def clear_cache(

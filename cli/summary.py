@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flowweaver.task import TaskStatus
@@ -67,16 +68,27 @@ def failing_items(items: ItemCounts, limit: int = FAILING_ITEMS_SHOWN) -> str:
     return "; ".join(named) + (f"; and {more} more" if more > 0 else "")
 
 
-def failure_lines(snapshot: Snapshot) -> list[str]:
+def failure_lines(
+    snapshot: Snapshot,
+    where: Mapping[str, str] | None = None,
+    notes: Mapping[str, list[str]] | None = None,
+) -> list[str]:
     """``failed: load: ValueError: …`` for each failed task, with its whole error (its
-    further lines indented): what every summary says, however narrow the table. A
-    mapped task's failed items follow it, each with its error."""
+    further lines indented): what every summary says, however narrow the table.
+    ``where`` adds the place its error was raised to the first line (``(etl.py:42)``),
+    ``notes`` lines under it (the last lines of its output). A mapped task's failed
+    items follow it, each with its error."""
     lines: list[str] = []
     for row in snapshot.rows:
-        if row.status is TaskStatus.FAILED and row.error:
-            lines.append(f"failed: {row.name}: {row.error.strip()}".replace("\n", "\n  "))
-            if row.items is not None and row.items.failed:
-                lines.extend(_failed_items(row.name, row.items))
+        if row.status is not TaskStatus.FAILED or not row.error:
+            continue
+        first, *rest = row.error.strip().split("\n")
+        place = (where or {}).get(row.name)
+        text = "\n".join([f"{first} ({place})" if place else first, *rest])
+        lines.append(f"failed: {row.name}: {text}".replace("\n", "\n  "))
+        lines.extend(f"  {line}" for line in (notes or {}).get(row.name, ()))
+        if row.items is not None and row.items.failed:
+            lines.extend(_failed_items(row.name, row.items))
     return lines
 
 

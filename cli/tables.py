@@ -7,6 +7,8 @@ printed once the run is over. Both are tested by printing them to a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.console import Group, RenderableType
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -124,16 +126,22 @@ def summary_rows(snapshot: Snapshot, limit: int = SUMMARY_MAX_ROWS) -> tuple[Tas
     return tuple(row for row in snapshot.rows if row.status is not TaskStatus.COMPLETED)
 
 
-def summary_view(snapshot: Snapshot, limit: int = SUMMARY_MAX_ROWS) -> RenderableType:
+def summary_view(
+    snapshot: Snapshot,
+    limit: int = SUMMARY_MAX_ROWS,
+    where: Mapping[str, str] | None = None,
+    notes: Mapping[str, list[str]] | None = None,
+) -> RenderableType:
     """The final table of the tasks, each failed task with its whole error (as the plain
-    summary says it), the extras line and the totals line."""
+    summary says it: ``where`` it was raised, ``notes`` under it), the extras line and
+    the totals line."""
     rows = summary_rows(snapshot, limit)
     left_out = len(snapshot.rows) - len(rows)
     caption = f"… and {left_out} completed tasks" if left_out else None
     parts: list[RenderableType] = [task_table(rows, snapshot.now, caption=caption)]
     if not rows:
         parts = [Text(f"all {left_out} tasks completed")]
-    parts.extend(Text(line) for line in failure_lines(snapshot))
+    parts.extend(Text(line) for line in failure_lines(snapshot, where, notes))
     extras = extras_line(snapshot)
     if extras:
         parts.append(Text(extras))

@@ -87,10 +87,15 @@ def invoke(
         here["attempt"] = attempt
         if attempt.abandoned or "stopping" in here:
             raise KeyboardInterrupt  # given up (Ctrl-C, timeout) before it started
-        fn, kwargs = attempt.fn, attempt.kwargs
-        value = fn(**kwargs) if kwargs else fn()
-        if type(value) not in _NEVER_AWAITABLE and inspect.isawaitable(value):
-            value = _await_here(value, attempt) if await_here else Pending(value)
+        fn, kwargs, context = attempt.fn, attempt.kwargs, attempt.context
+        if context is None:  # no hook bound anything: the plain call
+            value = fn(**kwargs) if kwargs else fn()
+            if type(value) not in _NEVER_AWAITABLE and inspect.isawaitable(value):
+                value = _await_here(value, attempt) if await_here else Pending(value)
+        else:  # in the attempt's context: what it binds is seen by the call
+            value = context.run(fn, **kwargs) if kwargs else context.run(fn)
+            if type(value) not in _NEVER_AWAITABLE and inspect.isawaitable(value):
+                value = context.run(_await_here, value, attempt) if await_here else Pending(value)
     except BaseException as exc:
         attempt.ok, attempt.value = False, exc
         return attempt

@@ -36,27 +36,28 @@ def drive(run: Run, backend: Backend) -> None:
     run.open(inbox.put)
     backend.open(inbox.put, len(run.tasks))
     engine = run.engine
-    try:
-        with routed_to(run, lambda: inbox.put(None)):
-            while True:
-                now = _start_ready(run, backend)
-                if engine.finished:
-                    break
-                if _must_wait(run, now, not inbox.empty()):
-                    try:
-                        item = inbox.get(timeout=run.wait_time(now))
-                    except Empty:
-                        item = None
-                    now = _monotonic()
-                    if item is not None:
-                        run.receive(item, now)
-                while not inbox.empty():
-                    item = inbox.get_nowait()
-                    if item is not None:  # None only wakes the loop (a signal)
-                        run.receive(item, now)
-                _expire_and_interrupt(run, backend, now)
-    finally:
-        _end(run, backend)
+    with run.capturing():
+        try:
+            with routed_to(run, lambda: inbox.put(None)):
+                while True:
+                    now = _start_ready(run, backend)
+                    if engine.finished:
+                        break
+                    if _must_wait(run, now, not inbox.empty()):
+                        try:
+                            item = inbox.get(timeout=run.wait_time(now))
+                        except Empty:
+                            item = None
+                        now = _monotonic()
+                        if item is not None:
+                            run.receive(item, now)
+                    while not inbox.empty():
+                        item = inbox.get_nowait()
+                        if item is not None:  # None only wakes the loop (a signal)
+                            run.receive(item, now)
+                    _expire_and_interrupt(run, backend, now)
+        finally:
+            _end(run, backend)
 
 
 async def drive_async(run: Run, backend: Backend) -> None:
@@ -80,20 +81,21 @@ async def drive_async(run: Run, backend: Backend) -> None:
     run.open(report)
     backend.open(report, len(run.tasks))
     engine = run.engine
-    try:
-        with routed_to(run, lambda: loop.call_soon_threadsafe(wake)):
-            while True:
-                now = _start_ready(run, backend)
-                if engine.finished:
-                    break
-                if _must_wait(run, now, bool(inbox)):
-                    await _wait(wakeup, run.wait_time(now), wake)
-                    now = _monotonic()
-                while inbox:
-                    run.receive(inbox.popleft(), now)
-                _expire_and_interrupt(run, backend, now)
-    finally:
-        _end(run, backend)
+    with run.capturing():
+        try:
+            with routed_to(run, lambda: loop.call_soon_threadsafe(wake)):
+                while True:
+                    now = _start_ready(run, backend)
+                    if engine.finished:
+                        break
+                    if _must_wait(run, now, bool(inbox)):
+                        await _wait(wakeup, run.wait_time(now), wake)
+                        now = _monotonic()
+                    while inbox:
+                        run.receive(inbox.popleft(), now)
+                    _expire_and_interrupt(run, backend, now)
+        finally:
+            _end(run, backend)
 
 
 def _end(run: Run, backend: Backend) -> None:

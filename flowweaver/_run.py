@@ -8,11 +8,12 @@ bindings and the observers. The loops call its steps: ``launch`` what is ready,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver import graph
@@ -21,9 +22,19 @@ from flowweaver.conditions import Conditional, ConditionError, ConditionFalse
 from flowweaver.engine import CONDITION_FALSE, Engine
 from flowweaver.errors import RunInterrupted, RunTimeoutError, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
-from flowweaver.executors.contract import Attempt, Held, Notice, PoolSlot, Started, error_text
+from flowweaver.executors.contract import (
+    Attempt,
+    AttemptHook,
+    Failure,
+    Held,
+    Notice,
+    PoolSlot,
+    Started,
+    error_text,
+)
 from flowweaver.history import RunStatus
 from flowweaver.mapping import ItemsError, item_keys, items_of, only_items
+from flowweaver.masking import NO_SECRETS, Masker
 from flowweaver.pools import HostSlots, Pool
 from flowweaver.task import ItemFailed, Map, Task, TaskStatus
 from flowweaver.templates import shell_of
@@ -33,6 +44,7 @@ if TYPE_CHECKING:
     from flowweaver.folders import Placement
     from flowweaver.graph import Graph
     from flowweaver.history import Recorder
+    from flowweaver.logs import RunLog
 
 logger = logging.getLogger("flowweaver")
 _monotonic = time.monotonic
@@ -64,7 +76,12 @@ _PENDING = TaskStatus.PENDING
 
 
 class Run:
-    """One run of ``tasks``: the engine, the results, and the events' subscribers."""
+    """One run of ``tasks``: the engine, the results, and the events' subscribers.
+
+    ``masker`` hides the workflow's secrets in every error text and traceback the run
+    makes; ``output`` captures what the tasks print (an attempt hook, with ``hooks``);
+    ``hooks`` are told of every attempt (see :class:`AttemptHook`).
+    """
 
     def __init__(
         self,
@@ -80,8 +97,20 @@ class Run:
         timeout: float | None = None,
         pools: Mapping[str, Pool] | None = None,
         placement: Placement | None = None,
+        masker: Masker = NO_SECRETS,
+        output: RunLog | None = None,
+        hooks: Sequence[AttemptHook] = (),
     ) -> None:
         self.name = name
+        self.masker = masker
+        self.output = output
+        self.hooks: list[AttemptHook] = [*([output] if output is not None else []), *hooks]
+        # What launch and settle call: the captured output's own methods when it is the
+        # only hook (it never raises), else loops that contain each hook's errors.
+        self._started: Callable[[Attempt], None] = self._start_hooks
+        self._ended: Callable[[Attempt, Failure | None], None] = self._end_hooks
+        if output is not None and not hooks:
+            self._started, self._ended = output.started, output.ended
         self.tasks = tasks = graph.tasks
         self.recorder = recorder
         self.observers = list(observers)
@@ -151,7 +180,7 @@ class Run:
         engine, running, events = self.engine, self.running, self._events
         tasks, results, bound = self.tasks, self.results, self._bindings
         start_next, special = engine.start_next, self._special
-        deadline, count = self.deadline, self._count
+        deadline, count, hooks = self.deadline, self._count, self.hooks
         timed = self._may_be_timed or deadline is not None
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
@@ -180,6 +209,8 @@ class Run:
                 attempt = running[index] = Attempt(
                     index, task.name, task.attempts, fn, kwargs, task.timeout
                 )  # (the engine has just set task.attempts to this attempt's number)
+            if hooks:
+                self._started(attempt)
             if events:
                 self.flush()  # RUNNING is passed on before the call
             if backend.submit(attempt) is not None:
@@ -200,6 +231,20 @@ class Run:
             self._succeeded(index, value)
             self.engine.succeed(index, now, value, True)
         return hit
+
+    def _start_hooks(self, attempt: Attempt) -> None:
+        for hook in self.hooks:
+            try:
+                hook.started(attempt)
+            except Exception:
+                logger.exception("attempt hook %r raised; ignored", hook)
+
+    def _end_hooks(self, attempt: Attempt, failure: Failure | None) -> None:
+        for hook in self.hooks:
+            try:
+                hook.ended(attempt, failure)
+            except Exception:
+                logger.exception("attempt hook %r raised; ignored", hook)
 
     # -- mapped tasks --
 
@@ -326,6 +371,8 @@ class Run:
         index = attempt.index
         if attempt.ok:
             del self.running[index]
+            if self.hooks:
+                self._ended(attempt, None)
             value = attempt.value
             if type(value) is ConditionFalse:
                 self.engine.skip(index, now, CONDITION_FALSE)
@@ -374,7 +421,28 @@ class Run:
 
     def _drop(self, nodes: list[int]) -> list[Attempt]:
         running = self.running
-        return [running.pop(node) for node in nodes if node in running]
+        dropped = [running.pop(node) for node in nodes if node in running]
+        if self.hooks:
+            error_of = self.engine.error_of
+            for attempt in dropped:
+                self._ended(attempt, Failure(error_of(attempt.index) or "cancelled"))
+        return dropped
+
+    @contextlib.contextmanager
+    def capturing(self) -> Iterator[None]:
+        """While the run is driven: what tasks print goes to their attempts' output
+        (when the run captures it), then the output is closed."""
+        output = self.output
+        if output is None:
+            yield
+            return
+        from flowweaver.logs import routed
+
+        try:
+            with routed():
+                yield
+        finally:
+            output.close()
 
     @property
     def deadline(self) -> float | None:
@@ -445,14 +513,29 @@ class Run:
     def _fail(self, attempt: Attempt, exc: BaseException, now: float) -> None:
         index = attempt.index
         task = self._task_of(index)
-        logger.debug("task %r attempt %d failed", attempt.name, attempt.number, exc_info=exc)
-        if isinstance(exc, ConditionError):  # its `when` raised: not retried
-            self.engine.fail(index, now, error_text(exc.error), False)
-            return
-        retryable = isinstance(exc, task.retry_on)
-        self.engine.fail(index, now, error_text(exc), retryable)
+        cause = exc.error if isinstance(exc, ConditionError) else exc  # `when` raised
+        failure = self._failure(cause)
+        if failure.traceback is not None:
+            logger.debug(
+                "task %r attempt %d failed:\n%s", attempt.name, attempt.number, failure.traceback
+            )
+        if self.recorder is not None:
+            self.recorder.record_failure(attempt.name, attempt.number, failure)
+        if self.hooks:
+            self._ended(attempt, failure)
+        retryable = cause is exc and isinstance(exc, task.retry_on)  # a `when` is not retried
+        self.engine.fail(index, now, failure.error, retryable)
         if index >= self._count and self.engine.is_done(index):
             self._item_failed(index)
+
+    def _failure(self, exc: BaseException) -> Failure:
+        """The failure of an attempt, masked; its traceback only when something shows
+        or keeps it (the history, a hook, the debug log)."""
+        if self.recorder is None and not self.hooks and not logger.isEnabledFor(logging.DEBUG):
+            return Failure(self.masker.mask(error_text(exc)))
+        from flowweaver.logs.failures import describe
+
+        return describe(exc, self.masker)
 
     def _task_of(self, unit: int) -> Task:
         """The task of a unit: itself, or an item's mapped task."""

@@ -5,6 +5,8 @@
     │   ├── SpecError(ValueError)       a spec file has problems: ``.problems``
     │   ├── CycleError(ValueError)      the graph has a cycle: ``.cycle``
     │   ├── TaskNotPicklableError(ValueError)  tasks a worker process can't receive: ``.tasks``
+    │   ├── SecretError                 a secret the workflow names is not set: ``.names``
+    │   ├── UnknownTaskError(KeyError)  a recorded run has no task of that name
     │   └── StateError                  the state folder is unusable (owner, mode, corrupt db)
     │       └── UnknownRunError(KeyError)   no run in the history has that id
     ├── LockedError                     another run of the workflow holds its lock (exit 3)
@@ -98,6 +100,18 @@ class TaskNotPicklableError(InputError, ValueError):
         super().__init__("\n".join([*lines, f"hint: {self.HINT}"]))
 
 
+class SecretError(InputError):
+    """A secret the workflow names is not set in the environment: ``names``."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = list(names)
+        noun, verb = ("secret", "is") if len(self.names) == 1 else ("secrets", "are")
+        super().__init__(
+            f"{noun} {', '.join(self.names)} {verb} not set: each name under 'secrets' "
+            "must be an environment variable of the run"
+        )
+
+
 class StateError(InputError):
     """The state folder or its database cannot be used safely."""
 
@@ -107,6 +121,13 @@ class UnknownRunError(StateError, KeyError):
 
     def __str__(self) -> str:  # KeyError's would quote the message
         return str(self.args[0]) if self.args else "unknown run"
+
+
+class UnknownTaskError(InputError, KeyError):
+    """A recorded run has no task of that name."""
+
+    def __str__(self) -> str:  # KeyError's would quote the message
+        return str(self.args[0]) if self.args else "unknown task"
 
 
 class LockedError(FlowWeaverError):

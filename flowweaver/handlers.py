@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowweaver._call import accepted_keywords
 from flowweaver.errors import RunInterrupted
+from flowweaver.masking import NO_SECRETS, Masker
 from flowweaver.task import Task, TaskStatus
 
 HANDLER_NAMES = ("on_failure", "on_success", "on_recovery", "on_exit")
@@ -74,11 +75,11 @@ def handler_tasks(handlers: Mapping[str, Callable[..., Any] | Task]) -> dict[str
 
 
 def run_info(run: Run, workflow: Workflow) -> dict[str, Any]:
-    """What a handler is told of the run: a plain dict, JSON-ready."""
+    """What a handler is told of the run: a plain dict, JSON-ready, secrets masked."""
     recorder = run.recorder
     spec = workflow.spec
     tasks = workflow.get_all_tasks().values()
-    return {
+    info = {
         "workflow": workflow.name,
         "run_id": None if recorder is None else recorder.run_id,
         "status": run.status,
@@ -95,6 +96,8 @@ def run_info(run: Run, workflow: Workflow) -> dict[str, Any]:
         "log_dir": getattr(recorder, "log_dir", None),
         "report": getattr(recorder, "report_path", None),
     }
+    masked: dict[str, Any] = run.masker.mask_data(info)
+    return masked
 
 
 def due(handlers: Mapping[str, Task], status: str, previous_status: str | None) -> list[Task]:
@@ -132,8 +135,11 @@ def bound(task: Task, info: Mapping[str, Any]) -> Task:
     return dataclasses.replace(task, fn=fn, depends_on=[], inputs={})
 
 
-def run_handlers(tasks: list[Task], info: Mapping[str, Any]) -> list[HandlerOutcome]:
-    """Run ``tasks`` one after the other with the run's dict; how each ended.
+def run_handlers(
+    tasks: list[Task], info: Mapping[str, Any], masker: Masker = NO_SECRETS
+) -> list[HandlerOutcome]:
+    """Run ``tasks`` one after the other with the run's dict; how each ended (errors
+    masked by ``masker``).
 
     A signal stops the handler running then and the ones after it (cancelled)."""
     from flowweaver.executors.sequential import SequentialExecutor
@@ -146,10 +152,10 @@ def run_handlers(tasks: list[Task], info: Mapping[str, Any]) -> list[HandlerOutc
         started = time.monotonic()
         if stopped is None:
             try:
-                executor.run_tasks([call], raise_on_failure=False)
+                executor.run_tasks([call], raise_on_failure=False, masker=masker)
             except RunInterrupted as exc:
                 stopped = str(exc)
-        status, error = call.status.value, call.error
+        status, error = call.status.value, masker.mask_optional(call.error)
         if stopped is not None and call.status is not TaskStatus.COMPLETED:
             status, error = TaskStatus.CANCELLED.value, stopped
         outcome = HandlerOutcome(task.name, status, error, time.monotonic() - started)

@@ -4,9 +4,10 @@ A :class:`ShellCommand` is a picklable callable, so it runs on any executor. The
 command gets a session (and process group) of its own; when the engine abandons the
 attempt (a timeout, Ctrl-C) or the call is interrupted, the whole group is sent
 SIGTERM, then SIGKILL after a short grace, so no child outlives the task; if this
-process is killed before it can do that, the keeper (``keeper``) does it. Its
-standard error passes through to ours as it comes, and the last lines are kept for
-the error of a failed command.
+process is killed before it can do that, the keeper (``keeper``) does it. When the
+attempt's output is captured, both of its streams go to the attempt's log as they
+come (standard output is also the result); else its standard error passes through
+to ours. The last lines of standard error are kept for the error of a failed command.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import IO
 from flowweaver._call import current_attempt, on_abandon
 from flowweaver.errors import AttemptError
 from flowweaver.keeper import Keeper
+from flowweaver.logs.routing import Sink, current_sink
 
 GRACE_SECONDS = 1.0
 """How long a process group has between SIGTERM and SIGKILL."""
@@ -125,7 +127,7 @@ class ShellCommand:
         try:
             if attempt is not None and attempt.abandoned:  # given up while it started
                 raise ShellCommandError(str(self), -signal.SIGTERM, [])
-            output, tail = _collect(process)
+            output, tail = _collect(process, current_sink())
         except BaseException:
             end_group(process)
             raise
@@ -168,29 +170,46 @@ def end_all_commands() -> None:
     _keeper.close()
 
 
-def _collect(process: subprocess.Popen[bytes]) -> tuple[str, list[str]]:
-    """The process's whole standard output, and its last lines of standard error."""
+def _collect(process: subprocess.Popen[bytes], sink: Sink | None) -> tuple[str, list[str]]:
+    """The process's whole standard output, and its last lines of standard error; both
+    written to ``sink`` as they come, when the attempt's output is captured."""
     assert process.stdout is not None and process.stderr is not None  # both are pipes
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     reader = threading.Thread(
-        target=_pass_through, args=(process.stderr, tail), name="flowweaver-stderr", daemon=True
+        target=_pass_through,
+        args=(process.stderr, tail, sink),
+        name="flowweaver-stderr",
+        daemon=True,
     )
     reader.start()
     with process.stdout:
-        output = process.stdout.read()
+        output = process.stdout.read() if sink is None else _tee(process.stdout.fileno(), sink)
     process.wait()
     reader.join()
     return output.decode(errors="replace"), list(tail)
 
 
-def _pass_through(stream: IO[bytes], tail: deque[str]) -> None:
+def _tee(fd: int, sink: Sink) -> bytes:
+    """Read ``fd`` to its end, passing each chunk to ``sink``; the bytes read."""
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+        sink.write_bytes(chunk)
+    return b"".join(chunks)
+
+
+def _pass_through(stream: IO[bytes], tail: deque[str], sink: Sink | None) -> None:
     with stream:
         for raw in stream:
+            if sink is not None:
+                sink.write_bytes(raw, True)
             line = raw.decode(errors="replace")
-            sys.stderr.write(line)
+            if sink is None:
+                sys.stderr.write(line)
             if line.strip():
                 tail.append(line.rstrip())
-    sys.stderr.flush()
+    if sink is None:
+        sys.stderr.flush()
 
 
 def end_group(process: subprocess.Popen[bytes]) -> None:

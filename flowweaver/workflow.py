@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections import ChainMap
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowweaver.errors import CycleError
 from flowweaver.events import Observer
 from flowweaver.graph import Graph
+from flowweaver.masking import NO_SECRETS, Masker, check_secret_names
 from flowweaver.pools import Pool, as_pool
 from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
     from flowweaver.executors.base import Executor
     from flowweaver.handlers import HandlerOutcome
+    from flowweaver.logs import OutputListener
 
 
 @dataclass
@@ -48,6 +51,10 @@ class Workflow:
     :mod:`flowweaver.handlers`); ``last_handlers`` says how each ran in the last run.
     ``timeout`` is the whole run's deadline in seconds: past it the run is stopped as
     by SIGTERM and ``execute`` raises :class:`~flowweaver.RunTimeoutError`.
+    ``secrets`` names environment variables whose values are never shown (masked as
+    ``***`` in errors, tracebacks, captured output and the history); each must be set
+    when a run starts (else :class:`~flowweaver.SecretError`). ``keep_runs``: a run
+    recorded in a store removes the older runs of this workflow past the newest N.
     ``pools`` maps a pool's name to its size (or a :class:`~flowweaver.Pool`, for a pool
     shared by every run on the machine); a task names its pool with ``Task(pool=...)``.
     ``workdir`` is the folder the run's tasks run in (see :mod:`flowweaver.folders`);
@@ -61,11 +68,19 @@ class Workflow:
         *,
         handlers: Mapping[str, Callable[..., Any] | Task] | None = None,
         timeout: float | None = None,
+        secrets: Sequence[str] = (),
+        keep_runs: int | None = None,
         pools: Mapping[str, int | Pool] | None = None,
         workdir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.name = name
         self.description = description
+        self.secrets = check_secret_names(secrets)
+        if keep_runs is not None and (
+            isinstance(keep_runs, bool) or not isinstance(keep_runs, int) or keep_runs < 1
+        ):
+            raise ValueError(f"keep_runs must be a whole number of runs above 0, got {keep_runs!r}")
+        self.keep_runs = keep_runs
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
         ):
@@ -90,6 +105,10 @@ class Workflow:
         self._children: list[list[int]] = []
         self._depth: list[float] = []
         self._observers: list[Observer] = []
+        self._output_listeners: list[OutputListener] = []
+        self.environment: tuple[Mapping[str, str], Mapping[str, str]] | None = None
+        """A spec's ``env:`` and what its env files give: where a secret is also
+        looked up (before and after the process environment)."""
         self._placed = False  # a task has a workdir, reads or writes
         self.last_run_seconds = 0.0
 
@@ -176,6 +195,40 @@ class Workflow:
     @property
     def observers(self) -> list[Observer]:
         return list(self._observers)
+
+    def subscribe_output(self, listener: OutputListener) -> Callable[[], None]:
+        """Call ``listener(item)`` with what the tasks of every later run print: a
+        :class:`~flowweaver.logs.TaskOutput` (a batch of whole lines, secrets masked)
+        as they print it, and an :class:`~flowweaver.logs.AttemptFailure` when an
+        attempt fails, before its task event. Called from whichever thread has the
+        output; an attempt's items arrive in order. Returns a function that
+        unsubscribes. While something listens, what tasks print is not echoed to the
+        process's streams: the listener decides where it goes.
+        """
+        self._output_listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._output_listeners:
+                self._output_listeners.remove(listener)
+
+        return unsubscribe
+
+    @property
+    def output_listeners(self) -> list[OutputListener]:
+        return list(self._output_listeners)
+
+    def masker(self) -> Masker:
+        """The masker of this workflow's secrets, read from the environment now;
+        :class:`~flowweaver.SecretError` naming those that are not set."""
+        if not self.secrets:
+            return NO_SECRETS
+        if not self.environment:
+            return Masker.from_environment(self.secrets)
+        # the spec's env: first, then the process environment, then its env files
+        spec_env, file_env = self.environment
+        return Masker.from_environment(
+            self.secrets, ChainMap(dict(spec_env), os.environ, dict(file_env))
+        )
 
     # -- reading ------------------------------------------------------------------
 

@@ -17,13 +17,15 @@ def fw(
     cwd: Path,
     timeout: float = TIMEOUT,
     preexec_fn: Callable[[], None] | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``flowweaver ARGS`` run in ``cwd``; its exit code, stdout and stderr.
-    ``preexec_fn`` runs in the child first (limits, dropped capabilities)."""
+    ``preexec_fn`` runs in the child first (limits, dropped capabilities); ``env`` is
+    added to its environment."""
     return subprocess.run(
         [sys.executable, "-m", "flowweaver", *args],
         cwd=cwd,
-        env=cli_env(),
+        env={**cli_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -130,6 +130,17 @@ def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
 
 
+def _task(
+    loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, None], attempt: Attempt
+) -> asyncio.Task[None]:
+    """An asyncio task awaiting the attempt, in the attempt's context if a hook bound one
+    (context variables follow the coroutine, so its output is routed to its own log)."""
+    context = attempt.context
+    if context is None:
+        return loop.create_task(coroutine)
+    return context.run(loop.create_task, coroutine)  # the task copies the current context
+
+
 class _AsyncBackend:
     def __init__(self, max_workers: int | None) -> None:
         self.slots = max_workers or 1 << 30
@@ -148,7 +159,7 @@ class _AsyncBackend:
             except BaseException as exc:
                 self._report(attempt.end(False, exc))
                 return
-            self._tasks[attempt] = self._loop.create_task(self._run(attempt, coroutine))
+            self._tasks[attempt] = _task(self._loop, self._run(attempt, coroutine), attempt)
             return
         if self._threads is None:
             self._threads = WorkerThreads(self._pool_size, self._from_thread, await_here=False)
@@ -165,7 +176,7 @@ class _AsyncBackend:
         if attempt.abandoned:
             coroutine.close()
             return
-        self._tasks[attempt] = self._loop.create_task(self._run(attempt, coroutine))
+        self._tasks[attempt] = _task(self._loop, self._run(attempt, coroutine), attempt)
 
     async def _run(self, attempt: Attempt, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Await one attempt and report how it ended. Whatever the task raises,

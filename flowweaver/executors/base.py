@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowweaver._loop import drive
@@ -12,10 +13,13 @@ from flowweaver.errors import InputError, WorkflowError
 from flowweaver.executors.contract import Backend
 from flowweaver.folders import Placement, place
 from flowweaver.graph import Graph
+from flowweaver.masking import NO_SECRETS
 from flowweaver.task import Task
 
 if TYPE_CHECKING:
     from flowweaver.history import Recorder, Store
+    from flowweaver.logs import RunLog
+    from flowweaver.masking import Masker
     from flowweaver.workflow import Workflow
 
 
@@ -96,6 +100,7 @@ class Executor(ABC):
         placement = self.placement(workflow)
         if recorder is None and store is not None:
             recorder = store.open_run(workflow, resume=resume)
+        masker = recorder.masker if recorder is not None else workflow.masker()
         backend = self.backend()
         run = Run(
             workflow.name,
@@ -106,6 +111,8 @@ class Executor(ABC):
             recorder=recorder,
             plan_order=self.plan_order,
             timeout=workflow.timeout,
+            masker=masker,
+            output=captured_output(workflow, recorder, masker),
             pools=workflow.pools,
             placement=placement,
         )
@@ -124,8 +131,15 @@ class Executor(ABC):
         """The executor's name, for messages: ``threaded``, ``process``…"""
         return type(self).__name__.removesuffix("Executor").lower()
 
-    def run_tasks(self, tasks: Sequence[Task], *, raise_on_failure: bool = True) -> None:
-        """Run independent ``tasks`` (their dependencies are not consulted)."""
+    def run_tasks(
+        self,
+        tasks: Sequence[Task],
+        *,
+        raise_on_failure: bool = True,
+        masker: Masker | None = None,
+    ) -> None:
+        """Run independent ``tasks`` (their dependencies are not consulted); ``masker``
+        hides secrets in their errors."""
         self.check(tasks)
         placement = None
         if any(task.workdir is not None or task.writes for task in tasks):
@@ -137,6 +151,7 @@ class Executor(ABC):
             slots=backend.slots,
             fail_fast=self.fail_fast,
             plan_order=self.plan_order,
+            masker=NO_SECRETS if masker is None else masker,
             placement=placement,
         )
         try:
@@ -154,6 +169,18 @@ class Executor(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def captured_output(workflow: Workflow, recorder: Recorder | None, masker: Masker) -> RunLog | None:
+    """What captures the run's task output: when it has a log folder (a store), a
+    subscriber to its output, or secrets to mask; else nothing is captured."""
+    log_dir = recorder.log_dir if recorder is not None else None
+    listeners = workflow.output_listeners
+    if log_dir is None and not listeners and not masker:
+        return None
+    from flowweaver.logs import RunLog
+
+    return RunLog(None if log_dir is None else Path(log_dir), masker, listeners)
 
 
 def independent(tasks: Sequence[Task]) -> Graph:
@@ -174,7 +201,7 @@ def conclude(run: Run, workflow: Workflow) -> None:
 
             info = run_info(run, workflow)
             tasks = due(handlers, info["status"], info["previous_status"])
-            workflow.last_handlers = run_handlers(tasks, info)
+            workflow.last_handlers = run_handlers(tasks, info, run.masker)
             if run.recorder is not None:
                 run.recorder.record_handlers([o.to_dict() for o in workflow.last_handlers])
         else:

@@ -10,15 +10,24 @@ A backend that must hold an attempt back before it really starts (no worker is r
 yet) sends :class:`Held`, then :class:`Started`, so that its timeout waits.
 
 An executor is a backend plus a line in the registry (:mod:`flowweaver.executors`).
+
+Attempt hooks (:class:`AttemptHook`) are what a run attaches to each attempt: told
+when it starts and ends, on the loop's thread, a hook may :meth:`Attempt.bind` a
+context variable that the attempt's code then sees wherever it runs in this process
+(the captured output's sink is one; a tracing span can be another). A run without
+hooks makes no context at all.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from flowweaver.errors import TaskTimeoutError
+
+T = TypeVar("T")
 
 _abandon_lock = threading.RLock()  # re-entrant: a signal handler may abandon
 
@@ -30,6 +39,7 @@ class Attempt:
     __slots__ = (
         "_on_abandon",
         "abandoned",
+        "context",
         "fn",
         "index",
         "kwargs",
@@ -59,6 +69,8 @@ class Attempt:
         self.kwargs = kwargs
         self.timeout = timeout
         self.abandoned = False
+        self.context: contextvars.Context | None = None
+        """What the attempt's code runs in, once a hook has bound a variable."""
         # ok and value are set when the attempt ends; _on_abandon stays unset until a
         # callback is added (most attempts never have one)
 
@@ -72,6 +84,19 @@ class Attempt:
     @property
     def ended(self) -> bool:
         return hasattr(self, "ok")
+
+    def bind(self, var: contextvars.ContextVar[T], value: T) -> None:
+        """Set ``var`` to ``value`` for the attempt's code (an attempt hook does this
+        before the attempt is submitted). Its context is a copy of the loop's."""
+        context = self.context
+        if context is None:
+            context = self.context = contextvars.copy_context()
+        context.run(var.set, value)
+
+    def get(self, var: contextvars.ContextVar[T]) -> T | None:
+        """What ``var`` is bound to for this attempt, if a hook bound it."""
+        context = self.context
+        return None if context is None else context.get(var)
 
     def add_abandon_callback(self, callback: Callable[[], object]) -> None:
         with _abandon_lock:
@@ -116,6 +141,39 @@ class Started(NamedTuple):
 
     attempt: Attempt
     time: float
+
+
+class Failure(NamedTuple):
+    """How an attempt failed, as the run shows and stores it (secrets masked):
+    ``error`` (``Type: message``), the whole ``traceback`` with its chained causes
+    (``None`` when there is none: a timeout, a cancellation), and ``where`` the error
+    was raised in the task's own code (``etl.py:42``), when known."""
+
+    error: str
+    traceback: str | None = None
+    where: str | None = None
+
+
+class AttemptHook(Protocol):
+    """Something a run does for each attempt, told on the loop's thread."""
+
+    def started(self, attempt: Attempt) -> None:
+        """Before the attempt is submitted: may :meth:`Attempt.bind` a variable."""
+
+    def ended(self, attempt: Attempt, failure: Failure | None) -> None:
+        """Once, when the run is done with the attempt: ``failure`` is ``None`` when it
+        completed (a cancelled attempt fails with the reason, without traceback)."""
+
+
+class RemoteTraceback(Exception):  # noqa: N818 - not an error: the text of one, set as a cause (as concurrent.futures does)
+    """The traceback of an exception raised in another process (set as its cause)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text}"""'
 
 
 class PoolSlot(NamedTuple):

@@ -13,6 +13,8 @@ stopped and finishes there, unseen.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import inspect
 import logging
 import threading
@@ -23,7 +25,9 @@ from typing import Any
 from flowweaver._call import as_coroutine
 from flowweaver.errors import TaskTimeoutError
 from flowweaver.executors.base import Executor
-from flowweaver.executors.contract import Attempt, Inbox, checked_workers
+from flowweaver.executors.contract import Attempt, Inbox, RemoteTraceback, checked_workers
+from flowweaver.logs.failures import format_failure
+from flowweaver.logs.routing import CURRENT, Sink, routed
 
 DASK_HINT = "dask.distributed is not installed: pip install 'flowweaver[dask]'"
 
@@ -94,32 +98,94 @@ class DaskExecutor(Executor):
 
 
 class TaskExitError(Exception):
-    """Carries a ``SystemExit`` or ``KeyboardInterrupt`` a task raised on a Dask
-    worker (which must not see them) back to the client, where it is unwrapped."""
+    """Carries how an attempt failed on a Dask worker back to the client, where it is
+    unwrapped: the ``original`` exception (a ``SystemExit`` or ``KeyboardInterrupt``
+    too, which the worker must not see), its traceback's text, and the attempt's
+    captured ``output`` (``None`` when not captured)."""
 
-    def __init__(self, original: BaseException) -> None:
+    def __init__(
+        self, original: BaseException, traceback: str | None = None, output: str | None = None
+    ) -> None:
         super().__init__(str(original))
         self.original = original
+        self.traceback = traceback
+        self.output = output
 
-    def __reduce__(self) -> tuple[type[TaskExitError], tuple[BaseException]]:
-        return type(self), (self.original,)
+    def __reduce__(
+        self,
+    ) -> tuple[type[TaskExitError], tuple[BaseException, str | None, str | None]]:
+        return type(self), (self.original, self.traceback, self.output)
 
 
-def run_task(fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float | None = None) -> Any:
-    """On a worker: call ``fn``, awaiting what it returns if awaitable.
+class _Captured:
+    """An attempt's output on a Dask worker, kept to be sent back with its outcome."""
 
-    With a ``timeout`` the call runs on a daemon thread and the worker stops waiting
-    for it at the deadline, so a stuck attempt does not hold the worker's only
-    thread (the scheduler would queue the retry behind it).
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._lock = threading.Lock()
+
+    def write(self, text: str, err: bool = False) -> None:
+        with self._lock:
+            self._parts.append(text)
+
+    def write_bytes(self, data: bytes, err: bool = False) -> None:
+        self.write(data.decode("utf-8", errors="replace"), err)
+
+    def text(self) -> str:
+        with self._lock:
+            return "".join(self._parts)
+
+
+def run_task(
+    fn: Callable[..., Any],
+    kwargs: dict[str, Any],
+    timeout: float | None = None,
+    capture: bool = False,
+    upstream: tuple[str, ...] = (),
+) -> tuple[Any, str | None]:
+    """On a worker: call ``fn``, awaiting what it returns if awaitable; returns
+    ``(result, captured output or None)``, or raises :class:`TaskExitError`.
+
+    ``upstream`` names the arguments that are upstream outcomes (Dask passes the
+    result of an upstream future): their result is taken out. With ``capture``,
+    what the call prints is routed to a buffer (the ``sys.stdout``/``sys.stderr``
+    proxies are installed in the worker process, once) and sent back. With a
+    ``timeout`` the call runs on a daemon thread and the worker stops waiting for it
+    at the deadline, so a stuck attempt does not hold the worker's only thread (the
+    scheduler would queue the retry behind it).
     """
+    for name in upstream:
+        kwargs[name] = kwargs[name][0]
+    captured = None
+    context = contextvars.copy_context()
+    if capture:
+        _route_worker_output()
+        captured = _Captured()
+        context.run(CURRENT.set, captured)
+    try:
+        value = _timed(context, fn, kwargs, timeout)
+    except BaseException as exc:
+        text = None  # a timeout has no traceback worth showing
+        if not isinstance(exc, TaskTimeoutError):
+            text = format_failure(exc)
+        raise TaskExitError(exc, text, None if captured is None else captured.text()) from None
+    return value, None if captured is None else captured.text()
+
+
+def _timed(
+    context: contextvars.Context,
+    fn: Callable[..., Any],
+    kwargs: dict[str, Any],
+    timeout: float | None,
+) -> Any:
     if timeout is None:
-        return _call(fn, kwargs)
+        return context.run(_call, fn, kwargs)
     outcome: list[tuple[bool, Any]] = []
     done = threading.Event()
 
     def target() -> None:
         try:
-            outcome.append((True, _call(fn, kwargs)))
+            outcome.append((True, context.run(_call, fn, kwargs)))
         except BaseException as exc:
             outcome.append((False, exc))
         finally:
@@ -135,15 +201,24 @@ def run_task(fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float | No
 
 
 def _call(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-    try:
-        value = fn(**kwargs)
-        if inspect.isawaitable(value):
-            value = asyncio.run(as_coroutine(value))
-    except Exception:
-        raise
-    except BaseException as exc:
-        raise TaskExitError(exc) from None
+    value = fn(**kwargs)
+    if inspect.isawaitable(value):
+        value = asyncio.run(as_coroutine(value))
     return value
+
+
+_routed_here = threading.Lock()
+_routing: contextlib.ExitStack | None = None
+
+
+def _route_worker_output() -> None:
+    """Install the output proxies in this worker process, for good (they pass what
+    is printed outside a captured attempt to the worker's own streams)."""
+    global _routing
+    with _routed_here:
+        if _routing is None:
+            _routing = contextlib.ExitStack()
+            _routing.enter_context(routed())
 
 
 class _DaskBackend:
@@ -159,34 +234,53 @@ class _DaskBackend:
         self._report = inbox
 
     def submit(self, attempt: Attempt) -> None:
-        kwargs = {name: self._on_cluster(value) for name, value in attempt.kwargs.items()}
+        kwargs: dict[str, Any] = {}
+        upstream = []
+        for name, value in attempt.kwargs.items():
+            held = self._remote.get(id(value))
+            if held is not None and held[0] is value:
+                kwargs[name] = held[1]  # the upstream future: the data stays on the cluster
+                upstream.append(name)
+            else:
+                kwargs[name] = value
+        sink = attempt.get(CURRENT)
         key = f"{attempt.name}-{attempt.number}-{uuid.uuid4().hex[:8]}"
         try:
             future = self._client.submit(
-                run_task, attempt.fn, kwargs, attempt.timeout, key=key, pure=False
+                run_task,
+                attempt.fn,
+                kwargs,
+                attempt.timeout,
+                sink is not None,
+                tuple(upstream),
+                key=key,
+                pure=False,
             )
         except Exception as exc:
             self._report(attempt.end(False, exc))
             return
         self._futures[attempt] = future
-        future.add_done_callback(lambda done: self._finished(attempt, done))
+        future.add_done_callback(lambda done: self._finished(attempt, done, sink))
 
-    def _on_cluster(self, value: Any) -> Any:
-        held = self._remote.get(id(value))
-        return held[1] if held is not None and held[0] is value else value
-
-    def _finished(self, attempt: Attempt, future: Any) -> None:
-        """On a callback thread: fetch the outcome and report it."""
+    def _finished(self, attempt: Attempt, future: Any, sink: Sink | None) -> None:
+        """On a callback thread: fetch the outcome, write its output, report it."""
         if attempt.abandoned or future.cancelled():
             return
         try:
-            value = future.result()
+            value, output = future.result()
         except TaskExitError as exc:
-            self._report(attempt.end(False, exc.original))
+            if sink is not None and exc.output:
+                sink.write(exc.output)
+            error = exc.original
+            if exc.traceback is not None and error.__traceback__ is None:
+                error.__cause__ = RemoteTraceback(exc.traceback)
+            self._report(attempt.end(False, error))
             return
         except BaseException as exc:
             self._report(attempt.end(False, exc))
             return
+        if sink is not None and output:
+            sink.write(output)
         self._remote[id(value)] = (value, future)
         self._report(attempt.end(True, value))
 

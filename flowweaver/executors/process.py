@@ -37,7 +37,16 @@ from typing import Any
 from flowweaver.errors import TaskNotPicklableError, WorkerCrashedError
 from flowweaver.executors import _worker
 from flowweaver.executors.base import Executor
-from flowweaver.executors.contract import Attempt, Held, Inbox, Started, checked_workers, error_text
+from flowweaver.executors.contract import (
+    Attempt,
+    Held,
+    Inbox,
+    RemoteTraceback,
+    Started,
+    checked_workers,
+    error_text,
+)
+from flowweaver.logs.routing import CURRENT, Sink
 from flowweaver.shell import GRACE_SECONDS
 from flowweaver.task import Task
 
@@ -113,19 +122,8 @@ def why_unsendable(fn: Callable[..., Any]) -> str | None:
     return None
 
 
-class RemoteTraceback(Exception):  # noqa: N818 - not an error: the text of one, set as a cause (as concurrent.futures does)
-    """The traceback of an exception raised in a worker process (set as its cause)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self) -> str:
-        return f'\n"""\n{self.text}"""'
-
-
 class _Worker:
-    __slots__ = ("attempt", "conn", "eof", "late", "process", "ready")
+    __slots__ = ("attempt", "conn", "eof", "late", "process", "ready", "sinks")
 
     def __init__(self, process: BaseProcess, conn: Connection) -> None:
         self.process = process
@@ -134,6 +132,13 @@ class _Worker:
         self.eof = False
         self.ready = False  # it said READY: it takes a job at once
         self.late = False  # its attempt was sent before it was ready
+        self.sinks: dict[int, Sink] = {}  # job number -> where its captured output goes
+
+    def output(self, data: bytes) -> None:
+        """An :data:`~_worker.OUTPUT` message: to the sink of the job it names."""
+        sink = self.sinks.get(int.from_bytes(data[1:5], "big"))
+        if sink is not None:
+            sink.write_bytes(data[5:])
 
 
 class _ProcessBackend:
@@ -155,6 +160,7 @@ class _ProcessBackend:
         self._ending: list[threading.Thread] = []
         self._retired: list[_Worker] = []  # ended on purpose; connections closed last
         self._closed = False
+        self._jobs = 0  # numbers the jobs whose output is captured
         self._wake_r, self._wake_w = os.pipe()
         self._reader: threading.Thread | None = None
         self._warm_up()
@@ -165,9 +171,14 @@ class _ProcessBackend:
     # -- the loop's side ----------------------------------------------------------
 
     def submit(self, attempt: Attempt) -> None:
+        sink = attempt.get(CURRENT)
+        number = None
+        if sink is not None:
+            number = self._jobs = (self._jobs + 1) % (1 << 32)
         try:
             job = pickle.dumps(
-                (attempt.name, attempt.number, attempt.fn, attempt.kwargs), pickle.HIGHEST_PROTOCOL
+                (attempt.name, attempt.number, attempt.fn, attempt.kwargs, number),
+                pickle.HIGHEST_PROTOCOL,
             )
         except Exception as exc:
             error = TypeError(f"can't send the task's arguments to a worker process: {exc}")
@@ -180,6 +191,10 @@ class _ProcessBackend:
             else:
                 worker = self._idle.pop() if self._idle else self._start()
             worker.attempt = attempt
+            if sink is not None and number is not None:
+                worker.sinks[number] = sink
+                if len(worker.sinks) > 4:  # a few past jobs' stragglers still find theirs
+                    del worker.sinks[next(iter(worker.sinks))]
             worker.late = not worker.ready
             if worker.late:  # told under the lock, so before the reader says Started
                 self._report(Held(attempt))
@@ -279,6 +294,9 @@ class _ProcessBackend:
         except (EOFError, OSError):
             worker.eof = True  # the process is ending: its sentinel will say so
             return
+        if data[:1] == _worker.OUTPUT:
+            worker.output(data)
+            return
         if not worker.ready and data == _worker.READY:
             with self._lock:
                 worker.ready = True
@@ -337,7 +355,8 @@ def _ending_thread(worker: _Worker) -> threading.Thread:
 
 
 def _end(worker: _Worker) -> None:
-    """SIGTERM the worker (it ends its shell tasks), SIGKILL it after the grace."""
+    """SIGTERM the worker (it ends its shell tasks), SIGKILL it after the grace; what
+    it printed until then still reaches its attempt's log."""
     process = worker.process
     if process.exitcode is None:
         process.terminate()
@@ -345,3 +364,9 @@ def _end(worker: _Worker) -> None:
         if process.exitcode is None:
             process.kill()
             process.join()
+    if worker.sinks:
+        with contextlib.suppress(EOFError, OSError):
+            while worker.conn.poll():
+                data = worker.conn.recv_bytes()
+                if data[:1] == _worker.OUTPUT:
+                    worker.output(data)

@@ -448,6 +448,13 @@ def task_ended(
     )
 
 
+def task_traceback(conn: sqlite3.Connection, run_id: str, name: str, traceback: str) -> None:
+    """The traceback of the task's last attempt, which failed with it."""
+    conn.execute(
+        "UPDATE tasks SET traceback=? WHERE run_id=? AND name=?", (traceback, run_id, name)
+    )
+
+
 def attempt_ended(
     conn: sqlite3.Connection,
     run_id: str,
@@ -458,13 +465,22 @@ def attempt_ended(
     ended: float,
     status: str,
     error: str | None,
+    traceback: str | None = None,
 ) -> None:
     """One attempt of a task, written when it ended: ``status`` is ``completed`` or
-    ``failed`` (``cancelled``: stopped by the run's end)."""
+    ``failed`` (``cancelled``: stopped by the run's end); a failed one's ``traceback``."""
+    if traceback is None:
+        conn.execute(
+            "INSERT OR REPLACE INTO attempts (run_id, task, attempt, started, ended, status, "
+            "error) VALUES (?,?,?,?,?,?,?)",
+            (run_id, task, attempt, started, ended, status, error),
+        )
+        return
     conn.execute(
-        "INSERT OR REPLACE INTO attempts (run_id, task, attempt, started, ended, status, error) "
-        "VALUES (?,?,?,?,?,?,?)",
-        (run_id, task, attempt, started, ended, status, error),
+        "INSERT OR REPLACE INTO attempts "
+        "(run_id, task, attempt, started, ended, status, error, traceback) "
+        "VALUES (?,?,?,?,?,?,?,?)",
+        (run_id, task, attempt, started, ended, status, error, traceback),
     )
 
 
@@ -482,7 +498,7 @@ def tasks(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
     their results."""
     return conn.execute(
         "SELECT name, status, attempts, started, ended, duration, error, cached, reused, "
-        "result_state, note, reason, allowed, outputs, parent, item_key FROM tasks "
+        "result_state, note, reason, allowed, outputs, parent, item_key, traceback FROM tasks "
         "WHERE run_id=? ORDER BY position",
         (run_id,),
     ).fetchall()
@@ -628,3 +644,25 @@ def clear_files(conn: sqlite3.Connection) -> int:
     """Forget every file's hash (each is hashed again when next read); how many."""
     count: int = conn.execute("DELETE FROM files").rowcount
     return count
+
+
+# -- pruning ---------------------------------------------------------------------------
+
+
+def run_ages(conn: sqlite3.Connection, workflow: str | None = None) -> list[sqlite3.Row]:
+    """``id, workflow, started, status`` of every run (of ``workflow``), newest first."""
+    sql = "SELECT id, workflow, started, status FROM runs"
+    args: list[object] = []
+    if workflow is not None:
+        sql += " WHERE workflow=?"
+        args.append(workflow)
+    return conn.execute(f"{sql} {_NEWEST_FIRST}", args).fetchall()
+
+
+def delete_runs(conn: sqlite3.Connection, run_ids: Iterable[str]) -> int:
+    """Remove runs with their tasks (and stored results) and attempts; how many."""
+    ids = [(run_id,) for run_id in run_ids]
+    conn.executemany("DELETE FROM attempts WHERE run_id=?", ids)
+    conn.executemany("DELETE FROM tasks WHERE run_id=?", ids)
+    conn.executemany("DELETE FROM runs WHERE id=?", ids)
+    return len(ids)

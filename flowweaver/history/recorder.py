@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from flowweaver.events import TaskEvent
+from flowweaver.executors.contract import Failure
 from flowweaver.folders import absolute, missing
 from flowweaver.history import db
 from flowweaver.history.files import FileHashes
@@ -32,6 +33,7 @@ from flowweaver.history.fingerprint import cache_key, files_identity, task_finge
 from flowweaver.history.lock import WorkflowLock
 from flowweaver.history.resume import ResumeInfo
 from flowweaver.history.status import RunStatus
+from flowweaver.masking import NO_SECRETS, Masker
 from flowweaver.task import Task, TaskStatus
 
 logger = logging.getLogger("flowweaver")
@@ -50,6 +52,10 @@ class Recorder(Protocol):
     """The run's id in the history."""
     previous_status: str | None
     """How the workflow's run before this one ended (``None``: this is its first)."""
+    masker: Masker
+    """The run's secrets: what the recorder writes is masked, and the run masks with it."""
+    log_dir: str | None
+    """Where the run's task output is captured (``None``: not in files)."""
 
     def begin(
         self, tasks: Sequence[Task], parents: Sequence[Sequence[int]]
@@ -74,6 +80,11 @@ class Recorder(Protocol):
         ...
 
     def record_event(self, event: TaskEvent) -> None: ...
+
+    def record_failure(self, task: str, attempt: int, failure: Failure) -> None:
+        """Attempt ``attempt`` of ``task`` failed so (its traceback is kept with it);
+        told before the event of that failure."""
+        ...
 
     def commit(self) -> None:
         """Make the events recorded so far durable. The engine calls it after each batch
@@ -119,6 +130,10 @@ class RunRecorder:
         reused: dict[str, Any] | None = None,
         reused_blobs: dict[str, bytes] | None = None,
         previous_status: str | None = None,
+        masker: Masker = NO_SECRETS,
+        log_dir: str | None = None,
+        keep_runs: int | None = None,
+        prune: Callable[[str, int], object] | None = None,
         reused_items: dict[str, dict[str, Any]] | None = None,
         folders: dict[str, str] | None = None,
         file_hashes: FileHashes | None = None,
@@ -128,6 +143,11 @@ class RunRecorder:
         self.resume_info = resume_info
         self.previous_status = previous_status
         """How the workflow's run before this one ended (``None``: this is its first)."""
+        self.masker = masker
+        self.log_dir = log_dir
+        self.keep_runs = keep_runs
+        self._prune = prune  # (workflow, keep): remove the older runs past the newest keep
+        self._tracebacks: dict[str, tuple[int, str]] = {}  # task -> its failed attempt's
         self.report_path: str | None = None
         """Where the command writes this run's report when the run ends (``run --report``),
         for the handlers' ``run["report"]``; ``None``: no report."""
@@ -220,6 +240,10 @@ class RunRecorder:
         except Exception as exc:  # never let the history stop the run
             logger.warning("run history: task %r not recorded: %s", event.task, exc)
 
+    def record_failure(self, task: str, attempt: int, failure: Failure) -> None:
+        if failure.traceback is not None:
+            self._tracebacks[task] = (attempt, failure.traceback)
+
     def commit(self) -> None:
         """Write the records of the events since the last commit, in one transaction."""
         if self._pending:
@@ -228,7 +252,7 @@ class RunRecorder:
 
     def record_handlers(self, outcomes: Sequence[Mapping[str, Any]]) -> None:
         """How the run's handlers ended (``name``, ``status``, ``error``, ``duration``)."""
-        text = json.dumps(list(outcomes), default=str)
+        text = json.dumps(self.masker.mask_data(list(outcomes)), default=str)
         write = functools.partial(db.set_handlers, run_id=self.run_id, handlers=text)
         self._write([write], "the run's handlers")
 
@@ -246,6 +270,11 @@ class RunRecorder:
                 )
             )
             self._write(writes, "the run's end")
+            if self.keep_runs is not None and self._prune is not None:
+                try:
+                    self._prune(self.workflow, self.keep_runs)
+                except Exception as exc:  # never let retention fail the run
+                    logger.warning("keep_runs: older runs not removed: %s", exc)
         finally:
             self.close()
 
@@ -259,11 +288,15 @@ class RunRecorder:
         try:
             blob: bytes | None = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
-            note = f"result not stored: {type(exc).__name__}: {exc}"
+            note = self.masker.mask(f"result not stored: {type(exc).__name__}: {exc}")
             logger.warning("task %r: %s (it will run again on resume)", name, note)
             self._results[name] = (None, "unpicklable", note)
             return
         assert blob is not None
+        if self.masker.values and self.masker.found_in(blob):
+            note = "result not stored: it holds the value of a secret"
+            self._results[name] = (None, "unpicklable", note)
+            return
         self._results[name] = (blob, "stored", None)
         if task.cache:
             key = self._keys.pop(name, None)
@@ -313,8 +346,16 @@ class RunRecorder:
                 ended=event.time,
                 status=status,
                 error=event.error,
+                traceback=self._traceback(event) if self._tracebacks else None,
             )
         ]
+
+    def _traceback(self, event: TaskEvent) -> str | None:
+        """The traceback of the attempt ``event`` ends, when it failed with one."""
+        kept = self._tracebacks.get(event.task)
+        if kept is None or kept[0] != event.attempt or event.error is None:
+            return None
+        return kept[1]
 
     def _final_writes(self, event: TaskEvent) -> list[Write]:
         blob, state, note = self._results.pop(event.task, (None, "none", None))
@@ -343,6 +384,15 @@ class RunRecorder:
             ),
             *self._attempt_write(event, event.status.value),
         ]
+        if self._tracebacks:
+            traceback = None if completed else self._traceback(event)
+            if traceback is not None:
+                writes.append(
+                    functools.partial(
+                        db.task_traceback, run_id=self.run_id, name=event.task, traceback=traceback
+                    )
+                )
+            self._tracebacks.pop(event.task, None)
         cache = self._cache_writes.pop(event.task, None)
         if cache is not None and completed:
             key, value = cache

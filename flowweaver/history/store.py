@@ -10,6 +10,7 @@ A run holds its workflow's lock (:mod:`flowweaver.history.lock`) from
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import secrets
@@ -18,17 +19,21 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
-from flowweaver.errors import StateError, UnknownRunError
+from flowweaver.errors import StateError, UnknownRunError, UnknownTaskError
 from flowweaver.folders import absolute, missing, task_folder
 from flowweaver.history import db, resume
 from flowweaver.history.files import FileHashes
 from flowweaver.history.fingerprint import files_identity, task_fingerprint
 from flowweaver.history.lock import WorkflowLock, lock_path, probe
+from flowweaver.history.prune import PrunedRun, prune
 from flowweaver.history.recorder import RunRecorder
 from flowweaver.history.statedir import prepare_state_dir, resolve_state_dir
 from flowweaver.history.status import RunStatus
+from flowweaver.logs.files import log_file_name, read_log, run_log_dir, sections
+from flowweaver.masking import NO_SECRETS, Masker
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,8 @@ class TaskRecord:
     ``status`` is a :class:`~flowweaver.TaskStatus` value; in a killed run, ``killed``
     for a task that was running when the run died (``started`` says since when), and
     ``pending`` for one it never started. ``note`` says why a result was not stored,
-    ``reason`` why a task was skipped; ``allowed``: its failure did not fail the run.
+    ``reason`` why a task was skipped; ``allowed``: its failure did not fail the run;
+    ``traceback``: the whole traceback of its last attempt, when that failed with one.
     An item of a mapped task is named ``task[key]``, with its mapped task as ``parent``
     and its ``key``.
     """
@@ -56,6 +62,7 @@ class TaskRecord:
     note: str | None = None
     reason: str | None = None
     allowed: bool = False
+    traceback: str | None = None
     outputs: tuple[OutputRecord, ...] = ()
     """The files it wrote (its ``writes``), as they were when it completed."""
     parent: str | None = None
@@ -76,7 +83,8 @@ class OutputRecord:
 
 @dataclass(frozen=True)
 class AttemptRecord:
-    """One attempt of a task: when it ran and how it ended (``completed``, ``failed``)."""
+    """One attempt of a task: when it ran and how it ended (``completed``, ``failed``),
+    and a failed one's traceback."""
 
     task: str
     attempt: int
@@ -84,6 +92,7 @@ class AttemptRecord:
     ended: float | None
     status: str
     error: str | None
+    traceback: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -206,12 +215,13 @@ class RunStore:
         ``resume=True`` reuses what the latest unfinished run completed.
         """
         name: str = workflow.name
+        masker = _masker(workflow)  # an unset secret: nothing is recorded or locked
         spec = getattr(workflow, "spec", None)
         run_id = self._new_run_id(getattr(spec, "run_id", None))
         lock = WorkflowLock(lock_path(self.path, name), name)
         lock.acquire(wait=wait, run_id=run_id)
         try:
-            return self._start(workflow, run_id, lock, resume)
+            return self._start(workflow, run_id, lock, resume, masker)
         except BaseException:
             lock.release()
             raise
@@ -293,9 +303,49 @@ class RunStore:
                 ended=row["ended"],
                 status=row["status"],
                 error=row["error"],
+                traceback=row["traceback"],
             )
             for row in rows
         ]
+
+    # -- logs -------------------------------------------------------------------------
+
+    def log_dir(self, run_id: str) -> Path:
+        """The folder of a run's task logs (``latest`` or an id prefix); it exists once
+        a task of the run has printed something."""
+        return run_log_dir(self.path, self.run(run_id).id)
+
+    def log(self, run_id: str, task: str, attempt: int | None = None) -> str:
+        """What ``task`` printed in a run: its log's text, each attempt under its header
+        ('' when it printed nothing); with ``attempt``, that attempt's part only.
+
+        Raises :class:`UnknownRunError`, and :class:`UnknownTaskError` for a task that is
+        not in the run."""
+        run = self.run(run_id)
+        names = [record.name for record in run.tasks]
+        if task not in names:
+            raise UnknownTaskError(f"run {run.id} has no task {task!r}{_did_you_mean(task, names)}")
+        text = read_log(run_log_dir(self.path, run.id) / log_file_name(task))
+        if attempt is None:
+            return text
+        return "".join(part.text for part in sections(text) if part.attempt == attempt)
+
+    def prune(
+        self,
+        *,
+        keep: int | None = None,
+        older_than: float | None = None,
+        workflow: str | None = None,
+    ) -> list[PrunedRun]:
+        """Remove old runs with their stored results and logs: those past the newest
+        ``keep`` runs of their workflow, and/or that started more than ``older_than``
+        seconds ago (both given: runs that both let go); only ``workflow``'s when given.
+        A running run is never removed. Returns the runs removed, newest first."""
+        before = None if older_than is None else self.clock() - older_than
+        try:
+            return prune(self._database, self.path, keep=keep, before=before, workflow=workflow)
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.db_path}: runs not removed: {exc}") from None
 
     def cache_entries(self, workflow: str | None = None) -> list[CacheEntry]:
         """The cached results (of one workflow), newest first."""
@@ -353,7 +403,11 @@ class RunStore:
         else:
             rows = db.runs_by_prefix(conn, run_id)
             if len(rows) != 1 or not run_id:
-                problem = "is ambiguous" if len(rows) > 1 else "is not in the history"
+                if len(rows) > 1:
+                    problem = "is ambiguous"
+                else:
+                    ids = [row["id"] for row in db.runs(conn, limit=1000)]
+                    problem = f"is not in the history{_did_you_mean(run_id, ids)}"
                 raise UnknownRunError(f"run {run_id!r} {problem} (see: flowweaver runs)")
         row: sqlite3.Row = rows[0]
         return row
@@ -369,7 +423,9 @@ class RunStore:
                 if not db.run_exists(conn, run_id):
                     return run_id
 
-    def _start(self, workflow: Any, run_id: str, lock: WorkflowLock, resuming: bool) -> RunRecorder:
+    def _start(
+        self, workflow: Any, run_id: str, lock: WorkflowLock, resuming: bool, masker: Masker
+    ) -> RunRecorder:
         name: str = workflow.name
         tasks = list(workflow.get_all_tasks().values())
         parents = workflow.parents()
@@ -407,7 +463,9 @@ class RunStore:
                     spec_path=None if spec is None else str(spec.path),
                     spec_sha256=None if spec is None else spec.sha256,
                     params=json.dumps(
-                        {} if spec is None else spec.params, default=str, sort_keys=True
+                        masker.mask_data({} if spec is None else spec.params),
+                        default=str,
+                        sort_keys=True,
                     ),
                     started=self.clock(),
                     pid=os.getpid(),
@@ -426,10 +484,18 @@ class RunStore:
             reused=reused,
             reused_blobs=blobs,
             previous_status=RunStatus.KILLED if previous == RunStatus.RUNNING else previous,
+            masker=masker,
+            log_dir=str(run_log_dir(self.path, run_id)),
+            keep_runs=getattr(workflow, "keep_runs", None),
+            prune=self._keep_newest,
             reused_items=reused_items,
             folders=folders,
             file_hashes=hashes,
         )
+
+    def _keep_newest(self, workflow: str, keep: int) -> None:
+        """``keep_runs``: at the end of a run, remove its workflow's older runs."""
+        prune(self._database, self.path, keep=keep, workflow=workflow)
 
     def _plan_resume(
         self,
@@ -566,6 +632,7 @@ def _task_record(row: sqlite3.Row, killed: bool) -> TaskRecord:
         note=row["note"],
         reason=row["reason"],
         allowed=bool(row["allowed"]),
+        traceback=row["traceback"],
         outputs=_outputs(row["outputs"]),
         parent=row["parent"],
         key=row["item_key"],
@@ -597,6 +664,17 @@ def _outputs(text: str | None) -> tuple[OutputRecord, ...]:
         for row in rows
         if isinstance(row, dict) and {"path", "size", "sha256"} <= row.keys()
     )
+
+
+def _masker(workflow: Any) -> Masker:
+    """The masker of ``workflow``'s secrets (none for an object without ``masker()``)."""
+    make = getattr(workflow, "masker", None)
+    return make() if callable(make) else NO_SECRETS
+
+
+def _did_you_mean(name: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _json_list(text: str | None) -> list[Any]:

@@ -2,8 +2,10 @@
 
 Logs are ``<state folder>/logs/RUN_ID/TASK.log`` (map items: ``TASK[KEY].log``). A run
 recorded without logs, or a task that printed nothing, has none: ``None``. A name
-that would lead out of the run's log folder (``..``, a ``/``) has none either: the
-dashboard passes task names from its URLs through here, and never a path.
+that would lead out of the run's log folder (``..``, a ``/``) can't: file names are
+made by :func:`flowweaver.logs.log_file_name` (which %-escapes such characters), and
+the dashboard passes task names from its URLs through here, never a path. What the
+logs hold was masked when it was written (a run's secrets never reach the files).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from flowweaver.logs.files import log_file_name
 
 if TYPE_CHECKING:
     from flowweaver.history import RunStore
@@ -22,9 +27,9 @@ TAIL_BYTES = 64 * 1024
 def log_file(store: RunStore, run_id: str, task: str) -> Path | None:
     """Where ``task``'s log of run ``run_id`` is, if that is a plain file name in the
     run's log folder; ``None`` for a name that is not."""
-    name = f"{task}.log"
-    if "/" in name or "\\" in name or "\0" in name or task in ("", ".", ".."):
+    if task in ("", ".", ".."):
         return None
+    name = log_file_name(task)
     if "/" in run_id or run_id in ("", ".", ".."):
         return None
     return Path(store.path) / "logs" / run_id / name
@@ -37,9 +42,10 @@ def logged_tasks(store: RunStore, run_id: str) -> set[str]:
         return set()
     try:
         with os.scandir(Path(store.path) / "logs" / run_id) as entries:
-            return {entry.name[:-4] for entry in entries if entry.name.endswith(".log")}
+            names = [entry.name[:-4] for entry in entries if entry.name.endswith(".log")]
     except OSError:
         return set()
+    return {unquote(name) if "%" in name else name for name in names}
 
 
 def read_log(

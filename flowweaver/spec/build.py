@@ -180,7 +180,15 @@ def build_workflow(
 ) -> Workflow:
     """The workflow of ``tasks`` (dependencies first), from the spec file at ``path``,
     loaded for the run ``run`` (its ``id`` and ``started``)."""
-    workflow = Workflow(document.name, document.description, workdir=document.workdir)
+    workflow = Workflow(
+        document.name,
+        document.description,
+        workdir=document.workdir,
+        secrets=document.secrets,
+        keep_runs=document.keep_runs,
+    )
+    if document.secrets:
+        workflow.environment = (document.env, document.file_env)
     for task in tasks:
         workflow.add_task(task)
     workflow.spec = SpecInfo(

@@ -98,6 +98,8 @@ class Document:
     max_workers: int | None = None
     dask_address: str | None = None
     fail_fast: bool = False
+    keep_runs: int | None = None
+    secrets: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     tasks: list[TaskDef] = field(default_factory=list)
@@ -146,6 +148,8 @@ def read_document(
         max_workers=values.get("max_workers"),
         dask_address=dask.get("address"),
         fail_fast=values.get("fail_fast", False),
+        keep_runs=values.get("keep_runs"),
+        secrets=list(dict.fromkeys(values.get("secrets", []))),
         params=params,
         env=env,
         tasks=_read_tasks(root, values, report),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowweaver.executors import EXECUTOR_NAMES
+from flowweaver.masking import ENV_NAME
 from flowweaver.spec.envfiles import EnvFiles
 from flowweaver.spec.interpolate import NAME, RUNTIME
 from flowweaver.spec.kinds import (
@@ -129,6 +130,15 @@ TOP_KEYS: dict[str, Key] = {
         "Dask settings for executor: dask; omit the address for a local cluster.",
     ),
     "fail_fast": Key(Flag(), "Start no new task after the first failure."),
+    "keep_runs": Key(
+        Whole(minimum=1),
+        "Keep this many runs of the workflow: older runs' records, results and logs go.",
+    ),
+    "secrets": Key(
+        Names(Text(pattern=ENV_NAME.pattern, hint="an environment variable name")),
+        "Environment variables whose values are never shown (masked as ***).",
+        interpolate="none",
+    ),
     "workdir": Key(
         Text(nonempty=True),
         "Folder the tasks run in (relative: to the spec's folder); it must exist.",

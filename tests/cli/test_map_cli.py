@@ -88,7 +88,10 @@ def test_plain_output_has_a_line_per_item_and_the_failed_items_in_the_summary(
     assert "load[a] running" in out
     assert any(re.fullmatch(r"load\[a\] completed in \d\.\d\ds", line) for line in out), out
     assert any(
-        re.fullmatch(r"load\[c\] failed after 1 attempt in \d\.\d\ds: ValueError: bad c", line)
+        re.fullmatch(
+            r"load\[c\] failed after 1 attempt in \d\.\d\ds: ValueError: bad c \(\w+\.py:\d+\)",
+            line,
+        )
         for line in out
     )
     assert any(

@@ -144,8 +144,8 @@ def test_a_second_ctrl_c_exits_130_at_once_and_silently(here: Path, later: float
     try:
         assert process.stderr is not None
         for line in process.stderr:
-            if line.startswith("ready "):
-                command = int(line.split()[1])
+            if line.startswith("stubborn | ready "):  # plain output names the task
+                command = int(line.split()[-1])
                 break
         assert command is not None, "the command never started"
         process.send_signal(signal.SIGINT)

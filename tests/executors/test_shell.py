@@ -141,7 +141,7 @@ def test_an_interrupted_call_ends_the_group(
 ) -> None:
     pids: list[int] = []
 
-    def interrupted(process: subprocess.Popen[bytes]) -> tuple[str, list[str]]:
+    def interrupted(process: subprocess.Popen[bytes], sink: object) -> tuple[str, list[str]]:
         with open(fifo) as ready:
             pids.extend(int(pid) for pid in ready.read().split())
         for pipe in (process.stdout, process.stderr):
