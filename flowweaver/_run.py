@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver import graph
-from flowweaver._call import NO_KEYWORDS, accepted_keywords, bindings
+from flowweaver._call import NO_KEYWORDS, accepted_keywords, bindings, stop_calls_here
 from flowweaver.conditions import Conditional, ConditionError, ConditionFalse
 from flowweaver.engine import CONDITION_FALSE, Engine
 from flowweaver.errors import RunInterrupted, RunTimeoutError, TaskTimeoutError, WorkflowError
@@ -71,6 +71,7 @@ class Run:
         self.recorder = recorder
         self.observers = list(observers)
         self.signum: int | None = None  # the signal that stops the run
+        self.aborted = False  # a second signal came while a task ran on the loop's thread
         self.timeout = timeout
         self.timed_out = False  # the run's deadline has passed
         self.stopped = False  # the engine has been told of either
@@ -125,7 +126,7 @@ class Run:
         conditions = self._conditions
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
-            if self.stopping and not self.stopped:
+            if self.stopping and (not self.stopped or self.aborted):
                 break  # nothing starts until the loop has stopped the run
             index = start_next(now)
             if index < 0:
@@ -182,8 +183,9 @@ class Run:
             self.engine.succeed(index, now, value)
             if self.recorder is not None:
                 self.recorder.record_result(self.tasks[index], attempt.kwargs, value)
-        elif not self.stopping or self.stopped or self.tasks[index].run_if == "always":
-            # (else the stop is not yet applied, and cancels this attempt's task)
+        elif not self.aborted and (
+            not self.stopping or self.stopped or self.tasks[index].run_if == "always"
+        ):  # (else the stop, not yet applied, cancels this attempt's task)
             del self.running[index]
             self._fail(attempt, attempt.value, now)
 
@@ -202,7 +204,11 @@ class Run:
         ones; returns the running attempts of those cancelled, to be abandoned."""
         self.stopped = True
         name = signal.Signals(self.signum or signal.SIGINT).name
-        return self._drop(self.engine.interrupt(now, f"interrupted by {name}"))
+        abandoned = self._drop(self.engine.interrupt(now, f"interrupted by {name}"))
+        # The signal stopped calls on this thread until the stop was applied; now only
+        # `always` tasks can start, and the sequential executor runs them here.
+        stop_calls_here(False)
+        return abandoned
 
     def abort(self, now: float) -> list[Attempt]:
         """Stop the run at once (a second signal, or the loop ended early): cancel every
@@ -301,6 +307,11 @@ class Run:
     def request_interrupt(self, signum: int) -> None:
         self.signum = signum
 
+    def request_abort(self) -> None:
+        """A second signal came while a task ran on the loop's own thread, which would
+        take an exception as that task's failure: the loop stops once the task ends."""
+        self.aborted = True
+
     def elapsed(self) -> float:
         end = self.ended_at if self.ended_at is not None else _monotonic()
         return end - self.started_at
@@ -388,7 +399,12 @@ def _reset_and_bind(graph: Graph) -> _Bound:
         when = task.when
         if when is not None and when is not True and when is not False:
             named = [(tasks[up].name, up) for up in ups]
-            inputs = {param: index[source] for param, source in task.inputs.items()}
+            names, var_keyword = accepted_keywords(when)
+            inputs = {  # (the task's inputs that the predicate takes too)
+                param: index[source]
+                for param, source in task.inputs.items()
+                if var_keyword or param in names
+            }
             conditions[position] = (when, bindings(when, named, inputs) if ups else ())
         if not ups or (accepted_keywords(task.fn) is NO_KEYWORDS and not task.inputs):
             bound.append(())

@@ -135,8 +135,8 @@ class Engine:
         self._deadline_at = [0.0] * count  # the current attempt's deadline (if it has one)
         self._retries: list[tuple[float, int, int]] = []
         ready, key, decide = self._ready, self._key, self._decide
-        for node, waits in enumerate(self._waiting):
-            if waits:
+        for node, ups in enumerate(parents):
+            if ups:  # (not the waiting counts: skipping a root counts its children down)
                 continue
             if decide[node]:
                 self._settle(node, now)

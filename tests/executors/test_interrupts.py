@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -24,6 +25,7 @@ from pathlib import Path
 import pytest
 from _cli import cli_env, fw, write
 
+from flowweaver import SequentialExecutor, Task, TaskEvent, TaskStatus, Workflow
 from flowweaver.errors import RunInterrupted
 from flowweaver.interrupts import catch_signals, interruptible_wait, pending_signal
 
@@ -192,3 +194,34 @@ def test_a_signal_kept_just_before_a_lock_wait_gives_the_wait_up() -> None:
             pytest.fail("the wait began although a Ctrl-C came first")
         assert pending_signal() is None
     assert info.value.exit_code == 130
+
+
+def _second_ctrl_c() -> str:
+    """A clean-up task during which the user presses Ctrl-C again."""
+    signal.raise_signal(signal.SIGINT)
+    time.sleep(30)  # (the signal stops it at once)
+    return "not reached"
+
+
+def test_a_second_signal_during_a_clean_up_task_on_the_calling_thread_stops_the_run() -> None:
+    # the sequential executor runs the `always` task on the loop's own thread: the
+    # second signal must stop the run, not pass for that task's failure
+    wf = Workflow("twice")
+    wf.add_task(Task("work", lambda: "done"))
+    wf.add_task(Task("clean", _second_ctrl_c, run_if="always"), depends_on=["work"])
+    wf.add_task(Task("clean_more", lambda: "more", run_if="always"), depends_on=["clean"])
+
+    def ctrl_c(event: TaskEvent) -> None:
+        if event.task == "work" and event.status is TaskStatus.RUNNING:
+            signal.raise_signal(signal.SIGINT)
+
+    wf.subscribe(ctrl_c)
+    started = time.monotonic()
+    with pytest.raises(RunInterrupted):
+        SequentialExecutor().execute(wf)
+    assert time.monotonic() - started < 10
+    assert {name: task.status for name, task in wf.get_all_tasks().items()} == {
+        "work": TaskStatus.CANCELLED,
+        "clean": TaskStatus.CANCELLED,
+        "clean_more": TaskStatus.CANCELLED,
+    }
