@@ -35,7 +35,9 @@ def select_tasks(workflow: Workflow, names: Sequence[str]) -> Workflow:
                 hint=did_you_mean(name, tasks) or "see the tasks with: flowweaver plan SPEC",
             )
     wanted = upstream_closure(workflow, names)
-    subset = Workflow(workflow.name, workflow.description)
+    subset = Workflow(
+        workflow.name, workflow.description, handlers=workflow.handlers, timeout=workflow.timeout
+    )
     subset.spec = workflow.spec
     for observer in workflow.observers:
         subset.subscribe(observer)

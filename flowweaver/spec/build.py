@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
 
-from flowweaver.shell import ShellCommand
-from flowweaver.spec.binding import check_binding, signature_of
+from flowweaver.shell import ShellCommand, ShellTest
+from flowweaver.spec.binding import check_binding, check_predicate, signature_of
 from flowweaver.spec.document import Document, TaskDef
 from flowweaver.spec.imports import ImportedLater, MissingModuleError, ResolveError, Resolver
 from flowweaver.spec.problems import Mark, Problems
@@ -16,6 +17,13 @@ from flowweaver.task import Task
 from flowweaver.workflow import SpecInfo, Workflow
 
 _POLICY = ("retries", "timeout", "retry_delay", "retry_backoff", "max_retry_delay", "retry_jitter")
+
+
+class _Unresolved:
+    """A ``when`` predicate that could not be resolved (reported)."""
+
+
+_UNRESOLVED = _Unresolved()
 
 
 class TaskFactory:
@@ -46,7 +54,8 @@ class TaskFactory:
         values = definition.values
         fn = self.function(definition)
         retry_on = self.exceptions(definition)
-        if fn is None or retry_on is None:
+        when = self.condition(definition)
+        if fn is None or retry_on is None or isinstance(when, _Unresolved):
             return None
         policy = {key: values[key] for key in _POLICY if key in values}
         try:
@@ -59,18 +68,28 @@ class TaskFactory:
                 cache=values.get("cache", False),
                 cache_ttl=values.get("cache_ttl"),
                 description=values.get("description", ""),
+                run_if=values.get("run_if", "success"),
+                when=when,
+                allow_failure=values.get("allow_failure", False),
                 **policy,
             )
         except (TypeError, ValueError) as exc:  # a rule the key table doesn't know yet
             self.report.add(definition.locate(), definition.path(), str(exc))
             return None
 
+    def handler(self, definition: TaskDef) -> Task | None:
+        """A handler (``handlers:``): a task of its own, whose shell command gets its
+        ``env`` too. Its callable may take ``run``, the run's dict."""
+        task = self.task(definition)
+        env = definition.values.get("env")
+        if task is not None and env and isinstance(task.fn, ShellCommand):
+            task.fn = dataclasses.replace(task.fn, env={**task.fn.env, **env})
+        return task
+
     def function(self, definition: TaskDef) -> Callable[..., Any] | None:
         values = definition.values
         if "shell" in values:
-            command = values["shell"]
-            script, argv = (command, None) if isinstance(command, str) else (None, command)
-            return ShellCommand(argv=argv, script=script, env=self.shell_env)
+            return self.shell_command(values["shell"])
         if "call" not in values:
             return None
         fn = self._callable(definition, values["call"])
@@ -78,6 +97,31 @@ class TaskFactory:
             return None
         args, kwargs = values.get("args", []), values.get("kwargs", {})
         return functools.partial(fn, *args, **kwargs) if args or kwargs else fn
+
+    def shell_command(self, command: str | list[str]) -> ShellCommand:
+        script, argv = (command, None) if isinstance(command, str) else (None, command)
+        return ShellCommand(argv=argv, script=script, env=self.shell_env)
+
+    def condition(self, definition: TaskDef) -> bool | Callable[..., Any] | _Unresolved | None:
+        """The task's ``when``: a bool, a predicate (a shell test, or a callable checked
+        like a task's), ``None``; :data:`_UNRESOLVED` after reporting why not."""
+        when = definition.values.get("when")
+        if when is None or isinstance(when, bool):
+            return when
+        if "shell" in when:
+            return ShellTest(self.shell_command(when["shell"]))
+        target = when["call"]
+        if not self.check_imports:
+            return ImportedLater(target)
+        try:
+            fn = self.resolver.callable(target)
+        except ResolveError as exc:
+            self._unresolved(definition, ("when", "call"), exc)
+            return _UNRESOLVED
+        signature = self._signature(target, fn)
+        if signature is not None:
+            check_predicate(signature, definition, self.report)
+        return fn
 
     def _callable(self, definition: TaskDef, target: str) -> Callable[..., Any] | None:
         if not self.check_imports:
@@ -87,12 +131,19 @@ class TaskFactory:
         except ResolveError as exc:
             self._unresolved(definition, ("call",), exc)
             return None
+        signature = self._signature(target, fn)
+        if signature is not None:
+            if definition.section == "handlers":
+                how = "give {pronoun} in args or kwargs (a handler receives only 'run')"
+                check_binding(signature, definition, self.report, ("run",), how)
+            else:
+                check_binding(signature, definition, self.report)
+        return fn
+
+    def _signature(self, target: str, fn: Callable[..., Any]) -> inspect.Signature | None:
         if target not in self._signatures:
             self._signatures[target] = signature_of(fn)
-        signature = self._signatures[target]
-        if signature is not None:
-            check_binding(signature, definition, self.report)
-        return fn
+        return self._signatures[target]
 
     def exceptions(self, definition: TaskDef) -> tuple[type[BaseException], ...] | None:
         """The ``retry_on`` classes. Without import checks only builtins are resolved: the
@@ -137,9 +188,29 @@ class TaskFactory:
         return f"looked in {folders}, and the rest of sys.path"
 
 
-def build_workflow(document: Document, tasks: list[Task], path: str, sha256: str) -> Workflow:
-    """The workflow of ``tasks`` (dependencies first), from the spec file at ``path``."""
-    workflow = Workflow(document.name, document.description)
+def check_run_if(definition: TaskDef, report: Problems) -> None:
+    """``run_if: failure`` on a task with no upstream task: it can never run."""
+    if definition.values.get("run_if") == "failure" and not definition.dependencies():
+        report.add(
+            definition.locate("run_if"),
+            definition.path("run_if"),
+            "can never run: run_if 'failure' waits for an upstream task to fail, "
+            "and this task has none",
+        )
+
+
+def build_workflow(
+    document: Document,
+    tasks: list[Task],
+    path: str,
+    sha256: str,
+    handlers: dict[str, Task] | None = None,
+) -> Workflow:
+    """The workflow of ``tasks`` (dependencies first), from the spec file at ``path``,
+    with its ``handlers`` and the document's run ``timeout``."""
+    workflow = Workflow(
+        document.name, document.description, handlers=handlers, timeout=document.timeout
+    )
     for task in tasks:
         workflow.add_task(task)
     workflow.spec = SpecInfo(

@@ -34,6 +34,8 @@ class TaskDef:
     name: str
     node: Node
     values: dict[str, Any]
+    section: str = "tasks"
+    """Where it is written: ``tasks``, or ``handlers`` for a handler."""
 
     def locate(self, *steps: str | int) -> Mark:
         """The mark of the value at ``steps`` under this task, as near as it exists."""
@@ -56,7 +58,7 @@ class TaskDef:
 
     def path(self, *steps: str | int) -> KeyPath:
         """The path of the value at ``steps`` under this task."""
-        return ("tasks", self.name, *steps)
+        return (self.section, self.name, *steps)
 
     def dependencies(self) -> list[str]:
         """Upstream task names: ``depends_on``, then ``inputs`` targets, each once."""
@@ -85,6 +87,8 @@ class Document:
     params: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     tasks: list[TaskDef] = field(default_factory=list)
+    timeout: float | None = None
+    handlers: list[TaskDef] = field(default_factory=list)
 
 
 def read_document(
@@ -111,6 +115,8 @@ def read_document(
         params=params,
         env=env,
         tasks=_read_tasks(root, values, report),
+        timeout=values.get("timeout"),
+        handlers=_read_handlers(root, values, report),
     )
 
 
@@ -148,6 +154,21 @@ def _read_tasks(root: MapNode, values: dict[str, Any], report: Problems) -> list
         _check_shell_task(task, report)
         tasks.append(task)
     return tasks
+
+
+def _read_handlers(root: MapNode, values: dict[str, Any], report: Problems) -> list[TaskDef]:
+    node = root.items.get("handlers")
+    if not isinstance(node, MapNode):
+        return []
+    handlers: list[TaskDef] = []
+    for name, checked in values.get("handlers", {}).items():
+        handler = TaskDef(name, node.items[name], checked, section="handlers")
+        _check_shell_task(handler, report)
+        if "env" in checked and "shell" not in checked:
+            where = handler.locate_key("env")
+            report.add(where, handler.path("env"), "'env' is for 'shell' handlers")
+        handlers.append(handler)
+    return handlers
 
 
 def _check_shell_task(task: TaskDef, report: Problems) -> None:

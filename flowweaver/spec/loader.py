@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flowweaver.errors import Problem, SpecError
-from flowweaver.spec.build import TaskFactory, build_workflow
+from flowweaver.spec.build import TaskFactory, build_workflow, check_run_if
 from flowweaver.spec.dependencies import order_tasks
 from flowweaver.spec.document import SPEC_DIR_VARIABLE, read_document
 from flowweaver.spec.imports import add_import_dirs
@@ -146,7 +146,11 @@ def _load(
     shell_env = {**document.env, SPEC_DIR_VARIABLE: spec_dir}
     factory = TaskFactory(report, shell_env, check_imports=check_imports, import_dirs=import_dirs)
     tasks = [factory.task(definition) for definition in order_tasks(document.tasks, report)]
+    for definition in document.tasks:
+        check_run_if(definition, report)
+    handlers = {handler.name: factory.handler(handler) for handler in document.handlers}
     if report:
         return None
     digest = hashlib.sha256(data).hexdigest()
-    return build_workflow(document, [t for t in tasks if t], os.path.abspath(name), digest)
+    made = {name: handler for name, handler in handlers.items() if handler is not None}
+    return build_workflow(document, [t for t in tasks if t], os.path.abspath(name), digest, made)
