@@ -4,7 +4,8 @@ Exit codes, by kind of outcome:
 
     0    success                     1    a task failed
     2    bad spec, option or state   3    another run holds the workflow's lock
-    70   a bug in FlowWeaver         130/143  interrupted by SIGINT/SIGTERM
+    70   a bug in FlowWeaver         124  the run passed its timeout
+    130/143  interrupted by SIGINT/SIGTERM
 
 Every error is one ``error:`` line on stderr (and a ``hint:``), never a traceback,
 except that ``--verbose`` adds the traceback of an internal error (exit 70).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from flowweaver.task import Task
 from flowweaver.workflow import Workflow
 
 
@@ -14,17 +15,54 @@ def edges(workflow: Workflow) -> Iterator[tuple[str, str]]:
             yield dep, name
 
 
+def conditions(task: Task) -> list[str]:
+    """``run_if: done``, ``when`` (``when: false`` when it is known false),
+    ``allow_failure``: what makes a task conditional, as ``plan`` and ``graph`` say it."""
+    marks = []
+    if task.run_if != "success":
+        marks.append(f"run_if: {task.run_if}")
+    if task.when is False:
+        marks.append("when: false")
+    elif task.when is not None and task.when is not True:
+        marks.append("when")
+    if task.allow_failure:
+        marks.append("allow_failure")
+    return marks
+
+
+def marks(workflow: Workflow) -> dict[str, str]:
+    """``(run_if: done, when)`` for each task that is conditional."""
+    found = {name: conditions(task) for name, task in workflow.get_all_tasks().items()}
+    return {name: f"({', '.join(words)})" for name, words in found.items() if words}
+
+
 def to_mermaid(workflow: Workflow) -> str:
+    """A conditional task is drawn dashed, its conditions under its name."""
     ids = {name: f"t{i}" for i, name in enumerate(workflow.get_all_tasks())}
+    marked = marks(workflow)
     lines = ["flowchart TD"]
-    lines += [f'    {ids[name]}["{_mermaid_label(name)}"]' for name in ids]
+    for name, node in ids.items():
+        label = _mermaid_label(name)
+        if name in marked:
+            label += f"<br/>{_mermaid_label(marked[name])}"
+        lines.append(f'    {node}["{label}"]')
     lines += [f"    {ids[up]} --> {ids[down]}" for up, down in edges(workflow)]
+    if marked:
+        lines.append("    classDef conditional stroke-dasharray: 5 5")
+        lines.append(f"    class {','.join(ids[name] for name in marked)} conditional")
     return "\n".join(lines) + "\n"
 
 
 def to_dot(workflow: Workflow) -> str:
+    """A conditional task is drawn dashed, its conditions under its name."""
+    marked = marks(workflow)
     lines = [f"digraph {_dot_id(workflow.name)} {{", "    rankdir=LR;", "    node [shape=box];"]
-    lines += [f"    {_dot_id(name)};" for name in workflow.get_all_tasks()]
+    for name in workflow.get_all_tasks():
+        if name in marked:
+            label = f'"{_dot_text(name)}\\n{_dot_text(marked[name])}"'
+            lines.append(f"    {_dot_id(name)} [style=dashed, label={label}];")
+        else:
+            lines.append(f"    {_dot_id(name)};")
     lines += [f"    {_dot_id(up)} -> {_dot_id(down)};" for up, down in edges(workflow)]
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -35,5 +73,8 @@ def _mermaid_label(name: str) -> str:
 
 
 def _dot_id(name: str) -> str:
-    escaped = name.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    return f'"{_dot_text(name)}"'
+
+
+def _dot_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')

@@ -9,10 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flowweaver.errors import SpecError
+from flowweaver.task import Task
 from flowweaver.workflow import Workflow
 
 from .checks import warn_soft_timeouts
 from .errors import ExitCode, write_problems
+from .graph import conditions
 from .options import DEFAULT_EXECUTOR, GraphFormat, parse_params
 
 
@@ -23,11 +25,24 @@ def load(spec: Path, params: Sequence[str], *, check_imports: bool = False) -> W
 
 
 def plan_lines(workflow: Workflow) -> list[str]:
-    """``Layer 1: a, b`` for each layer of the execution plan."""
-    return [
-        f"Layer {number}: {', '.join(task.name for task in layer)}"
+    """``Layer 1: a, b`` for each layer of the execution plan, a conditional task
+    marked (``report (run_if: done)``, ``load (when)``); then the handlers and the
+    run's timeout, if it has them."""
+    lines = [
+        f"Layer {number}: {', '.join(labelled(task) for task in layer)}"
         for number, layer in enumerate(workflow.get_execution_plan(), start=1)
     ]
+    if workflow.handlers:
+        lines.append(f"Handlers: {', '.join(workflow.handlers)}")
+    if workflow.timeout is not None:
+        lines.append(f"Timeout: {workflow.timeout:g}s for the whole run")
+    return lines
+
+
+def labelled(task: Task) -> str:
+    """The task's name, and what makes it conditional: ``report (run_if: done, when)``."""
+    marks = conditions(task)
+    return f"{task.name} ({', '.join(marks)})" if marks else task.name
 
 
 def plan(spec: Path, params: Sequence[str]) -> int:

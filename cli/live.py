@@ -46,7 +46,8 @@ class LiveReporter:
 
     def finish(self, snapshot: Snapshot, outcome: RunOutcome) -> None:
         self._stop()
-        self._console.print(summary_view(snapshot))
+        view = summary_view(snapshot, handlers=outcome.handlers, message=outcome.message)
+        self._console.print(view)
 
     def close(self) -> None:
         self._stop()

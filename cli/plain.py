@@ -8,15 +8,24 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from typing import TextIO
 
 from flowweaver.events import TaskEvent
+from flowweaver.handlers import HandlerOutcome
 from flowweaver.task import TaskStatus
 
 from .pipe import Lines
 from .reporter import RunHeader, RunOutcome
 from .store import resume_lines
-from .summary import extras_line, failure_lines, first_line, seconds, totals_line
+from .summary import (
+    extras_line,
+    failure_lines,
+    first_line,
+    handler_words,
+    seconds,
+    totals_line,
+)
 from .tracker import Snapshot
 
 
@@ -41,7 +50,8 @@ def _what(event: TaskEvent) -> str:
         return f"completed in {seconds(event.duration or 0.0)}{mark}"
     if status is TaskStatus.FAILED:
         tries = f"{event.attempt} attempt{'s' if event.attempt != 1 else ''}"
-        return f"failed after {tries} in {seconds(event.duration or 0.0)}: {error}"
+        failed = "failed (allowed)" if event.allowed else "failed"
+        return f"{failed} after {tries} in {seconds(event.duration or 0.0)}: {error}"
     return f"{status.value}: {error}" if error else status.value
 
 
@@ -52,12 +62,20 @@ def format_header(header: RunHeader, now: float) -> list[str]:
     return [f"{timestamp(now)} {line}" for line in [first, *resume_lines(header.resume)]]
 
 
-def format_summary(snapshot: Snapshot) -> list[str]:
-    """The failed tasks with their whole error, the extras and the totals line."""
+def format_handlers(handlers: Sequence[HandlerOutcome], now: float) -> list[str]:
+    """``2026-11-26 02:00:09 handler on_failure completed in 0.05s``, one per handler."""
+    return [f"{timestamp(now)} handler {handler_words(handler)}" for handler in handlers]
+
+
+def format_summary(snapshot: Snapshot, outcome: RunOutcome | None = None) -> list[str]:
+    """The failed tasks with their whole error, the extras, why the run ended when the
+    tasks don't say it (a timeout), and the totals line."""
     lines = failure_lines(snapshot)
     extras = extras_line(snapshot)
     if extras:
         lines.append(extras)
+    if outcome is not None and outcome.message:
+        lines.append(outcome.message)
     lines.append(totals_line(snapshot))
     return lines
 
@@ -75,7 +93,8 @@ class PlainReporter:
         self._write([format_event(event)])
 
     def finish(self, snapshot: Snapshot, outcome: RunOutcome) -> None:
-        self._write(format_summary(snapshot))
+        handlers = format_handlers(outcome.handlers, time.time())
+        self._write(handlers + format_summary(snapshot, outcome))
 
     def close(self) -> None:
         self._out.flush()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from flowweaver.handlers import HandlerOutcome
 from flowweaver.task import TaskStatus
 
 from .tracker import Snapshot, TaskRow
@@ -15,20 +18,45 @@ FINAL_COUNTS = (
 
 
 def totals_line(snapshot: Snapshot) -> str:
-    """``8 tasks: 7 completed, 1 failed, 0 skipped, 0 cancelled in 2.41s``."""
+    """``8 tasks: 7 completed, 1 failed, 0 skipped, 0 cancelled in 2.41s``; failed
+    tasks that were allowed to fail are among the failed, and said apart:
+    ``1 failed (1 allowed)``."""
     noun = "task" if snapshot.total == 1 else "tasks"
-    counts = ", ".join(f"{snapshot.count(s)} {s.value}" for s in FINAL_COUNTS)
+    counts = ", ".join(_count(snapshot, s) for s in FINAL_COUNTS)
     return f"{snapshot.total} {noun}: {counts} in {snapshot.elapsed:.2f}s"
 
 
+def _count(snapshot: Snapshot, status: TaskStatus) -> str:
+    words = f"{snapshot.count(status)} {status.value}"
+    if status is TaskStatus.FAILED and snapshot.allowed:
+        words += f" ({snapshot.allowed} allowed)"
+    return words
+
+
 def failure_lines(snapshot: Snapshot) -> list[str]:
-    """``failed: load: ValueError: …`` for each failed task, with its whole error (its
-    further lines indented): what every summary says, however narrow the table."""
+    """``failed: load: ValueError: …`` for each failed task (``failed (allowed): …`` for
+    one allowed to fail), with its whole error (its further lines indented): what every
+    summary says, however narrow the table."""
     return [
-        f"failed: {row.name}: {row.error.strip()}".replace("\n", "\n  ")
+        f"{status_label(row)}: {row.name}: {row.error.strip()}".replace("\n", "\n  ")
         for row in snapshot.rows
         if row.status is TaskStatus.FAILED and row.error
     ]
+
+
+def handler_words(handler: HandlerOutcome) -> str:
+    """``on_failure completed in 0.05s``, ``on_exit failed in 0.10s: exit code 3``."""
+    words = f"{handler.name} {handler.status} in {seconds(handler.duration)}"
+    if handler.status != TaskStatus.COMPLETED.value and handler.error:
+        words += f": {first_line(handler.error)}"
+    return words
+
+
+def handlers_line(handlers: Sequence[HandlerOutcome]) -> str | None:
+    """``handlers: on_failure completed in 0.05s, on_exit completed in 0.01s``, or ``None``."""
+    if not handlers:
+        return None
+    return "handlers: " + ", ".join(handler_words(handler) for handler in handlers)
 
 
 def extras_line(snapshot: Snapshot) -> str | None:
@@ -49,6 +77,7 @@ def stats(snapshot: Snapshot) -> dict[str, float | int]:
     return {
         "total_tasks": snapshot.total,
         **counts,
+        "allowed_failures": snapshot.allowed,
         "retries": snapshot.retries,
         "cached": snapshot.cached,
         "reused": snapshot.reused,
@@ -57,9 +86,12 @@ def stats(snapshot: Snapshot) -> dict[str, float | int]:
 
 
 def status_label(row: TaskRow) -> str:
-    """``running``, ``retrying in 0.50s``, ``completed (cached)``, ``failed`` …"""
+    """``running``, ``retrying in 0.50s``, ``completed (cached)``, ``failed``,
+    ``failed (allowed)`` …"""
     if row.retry_in is not None and row.status is TaskStatus.RUNNING:
         return f"retrying in {row.retry_in:.2f}s"
+    if row.allowed and row.status is TaskStatus.FAILED:
+        return "failed (allowed)"
     if row.cached:
         return f"{row.status.value} (cached)"
     if row.reused:

@@ -7,17 +7,21 @@ printed once the run is over. Both are tested by printing them to a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Group, RenderableType
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from flowweaver.handlers import HandlerOutcome
 from flowweaver.task import TaskStatus
 
 from .summary import (
     extras_line,
     failure_lines,
     first_line,
+    handlers_line,
     seconds,
     status_label,
     totals_line,
@@ -34,6 +38,10 @@ STATUS_STYLES = {
     TaskStatus.SKIPPED: "dim yellow",
     TaskStatus.CANCELLED: "magenta",
 }
+ALLOWED_STYLE = "yellow"
+"""A failure allowed by ``allow_failure``: no alarm."""
+REASON_STYLE = "not bold dim yellow"
+"""Why a task was skipped, in the error column: not an error."""
 SUMMARY_MAX_ROWS = 200
 """Past this many tasks the final table lists only the tasks that did not complete."""
 
@@ -44,7 +52,8 @@ def status_cell(row: TaskRow, now: float) -> Text:
     if row.status is TaskStatus.RUNNING and row.retry_in is None:
         frame = SPINNER[int(now * SPINNER_FPS) % len(SPINNER)]
         label = f"{frame} {label}"
-    return Text(label, style=STATUS_STYLES[row.status], no_wrap=True)
+    style = ALLOWED_STYLE if row.allowed else STATUS_STYLES[row.status]
+    return Text(label, style=style, no_wrap=True)
 
 
 def task_table(rows: tuple[TaskRow, ...], now: float, *, caption: str | None = None) -> Table:
@@ -63,9 +72,17 @@ def task_table(rows: tuple[TaskRow, ...], now: float, *, caption: str | None = N
             status_cell(row, now),
             str(row.attempt) if row.attempt else "",
             seconds(row.elapsed(now)),
-            _one_line(first_line(row.error)),
+            _error_cell(row),
         )
     return table
+
+
+def _error_cell(row: TaskRow) -> Text:
+    """The error's first line; a skipped task's reason, not as an error."""
+    text = _one_line(first_line(row.error))
+    if row.reason is not None and row.status is TaskStatus.SKIPPED:
+        text.stylize(REASON_STYLE)
+    return text
 
 
 def _one_line(text: str) -> Text:
@@ -87,7 +104,10 @@ def _progress_words(snapshot: Snapshot) -> Text:
     parts = [f"{snapshot.done}/{snapshot.total}"]
     for status in (TaskStatus.RUNNING, TaskStatus.FAILED, TaskStatus.SKIPPED):
         if snapshot.count(status):
-            parts.append(f"{snapshot.count(status)} {status.value}")
+            words = f"{snapshot.count(status)} {status.value}"
+            if status is TaskStatus.FAILED and snapshot.allowed:
+                words += f" ({snapshot.allowed} allowed)"
+            parts.append(words)
     parts.append(seconds(snapshot.elapsed))
     return Text(" · ".join(parts))
 
@@ -113,9 +133,15 @@ def summary_rows(snapshot: Snapshot, limit: int = SUMMARY_MAX_ROWS) -> tuple[Tas
     return tuple(row for row in snapshot.rows if row.status is not TaskStatus.COMPLETED)
 
 
-def summary_view(snapshot: Snapshot, limit: int = SUMMARY_MAX_ROWS) -> RenderableType:
+def summary_view(
+    snapshot: Snapshot,
+    limit: int = SUMMARY_MAX_ROWS,
+    handlers: Sequence[HandlerOutcome] = (),
+    message: str | None = None,
+) -> RenderableType:
     """The final table of the tasks, each failed task with its whole error (as the plain
-    summary says it), the extras line and the totals line."""
+    summary says it), the extras line, the handlers line, why the run ended when the
+    tasks don't say it (``message``: a timeout), and the totals line."""
     rows = summary_rows(snapshot, limit)
     left_out = len(snapshot.rows) - len(rows)
     caption = f"… and {left_out} completed tasks" if left_out else None
@@ -123,16 +149,20 @@ def summary_view(snapshot: Snapshot, limit: int = SUMMARY_MAX_ROWS) -> Renderabl
     if not rows:
         parts = [Text(f"all {left_out} tasks completed")]
     parts.extend(Text(line) for line in failure_lines(snapshot))
-    extras = extras_line(snapshot)
-    if extras:
-        parts.append(Text(extras))
+    for line in (extras_line(snapshot), handlers_line(handlers)):
+        if line:
+            parts.append(Text(line))
+    if message:
+        parts.append(Text(message, style="bold red"))
     parts.append(Text(totals_line(snapshot), style=_totals_style(snapshot)))
     return Group(*parts)
 
 
 def _totals_style(snapshot: Snapshot) -> str:
-    if snapshot.count(TaskStatus.FAILED):
+    if snapshot.count(TaskStatus.FAILED) > snapshot.allowed:
         return "bold red"
+    if snapshot.allowed:
+        return "bold yellow"
     if snapshot.count(TaskStatus.CANCELLED) or snapshot.count(TaskStatus.SKIPPED):
         return "bold yellow"
     return "bold green"

@@ -30,6 +30,10 @@ class TaskRow(NamedTuple):
     retry_in: float | None = None
     cached: bool = False
     reused: bool = False
+    reason: str | None = None
+    """Why a skipped task did not run (``upstream failed``, ``condition false`` …)."""
+    allowed: bool = False
+    """A failed task that may fail without failing the run (``allow_failure``)."""
 
     def elapsed(self, now: float) -> float | None:
         """Its final duration, or the seconds since it started while it runs."""
@@ -53,6 +57,8 @@ class Snapshot(NamedTuple):
     cached: int
     reused: int
     finished: bool
+    allowed: int = 0
+    """Failed tasks that were allowed to fail (counted in ``FAILED`` too)."""
 
     def count(self, status: TaskStatus) -> int:
         return self.counts.get(status, 0)
@@ -73,7 +79,7 @@ class RunTracker:
         self._counts[TaskStatus.PENDING] = len(self._rows)
         self._running: dict[str, None] = {}
         self._failed: dict[str, None] = {}
-        self._retries = self._cached = self._reused = 0
+        self._retries = self._cached = self._reused = self._allowed = 0
         self._started: float | None = None
         self._ended: float | None = None
         self._lock = threading.Lock()
@@ -119,6 +125,7 @@ class RunTracker:
                 cached=self._cached,
                 reused=self._reused,
                 finished=self._ended is not None,
+                allowed=self._allowed,
             )
 
     def _busy_rows(self, limit: int) -> tuple[TaskRow, ...]:
@@ -144,6 +151,7 @@ class RunTracker:
         self._retries += event.retry_in is not None
         self._cached += new.cached and not old.cached
         self._reused += new.reused and not old.reused
+        self._allowed += new.allowed - old.allowed
 
 
 def _next_row(row: TaskRow, event: TaskEvent) -> TaskRow:
@@ -159,6 +167,8 @@ def _next_row(row: TaskRow, event: TaskEvent) -> TaskRow:
         retry_in=event.retry_in,
         cached=event.cached,
         reused=event.reused,
+        reason=event.reason,
+        allowed=event.allowed,
     )
 
 
