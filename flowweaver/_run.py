@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver import graph
 from flowweaver._call import NO_KEYWORDS, accepted_keywords, bindings, stop_calls_here
-from flowweaver.conditions import Conditional, ConditionError, ConditionFalse
+from flowweaver.conditions import CacheHit, Conditional, ConditionError, ConditionFalse, FromCache
 from flowweaver.engine import CONDITION_FALSE, Engine
 from flowweaver.errors import RunInterrupted, RunTimeoutError, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
@@ -134,15 +134,12 @@ class Run:
             task = tasks[index]
             pairs = bound[index]
             kwargs = {keyword: results[up] for keyword, up in pairs} if pairs else {}
-            if task.cache and self.recorder is not None:
-                hit, value = self.recorder.lookup(task, kwargs)
-                if hit:
-                    results[index] = value
-                    engine.succeed(index, now, value, True)
-                    continue
             fn = task.fn
-            if conditions and index in conditions and task.attempts == 1:
-                fn = self._conditional(index, fn)
+            if task.cache or conditions:
+                call = self._call_of(index, task, kwargs, now)
+                if call is None:
+                    continue  # the cache served it
+                fn = call
             attempt = running[index] = Attempt(
                 index, task.name, task.attempts, fn, kwargs, task.timeout
             )  # (the engine has just set task.attempts to this attempt's number)
@@ -176,8 +173,13 @@ class Run:
         if attempt.ok:
             del self.running[index]
             value = attempt.value
-            if type(value) is ConditionFalse:
+            kind = type(value)
+            if kind is ConditionFalse:
                 self.engine.skip(index, now, CONDITION_FALSE)
+                return
+            if kind is CacheHit:
+                self.results[index] = value = value.value
+                self.engine.succeed(index, now, value, True)
                 return
             self.results[index] = value
             self.engine.succeed(index, now, value)
@@ -297,6 +299,24 @@ class Run:
             return
         retryable = isinstance(exc, task.retry_on)
         self.engine.fail(attempt.index, now, error_text(exc), retryable)
+
+    def _call_of(
+        self, index: int, task: Task, kwargs: dict[str, Any], now: float
+    ) -> Callable[..., Any] | None:
+        """What an attempt of a cached or conditional task calls: its function, behind
+        its ``when`` predicate in its first attempt; ``None`` when the cache served the
+        task. A cache hit does not skip the predicate: it runs first, on the executor."""
+        fn = task.fn
+        conditional = index in self._conditions and task.attempts == 1
+        if task.cache and self.recorder is not None:
+            hit, value = self.recorder.lookup(task, kwargs)
+            if hit and not conditional:
+                self.results[index] = value
+                self.engine.succeed(index, now, value, True)
+                return None
+            if hit:
+                fn = FromCache(value)
+        return self._conditional(index, fn) if conditional else fn
 
     def _conditional(self, index: int, fn: Callable[..., Any]) -> Conditional:
         """The first attempt's call of a task with a ``when`` predicate."""
