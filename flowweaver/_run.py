@@ -185,6 +185,8 @@ class Run:
             self.engine.succeed(index, now, value)
             if self.recorder is not None:
                 self.recorder.record_result(self.tasks[index], attempt.kwargs, value)
+        elif type(attempt.value) is RunInterrupted and self.signum is not None:
+            self.request_abort()  # a second signal landed in a coroutine on the loop's thread
         elif not self.aborted and (
             not self.stopping or self.stopped or self.tasks[index].run_if == "always"
         ):  # (else the stop, not yet applied, cancels this attempt's task)
