@@ -186,7 +186,9 @@ class Run:
             if self.recorder is not None:
                 self.recorder.record_result(self.tasks[index], attempt.kwargs, value)
         elif type(attempt.value) is RunInterrupted and self.signum is not None:
-            self.request_abort()  # a second signal landed in a coroutine on the loop's thread
+            # a second signal, raised in a task running on the loop's thread (inline, or a
+            # coroutine): not that task's failure, but the end of the run
+            self.request_abort()
         elif not self.aborted and (
             not self.stopping or self.stopped or self.tasks[index].run_if == "always"
         ):  # (else the stop, not yet applied, cancels this attempt's task)
@@ -330,8 +332,8 @@ class Run:
         self.signum = signum
 
     def request_abort(self) -> None:
-        """A second signal came while a task ran on the loop's own thread, which would
-        take an exception as that task's failure: the loop stops once the task ends."""
+        """A second signal came while a task ran on the loop's own thread, which took the
+        exception as its failure: the loop stops the run at its next step."""
         self.aborted = True
 
     def elapsed(self) -> float:

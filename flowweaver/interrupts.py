@@ -31,8 +31,6 @@ class Interruptible(Protocol):
 
     def request_interrupt(self, signum: int) -> None: ...
 
-    def request_abort(self) -> None: ...
-
 
 class _Router:
     """The process's one handler for SIGINT and SIGTERM while anything catches them."""
@@ -52,15 +50,12 @@ class _Router:
                 raise RunInterrupted(signum)  # a second signal, or a wait to give up
             self.pending = signum
             return
+        if run.signum is not None:
+            raise RunInterrupted(signum)  # a second signal: stop waiting
+        run.request_interrupt(signum)
+        self.wake()
+        stop_calls_here()  # no task starts on this thread until the run applies the stop
         attempt = current_attempt()
-        if run.signum is not None:  # a second signal: stop waiting, `always` tasks too
-            if attempt is None:
-                raise RunInterrupted(signum)
-            run.request_abort()  # the task running here would take the exception as its own
-        else:
-            run.request_interrupt(signum)
-            self.wake()
-            stop_calls_here()  # no task starts on this thread until the stop is applied
         if attempt is None:
             return
         if attempt.stoppable:
