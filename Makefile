@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench fuzz clean
+.PHONY: run test test-tools lint typecheck pytest bench fuzz clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)
 	$(BIN)/flowweaver run specs/etl.yaml
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium (never a browser Playwright downloads).
+# Installing it needs root, as on CI; without it those tests fail, naming this command.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) || echo "warning: Chromium is not installed; the browser tests will fail"
+
+test: $(STAMP) test-tools browser
 	$(BIN)/ruff format --check flowweaver cli tests benchmarks specs
 	$(BIN)/ruff check flowweaver cli tests benchmarks specs
 	$(BIN)/mypy flowweaver cli
@@ -28,6 +33,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff format flowweaver cli tests benchmarks specs
 	$(BIN)/ruff check --fix flowweaver cli tests benchmarks specs
+
+# The cron tests need the `crontab` command (Debian's cron package: the daemon need
+# not run). As root with apt-get, it is installed when missing; elsewhere they skip.
+test-tools:
+	@command -v crontab >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cron >/dev/null; }
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -2,9 +2,9 @@
 
 Exit codes, by kind of outcome:
 
-    0    success                     1    a task failed
+    0    success                     1    a task failed (cron status: a run missed)
     2    bad spec, option or state   3    another run holds the workflow's lock
-    70   a bug in FlowWeaver         124  the run passed its timeout
+    70   a bug in FlowWeaver         124  the run passed its deadline (timeout:)
     130/143  interrupted by SIGINT/SIGTERM
 
 Every error is one ``error:`` line on stderr (and a ``hint:``), never a traceback,

@@ -15,6 +15,7 @@ from .options import (
     DEFAULT_EXECUTOR,
     GraphFormat,
     OutputMode,
+    ReportFormat,
     ShowFormat,
     check_executor,
     split_param,
@@ -33,6 +34,11 @@ app = typer.Typer(
 )
 cache_app = typer.Typer(help="The result cache of `cache: true` tasks.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
+cron_app = typer.Typer(
+    help="Schedules from specs in your crontab; what ran and what was missed.",
+    no_args_is_help=True,
+)
+app.add_typer(cron_app, name="cron")
 
 
 def _check_params(values: list[str] | None) -> list[str]:
@@ -122,6 +128,13 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show the tracebacks of failed tasks.")
     ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="Write the run's report there when it ends (.md: Markdown, else HTML).",
+        ),
+    ] = None,
 ) -> int:
     """Run a workflow spec."""
     from .logs import log_to_stderr
@@ -141,6 +154,7 @@ def run(
         wait=wait,
         address=address,
         output=output,
+        report=report,
     )
     return run_spec(request)
 
@@ -218,9 +232,137 @@ def show(
     return runs_cmds.show_run(state_dir, run_id, output)
 
 
-@cache_app.command("clear")
-def cache_clear(state_dir: StateDirOpt = None) -> int:
-    """Empty the result cache."""
+@app.command()
+def report(
+    run_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="[RUN]",
+            help="A run id (or a unique prefix), or latest [default: latest].",
+            show_default=False,
+        ),
+    ] = "latest",
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Where to write it; - for standard output [default: "
+            "flowweaver-report-RUN_ID.html].",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        ReportFormat | None,
+        typer.Option(
+            help="html or md [default: the file's suffix, else html].", show_default=False
+        ),
+    ] = None,
+    history: Annotated[
+        int, typer.Option(min=0, metavar="N", help="Show the workflow's last N runs (0: none).")
+    ] = 10,
+    state_dir: StateDirOpt = None,
+) -> int:
+    """Write a run's report: one HTML file (or Markdown)."""
+    from . import report_cmds
+
+    return report_cmds.report(state_dir, run_id, output=output, format=format, history=history)
+
+
+@app.command()
+def ui(
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, metavar="N", help="The port (0: any free one).")
+    ] = 8321,
+    host: Annotated[
+        str,
+        typer.Option(
+            metavar="ADDRESS", help="The address to listen on (any but loopback is warned about)."
+        ),
+    ] = "127.0.0.1",
+    state_dir: StateDirOpt = None,
+) -> int:
+    """Serve a read-only dashboard of the runs in a browser (Ctrl-C stops it)."""
+    from . import ui as dashboard
+
+    return dashboard.serve(state_dir, host=host, port=port)
+
+
+@cache_app.command("list")
+def cache_list(
+    workflow: Annotated[str | None, typer.Option(help="Only the entries of this workflow.")] = None,
+    output: Annotated[
+        ShowFormat, typer.Option("--output", "-o", help="text or json.")
+    ] = ShowFormat.TEXT,
+    state_dir: StateDirOpt = None,
+) -> int:
+    """List the cached results: workflow, task, key, age, size."""
     from . import runs_cmds
 
-    return runs_cmds.clear_cache(state_dir)
+    return runs_cmds.list_cache(state_dir, workflow=workflow, output=output)
+
+
+@cache_app.command("clear")
+def cache_clear(
+    task: Annotated[
+        str | None,
+        typer.Argument(help="Only this task's results [default: all].", show_default=False),
+    ] = None,
+    workflow: Annotated[str | None, typer.Option(help="Only the entries of this workflow.")] = None,
+    files: Annotated[
+        bool,
+        typer.Option("--files", help="Also forget the file hashes: every file is read again."),
+    ] = False,
+    state_dir: StateDirOpt = None,
+) -> int:
+    """Empty the result cache, or one task's part of it."""
+    from . import runs_cmds
+
+    return runs_cmds.clear_cache(state_dir, task=task, workflow=workflow, files=files)
+
+
+@cron_app.command("install")
+def cron_install(
+    specs: Annotated[
+        list[Path], typer.Argument(help="Spec files with a schedule:.", show_default=False)
+    ],
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="The state folder the runs use, written as an absolute path "
+            "[default: $FLOWWEAVER_HOME, else .flowweaver here]."
+        ),
+    ] = None,
+    print_block: Annotated[
+        bool, typer.Option("--print", help="Print the block instead of installing it.")
+    ] = False,
+) -> int:
+    """Write a crontab line per spec into the flowweaver block (replacing it whole)."""
+    from . import cron_cmds
+
+    return cron_cmds.install(specs, state_dir, print_only=print_block)
+
+
+@cron_app.command("remove")
+def cron_remove() -> int:
+    """Remove the flowweaver block from the crontab."""
+    from . import cron_cmds
+
+    return cron_cmds.remove()
+
+
+@cron_app.command("status")
+def cron_status(
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(help="Read the runs here [default: the state folder each line names]."),
+    ] = None,
+    output: Annotated[
+        ShowFormat, typer.Option("--output", "-o", help="text or json.")
+    ] = ShowFormat.TEXT,
+) -> int:
+    """Each scheduled workflow: last run, next due time, missed runs (exit 1 if any)."""
+    from . import cron_status
+
+    return cron_status.status(state_dir, output)

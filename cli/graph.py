@@ -1,11 +1,35 @@
-"""The DAG as text: Mermaid (``flowchart``) or Graphviz DOT. Pure functions."""
+"""The DAG as text: Mermaid (``flowchart``) or Graphviz DOT. Pure functions.
+
+A mapped task is one node, marked as mapped: ``load (map over list-files)``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Mapping
 
-from flowweaver.task import Task
+from flowweaver.task import Map, Task
 from flowweaver.workflow import Workflow
+
+
+def node_label(task: Task) -> str:
+    """The task's name, and for a mapped task what it maps over."""
+    return task.name if task.map is None else f"{task.name} ({map_words(task.map)})"
+
+
+def map_words(spec: Map) -> str:
+    """``map over list-files``, ``map over 3 items``, ``map over a matrix of os, python
+    (6 items)``."""
+    over = spec.over
+    if isinstance(over, str):
+        return f"map over {over}"
+    if isinstance(over, Mapping):
+        count = math.prod(len(values) for values in over.values())
+        return f"map over a matrix of {', '.join(over)} ({_items(count)})"
+    return f"map over {_items(len(over))}"
+
+
+def _items(count: int) -> str:
+    return f"{count} item{'' if count == 1 else 's'}"
 
 
 def edges(workflow: Workflow) -> Iterator[tuple[str, str]]:
@@ -38,11 +62,12 @@ def marks(workflow: Workflow) -> dict[str, str]:
 
 def to_mermaid(workflow: Workflow) -> str:
     """A conditional task is drawn dashed, its conditions under its name."""
-    ids = {name: f"t{i}" for i, name in enumerate(workflow.get_all_tasks())}
+    tasks = workflow.get_all_tasks()
+    ids = {name: f"t{i}" for i, name in enumerate(tasks)}
     marked = marks(workflow)
     lines = ["flowchart TD"]
     for name, node in ids.items():
-        label = _mermaid_label(name)
+        label = _mermaid_label(node_label(tasks[name]))
         if name in marked:
             label += f"<br/>{_mermaid_label(marked[name])}"
         lines.append(f'    {node}["{label}"]')
@@ -57,10 +82,12 @@ def to_dot(workflow: Workflow) -> str:
     """A conditional task is drawn dashed, its conditions under its name."""
     marked = marks(workflow)
     lines = [f"digraph {_dot_id(workflow.name)} {{", "    rankdir=LR;", "    node [shape=box];"]
-    for name in workflow.get_all_tasks():
+    for name, task in workflow.get_all_tasks().items():
         if name in marked:
-            label = f'"{_dot_text(name)}\\n{_dot_text(marked[name])}"'
+            label = f'"{_dot_text(node_label(task))}\\n{_dot_text(marked[name])}"'
             lines.append(f"    {_dot_id(name)} [style=dashed, label={label}];")
+        elif task.map is not None:
+            lines.append(f"    {_dot_id(name)} [label={_dot_id(node_label(task))}];")
         else:
             lines.append(f"    {_dot_id(name)};")
     lines += [f"    {_dot_id(up)} -> {_dot_id(down)};" for up, down in edges(workflow)]

@@ -19,6 +19,7 @@ from flowweaver.task import TaskStatus
 
 from .summary import (
     extras_line,
+    failing_items,
     failure_lines,
     first_line,
     handlers_line,
@@ -79,10 +80,17 @@ def task_table(rows: tuple[TaskRow, ...], now: float, *, caption: str | None = N
 
 def _error_cell(row: TaskRow) -> Text:
     """The error's first line; a skipped task's reason, not as an error."""
-    text = _one_line(first_line(row.error))
+    text = _one_line(_error(row))
     if row.reason is not None and row.status is TaskStatus.SKIPPED:
         text.stylize(REASON_STYLE)
     return text
+
+
+def _error(row: TaskRow) -> str:
+    """The error's first line; while a mapped task runs, its failed items by name."""
+    if row.items is not None and row.items.failed and not row.status.is_final:
+        return failing_items(row.items)
+    return first_line(row.error)
 
 
 def _one_line(text: str) -> Text:
@@ -90,7 +98,7 @@ def _one_line(text: str) -> Text:
 
 
 def progress_line(snapshot: Snapshot) -> Table:
-    """``states-etl ━━━━━╸━━━ 3/8 · 2 running · 1 failed · 1.20s``."""
+    """``states-etl ━━━━━╸━━━ 3/8 · 2 running · 1 failed · 37/120 items · 1.20s``."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True)
     grid.add_column(width=30)
@@ -108,6 +116,9 @@ def _progress_words(snapshot: Snapshot) -> Text:
             if status is TaskStatus.FAILED and snapshot.allowed:
                 words += f" ({snapshot.allowed} allowed)"
             parts.append(words)
+    items = snapshot.items
+    if items is not None:
+        parts.append(f"{items.done}/{items.total} items")
     parts.append(seconds(snapshot.elapsed))
     return Text(" · ".join(parts))
 

@@ -11,9 +11,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from flowweaver.errors import (
+    AttemptError,
     CycleError,
     FlowWeaverError,
     LockedError,
+    MissingOutputError,
     Problem,
     RunInterrupted,
     RunTimeoutError,
@@ -27,7 +29,8 @@ from flowweaver.errors import (
 )
 from flowweaver.events import TaskEvent
 from flowweaver.executors import REGISTRY as _EXECUTORS
-from flowweaver.task import Task, TaskStatus
+from flowweaver.pools import Pool
+from flowweaver.task import ItemFailed, Map, Task, TaskStatus
 from flowweaver.workflow import SpecInfo, Workflow
 
 if TYPE_CHECKING:
@@ -50,11 +53,16 @@ logging.getLogger("flowweaver").addHandler(logging.NullHandler())
 
 __all__ = [
     "AsyncExecutor",
+    "AttemptError",
     "CycleError",
     "DaskExecutor",
     "Executor",
     "FlowWeaverError",
+    "ItemFailed",
     "LockedError",
+    "Map",
+    "MissingOutputError",
+    "Pool",
     "Problem",
     "ProcessExecutor",
     "RunInterrupted",

@@ -35,6 +35,7 @@ def drive(run: Run, backend: Backend) -> None:
     loop then goes straight round without waiting.
     """
     inbox: SimpleQueue[Notice | None] = SimpleQueue()
+    run.open(inbox.put)
     backend.open(inbox.put, len(run.tasks))
     engine = run.engine
     try:
@@ -78,6 +79,7 @@ async def drive_async(run: Run, backend: Backend) -> None:
             wakeup[0].set_result(None)
 
     loop_thread = threading.get_ident()
+    run.open(report)
     backend.open(report, len(run.tasks))
     engine = run.engine
     try:
@@ -105,14 +107,19 @@ def _end(run: Run, backend: Backend) -> None:
             for attempt in run.abort(_monotonic()):
                 backend.abandon(attempt)
     finally:
+        run.close_pools()
         backend.close()
         run.flush()
+        if run.placement is not None:
+            run.placement.return_home()
 
 
 def _start_ready(run: Run, backend: Backend) -> float:
     """Start what can start (a backend may run it inline); returns the time."""
     now = _monotonic()
     ended = run.launch(now, backend)
+    if run.host_pools:
+        run.balance_pools()
     run.flush()
     if run.aborted:
         raise RunInterrupted(run.signum or signal.SIGINT)

@@ -12,7 +12,7 @@ import logging
 import random
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver import graph
@@ -21,12 +21,16 @@ from flowweaver.conditions import CacheHit, Conditional, ConditionError, Conditi
 from flowweaver.engine import CONDITION_FALSE, Engine
 from flowweaver.errors import RunInterrupted, RunTimeoutError, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
-from flowweaver.executors.contract import Attempt, Held, Notice, Started, error_text
+from flowweaver.executors.contract import Attempt, Held, Notice, PoolSlot, Started, error_text
 from flowweaver.history import RunStatus
-from flowweaver.task import Task, TaskStatus
+from flowweaver.mapping import ItemsError, item_keys, items_of, only_items
+from flowweaver.pools import HostSlots, Pool
+from flowweaver.task import ItemFailed, Map, Task, TaskStatus
+from flowweaver.templates import shell_of
 
 if TYPE_CHECKING:
     from flowweaver.executors.contract import Backend
+    from flowweaver.folders import Placement
     from flowweaver.graph import Graph
     from flowweaver.history import Recorder
 
@@ -35,6 +39,15 @@ _monotonic = time.monotonic
 
 Binding = tuple[tuple[str, int], ...]
 """Which upstream results a callable receives: ``(keyword, upstream position)`` pairs."""
+
+
+class _Item(NamedTuple):
+    """An item of a mapped task: the task, its place in the list, its key, the item."""
+
+    owner: int
+    position: int
+    key: str
+    item: Any
 
 
 class _Bound(NamedTuple):
@@ -65,6 +78,8 @@ class Run:
         plan_order: bool = False,
         rng: random.Random | None = None,
         timeout: float | None = None,
+        pools: Mapping[str, Pool] | None = None,
+        placement: Placement | None = None,
     ) -> None:
         self.name = name
         self.tasks = tasks = graph.tasks
@@ -78,10 +93,18 @@ class Run:
         self.started_at = _monotonic()
         self.ended_at: float | None = None
         self.running: dict[int, Attempt] = {}
-        self.results: list[Any] = [None] * len(tasks)
+        self.results: list[Any] = [None] * len(tasks)  # by unit: tasks, then items
+        self._count = len(tasks)
+        self._graph_index = graph.index
+        self._items: list[_Item] = []  # by unit - len(tasks): what each item is
+        self._item_kwargs: dict[int, dict[str, Any]] = {}  # by mapped task: its other kwargs
         self._bindings, self._conditions, self._callbacks, self._may_be_timed = _reset_and_bind(
             graph
         )
+        self.placement = placement
+        self._wraps = {} if placement is None else placement.calls
+        # the tasks whose call is not simply their function: a `when` predicate, a folder
+        self._special = set(self._conditions).union(self._wraps)
         reused: dict[str, Any] = {}
         durations: dict[str, float] = {}
         if recorder is not None:
@@ -91,10 +114,11 @@ class Run:
         self._events: list[TaskEvent] = []
         self._event_nodes: list[int] = []
         observed = self._callbacks or bool(self.observers)
+        order = graph.depth if plan_order else _longest_first(tasks, graph.parents, durations)
         self.engine = Engine(
             tasks,
             graph.parents,
-            graph.depth if plan_order else _longest_first(tasks, graph.parents, durations),
+            _by_priority(tasks, order),
             slots=slots,
             children=graph.children,
             names=graph.names,
@@ -103,7 +127,12 @@ class Run:
             rng=rng,
             outbox=(self._events, self._event_nodes) if observed else None,
             now=self.started_at,
+            pools=pools,
         )
+        self._host_pools = {name: pool for name, pool in (pools or {}).items() if pool.host}
+        self._host_slots: dict[str, HostSlots] = {}  # made when the loop opens the run
+        if placement is not None:
+            placement.enter()
         if reused:  # a resumed run: what the earlier run completed is not run again
             for index, task in enumerate(tasks):
                 if task.name in reused:
@@ -113,7 +142,7 @@ class Run:
 
     # -- the steps both loops take ----------------------------------------------------
 
-    def launch(self, now: float, backend: Backend) -> float | None:
+    def launch(self, now: float, backend: Backend) -> float | None:  # noqa: C901 - the hot loop, kept in one frame on purpose (a call per task costs 3%)
         """Start what is ready and a slot allows, and submit each attempt to ``backend``.
 
         An attempt ``submit`` returns (the backend ran it inline) is settled at once,
@@ -122,8 +151,9 @@ class Run:
         """
         engine, running, events = self.engine, self.running, self._events
         tasks, results, bound = self.tasks, self.results, self._bindings
-        start_next, may_be_timed = engine.start_next, self._may_be_timed
-        conditions = self._conditions
+        start_next, special = engine.start_next, self._special
+        deadline, count = self.deadline, self._count
+        timed = self._may_be_timed or deadline is not None
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
             if self.stopping and (not self.stopped or self.aborted):
@@ -131,26 +161,165 @@ class Run:
             index = start_next(now)
             if index < 0:
                 break
-            task = tasks[index]
-            pairs = bound[index]
-            kwargs = {keyword: results[up] for keyword, up in pairs} if pairs else {}
-            fn = task.fn
-            if task.cache or conditions:
-                call = self._call_of(index, task, kwargs, now)
-                if call is None:
-                    continue  # the cache served it
-                fn = call
-            attempt = running[index] = Attempt(
-                index, task.name, task.attempts, fn, kwargs, task.timeout
-            )  # (the engine has just set task.attempts to this attempt's number)
+            if index >= count:  # an item of a mapped task
+                item_attempt = self._item_attempt(index, now)
+                if item_attempt is None:
+                    continue  # cached
+                attempt = running[index] = item_attempt
+            else:
+                task = tasks[index]
+                if task.map is not None:
+                    self._expand(index, now)
+                    continue
+                pairs = bound[index]
+                kwargs = {keyword: results[up] for keyword, up in pairs} if pairs else {}
+                fn = task.fn
+                if task.cache:
+                    call = self._cached_call(index, task, kwargs, now)
+                    if call is None:
+                        continue  # the cache served it
+                    fn = call
+                if special and index in special:
+                    fn = self._special_call(index, fn, task.attempts)
+                attempt = running[index] = Attempt(
+                    index, task.name, task.attempts, fn, kwargs, task.timeout
+                )  # (the engine has just set task.attempts to this attempt's number)
             if events:
                 self.flush()  # RUNNING is passed on before the call
             if backend.submit(attempt) is not None:
                 now = ended = _monotonic()
                 self._apply(attempt, now)  # it ran inline, so it is current
-                if may_be_timed and engine.timed:
-                    break  # the loop expires and wakes what is due first
+                if timed and self._due(now, deadline):
+                    break  # the loop expires, wakes or stops what is due first
         return ended
+
+    def _cached_call(
+        self, index: int, task: Task, kwargs: dict[str, Any], now: float
+    ) -> Callable[..., Any] | None:
+        """What an attempt of a ``cache: true`` task calls: ``None`` when the cache
+        served the task. A cache hit does not skip a ``when`` predicate: in the first
+        attempt the predicate still runs first, on the executor, then :class:`FromCache`
+        answers with the stored result."""
+        if self.recorder is None:
+            return task.fn
+        if task.attempts == 1 and index in self._conditions:
+            hit, value = self.recorder.lookup(task.name, task, kwargs)
+            return FromCache(value) if hit else task.fn
+        return None if self._from_cache(index, task.name, task, kwargs, now) else task.fn
+
+    def _from_cache(
+        self, index: int, name: str, task: Task, kwargs: dict[str, Any], now: float
+    ) -> bool:
+        """Complete a ``cache: true`` task (or item) from the cache, if it holds its result."""
+        if self.recorder is None:
+            return False
+        hit, value = self.recorder.lookup(name, task, kwargs)
+        if hit:
+            self._succeeded(index, value)
+            self.engine.succeed(index, now, value, True)
+        return hit
+
+    # -- mapped tasks --
+
+    def _expand(self, index: int, now: float) -> None:
+        """Read mapped task ``index``'s items and give them to the engine."""
+        task = self.tasks[index]
+        spec = task.map
+        assert spec is not None
+        try:
+            items, keys = self._items_and_keys(index, spec)
+        except Exception as exc:
+            error = str(exc) if isinstance(exc, ItemsError) else f"map: {error_text(exc)}"
+            self.engine.refuse_items(index, now, error)
+            return
+        names = [f"{task.name}[{key}]" for key in keys]
+        result: list[Any] = [None] * len(items)
+        self.results[index] = result  # filled as items end; what downstream tasks get
+        pairs = self._bindings[index]
+        results = self.results
+        self._item_kwargs[index] = {keyword: results[up] for keyword, up in pairs}
+        units = self.engine.expand(index, names, now, result, spec.max_parallel)
+        self.results.extend([None] * len(items))
+        self._items.extend(
+            _Item(index, position, key, item)
+            for position, (key, item) in enumerate(zip(keys, items, strict=True))
+        )
+        reused = {} if self.recorder is None else self.recorder.begin_items(task, names, keys)
+        for unit, name in zip(units, names, strict=True):
+            if name in reused:  # a resumed run: this item completed before
+                self._succeeded(unit, reused[name])
+                self.engine.preset(unit, now, reused[name])
+
+    def _items_and_keys(self, index: int, spec: Map) -> tuple[list[Any], list[str]]:
+        upstream, from_shell = None, False
+        if spec.upstream is not None:
+            source = self._graph_index[spec.upstream]
+            upstream = self.results[source]
+            from_shell = shell_of(self.tasks[source].fn) is not None
+        items = items_of(spec, upstream, from_shell)
+        return only_items(spec, items, item_keys(spec, items))
+
+    def _item_attempt(self, unit: int, now: float) -> Attempt | None:
+        """The attempt of an item (``None``: the cache had its result)."""
+        owner, _, _, item = self._items[unit - self._count]
+        task = self.tasks[owner]
+        spec = task.map
+        assert spec is not None
+        kwargs = {**self._item_kwargs[owner], spec.param: item}
+        name = self.engine.name_of(unit)
+        if task.cache and self._from_cache(unit, name, task, kwargs, now):
+            return None
+        number = self.engine.attempt_of(unit)
+        wrap = self._wraps.get(owner)  # its folder, its outputs checked
+        fn = task.fn if wrap is None else wrap(task.fn)
+        return Attempt(unit, name, number, fn, kwargs, task.timeout)
+
+    def _succeeded(self, unit: int, value: Any) -> None:
+        """Keep a unit's result: a task's, or an item's (in its mapped task's list too)."""
+        self.results[unit] = value
+        if unit >= self._count:
+            owner, position, _, _ = self._items[unit - self._count]
+            self.results[owner][position] = value
+
+    def _item_failed(self, unit: int) -> None:
+        """An item failed for good: its slot in the list says so."""
+        owner, position, key, item = self._items[unit - self._count]
+        error = self.engine.error_of(unit) or "failed"
+        self.results[owner][position] = ItemFailed(key, item, error)
+
+    def _due(self, now: float, deadline: float | None) -> bool:
+        """Whether something timed is due: a deadline or retry time of the engine's, or
+        the run's own deadline (then the run is asked to stop)."""
+        if deadline is not None and now >= deadline:
+            self.request_timeout()
+            return True
+        return self.engine.timed
+
+    def open(self, inbox: Callable[[Notice], object]) -> None:
+        """The loop is about to start: host pools send the slots they get to ``inbox``."""
+        for name, pool in self._host_pools.items():
+            self._host_slots[name] = HostSlots(name, pool.size, lambda n: inbox(PoolSlot(n)))
+
+    @property
+    def host_pools(self) -> bool:
+        """Whether the run has host pools (whose slots the loop balances)."""
+        return bool(self._host_slots)
+
+    def balance_pools(self) -> None:
+        """Ask host pools for the slots tasks wait for; give back those none uses."""
+        engine = self.engine
+        for name, slots in self._host_slots.items():
+            waiting = engine.pool_waiting(name)
+            slots.want(waiting)
+            if not waiting:
+                for _ in range(engine.pool_idle(name)):
+                    engine.withdraw(name)
+                    slots.give_back()
+
+    def close_pools(self) -> None:
+        """The run is over: every host slot it holds is released."""
+        for slots in self._host_slots.values():
+            slots.close()
 
     def receive(self, notice: Notice, now: float) -> None:
         """What a backend reported: an ended attempt, or that it holds an attempt back
@@ -161,6 +330,9 @@ class Run:
             self.engine.hold_clock(notice.attempt.index, notice.attempt.number)
         elif isinstance(notice, Started):
             self.engine.start_clock(notice.attempt.index, notice.attempt.number, notice.time)
+        elif isinstance(notice, PoolSlot):
+            for _ in range(self._host_slots[notice.pool].take_granted()):
+                self.engine.grant(notice.pool)
 
     def settle(self, attempt: Attempt, now: float) -> None:
         """Apply an ended attempt's outcome (stale ones, from abandoned attempts, are dropped)."""
@@ -177,20 +349,25 @@ class Run:
             if kind is ConditionFalse:
                 self.engine.skip(index, now, CONDITION_FALSE)
                 return
-            if kind is CacheHit:
+            if kind is CacheHit:  # its `when` was true, and the cache held its result
                 self.results[index] = value = value.value
                 self.engine.succeed(index, now, value, True)
                 return
-            self.results[index] = value
+            if index < self._count:
+                self.results[index] = value
+            else:
+                self._succeeded(index, value)
             self.engine.succeed(index, now, value)
             if self.recorder is not None:
-                self.recorder.record_result(self.tasks[index], attempt.kwargs, value)
+                self.recorder.record_result(
+                    attempt.name, self._task_of(index), attempt.kwargs, value
+                )
         elif type(attempt.value) is RunInterrupted and self.signum is not None:
             # a second signal, raised in a task running on the loop's thread (inline, or a
             # coroutine): not that task's failure, but the end of the run
             self.request_abort()
         elif not self.aborted and (
-            not self.stopping or self.stopped or self.tasks[index].run_if == "always"
+            not self.stopping or self.stopped or self._task_of(index).run_if == "always"
         ):  # (else the stop, not yet applied, cancels this attempt's task)
             del self.running[index]
             self._fail(attempt, attempt.value, now)
@@ -209,12 +386,9 @@ class Run:
         """Stop the run on its signal: cancel every unfinished task but the ``always``
         ones; returns the running attempts of those cancelled, to be abandoned."""
         self.stopped = True
+        stop_calls_here(False)  # the loop's thread may run the always tasks
         name = signal.Signals(self.signum or signal.SIGINT).name
-        abandoned = self._drop(self.engine.interrupt(now, f"interrupted by {name}"))
-        # The signal stopped calls on this thread until the stop was applied; now only
-        # `always` tasks can start, and the sequential executor runs them here.
-        stop_calls_here(False)
-        return abandoned
+        return self._drop(self.engine.interrupt(now, f"interrupted by {name}"))
 
     def abort(self, now: float) -> list[Attempt]:
         """Stop the run at once (a second signal, or the loop ended early): cancel every
@@ -257,6 +431,7 @@ class Run:
         """The run's deadline has passed: stop it as a signal does (``always`` tasks
         still run); returns the running attempts of the tasks cancelled, to abandon."""
         self.stopped = self.timed_out = True
+        stop_calls_here(False)  # the loop's thread may run the always tasks
         assert self.timeout is not None
         reason = f"the run timed out after {self.timeout:g}s"
         return self._drop(self.engine.interrupt(now, reason))
@@ -296,31 +471,30 @@ class Run:
                 _call_back(task.on_status_change, task.name, event.status)
 
     def _fail(self, attempt: Attempt, exc: BaseException, now: float) -> None:
-        task = self.tasks[attempt.index]
-        logger.debug("task %r attempt %d failed", task.name, attempt.number, exc_info=exc)
+        index = attempt.index
+        task = self._task_of(index)
+        logger.debug("task %r attempt %d failed", attempt.name, attempt.number, exc_info=exc)
         if isinstance(exc, ConditionError):  # its `when` raised: not retried
-            self.engine.fail(attempt.index, now, error_text(exc.error), False)
+            self.engine.fail(index, now, error_text(exc.error), False)
             return
         retryable = isinstance(exc, task.retry_on)
-        self.engine.fail(attempt.index, now, error_text(exc), retryable)
+        self.engine.fail(index, now, error_text(exc), retryable)
+        if index >= self._count and self.engine.is_done(index):
+            self._item_failed(index)
 
-    def _call_of(
-        self, index: int, task: Task, kwargs: dict[str, Any], now: float
-    ) -> Callable[..., Any] | None:
-        """What an attempt of a cached or conditional task calls: its function, behind
-        its ``when`` predicate in its first attempt; ``None`` when the cache served the
-        task. A cache hit does not skip the predicate: it runs first, on the executor."""
-        fn = task.fn
-        conditional = index in self._conditions and task.attempts == 1
-        if task.cache and self.recorder is not None:
-            hit, value = self.recorder.lookup(task, kwargs)
-            if hit and not conditional:
-                self.results[index] = value
-                self.engine.succeed(index, now, value, True)
-                return None
-            if hit:
-                fn = FromCache(value)
-        return self._conditional(index, fn) if conditional else fn
+    def _task_of(self, unit: int) -> Task:
+        """The task of a unit: itself, or an item's mapped task."""
+        if unit < self._count:
+            return self.tasks[unit]
+        return self.tasks[self._items[unit - self._count].owner]
+
+    def _special_call(self, index: int, fn: Callable[..., Any], number: int) -> Callable[..., Any]:
+        """What attempt ``number`` of a task calls: its `when` predicate first (in the
+        first attempt), in its folder, its outputs checked after."""
+        if number == 1 and index in self._conditions:
+            fn = self._conditional(index, fn)
+        wrap = self._wraps.get(index)
+        return fn if wrap is None else wrap(fn)
 
     def _conditional(self, index: int, fn: Callable[..., Any]) -> Conditional:
         """The first attempt's call of a task with a ``when`` predicate."""
@@ -365,8 +539,12 @@ class Run:
         if self.ended_at is not None:
             return
         self.ended_at = _monotonic()
-        if self.recorder is not None:
-            self.recorder.end(self.status, self.elapsed(), self.exit_code)
+        try:
+            if self.recorder is not None:
+                self.recorder.end(self.status, self.elapsed(), self.exit_code)
+        finally:
+            if self.placement is not None:
+                self.placement.leave()
 
     def failed(self) -> dict[str, str]:
         """The errors of the failed tasks that fail the run (allowed failures aside)."""
@@ -391,6 +569,13 @@ def _call_back(callback: Callable[[str, Any], object], name: str, value: Any) ->
         callback(name, value)
     except Exception:
         logger.exception("callback of task %r raised; ignored", name)
+
+
+def _by_priority(tasks: Sequence[Task], order: Sequence[float]) -> Sequence[Any]:
+    """The ready order with the tasks' priorities first (higher first), when any has one."""
+    if not any(task.priority for task in tasks):
+        return order
+    return [(-task.priority, rank) for task, rank in zip(tasks, order, strict=True)]
 
 
 def _longest_first(

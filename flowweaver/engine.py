@@ -21,19 +21,34 @@ or is skipped, and why (:data:`REASONS`): the one rule that replaces "skip what 
 below a failure". Stopping (fail-fast, a signal, a deadline) cancels what has not
 started, except the tasks that rule lets run anyway: ``always`` ones, and on
 fail-fast ``failure`` ones; a hard stop (a second signal) cancels those too.
+
+The engine schedules *units*: the workflow's tasks (units ``0 … n-1``), and the items
+of mapped tasks, added when a mapped task is expanded (:meth:`Engine.expand`). An item
+is scheduled like a task — ready queue, slots, attempts, retries, deadlines, stops —
+with its mapped task's policy, and the mapped task ends when its last item ends. A
+*limiter* bounds how many units of a group execute at once (a mapped task's
+``max_parallel``): a unit whose limiter is full waits in that limiter's own queue,
+in its place, and goes back to the ready queue when a slot frees, so starting a unit
+never scans the waiting ones.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
+from typing import TYPE_CHECKING, Any
 
 from flowweaver import graph
 from flowweaver.events import TaskEvent, new_event
 from flowweaver.task import RUN_IF, Task, TaskStatus
 
+if TYPE_CHECKING:
+    from flowweaver.pools import Pool
+
+PENDING = TaskStatus.PENDING
 RUNNING = TaskStatus.RUNNING
 COMPLETED = TaskStatus.COMPLETED
 FAILED = TaskStatus.FAILED
@@ -41,8 +56,8 @@ SKIPPED = TaskStatus.SKIPPED
 CANCELLED = TaskStatus.CANCELLED
 
 # What the engine knows of a task beyond its status.
-_WAITING, _READY, _EXECUTING, _RETRY_WAIT, _DONE = range(5)
-_PHASES = ("waiting", "ready", "executing", "waiting to retry", "done")
+_WAITING, _READY, _EXECUTING, _RETRY_WAIT, _DONE, _MAPPED = range(6)
+_PHASES = ("waiting", "ready", "executing", "waiting to retry", "done", "running its items")
 
 # run_if rules, by index in RUN_IF
 _SUCCESS, _NO_FAILURE, _FAILURE, _DONE_RULE, _ALWAYS = (RUN_IF.index(r) for r in RUN_IF)
@@ -67,13 +82,29 @@ class TransitionError(RuntimeError):
 
 
 Outbox = tuple[list[TaskEvent], list[int]]
-"""Where the engine appends the events it makes, and the position of each one's task."""
+"""Where the engine appends the events it makes, and the unit of each one."""
+
+FAILED_ITEMS_NAMED = 3
+"""How many failed items a mapped task's error names."""
+
+
+@dataclass
+class _Mapping:
+    """A mapped task's items: units ``first … first + count - 1``."""
+
+    first: int
+    count: int
+    result: object
+    left: int = 0
+    failed: list[int] = field(default_factory=list)
+    cancelled: int = 0
 
 
 class Engine:
     """The transitions of one run over ``tasks`` (``parents[i]``: what task ``i`` needs).
 
-    ``order[i]`` ranks ready tasks: smaller starts first, ties by position. At most
+    ``order[i]`` ranks ready tasks (any comparable keys): smaller starts first, ties
+    by position. At most
     ``slots`` attempts execute at once. ``now`` is when the run starts (a task that
     can never run is skipped then).
     """
@@ -82,7 +113,7 @@ class Engine:
         self,
         tasks: Sequence[Task],
         parents: Sequence[Sequence[int]],
-        order: Sequence[float],
+        order: Sequence[Any],
         *,
         slots: int = 1 << 30,
         children: Sequence[Sequence[int]] | None = None,
@@ -92,10 +123,12 @@ class Engine:
         rng: random.Random | None = None,
         outbox: Outbox | None = None,
         now: float = 0.0,
+        pools: Mapping[str, Pool] | None = None,
     ) -> None:
-        count = len(tasks)
+        count = self._count = len(tasks)
         self._tasks = tasks
-        self._names = names if names is not None else [task.name for task in tasks]
+        self._task_of: list[Task] = list(tasks)  # each unit's task (an item's: its mapped task)
+        self._names = list(names) if names is not None else [task.name for task in tasks]
         self._children = children if children is not None else graph.children_of(parents)
         self._slots = slots
         self._fail_fast = fail_fast
@@ -103,36 +136,54 @@ class Engine:
         self._rng = rng or random.Random()
         self._events, self._event_nodes = outbox if outbox is not None else ([], [])
         self._record_events = outbox is not None
-        # The ready queue is a heap of plain ints (they compare fastest): the task's rank
-        # by (order, position) in the high bits, its position in the low ones.
+        # The ready queue is a heap of plain ints (they compare fastest): the unit's rank
+        # by (order, position) in the high bits, the unit in the low ones. Items take
+        # their mapped task's rank, so they keep its place and start in item order.
         ranked = sorted(range(count), key=order.__getitem__)  # stable: ties by position
+        self._rank = [0] * count
         self._key = [0] * count
         for rank, node in enumerate(ranked):
+            self._rank[node] = rank
             self._key[node] = rank << _NODE_BITS | node
         self._phase = [_WAITING] * count
         self._attempt = [0] * count
+        self._first_start = [0.0] * count
+        self._deadline_at = [0.0] * count  # the current attempt's deadline (if it has one)
+        self._limits: list[tuple[int, ...] | None] = [None] * count
         self._waiting = [len(ups) for ups in parents]
         self._parents = parents
         # run_if: a task whose last upstream task ends becomes ready at once unless it
-        # has to be decided (a rule other than success, a false `when`, or an upstream
-        # task that did not complete): _decide is then set.
-        self._decide = [task.run_if != "success" or task.when is False for task in tasks]
+        # has to be decided (a rule other than success, a false `when`, a mapped task,
+        # or an upstream task that did not complete): _decide is then set.
+        self._decide = [
+            task.run_if != "success" or task.when is False or task.map is not None for task in tasks
+        ]
         self._rule = [_SUCCESS] * count
         for node in [node for node, special in enumerate(self._decide) if special]:
             self._rule[node] = RUN_IF.index(tasks[node].run_if)
         self._not_completed = [0] * count  # upstream tasks that ended otherwise
         self._upstream_failed = [0] * count  # … of which failed
-        self._first_start = [0.0] * count
+        self._mappings: dict[int, _Mapping] = {}  # by mapped task
+        self._item_owner: list[int] = []  # by unit - count: the item's mapped task
+        self._item_errors: dict[int, str] = {}  # failed items' errors
+        self._capacity: list[int] = []  # by limiter
+        self._used: list[int] = []
+        self._parked: list[list[int]] = []  # by limiter: a heap of the keys that wait for it
+        self._limiter_names: list[str | None] = []  # a pool's name (None: a map's bound)
+        self._pools: dict[str, int] = {}  # pool name -> limiter
+        self._pool_sizes: dict[str, int] = {}
+        self._host_pools: set[str] = set()
+        self._item_limits: dict[int, tuple[int, ...]] = {}  # by mapped task: its items' pools
+        self._add_pools(pools or {}, tasks)
         self._failed: list[int] = []  # the tasks that failed (allowed failures aside), in order
         self._allowed_failures = 0
         self._unfinished = count
         self._executing = 0
         self._stop, self._stop_reason = _GOING, ""
         self._ready: list[int] = []
-        # heaps of (time, node, attempt): a deadline or a retry time is pending while
+        # heaps of (time, unit, attempt): a deadline or a retry time is pending while
         # either is non-empty (a finished attempt's deadline is dropped lazily)
         self._deadlines: list[tuple[float, int, int]] = []
-        self._deadline_at = [0.0] * count  # the current attempt's deadline (if it has one)
         self._retries: list[tuple[float, int, int]] = []
         ready, key, decide = self._ready, self._key, self._decide
         for node, ups in enumerate(parents):
@@ -180,8 +231,26 @@ class Engine:
         """Whether an outcome for ``attempt`` of ``node`` still matters."""
         return self._phase[node] == _EXECUTING and self._attempt[node] == attempt
 
+    def name_of(self, node: int) -> str:
+        """A unit's name: its task's, or an item's (``load[b.csv]``)."""
+        return self._names[node]
+
+    def attempt_of(self, node: int) -> int:
+        """The number of a unit's latest attempt (0: not started)."""
+        return self._attempt[node]
+
+    def error_of(self, node: int) -> str | None:
+        """Why an item failed (a task's error is on the task)."""
+        if node < self._count:
+            return self._tasks[node].error
+        return self._item_errors.get(node)
+
+    def is_done(self, node: int) -> bool:
+        """Whether ``node`` (a task or an item) has ended."""
+        return self._phase[node] == _DONE
+
     def executing_nodes(self) -> list[int]:
-        """The tasks with an attempt executing now."""
+        """The units with an attempt executing now."""
         return [node for node, phase in enumerate(self._phase) if phase == _EXECUTING]
 
     def next_wakeup(self) -> float | None:
@@ -203,37 +272,102 @@ class Engine:
     # -- transitions ----------------------------------------------------------------
 
     def preset(self, node: int, now: float, value: object) -> None:
-        """Mark a task that has not started COMPLETED with ``value`` (a resumed run)."""
+        """Mark a task (or item) that has not started COMPLETED with ``value`` (reused
+        from an earlier run)."""
         self._require(node, (_WAITING, _READY), "preset")
         self._phase[node] = _EXECUTING  # (as if it ran: succeed ends it)
         self._executing += 1
+        limits = self._limits[node]
+        if limits is not None:
+            for limiter in limits:
+                self._used[limiter] += 1
         self.succeed(node, now, value, False, True)
 
     def start_next(self, now: float) -> int:
-        """Start the best ready task, if a slot is free; return its position, or ``-1``."""
+        """Start the best ready unit, if a slot is free; return it, or ``-1``.
+
+        A mapped task is started by expanding it: it is returned without taking a slot,
+        in the phase "running its items", for the run to :meth:`expand` at once."""
         if self._retries:
             self._wake_retries(now)
         if self._executing >= self._slots:
             return -1
         ready, phase = self._ready, self._phase
         while ready:
-            node = heappop(ready) & _NODE_MASK
+            key = heappop(ready)
+            node = key & _NODE_MASK
             if phase[node] != _READY:
                 continue  # ended (preset, cancelled) after it was made ready
+            limits = self._limits[node]
+            if limits is not None and not self._take(key, limits, now):
+                continue  # it waits in its limiter's queue
+            task = self._task_of[node]
+            attempt = self._attempt[node] = self._attempt[node] + 1
+            if node < self._count:  # a task, not an item (its task is its mapped task)
+                if task.map is not None:
+                    return self._begin_mapping(node, now)
+                task.status, task.attempts = RUNNING, attempt  # a retry stays RUNNING
             phase[node] = _EXECUTING
             self._executing += 1
-            attempt = self._attempt[node] = self._attempt[node] + 1
-            task = self._tasks[node]
-            task.status, task.attempts = RUNNING, attempt  # a retry stays RUNNING
             if task.timeout is not None:
                 deadline = self._deadline_at[node] = now + task.timeout
                 heappush(self._deadlines, (deadline, node, attempt))
             if self._record_events:
-                if attempt == 1:
-                    self._first_start[node] = now  # for the final event's duration
-                self._record(node, RUNNING, now, None, None, False, False)
+                self._record_start(node, attempt, now)
             return node
         return -1
+
+    def _record_start(self, node: int, attempt: int, now: float) -> None:
+        if attempt == 1:
+            self._first_start[node] = now  # for the final event's duration
+        self._record(node, RUNNING, now, None, None, False, False)
+
+    def expand(
+        self,
+        node: int,
+        names: Sequence[str],
+        now: float,
+        result: object = None,
+        max_parallel: int | None = None,
+    ) -> range:
+        """Give mapped task ``node`` its items, named ``names`` (``load[b.csv]``): they
+        become units of the run, ready in their order, at most ``max_parallel`` of them
+        executing at once. ``result`` is what the task's result will be (the run fills
+        it as items end). Returns the items' units."""
+        self._require(node, (_MAPPED,), "expand")
+        first, count = len(self._phase), len(names)
+        units = range(first, first + count)
+        self._mappings[node] = _Mapping(first, count, result, left=count)
+        limits = self._item_limits.get(node)
+        if max_parallel is not None:
+            limits = (*(limits or ()), self._new_limiter(max_parallel))
+        rank = self._rank[node] << _NODE_BITS
+        self._task_of.extend([self._tasks[node]] * count)
+        self._names.extend(names)
+        self._phase.extend([_READY] * count)
+        self._attempt.extend([0] * count)
+        self._first_start.extend([0.0] * count)
+        self._deadline_at.extend([0.0] * count)
+        self._limits.extend([limits] * count)
+        self._key.extend([rank | unit for unit in units])
+        self._item_owner.extend([node] * count)
+        self._unfinished += count
+        if self._record_events:
+            self._record(node, RUNNING, now, None, None, False, False, items=count)
+        ready = self._ready
+        for unit in units:
+            heappush(ready, rank | unit)
+        if not count:
+            self._end_mapping(node, now)
+        return units
+
+    def refuse_items(self, node: int, now: float, error: str) -> None:
+        """Mapped task ``node``'s items could not be had (its list is not a list, two
+        items share a key): it fails with ``error`` before any item runs."""
+        self._require(node, (_MAPPED,), "refuse its items")
+        self._end(node, FAILED, now, error)
+        if self._fail_fast and not self._tasks[node].allow_failure and self._stop == _GOING:
+            self._cancel(now, "fail-fast after a failure", _FAIL_FAST)
 
     def succeed(
         self,
@@ -250,9 +384,17 @@ class Engine:
             self._require(node, (_EXECUTING,), "succeed")
         phase[node] = _DONE
         self._executing -= 1
+        limits = self._limits[node]
+        if limits is not None:
+            self._release(limits)
+        self._unfinished -= 1
+        if node >= self._count:
+            if self._record_events:
+                self._record(node, COMPLETED, now, None, None, cached, reused)
+            self._item_ended(node, COMPLETED, now)
+            return
         task = self._tasks[node]
         task.status, task.result = COMPLETED, value
-        self._unfinished -= 1
         if self._record_events:
             self._record(node, COMPLETED, now, None, None, cached, reused)
         waiting, ready, key, decide = self._waiting, self._ready, self._key, self._decide
@@ -268,16 +410,16 @@ class Engine:
     def fail(self, node: int, now: float, error: str, retryable: bool = True) -> None:
         """``node``'s current attempt failed with ``error``; retried if it may be."""
         self._require(node, (_EXECUTING,), "fail")
-        self._phase[node] = _DONE
-        self._executing -= 1
-        task = self._tasks[node]
+        self._stop_executing(node)
+        task = self._task_of[node]
         attempt = self._attempt[node]
         if retryable and attempt <= task.retries and self._may_start(node):
             delay = task.retry_delay_for(attempt)
             if task.retry_jitter and delay:
                 delay *= 1 + self._rng.uniform(-task.retry_jitter, task.retry_jitter)
             self._phase[node] = _RETRY_WAIT
-            task.error = error
+            if node < self._count:
+                task.error = error
             heappush(self._retries, (now + delay, node, attempt))
             if self._record_events:
                 self._record(node, RUNNING, now, error, delay, False, False)
@@ -289,12 +431,11 @@ class Engine:
     def skip(self, node: int, now: float, reason: str) -> None:
         """``node``'s condition, checked in its first attempt, says it is not to run."""
         self._require(node, (_EXECUTING,), "skip")
-        self._phase[node] = _DONE
-        self._executing -= 1
+        self._stop_executing(node)
         self._end(node, SKIPPED, now, reason)
 
     def expired(self, now: float) -> list[int]:
-        """Executing tasks whose deadline has passed (their attempt is to be failed)."""
+        """Executing units whose deadline has passed (their attempt is to be failed)."""
         late: list[int] = []
         deadlines = self._deadlines
         while deadlines and deadlines[0][0] <= now:
@@ -311,20 +452,44 @@ class Engine:
 
     def start_clock(self, node: int, attempt: int, now: float) -> None:
         """A held attempt really started at ``now``: its timeout counts from then."""
-        timeout = self._tasks[node].timeout
+        timeout = self._task_of[node].timeout
         if timeout is not None and self.is_current(node, attempt):
             deadline = self._deadline_at[node] = now + timeout
             heappush(self._deadlines, (deadline, node, attempt))
 
+    def pool_waiting(self, pool: str) -> int:
+        """How many units wait for a slot of ``pool`` (a host pool's run asks for more)."""
+        return len(self._parked[self._pools[pool]])
+
+    def pool_idle(self, pool: str) -> int:
+        """How many slots of ``pool`` the run has and no attempt uses."""
+        limiter = self._pools[pool]
+        return self._capacity[limiter] - self._used[limiter]
+
+    def grant(self, pool: str) -> None:
+        """The run got one more slot of host pool ``pool``: the best unit waiting for
+        one goes back to the ready queue."""
+        limiter = self._pools[pool]
+        self._capacity[limiter] += 1
+        parked = self._parked[limiter]
+        if parked:
+            heappush(self._ready, heappop(parked))
+
+    def withdraw(self, pool: str) -> None:
+        """The run gives back an idle slot of host pool ``pool``."""
+        if self.pool_idle(pool) <= 0:
+            raise TransitionError(f"pool {pool!r} has no idle slot to give back")
+        self._capacity[self._pools[pool]] -= 1
+
     def interrupt(self, now: float, reason: str) -> list[int]:
         """Stop the run (a signal, a deadline): cancel every unfinished task but the
-        ``always`` ones, which still run. Returns the executing tasks it cancelled,
+        ``always`` ones, which still run. Returns the executing units it cancelled,
         whose attempts are to be abandoned."""
         return self._cancel(now, reason, _INTERRUPTED)
 
     def abort(self, now: float, reason: str) -> list[int]:
         """Stop the run now (a second signal): cancel every unfinished task, ``always``
-        ones included. Returns the executing tasks it cancelled."""
+        ones included. Returns the executing units it cancelled."""
         return self._cancel(now, reason, _ABORTED)
 
     # -- internals ----------------------------------------------------------------
@@ -336,13 +501,97 @@ class Engine:
                 f"task {self._names[node]!r} can't {transition}: it is {_PHASES[phase]}"
             )
 
+    def _owner(self, node: int) -> int:
+        """The task of a unit: itself, or an item's mapped task."""
+        return node if node < self._count else self._item_owner[node - self._count]
+
     def _may_start(self, node: int) -> bool:
         """Whether ``node`` may still start (or retry), however far the run was stopped."""
         stop = self._stop
         if stop == _GOING:
             return True
-        rule = self._rule[node]
+        rule = self._rule[self._owner(node)]
         return (rule == _ALWAYS and stop < _ABORTED) or (rule == _FAILURE and stop == _FAIL_FAST)
+
+    def _stop_executing(self, node: int) -> None:
+        """``node``'s attempt no longer executes: free its slot and its limiters'."""
+        self._phase[node] = _DONE
+        self._executing -= 1
+        limits = self._limits[node]
+        if limits is not None:
+            self._release(limits)
+
+    # -- limiters (pools, and mapped tasks' max_parallel) --
+
+    def _new_limiter(self, capacity: int, name: str | None = None) -> int:
+        self._capacity.append(capacity)
+        self._used.append(0)
+        self._parked.append([])
+        self._limiter_names.append(name)
+        return len(self._capacity) - 1
+
+    def _add_pools(self, pools: Mapping[str, Pool], tasks: Sequence[Task]) -> None:
+        """A limiter per pool (a host pool's slots are granted by the run, so it starts
+        with none), and each pooled task's limits; a mapped task's are its items'."""
+        for name, pool in pools.items():
+            self._pools[name] = self._new_limiter(0 if pool.host else pool.size, name)
+            self._pool_sizes[name] = pool.size
+            if pool.host:
+                self._host_pools.add(name)
+        if not self._pools:
+            return
+        for node, task in enumerate(tasks):
+            if task.pool is None:
+                continue
+            limits = (self._pools[task.pool],)
+            if task.map is not None:
+                self._item_limits[node] = limits
+            else:
+                self._limits[node] = limits
+
+    def _take(self, key: int, limits: tuple[int, ...], now: float) -> bool:
+        """Take a slot of each of ``limits`` for the unit of ``key``; if one is full, park
+        the key in its queue (in its place) and take nothing."""
+        used, capacity = self._used, self._capacity
+        for limiter in limits:
+            if used[limiter] >= capacity[limiter]:
+                heappush(self._parked[limiter], key)
+                name = self._limiter_names[limiter]
+                if name is not None and self._record_events:
+                    self._record_wait(key & _NODE_MASK, name, now)
+                return False
+        for limiter in limits:
+            used[limiter] += 1
+        return True
+
+    def _record_wait(self, node: int, pool: str, now: float) -> None:
+        """A unit starts waiting for a slot of ``pool``: a PENDING event says so."""
+        size = self._pool_sizes[pool]
+        if pool in self._host_pools:
+            busy = f"{size} slot{'s' if size != 1 else ''} on this machine"
+        else:
+            busy = f"{self._used[self._pools[pool]]}/{size}"
+        event = new_event(
+            task=self._names[node],
+            status=PENDING,
+            attempt=self._attempt[node],
+            time=now + self._wall_offset,
+            reason=f"waiting for pool {pool} ({busy})",
+            parent=None if node < self._count else self._names[self._owner(node)],
+        )
+        self._events.append(event)
+        self._event_nodes.append(node)
+
+    def _release(self, limits: tuple[int, ...]) -> None:
+        """Give back a slot of each of ``limits``; the best unit waiting for one goes
+        back to the ready queue."""
+        for limiter in limits:
+            self._used[limiter] -= 1
+            parked = self._parked[limiter]
+            if parked:
+                heappush(self._ready, heappop(parked))
+
+    # -- run_if and mapped tasks --
 
     def _settle(self, node: int, now: float) -> None:
         """Every upstream task of ``node`` has ended: ready it, or skip it (its rule)."""
@@ -369,9 +618,58 @@ class Engine:
             return CONDITION_FALSE
         return None
 
+    def _begin_mapping(self, node: int, now: float) -> int:
+        """A mapped task is to be expanded: it runs its items, not an attempt."""
+        self._phase[node] = _MAPPED
+        self._attempt[node] = 0  # (its items have the attempts)
+        task = self._tasks[node]
+        task.status, task.attempts = RUNNING, 0
+        self._first_start[node] = now
+        return node
+
+    def _item_ended(self, unit: int, status: TaskStatus, now: float) -> None:
+        """An item ended: when it was its mapped task's last, the mapped task ends."""
+        owner = self._item_owner[unit - self._count]
+        mapping = self._mappings[owner]
+        mapping.left -= 1
+        if status is FAILED:
+            mapping.failed.append(unit)
+        elif status is CANCELLED:
+            mapping.cancelled += 1
+        if mapping.left == 0 and self._phase[owner] == _MAPPED:
+            self._end_mapping(owner, now)
+
+    def _end_mapping(self, node: int, now: float) -> None:
+        """Mapped task ``node``'s last item ended: it ends too."""
+        mapping = self._mappings[node]
+        if mapping.cancelled:
+            self._end(node, CANCELLED, now, self._stop_reason or "cancelled")
+        elif mapping.failed:
+            self._end(node, FAILED, now, self._items_error(mapping))
+            if self._fail_fast and not self._tasks[node].allow_failure and self._stop == _GOING:
+                self._cancel(now, "fail-fast after a failure", _FAIL_FAST)
+        else:
+            self._phase[node] = _EXECUTING  # (succeed ends it)
+            self._executing += 1
+            self.succeed(node, now, mapping.result)
+
+    def _items_error(self, mapping: _Mapping) -> str:
+        """``3 of 120 items failed: load[b.csv]: ValueError: …; …``."""
+        named = [
+            f"{self._names[unit]}: {self._item_errors.get(unit, 'failed').splitlines()[0]}"
+            for unit in mapping.failed[:FAILED_ITEMS_NAMED]
+        ]
+        more = len(mapping.failed) - len(named)
+        listing = "; ".join(named) + (f"; and {more} more" if more else "")
+        return f"{len(mapping.failed)} of {mapping.count} items failed: {listing}"
+
     def _end(self, node: int, status: TaskStatus, now: float, error: str) -> None:
         """End ``node`` without a result (FAILED, SKIPPED, CANCELLED with ``error``), and
         tell its downstream tasks, deciding each whose last upstream task this was."""
+        if node >= self._count:
+            self._finish(node, status, now, error)
+            self._item_ended(node, status, now)
+            return
         stack = [(node, status, error)]
         phase, waiting = self._phase, self._waiting
         while stack:
@@ -408,14 +706,18 @@ class Engine:
     def _finish(self, node: int, status: TaskStatus, now: float, error: str) -> None:
         """Mark ``node`` ended without a result: FAILED, SKIPPED or CANCELLED with ``error``."""
         self._phase[node] = _DONE
-        task = self._tasks[node]
-        task.status, task.result, task.error = status, None, error
         self._unfinished -= 1
+        task = self._task_of[node]
         allowed = status is FAILED and task.allow_failure
-        if allowed:
-            self._allowed_failures += 1
-        elif status is FAILED:
-            self._failed.append(node)
+        if node >= self._count:
+            if status is FAILED:
+                self._item_errors[node] = error
+        else:
+            task.status, task.result, task.error = status, None, error
+            if allowed:
+                self._allowed_failures += 1
+            elif status is FAILED:
+                self._failed.append(node)
         if self._record_events:
             reason = error if status is SKIPPED else None
             self._record(node, status, now, error, None, False, False, reason, allowed)
@@ -431,6 +733,7 @@ class Engine:
         reused: bool,
         reason: str | None = None,
         allowed: bool = False,
+        items: int | None = None,
     ) -> None:
         """The event of a transition of ``node``; a final one (no ``retry_in``) says how
         long the task took from its first start."""
@@ -438,7 +741,9 @@ class Engine:
         if retry_in is not None or status is RUNNING:
             duration = None
         else:
-            duration = now - self._first_start[node] if attempt else 0.0
+            started = attempt or node in self._mappings
+            duration = now - self._first_start[node] if started else 0.0
+        parent = None if node < self._count else self._names[self._owner(node)]
         self._events.append(
             new_event(
                 task=self._names[node],
@@ -452,6 +757,8 @@ class Engine:
                 reused=reused,
                 reason=reason,
                 allowed=allowed,
+                parent=parent,
+                items=items,
             )
         )
         self._event_nodes.append(node)
@@ -459,7 +766,7 @@ class Engine:
     def _cancel(self, now: float, reason: str, stop: int) -> list[int]:
         """Stop the run to ``stop``: cancel what may no longer start (executing attempts
         too, but on fail-fast), then tell the tasks below them. Returns the executing
-        tasks cancelled."""
+        units cancelled."""
         if stop > self._stop:
             self._stop, self._stop_reason = stop, reason
         phase = self._phase
@@ -470,10 +777,11 @@ class Engine:
         for node in range(len(phase)):
             if phase[node] in cancellable and not self._may_start(node):
                 if phase[node] == _EXECUTING:
-                    self._executing -= 1
+                    self._stop_executing(node)
                     cancelled.append(node)
                 phase[node] = _DONE
-                self._end(node, CANCELLED, now, self._tasks[node].error or reason)
+                error = self._tasks[node].error if node < self._count else None
+                self._end(node, CANCELLED, now, error or reason)
         return cancelled
 
     def _drop_stale_deadlines(self) -> None:

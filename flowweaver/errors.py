@@ -9,14 +9,17 @@
     │       └── UnknownRunError(KeyError)   no run in the history has that id
     ├── LockedError                     another run of the workflow holds its lock (exit 3)
     ├── WorkflowError(RuntimeError)     tasks failed: ``.failed_tasks`` (exit 1)
-    └── RunTimeoutError(TimeoutError)   the run passed its deadline: ``.seconds`` (exit 124)
+    ├── RunTimeoutError(TimeoutError)   the run passed its deadline: ``.seconds`` (exit 124)
+    └── AttemptError                    how FlowWeaver saw an attempt fail (it is the task's
+        │                               error, kept in ``task.error``; the run goes on)
+        ├── TaskTimeoutError(TimeoutError)     it ran past ``Task.timeout``
+        ├── WorkerCrashedError(RuntimeError)   the process running it died
+        ├── ShellCommandError(RuntimeError)    a shell task's command failed (``flowweaver.shell``)
+        └── MissingOutputError(RuntimeError)   it returned without writing what it declared
 
     RunInterrupted(KeyboardInterrupt)   Ctrl-C or SIGTERM stopped a run: ``.signum``
 
-Errors a task attempt can end with, besides whatever the task raised:
-
-    TaskTimeoutError(TimeoutError)      the attempt ran past ``Task.timeout``
-    WorkerCrashedError(RuntimeError)    the process running the attempt died
+Besides these, an attempt fails with whatever the task raised.
 
 Anything else escaping FlowWeaver is a bug in FlowWeaver.
 """
@@ -25,10 +28,20 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass
+from typing import Any
 
 
 class FlowWeaverError(Exception):
-    """Base class of every error FlowWeaver raises on purpose."""
+    """Base class of every error FlowWeaver raises on purpose.
+
+    It pickles by the arguments it was made with (a worker process or a Dask worker
+    sends it back so), not by its message: ``_made_with`` keeps them."""
+
+    _made_with: tuple[Any, ...] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        made_with = self._made_with if self._made_with is not None else self.args
+        return type(self), made_with, self.__dict__
 
 
 class InputError(FlowWeaverError):
@@ -54,6 +67,7 @@ class SpecError(InputError, ValueError):
     """A spec file has one or more problems; each is in ``problems``."""
 
     def __init__(self, problems: list[Problem]) -> None:
+        self._made_with = (problems,)
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
@@ -62,6 +76,7 @@ class CycleError(InputError, ValueError):
     """The dependencies form a cycle; ``cycle`` lists it, first node repeated last."""
 
     def __init__(self, cycle: list[str], message: str = "circular dependency") -> None:
+        self._made_with = (cycle, message)
         self.cycle = list(cycle)
         super().__init__(f"{message}: {' -> '.join(self.cycle)}")
 
@@ -75,6 +90,7 @@ class TaskNotPicklableError(InputError, ValueError):
     )
 
     def __init__(self, tasks: dict[str, str]) -> None:
+        self._made_with = (tasks,)
         self.tasks = dict(tasks)
         lines = [
             f"task {name!r} can't run in a worker process: {why}" for name, why in tasks.items()
@@ -97,6 +113,7 @@ class LockedError(FlowWeaverError):
     """Another run of the same workflow holds the lock."""
 
     def __init__(self, workflow: str, holder: str) -> None:
+        self._made_with = (workflow, holder)
         self.workflow = workflow
         self.holder = holder
         super().__init__(f"workflow {workflow!r} is already running ({holder})")
@@ -106,6 +123,7 @@ class WorkflowError(FlowWeaverError, RuntimeError):
     """One or more tasks failed; ``failed_tasks`` maps each name to its error."""
 
     def __init__(self, workflow: str, failed_tasks: dict[str, str]) -> None:
+        self._made_with = (workflow, failed_tasks)
         self.workflow = workflow
         self.failed_tasks = dict(failed_tasks)
         listing = "; ".join(f"{name}: {error}" for name, error in self.failed_tasks.items())
@@ -122,6 +140,7 @@ class RunTimeoutError(FlowWeaverError, TimeoutError):
     """As ``timeout(1)`` exits."""
 
     def __init__(self, workflow: str, seconds: float) -> None:
+        self._made_with = (workflow, seconds)
         self.workflow = workflow
         self.seconds = seconds
         super().__init__(f"workflow {workflow!r} timed out after {seconds:g}s")
@@ -139,14 +158,33 @@ class RunInterrupted(KeyboardInterrupt):
         """The shell's convention: 128 + the signal number (130, 143)."""
         return 128 + self.signum
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.signum,)
 
-class TaskTimeoutError(TimeoutError):
+
+class AttemptError(FlowWeaverError):
+    """An attempt failed in a way FlowWeaver saw (a timeout, a dead worker, a shell
+    command's exit code), rather than by an exception the task raised itself."""
+
+
+class TaskTimeoutError(AttemptError, TimeoutError):
     """An attempt ran past its task's timeout."""
 
     def __init__(self, seconds: float) -> None:
+        self._made_with = (seconds,)
         self.seconds = seconds
         super().__init__(f"timed out after {seconds:g}s")
 
 
-class WorkerCrashedError(RuntimeError):
+class WorkerCrashedError(AttemptError, RuntimeError):
     """The worker process running an attempt died before it answered."""
+
+
+class MissingOutputError(AttemptError, RuntimeError):
+    """A task returned, but files it declared in ``writes`` are missing: ``paths``."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self._made_with = (paths,)
+        self.paths = list(paths)
+        noun = "output" if len(self.paths) == 1 else "outputs"
+        super().__init__(f"declared {noun} missing: {', '.join(self.paths)}")

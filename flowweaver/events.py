@@ -21,6 +21,9 @@ class TaskEvent(NamedTuple):
       ``upstream skipped``, ``condition false`` or ``rule not met``; ``error`` says
       the same.
     - ``allowed`` (a FAILED event): the task may fail without failing the run.
+    - ``parent``: for an item of a mapped task (``task`` is then ``load[b.csv]``), the
+      mapped task's name; ``items``: on the RUNNING event of a mapped task, how many
+      items it has (its items' events follow, then its own final event).
     """
 
     task: str
@@ -34,6 +37,8 @@ class TaskEvent(NamedTuple):
     reused: bool = False
     reason: str | None = None
     allowed: bool = False
+    parent: str | None = None
+    items: int | None = None
 
     @property
     def is_retry(self) -> bool:
@@ -58,6 +63,8 @@ def new_event(
     reused: bool = False,
     reason: str | None = None,
     allowed: bool = False,
+    parent: str | None = None,
+    items: int | None = None,
     _new: Any = tuple.__new__,
 ) -> TaskEvent:
     """A :class:`TaskEvent`, from its fields by name, made three times faster than
@@ -66,7 +73,21 @@ def new_event(
     fields when this module is imported, so the two can't drift apart."""
     return _new(  # type: ignore[no-any-return]
         TaskEvent,
-        (task, status, attempt, time, error, duration, retry_in, cached, reused, reason, allowed),
+        (
+            task,
+            status,
+            attempt,
+            time,
+            error,
+            duration,
+            retry_in,
+            cached,
+            reused,
+            reason,
+            allowed,
+            parent,
+            items,
+        ),
     )
 
 

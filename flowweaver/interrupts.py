@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -29,7 +30,17 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class Interruptible(Protocol):
     signum: int | None
 
+    @property
+    def stopping(self) -> bool:
+        """Whether a signal or the run's deadline already asks it to stop."""
+
+    @property
+    def deadline(self) -> float | None:
+        """When the run is to be stopped (``time.monotonic``), if it has a timeout."""
+
     def request_interrupt(self, signum: int) -> None: ...
+
+    def request_timeout(self) -> None: ...
 
 
 class _Router:
@@ -50,11 +61,23 @@ class _Router:
                 raise RunInterrupted(signum)  # a second signal, or a wait to give up
             self.pending = signum
             return
-        if run.signum is not None:
-            raise RunInterrupted(signum)  # a second signal: stop waiting
+        if run.stopping:
+            raise RunInterrupted(signum)  # a second signal (or one after the deadline)
         run.request_interrupt(signum)
+        self._stop_inline()
+
+    def handle_deadline(self, signum: int, frame: Any) -> None:
+        """SIGALRM at the run's deadline: stop it as a first signal does."""
+        run = self.run
+        if run is None or run.stopping:
+            return
+        run.request_timeout()
+        self._stop_inline()
+
+    def _stop_inline(self) -> None:
+        """Wake the run's loop, and stop what runs on this thread (the loop's own)."""
         self.wake()
-        stop_calls_here()  # no task starts on this thread until the run applies the stop
+        stop_calls_here()  # no task starts on this thread until the run has stopped
         attempt = current_attempt()
         if attempt is None:
             return
@@ -123,7 +146,24 @@ def routed_to(run: Interruptible, wake: Callable[[], object]) -> Iterator[None]:
             run.request_interrupt(_router.pending)
             _router.pending = None
         try:
-            yield
+            with _alarm_at(run.deadline):
+                yield
         finally:
             _router.run, _router.wake = outer
             stop_calls_here(False)
+
+
+@contextmanager
+def _alarm_at(deadline: float | None) -> Iterator[None]:
+    """SIGALRM at ``deadline`` (monotonic), routed to the run: so a run's timeout also
+    stops a task running inline on the loop's thread (the sequential executor's)."""
+    if deadline is None or signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, None):
+        yield  # no deadline, or the program uses SIGALRM itself: the loop still checks
+        return
+    previous = signal.signal(signal.SIGALRM, _router.handle_deadline)
+    signal.setitimer(signal.ITIMER_REAL, max(deadline - time.monotonic(), 1e-3))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from flowweaver._call import current_attempt, on_abandon
+from flowweaver.errors import AttemptError
 from flowweaver.keeper import Keeper
 
 GRACE_SECONDS = 1.0
@@ -34,7 +35,7 @@ TAIL_LINES = 5
 """How many last lines of standard error a failure's message keeps."""
 
 
-class ShellCommandError(RuntimeError):
+class ShellCommandError(AttemptError, RuntimeError):
     """A shell command failed: ``returncode`` (negative: killed by that signal) and
     ``stderr_tail``, the last lines of its standard error."""
 

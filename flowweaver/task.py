@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class TaskStatus(enum.Enum):
@@ -27,6 +28,61 @@ class TaskStatus(enum.Enum):
 RUN_IF = ("success", "no_failure", "failure", "done", "always")
 """When a task may run, given how its upstream tasks ended (see :attr:`Task.run_if`)."""
 
+
+@dataclass(frozen=True)
+class Map:
+    """A task that runs once per item of a list (see :attr:`Task.map`).
+
+    ``over`` is where the items come from: the name of an upstream task whose result
+    is the list (it becomes a dependency), a list of the items themselves, or a mapping
+    of lists (a matrix: one item, a dict, per combination, the first list outermost).
+    Each item is passed to the function as ``param``. ``key`` names an item in every
+    output and the history: a function of the item, or ``None`` for the item itself
+    when it is a string or a number, else a short hash of its JSON form. At most
+    ``max_parallel`` items run at once (the executor's workers still bound them).
+    """
+
+    over: str | Sequence[Any] | Mapping[str, Sequence[Any]]
+    param: str = "item"
+    key: Callable[[Any], object] | None = None
+    max_parallel: int | None = None
+    only: frozenset[str] | None = None
+    """Run only the items with these keys (``--only task[key]``); ``None``: all."""
+
+    def __post_init__(self) -> None:
+        over = self.over
+        if not isinstance(over, (str, Sequence, Mapping)) or isinstance(over, bytes):
+            raise TypeError("map over must be a task name, a list or a mapping of lists")
+        if isinstance(over, Mapping) and not all(
+            isinstance(values, Sequence) and not isinstance(values, str) for values in over.values()
+        ):
+            raise TypeError("map over a mapping (a matrix) needs a list for every key")
+        if not (isinstance(self.param, str) and self.param.isidentifier()):
+            raise ValueError(f"map param must be a parameter name, got {self.param!r}")
+        if self.key is not None and not callable(self.key):
+            raise TypeError("map key must be a function of the item, or None")
+        if self.max_parallel is not None and (
+            isinstance(self.max_parallel, bool)
+            or not isinstance(self.max_parallel, int)
+            or self.max_parallel < 1
+        ):
+            raise ValueError(f"map max_parallel must be at least 1, got {self.max_parallel!r}")
+
+    @property
+    def upstream(self) -> str | None:
+        """The task whose result holds the items, if they come from one."""
+        return self.over if isinstance(self.over, str) else None
+
+
+class ItemFailed(NamedTuple):
+    """The slot of a failed item in a mapped task's list of results: its ``key``, the
+    ``item`` itself and its ``error`` (what ``task.error`` would say)."""
+
+    key: str
+    item: Any
+    error: str
+
+
 StatusCallback = Callable[[str, TaskStatus], object]
 RetryCallback = Callable[[str, int], object]
 
@@ -42,7 +98,16 @@ class Task:
     ``run_if`` says when it may run given how its upstream tasks ended (one of
     :data:`RUN_IF`); ``when`` is a condition on the task itself (a bool, or a
     predicate called like the task, on the executor, before its first attempt);
-    ``allow_failure`` lets it fail without failing the run.
+    ``allow_failure`` lets it fail without failing the run. With ``map`` it runs once
+    per item of a list, each item with its own attempts, retries and timeout.
+    ``pool`` names a pool of the workflow (``Workflow(pools=...)``): each attempt (each
+    item's) takes a slot of it while it runs. Among ready tasks, a higher ``priority``
+    starts first.
+
+    ``workdir`` is the folder the task runs in (default: the workflow's, else the
+    current directory); ``reads`` names the files it reads (globs, relative to that
+    folder), whose contents join its cache key and resume fingerprint; ``writes`` the
+    files it must leave behind (see :mod:`flowweaver.folders`).
     """
 
     name: str
@@ -67,6 +132,12 @@ class Task:
     run_if: str = "success"
     when: bool | Callable[..., Any] | None = None
     allow_failure: bool = False
+    map: Map | None = None
+    pool: str | None = None
+    priority: int = 0
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    workdir: str | None = None
     attempts: int = 0
 
     def __post_init__(self) -> None:
@@ -87,6 +158,17 @@ class Task:
             value = getattr(self, key)
             if value is not None:
                 _check_number(self.name, key, value, allow_zero=False)
+        self._check_conditions()
+        self._check_files()
+        self.depends_on = list(self.depends_on)
+        self.inputs = dict(self.inputs)
+        retry_on: object = self.retry_on
+        self.retry_on = (retry_on,) if isinstance(retry_on, type) else tuple(self.retry_on)
+        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on):
+            raise TypeError(f"task {self.name!r}: retry_on must hold exception classes")
+
+    def _check_conditions(self) -> None:
+        """``run_if``, ``when``, ``allow_failure`` and ``map`` (see the class docstring)."""
         if self.run_if not in RUN_IF:
             choices = ", ".join(RUN_IF)
             raise ValueError(
@@ -94,14 +176,27 @@ class Task:
             )
         if not (self.when is None or isinstance(self.when, bool) or callable(self.when)):
             raise TypeError(f"task {self.name!r}: when must be a bool or a callable")
+        if self.map is not None and not isinstance(self.map, Map):
+            raise TypeError(f"task {self.name!r}: map must be a flowweaver.Map")
+        if self.map is not None and callable(self.when):
+            raise ValueError(
+                f"task {self.name!r}: a mapped task's when must be true or false "
+                "(a predicate would be checked once per item)"
+            )
         if not isinstance(self.allow_failure, bool):
             raise TypeError(f"task {self.name!r}: allow_failure must be true or false")
-        self.depends_on = list(self.depends_on)
-        self.inputs = dict(self.inputs)
-        retry_on: object = self.retry_on
-        self.retry_on = (retry_on,) if isinstance(retry_on, type) else tuple(self.retry_on)
-        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on):
-            raise TypeError(f"task {self.name!r}: retry_on must hold exception classes")
+        if self.pool is not None and not (isinstance(self.pool, str) and self.pool):
+            raise TypeError(f"task {self.name!r}: pool must be a pool's name")
+        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
+            raise TypeError(f"task {self.name!r}: priority must be an integer")
+
+    def _check_files(self) -> None:
+        if not self.reads and not self.writes and self.workdir is None:
+            return
+        self.reads = _paths(self.name, "reads", self.reads)
+        self.writes = _paths(self.name, "writes", self.writes)
+        if self.workdir is not None:
+            self.workdir = _paths(self.name, "workdir", (self.workdir,))[0]
 
     def is_async(self) -> bool:
         """Whether ``fn`` is a coroutine function (``async def``)."""
@@ -150,3 +245,15 @@ def _check_number(task: str, key: str, value: object, *, allow_zero: bool) -> No
     if math.isnan(value) or value < 0 or (value == 0 and not allow_zero):
         bound = "zero or more" if allow_zero else "greater than zero"
         raise ValueError(f"task {task!r}: {key} must be {bound}, got {value}")
+
+
+def _paths(task: str, key: str, value: object) -> tuple[str, ...]:
+    """Paths (or globs) as a tuple of text; a single one is a tuple of one."""
+    items: Any = (value,) if isinstance(value, (str, os.PathLike)) else value
+    try:
+        paths = tuple(os.fspath(item) for item in items)
+    except TypeError:
+        raise TypeError(f"task {task!r}: {key} must be paths (text)") from None
+    if not all(isinstance(path, str) and path for path in paths):
+        raise ValueError(f"task {task!r}: {key} must be non-empty paths")
+    return paths

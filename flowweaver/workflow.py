@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from flowweaver.errors import CycleError
 from flowweaver.events import Observer
 from flowweaver.graph import Graph
+from flowweaver.pools import Pool, as_pool
 from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
@@ -28,6 +30,13 @@ class SpecInfo:
     dask_address: str | None = None
     fail_fast: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    schedule: str | None = None
+    """The spec's ``schedule:`` as cron is given it (``0 2 * * *``, ``@daily``)."""
+    workdir: str | None = None
+    run_id: str | None = None
+    """The run the spec was loaded for (``${run.id}``): a store records the run under it."""
+    run_started: str | None = None
+    """``${run.started}``: when the spec was loaded for that run (ISO 8601)."""
 
 
 class Workflow:
@@ -39,6 +48,10 @@ class Workflow:
     :mod:`flowweaver.handlers`); ``last_handlers`` says how each ran in the last run.
     ``timeout`` is the whole run's deadline in seconds: past it the run is stopped as
     by SIGTERM and ``execute`` raises :class:`~flowweaver.RunTimeoutError`.
+    ``pools`` maps a pool's name to its size (or a :class:`~flowweaver.Pool`, for a pool
+    shared by every run on the machine); a task names its pool with ``Task(pool=...)``.
+    ``workdir`` is the folder the run's tasks run in (see :mod:`flowweaver.folders`);
+    ``None``: the current directory.
     """
 
     def __init__(
@@ -48,6 +61,8 @@ class Workflow:
         *,
         handlers: Mapping[str, Callable[..., Any] | Task] | None = None,
         timeout: float | None = None,
+        pools: Mapping[str, int | Pool] | None = None,
+        workdir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.name = name
         self.description = description
@@ -58,6 +73,8 @@ class Workflow:
                 f"workflow timeout must be a number of seconds above 0, got {timeout!r}"
             )
         self.timeout = timeout
+        self.pools: dict[str, Pool] = {name: as_pool(pool) for name, pool in (pools or {}).items()}
+        self.workdir = None if workdir is None else os.fspath(workdir)
         self.handlers: dict[str, Task] = {}
         if handlers:
             from flowweaver.handlers import handler_tasks
@@ -73,12 +90,14 @@ class Workflow:
         self._children: list[list[int]] = []
         self._depth: list[float] = []
         self._observers: list[Observer] = []
+        self._placed = False  # a task has a workdir, reads or writes
         self.last_run_seconds = 0.0
 
     # -- building -----------------------------------------------------------------
 
     def add_task(self, task: Task, depends_on: list[str] | None = None) -> None:
-        """Add ``task``, depending on ``task.depends_on``, ``depends_on`` and ``task.inputs``.
+        """Add ``task``, depending on ``task.depends_on``, ``depends_on``, ``task.inputs``
+        and the task a mapped task maps over.
 
         Raises ``ValueError`` for a duplicate name or an unknown dependency (dependencies
         must be added first), and :class:`~flowweaver.CycleError` (a ``ValueError``) for a
@@ -88,11 +107,14 @@ class Workflow:
         if not isinstance(task, Task):
             raise TypeError(f"add_task expects a Task, got {type(task).__name__}")
         name = task.name
-        if name in self._index:
-            raise ValueError(f"duplicate task name {name!r}: task names must be unique")
+        if name in self._index or task.pool is not None:
+            self._check_name_and_pool(task)
         wanted = task.depends_on
-        if depends_on or task.inputs:
+        over = task.map.upstream if task.map is not None else None
+        if depends_on or task.inputs or over is not None:
             wanted = [*wanted, *(depends_on or ()), *task.inputs.values()]
+            if over is not None:
+                wanted.append(over)
         deps = list(dict.fromkeys(wanted))
         index, children, depth = self._index, self._children, self._depth
         position = len(self._parents)
@@ -112,9 +134,21 @@ class Workflow:
         self._parents.append(ups)
         children.append([])
         depth.append(deepest + 1.0)
+        if task.workdir is not None or task.writes or task.reads:
+            self._placed = True
         self._tasks[name] = task
         self._task_list.append(task)
         self._names.append(name)
+
+    def _check_name_and_pool(self, task: Task) -> None:
+        if task.name in self._index:
+            raise ValueError(f"duplicate task name {task.name!r}: task names must be unique")
+        if task.pool is not None and task.pool not in self.pools:
+            known = ", ".join(self.pools) or "none"
+            raise ValueError(
+                f"task {task.name!r} names pool {task.pool!r}, which the workflow does not "
+                f"have (its pools: {known})"
+            )
 
     @staticmethod
     def _bad_dependency(name: str, dep: str) -> ValueError:
@@ -200,6 +234,11 @@ class Workflow:
         return Graph(
             self._task_list, self._names, self._parents, self._children, self._depth, self._index
         )
+
+    @property
+    def uses_folders(self) -> bool:
+        """Whether the workflow or a task has a ``workdir``, ``reads`` or ``writes``."""
+        return self.workdir is not None or self._placed
 
     def parents(self) -> list[list[int]]:
         """Dependencies by position: ``parents()[i]`` are the indices task ``i`` needs."""

@@ -14,6 +14,7 @@ from flowweaver.executors._threads import WorkerThreads
 from flowweaver.executors.base import Executor, conclude, independent
 from flowweaver.executors.contract import Attempt, Backend, Inbox, checked_workers
 from flowweaver.executors.thread import default_workers
+from flowweaver.folders import place
 from flowweaver.task import Task
 
 if TYPE_CHECKING:
@@ -71,8 +72,13 @@ class AsyncExecutor(Executor):
     async def run_tasks_async(
         self, tasks: Sequence[Task], *, raise_on_failure: bool = True
     ) -> None:
+        placement = None
+        if any(task.workdir is not None or task.writes for task in tasks):
+            placement = place(tasks, None, self.folder_mode, self.kind)
         backend = self.backend()
-        run = Run("tasks", independent(tasks), slots=backend.slots, fail_fast=False)
+        run = Run(
+            "tasks", independent(tasks), slots=backend.slots, fail_fast=False, placement=placement
+        )
         try:
             await drive_async(run, backend)
             run.finish()

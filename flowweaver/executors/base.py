@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 from flowweaver._loop import drive
 from flowweaver._run import Run
-from flowweaver.errors import WorkflowError
+from flowweaver.errors import InputError, WorkflowError
 from flowweaver.executors.contract import Backend
+from flowweaver.folders import Placement, place
 from flowweaver.graph import Graph
 from flowweaver.task import Task
 
@@ -24,6 +25,11 @@ class Executor(ABC):
 
     #: start ready tasks in plan order rather than longest-path-first
     plan_order = False
+    #: whether this executor's tasks run on this machine (host pools mean something)
+    host_pools = True
+    #: how a Python task is put in its folder (see :mod:`flowweaver.folders`): ``call``
+    #: (one call at a time per process), ``run`` (threads of this process), ``worker``
+    folder_mode = "run"
 
     def __init__(self, *, fail_fast: bool = False) -> None:
         self.fail_fast = fail_fast
@@ -81,6 +87,13 @@ class Executor(ABC):
         """A run of ``workflow``, not yet started, and the backend to drive it with."""
         graph = workflow.graph()
         self.check(graph.tasks)
+        hosted = [name for name, pool in workflow.pools.items() if pool.host]
+        if hosted and not self.host_pools:
+            raise InputError(
+                f"{type(self).__name__} can't use host pools ({', '.join(hosted)}): its tasks "
+                "may run on other machines; use scope: run, or another executor"
+            )
+        placement = self.placement(workflow)
         if recorder is None and store is not None:
             recorder = store.open_run(workflow, resume=resume)
         backend = self.backend()
@@ -93,12 +106,30 @@ class Executor(ABC):
             recorder=recorder,
             plan_order=self.plan_order,
             timeout=workflow.timeout,
+            pools=workflow.pools,
+            placement=placement,
         )
         return run, backend
+
+    def placement(self, workflow: Workflow) -> Placement | None:
+        """How a run of ``workflow`` puts its tasks in their folders (``None``: nothing
+        to do). Raises :class:`~flowweaver.errors.InputError` when a folder is missing,
+        or Python tasks need folders this executor can't give them."""
+        if not workflow.uses_folders:
+            return None
+        return place(workflow.graph().tasks, workflow.workdir, self.folder_mode, self.kind)
+
+    @property
+    def kind(self) -> str:
+        """The executor's name, for messages: ``threaded``, ``process``…"""
+        return type(self).__name__.removesuffix("Executor").lower()
 
     def run_tasks(self, tasks: Sequence[Task], *, raise_on_failure: bool = True) -> None:
         """Run independent ``tasks`` (their dependencies are not consulted)."""
         self.check(tasks)
+        placement = None
+        if any(task.workdir is not None or task.writes for task in tasks):
+            placement = place(tasks, None, self.folder_mode, self.kind)
         backend = self.backend()
         run = Run(
             "tasks",
@@ -106,6 +137,7 @@ class Executor(ABC):
             slots=backend.slots,
             fail_fast=self.fail_fast,
             plan_order=self.plan_order,
+            placement=placement,
         )
         try:
             self.drive(run, backend)

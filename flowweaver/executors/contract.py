@@ -118,8 +118,15 @@ class Started(NamedTuple):
     time: float
 
 
-Notice = Attempt | Held | Started
-"""What reaches the loop's inbox: an ended attempt, or a :class:`Held`/:class:`Started`."""
+class PoolSlot(NamedTuple):
+    """A host pool's notice: the run got a slot of ``pool`` it waited for."""
+
+    pool: str
+
+
+Notice = Attempt | Held | Started | PoolSlot
+"""What reaches the loop's inbox: an ended attempt, a :class:`Held`/:class:`Started`
+notice of a backend, or a :class:`PoolSlot` of a host pool."""
 
 Inbox = Callable[[Notice], object]
 """Where a backend sends ended attempts and notices (from any thread)."""

@@ -46,6 +46,9 @@ class DaskExecutor(Executor):
     Task functions must be importable on the workers.
     """
 
+    host_pools = False  # its workers may be other machines
+    folder_mode = "worker"  # calls run in the workers' processes, several at a time
+
     def __init__(
         self, address: str | None = None, *, max_workers: int | None = None, fail_fast: bool = False
     ) -> None:

@@ -57,6 +57,8 @@ class ProcessExecutor(Executor):
     results travel back pickled.
     """
 
+    folder_mode = "call"  # a worker runs one task at a time: each call changes to its folder
+
     def __init__(self, max_workers: int | None = None, *, fail_fast: bool = False) -> None:
         super().__init__(fail_fast=fail_fast)
         self.max_workers = checked_workers(max_workers) or os.cpu_count() or 1

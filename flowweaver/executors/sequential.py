@@ -13,6 +13,7 @@ class SequentialExecutor(Executor):
     thread so the timeout holds; everything else runs on the calling thread."""
 
     plan_order = True
+    folder_mode = "call"  # one task at a time: each call changes to its folder
 
     @classmethod
     def from_options(

@@ -9,11 +9,13 @@ in one state folder (``.flowweaver/`` unless told otherwise).
 
 The package, from this door down:
 
-    store        RunStore (reads runs back, opens a run), RunRecord, TaskRecord
+    store        RunStore (reads runs back, opens a run), RunRecord, TaskRecord, RunOutline,
+                 CacheEntry
     recorder     RunRecorder: what a run writes as it goes; the engine's Recorder/Store seam
     db           runs.db: the schema, connecting, and every SQL statement
     resume       which tasks of an unfinished run keep their results, and why the rest run
     fingerprint  fingerprints of task definitions (resume) and cache keys (cache: true)
+    files        the files tasks read and write: globs matched, hashes remembered
     lock         one exclusive lock per workflow name
     statedir     where the state folder is, and the safety rules it must pass
     status       RunStatus, for runs (TaskStatus is the tasks')
@@ -34,26 +36,42 @@ from flowweaver.history.status import RunStatus
 if TYPE_CHECKING:
     from flowweaver.history.recorder import Recorder, RunRecorder, Store
     from flowweaver.history.resume import ResumeInfo
-    from flowweaver.history.store import RunRecord, RunStore, TaskRecord
+    from flowweaver.history.store import (
+        CacheEntry,
+        OutputRecord,
+        RunOutline,
+        RunRecord,
+        RunStore,
+        TaskOutcome,
+        TaskRecord,
+    )
 
 _MODULES = {
+    "CacheEntry": "store",
+    "OutputRecord": "store",
     "Recorder": "recorder",
     "ResumeInfo": "resume",
+    "RunOutline": "store",
     "RunRecord": "store",
     "RunRecorder": "recorder",
     "RunStore": "store",
     "Store": "recorder",
+    "TaskOutcome": "store",
     "TaskRecord": "store",
 }
 
 __all__ = [
+    "CacheEntry",
+    "OutputRecord",
     "Recorder",
     "ResumeInfo",
+    "RunOutline",
     "RunRecord",
     "RunRecorder",
     "RunStatus",
     "RunStore",
     "Store",
+    "TaskOutcome",
     "TaskRecord",
     "UnknownRunError",
 ]

@@ -12,11 +12,15 @@ Both are SHA-256 digests over a canonical encoding:
   which is no identity at all: such a value is :class:`Unhashable`.
 
 A task's fingerprint is its callable, the inputs mapping and its sorted upstream
-names, and, when they are not the defaults, its ``run_if``, ``when`` (a bool, or the
-predicate's identity) and ``allow_failure``: a changed condition runs the task
-again on resume. A cache key is its callable and the keyword arguments it is called with
+names; a mapped task's also holds its map's ``param`` and ``key`` (which item goes to
+which parameter, and what names it), not its list: its items are reused by key; and,
+when they are not the defaults, its ``run_if``, ``when`` (a bool, or the predicate's
+identity) and ``allow_failure``: a changed condition runs the task again on resume. A
+cache key is its callable and the keyword arguments it is called with
 (the upstream results it receives). Only the task's own source is read: a change
-in a helper it calls is not seen.
+in a helper it calls is not seen. A task with a ``workdir``, ``reads`` or ``writes``
+adds them to both, and the files it reads (paths and content hashes, see
+:mod:`flowweaver.history.files`) are given as ``files``.
 """
 
 from __future__ import annotations
@@ -40,14 +44,17 @@ class Unhashable(Exception):
     """A value or callable has no stable identity to hash."""
 
 
-def task_fingerprint(task: Task, upstream: Iterable[str]) -> str | None:
-    """The digest of ``task``'s definition, or ``None`` when it cannot be computed."""
+def task_fingerprint(task: Task, upstream: Iterable[str], files: bytes = b"") -> str | None:
+    """The digest of ``task``'s definition (and of the ``files`` it reads), or ``None``
+    when it cannot be computed."""
     try:
         parts = [
             VERSION,
             callable_identity(task.fn),
             encode(sorted(task.inputs.items())),
             encode(sorted(upstream)),
+            *_placed(task, files),
+            *_mapped(task),
         ]
         if task.run_if != "success" or task.when is not None or task.allow_failure:
             parts.append(_conditions(task))
@@ -66,13 +73,42 @@ def _conditions(task: Task) -> bytes:
     )
 
 
-def cache_key(task: Task, kwargs: Mapping[str, Any]) -> str | None:
-    """The cache key of calling ``task`` with ``kwargs``, or ``None`` (not cacheable)."""
+def _mapped(task: Task) -> list[bytes]:
+    """A mapped task's ``param`` and ``key``; nothing for a task that isn't mapped."""
+    spec = task.map
+    if spec is None:
+        return []
+    key = b"" if spec.key is None else callable_identity(spec.key)
+    return [b"map", encode(spec.param), key]
+
+
+def cache_key(task: Task, kwargs: Mapping[str, Any], files: bytes = b"") -> str | None:
+    """The cache key of calling ``task`` with ``kwargs`` (having read ``files``), or
+    ``None`` (not cacheable)."""
     try:
-        parts = [VERSION, b"cache", callable_identity(task.fn), encode(dict(kwargs))]
+        parts = [
+            VERSION,
+            b"cache",
+            callable_identity(task.fn),
+            encode(dict(kwargs)),
+            *_placed(task, files),
+        ]
     except Unhashable:
         return None
     return _digest(parts)
+
+
+def files_identity(listing: Iterable[tuple[str, int, str]]) -> bytes:
+    """The bytes that identify the files a task reads: ``(path, size, sha256)`` rows."""
+    return b"files:" + encode([(path, sha256) for path, _size, sha256 in listing])
+
+
+def _placed(task: Task, files: bytes) -> list[bytes]:
+    """A task's folder, reads and writes, and the files it read; nothing for a task
+    without them (its digests stay what they were before these keys existed)."""
+    if task.workdir is None and not task.reads and not task.writes and not files:
+        return []
+    return [b"placed", encode([task.workdir, list(task.reads), list(task.writes)]), files]
 
 
 def callable_identity(fn: Any, depth: int = 0) -> bytes:

@@ -25,8 +25,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from flowweaver.events import TaskEvent
+from flowweaver.folders import absolute, missing
 from flowweaver.history import db
-from flowweaver.history.fingerprint import cache_key
+from flowweaver.history.files import FileHashes
+from flowweaver.history.fingerprint import cache_key, files_identity, task_fingerprint
 from flowweaver.history.lock import WorkflowLock
 from flowweaver.history.resume import ResumeInfo
 from flowweaver.history.status import RunStatus
@@ -56,12 +58,19 @@ class Recorder(Protocol):
         and past durations in seconds by task name (for ready-queue priorities)."""
         ...
 
-    def lookup(self, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
-        """A cached result for ``task`` called with ``kwargs``: ``(hit, value)``."""
+    def lookup(self, name: str, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        """A cached result for ``task`` (the unit ``name``: the task, or one of its items)
+        called with ``kwargs``: ``(hit, value)``."""
         ...
 
-    def record_result(self, task: Task, kwargs: dict[str, Any], value: Any) -> None:
-        """``task`` returned ``value`` when called with ``kwargs``."""
+    def record_result(self, name: str, task: Task, kwargs: dict[str, Any], value: Any) -> None:
+        """``name`` (``task``, or one of its items) returned ``value`` when called with
+        ``kwargs``."""
+        ...
+
+    def begin_items(self, task: Task, names: Sequence[str], keys: Sequence[str]) -> dict[str, Any]:
+        """Mapped ``task``'s items are ``names`` (their ``keys``): record them. Returns
+        the results a resumed run reuses, by item name."""
         ...
 
     def record_event(self, event: TaskEvent) -> None: ...
@@ -110,18 +119,26 @@ class RunRecorder:
         reused: dict[str, Any] | None = None,
         reused_blobs: dict[str, bytes] | None = None,
         previous_status: str | None = None,
+        reused_items: dict[str, dict[str, Any]] | None = None,
+        folders: dict[str, str] | None = None,
+        file_hashes: FileHashes | None = None,
     ) -> None:
         self.workflow = workflow
         self.run_id = run_id
         self.resume_info = resume_info
         self.previous_status = previous_status
         """How the workflow's run before this one ended (``None``: this is its first)."""
+        self.report_path: str | None = None
+        """Where the command writes this run's report when the run ends (``run --report``),
+        for the handlers' ``run["report"]``; ``None``: no report."""
         self._attempt_started: dict[str, float] = {}  # the running attempt's start, by task
         self._database = database
         self._lock = lock
         self._clock = clock
         self._fingerprints = fingerprints
         self._reused = dict(reused or {})
+        self._reused_items = dict(reused_items or {})  # by mapped task, then item name
+        self._next_position = 0
         self._results: dict[str, tuple[bytes | None, str, str | None]] = {
             name: (blob, "stored", None) for name, blob in (reused_blobs or {}).items()
         }
@@ -129,6 +146,11 @@ class RunRecorder:
         self._pending: list[Write] = []  # records not yet committed
         self._keys: dict[str, str] = {}
         self._warned = False
+        # tasks with reads or writes: their folder, what they are, what they read
+        self._folders = dict(folders or {})
+        self._hashes = file_hashes or FileHashes(database, clock)
+        self._placed: dict[str, tuple[Task, list[str]]] = {}  # name -> task, upstream names
+        self._read: dict[str, bytes | None] = {}  # the files a task read as it started
 
     # -- the Recorder protocol --------------------------------------------------------
 
@@ -139,25 +161,54 @@ class RunRecorder:
             (task.name, position, self._fingerprints.get(task.name))
             for position, task in enumerate(tasks)
         ]
+        dag = {
+            task.name: [tasks[up].name for up in ups]
+            for task, ups in zip(tasks, parents, strict=True)
+        }
         self._write(
-            [functools.partial(db.insert_tasks, run_id=self.run_id, tasks=rows)], "the run's tasks"
+            [
+                functools.partial(db.insert_tasks, run_id=self.run_id, tasks=rows),
+                functools.partial(
+                    db.set_dag, run_id=self.run_id, dag=json.dumps(dag, separators=(",", ":"))
+                ),
+            ],
+            "the run's tasks",
         )
+        self._next_position = len(rows)  # items are listed after the tasks
         names = {task.name for task in tasks}
+        if self._folders:
+            self._placed = {
+                task.name: (task, [tasks[up].name for up in ups])
+                for task, ups in zip(tasks, parents, strict=True)
+                if task.name in self._folders
+            }
         reused = {name: value for name, value in self._reused.items() if name in names}
         return reused, self._past_durations()
 
-    def lookup(self, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+    def lookup(self, name: str, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
         try:
-            return self._lookup(task, kwargs)
+            return self._lookup(name, task, kwargs)
         except Exception as exc:
-            logger.warning("cache of task %r not read: %s", task.name, exc)
+            logger.warning("cache of task %r not read: %s", name, exc)
             return False, None
 
-    def record_result(self, task: Task, kwargs: dict[str, Any], value: Any) -> None:
+    def record_result(self, name: str, task: Task, kwargs: dict[str, Any], value: Any) -> None:
         try:
-            self._keep_result(task, kwargs, value)
+            self._keep_result(name, task, kwargs, value)
         except Exception as exc:  # never let the history fail a task
-            logger.warning("task %r: result not recorded: %s", task.name, exc)
+            logger.warning("task %r: result not recorded: %s", name, exc)
+
+    def begin_items(self, task: Task, names: Sequence[str], keys: Sequence[str]) -> dict[str, Any]:
+        first = self._next_position
+        self._next_position += len(names)
+        rows = [
+            (name, first + offset, key)
+            for offset, (name, key) in enumerate(zip(names, keys, strict=True))
+        ]
+        write = functools.partial(db.insert_items, run_id=self.run_id, parent=task.name, items=rows)
+        self._write([write], f"the items of {task.name!r}")
+        reused = self._reused_items.get(task.name, {})
+        return {name: reused[name] for name in names if name in reused}
 
     def record_event(self, event: TaskEvent) -> None:
         """Keep the event's record, to be written by the next :meth:`commit`."""
@@ -204,27 +255,27 @@ class RunRecorder:
 
     # -- internals ----------------------------------------------------------------
 
-    def _keep_result(self, task: Task, kwargs: dict[str, Any], value: Any) -> None:
+    def _keep_result(self, name: str, task: Task, kwargs: dict[str, Any], value: Any) -> None:
         try:
             blob: bytes | None = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
             note = f"result not stored: {type(exc).__name__}: {exc}"
-            logger.warning("task %r: %s (it will run again on resume)", task.name, note)
-            self._results[task.name] = (None, "unpicklable", note)
+            logger.warning("task %r: %s (it will run again on resume)", name, note)
+            self._results[name] = (None, "unpicklable", note)
             return
         assert blob is not None
-        self._results[task.name] = (blob, "stored", None)
+        self._results[name] = (blob, "stored", None)
         if task.cache:
-            key = self._keys.pop(task.name, None) or cache_key(task, kwargs)
+            key = self._keys.pop(name, None)
             if key is not None:
-                self._cache_writes[task.name] = (key, blob)
+                self._cache_writes[name] = (key, blob)
 
     def _running_writes(self, event: TaskEvent) -> list[Write]:
         """A task started (or failed an attempt that will be retried): a run killed now
         shows it as in flight, since when, at which attempt, with its last error."""
         if event.retry_in is None:
             self._attempt_started[event.task] = event.time
-            return [
+            started: list[Write] = [
                 functools.partial(
                     db.task_started,
                     run_id=self.run_id,
@@ -233,6 +284,9 @@ class RunRecorder:
                     time=event.time,
                 )
             ]
+            if event.attempt == 1 and event.task in self._placed:
+                started.append(self._fingerprint_as_started(event.task))
+            return started
         return [
             functools.partial(
                 db.task_retrying,
@@ -294,16 +348,74 @@ class RunRecorder:
             key, value = cache
             writes.append(
                 functools.partial(
-                    db.cache_put, key=key, task=event.task, created=self._clock(), value=value
+                    db.cache_put,
+                    key=key,
+                    task=event.task,
+                    created=self._clock(),
+                    value=value,
+                    workflow=self.workflow,
                 )
             )
+        placed = self._placed.get(event.task)
+        if placed is not None and placed[0].writes and completed:
+            writes.extend(self._outputs(placed[0]))
         return writes
 
-    def _lookup(self, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
-        key = cache_key(task, kwargs)
+    # -- files read and written ---------------------------------------------------
+
+    def _files_read(self, task: Task) -> bytes | None:
+        """What identifies the files ``task`` reads, as they are now (once per start);
+        ``None`` when one can't be read (the task is then neither cached nor reused)."""
+        if task.name in self._read:
+            return self._read[task.name]
+        try:
+            listing = self._hashes.listing(task.reads, self._folders[task.name])
+            files: bytes | None = files_identity(listing)
+        except (OSError, sqlite3.Error) as exc:
+            logger.warning("task %r: the files it reads can't be hashed: %s", task.name, exc)
+            files = None
+        self._read[task.name] = files
+        return files
+
+    def _fingerprint_as_started(self, name: str) -> Write:
+        """The task's fingerprint with the files it read as it started (an upstream task
+        may have just written them): what a later ``--resume`` compares against."""
+        task, upstream = self._placed[name]
+        files = self._files_read(task) if task.reads else b""
+        self._read.pop(name, None)
+        fingerprint = None if files is None else task_fingerprint(task, upstream, files)
+        return functools.partial(
+            db.set_fingerprint, run_id=self.run_id, name=name, fingerprint=fingerprint
+        )
+
+    def _outputs(self, task: Task) -> list[Write]:
+        """The record of the files the task wrote: path, size, sha256."""
+        try:
+            listing = self._hashes.listing(task.writes, self._folders[task.name])
+        except (OSError, sqlite3.Error) as exc:
+            logger.warning("task %r: its outputs can't be hashed: %s", task.name, exc)
+            return []
+        rows = [{"path": path, "size": size, "sha256": sha} for path, size, sha in listing]
+        return [
+            functools.partial(
+                db.set_outputs, run_id=self.run_id, name=task.name, outputs=json.dumps(rows)
+            )
+        ]
+
+    def _lookup(self, name: str, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
+        files = b""
+        if task.name in self._placed:
+            if self._outputs_missing(task):
+                return False, None  # a hit would leave them missing: run it
+            if task.reads:
+                read = self._files_read(task)
+                if read is None:
+                    return False, None
+                files = read
+        key = cache_key(task, kwargs, files)
         if key is None:
             return False, None
-        self._keys[task.name] = key  # not hashed again when its result is recorded
+        self._keys[name] = key  # not hashed again when its result is recorded
         with self._database.reading() as conn:
             row = db.cache_get(conn, key)
         if row is None:
@@ -314,12 +426,16 @@ class RunRecorder:
         try:
             value = pickle.loads(blob)
         except Exception as exc:
-            logger.warning(
-                "task %r: cached result could not be loaded (%s); running it", task.name, exc
-            )
+            logger.warning("task %r: cached result could not be loaded (%s); running it", name, exc)
             return False, None
-        self._results[task.name] = (blob, "stored", None)
+        self._results[name] = (blob, "stored", None)
         return True, value
+
+    def _outputs_missing(self, task: Task) -> bool:
+        if not task.writes:
+            return False
+        folder = self._folders[task.name]
+        return bool(missing([(path, absolute(path, folder)) for path in task.writes]))
 
     def _past_durations(self) -> dict[str, float]:
         try:

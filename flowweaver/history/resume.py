@@ -3,12 +3,17 @@
 A task is reused when it completed in the run being resumed, its fingerprint
 (see :mod:`flowweaver.history.fingerprint`) is unchanged, its result was stored and loads
 back, and every task upstream of it is reused too. Every other task runs.
+
+A mapped task that runs again reuses its items by key (:func:`items`): an item that
+completed in the run being resumed, whose task's fingerprint is unchanged, keeps its
+result, whatever list the item source gives this time; its new list decides which
+items exist and in what order.
 """
 
 from __future__ import annotations
 
 import pickle
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -23,6 +28,7 @@ class PastTask(NamedTuple):
     result_state: str  # "stored", "unpicklable" or "none"
     result: bytes | None
     note: str | None
+    parent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,12 +55,15 @@ def plan(
     tasks: Sequence[Task],
     parents: Sequence[Sequence[int]],
     fingerprints: Sequence[str | None],
+    blocked: Mapping[str, str] | None = None,
 ) -> tuple[ResumeInfo, dict[str, Any], dict[str, bytes]]:
     """The resume info, the reused results by name, and their pickles (to copy over).
 
     ``tasks`` are a workflow's, in the order they were added, with ``parents`` by
-    position: that order is a topological one (see the loop below).
+    position: that order is a topological one (see the loop below). ``blocked``
+    says why a task is not reused whatever its fingerprint (its outputs are gone).
     """
+    blocked = blocked or {}
     reused: dict[str, Any] = {}
     blobs: dict[str, bytes] = {}
     changed: list[str] = []
@@ -65,11 +74,10 @@ def plan(
     # is settled before the node is looked at.
     for node, task in enumerate(tasks):
         before = past.get(task.name)
-        reason = _reason_to_run(before, fingerprints[node])
-        if reason is None:
-            lost = [tasks[up].name for up in parents[node] if tasks[up].name not in reused]
-            if lost:
-                reason = f"upstream task {lost[0]!r} runs again"
+        lost = [tasks[up].name for up in parents[node] if tasks[up].name not in reused]
+        reason = _reason_to_run(before, fingerprints[node]) or blocked.get(task.name)
+        if reason is None and lost:
+            reason = f"upstream task {lost[0]!r} runs again"
         if reason is None:
             assert before is not None and before.result is not None
             try:
@@ -78,9 +86,10 @@ def plan(
                 continue
             except Exception as exc:
                 reason = f"stored result could not be loaded ({type(exc).__name__}: {exc})"
+        reason = _with_files(reason, task)
         if _changed(before, fingerprints[node]):
             changed.append(task.name)
-            if not reason.startswith("definition changed"):
+            if not reason.startswith("definition"):
                 reason += "; definition changed"
         rerun[task.name] = reason
         if reason.startswith(("result could not", "stored result")):
@@ -94,6 +103,13 @@ def plan(
         rerun=rerun,
     )
     return info, reused, blobs
+
+
+def _with_files(reason: str, task: Task) -> str:
+    """For a task that reads files, a changed fingerprint may be a changed file."""
+    if reason == "definition changed" and task.reads:
+        return "definition or the files it reads changed"
+    return reason
 
 
 def nothing_to_resume(message: str) -> ResumeInfo:
@@ -126,3 +142,31 @@ def _message(from_run: str, reused: int, total: int, changed: list[str]) -> str:
     if changed:
         text += f"; changed: {', '.join(changed)}"
     return text
+
+
+def items(
+    past: dict[str, PastTask], tasks: Sequence[Task], fingerprints: Sequence[str | None]
+) -> tuple[dict[str, dict[str, Any]], dict[str, bytes]]:
+    """The completed items a resumed run may reuse, by mapped task then item name (its
+    fingerprint unchanged), and their pickles."""
+    mapped = {
+        task.name: print_
+        for task, print_ in zip(tasks, fingerprints, strict=True)
+        if task.map is not None and print_ is not None
+    }
+    reused: dict[str, dict[str, Any]] = {}
+    blobs: dict[str, bytes] = {}
+    for name, item in past.items():
+        owner = item.parent
+        if owner not in mapped or item.status != "completed" or item.result is None:
+            continue
+        before = past.get(owner)
+        if before is None or before.fingerprint != mapped[owner]:
+            continue
+        try:
+            value = pickle.loads(item.result)
+        except Exception:
+            continue  # it runs again
+        reused.setdefault(owner, {})[name] = value
+        blobs[name] = item.result
+    return reused, blobs

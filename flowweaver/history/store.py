@@ -18,11 +18,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowweaver.errors import StateError, UnknownRunError
+from flowweaver.folders import absolute, missing, task_folder
 from flowweaver.history import db, resume
-from flowweaver.history.fingerprint import task_fingerprint
+from flowweaver.history.files import FileHashes
+from flowweaver.history.fingerprint import files_identity, task_fingerprint
 from flowweaver.history.lock import WorkflowLock, lock_path, probe
 from flowweaver.history.recorder import RunRecorder
 from flowweaver.history.statedir import prepare_state_dir, resolve_state_dir
@@ -37,6 +39,8 @@ class TaskRecord:
     for a task that was running when the run died (``started`` says since when), and
     ``pending`` for one it never started. ``note`` says why a result was not stored,
     ``reason`` why a task was skipped; ``allowed``: its failure did not fail the run.
+    An item of a mapped task is named ``task[key]``, with its mapped task as ``parent``
+    and its ``key``.
     """
 
     name: str
@@ -52,9 +56,22 @@ class TaskRecord:
     note: str | None = None
     reason: str | None = None
     allowed: bool = False
+    outputs: tuple[OutputRecord, ...] = ()
+    """The files it wrote (its ``writes``), as they were when it completed."""
+    parent: str | None = None
+    key: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """A file a task wrote: its path (relative to the task's folder), size and SHA-256."""
+
+    path: str
+    size: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,21 @@ class AttemptRecord:
     ended: float | None
     status: str
     error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One cached result: whose (``workflow`` is ``None`` for entries an older release
+    wrote), its key, when it was stored (seconds since the epoch) and its size in bytes."""
+
+    workflow: str | None
+    task: str
+    key: str
+    created: float
+    size: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,13 +126,49 @@ class RunRecord:
 
     @property
     def counts(self) -> dict[str, int]:
-        """How many tasks ended in each status."""
-        return dict(Counter(task.status for task in self.tasks))
+        """How many tasks ended in each status (items of mapped tasks aside)."""
+        return dict(Counter(task.status for task in self.tasks if task.parent is None))
+
+    @property
+    def item_counts(self) -> dict[str, int]:
+        """How many items of mapped tasks ended in each status."""
+        return dict(Counter(task.status for task in self.tasks if task.parent is not None))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = self.status.value
         data["tasks"] = [task.to_dict() for task in self.tasks]
+        return data
+
+
+class TaskOutcome(NamedTuple):
+    """How a task of a run ended, in brief (a :class:`RunOutline`'s ``tasks``)."""
+
+    status: str
+    duration: float | None
+    cached: bool
+    reused: bool
+
+
+@dataclass(frozen=True)
+class RunOutline:
+    """A recorded run without its task records: what a list of runs or a history of
+    durations needs. ``counts``: how many tasks ended in each status; ``tasks``
+    (when asked for): each task's :class:`TaskOutcome` by name, in the run's order."""
+
+    id: str
+    workflow: str
+    status: RunStatus
+    started: float
+    ended: float | None
+    elapsed: float | None
+    exit_code: int | None
+    counts: dict[str, int]
+    tasks: dict[str, TaskOutcome]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
         return data
 
 
@@ -133,11 +201,13 @@ class RunStore:
         """Start recording a run of ``workflow``: take its lock and add its row.
 
         Raises :class:`~flowweaver.LockedError` when another run of the same
-        workflow holds the lock (``wait=True`` waits for it instead).
+        workflow holds the lock (``wait=True`` waits for it instead). A workflow
+        loaded from a spec is recorded under the id its ``${run.id}`` was given.
         ``resume=True`` reuses what the latest unfinished run completed.
         """
         name: str = workflow.name
-        run_id = self._new_run_id()
+        spec = getattr(workflow, "spec", None)
+        run_id = self._new_run_id(getattr(spec, "run_id", None))
         lock = WorkflowLock(lock_path(self.path, name), name)
         lock.acquire(wait=wait, run_id=run_id)
         try:
@@ -163,22 +233,58 @@ class RunStore:
         Raises :class:`UnknownRunError` (a ``KeyError`` and a ``StateError``).
         """
         with self._reading() as conn:
-            if run_id == "latest":
-                rows = db.runs(conn, limit=1)
-                if not rows:
-                    raise UnknownRunError("no runs recorded yet")
-            else:
-                rows = db.runs_by_prefix(conn, run_id)
-                if len(rows) != 1 or not run_id:
-                    problem = "is ambiguous" if len(rows) > 1 else "is not in the history"
-                    raise UnknownRunError(f"run {run_id!r} {problem} (see: flowweaver runs)")
-            return self._record(conn, rows[0])
+            return self._record(conn, self._find(conn, run_id))
+
+    def outlines(
+        self,
+        limit: int | None = None,
+        workflow: str | None = None,
+        *,
+        until: str | None = None,
+        tasks: bool = False,
+    ) -> list[RunOutline]:
+        """Runs, newest first, without their task records (cheap for big runs).
+
+        ``until`` (a run id, or ``latest``): the runs of that run's workflow up to and
+        including it. ``tasks=True`` adds each task's status and duration."""
+        if until is not None:
+            with self._reading() as conn:
+                last = self._find(conn, until)
+                rows = db.runs_until(conn, last["workflow"], last["id"], limit=limit or 1_000_000)
+        else:
+            with self._reading() as conn:
+                rows = db.runs(conn, workflow=workflow, limit=limit)
+        ids = [row["id"] for row in rows]
+        counts: dict[str, dict[str, int]] = {run_id: {} for run_id in ids}
+        outcomes: dict[str, dict[str, TaskOutcome]] = {run_id: {} for run_id in ids}
+        with self._reading() as conn:
+            for count in db.task_counts(conn, ids) if ids else ():
+                counts[count["run_id"]][count["status"]] = count["n"]
+            for task in db.task_outcomes(conn, ids) if ids and tasks else ():
+                outcomes[task["run_id"]][task["name"]] = TaskOutcome(
+                    task["status"], task["duration"], bool(task["cached"]), bool(task["reused"])
+                )
+        return [self._outline(row, counts[row["id"]], outcomes[row["id"]]) for row in rows]
+
+    def dag(self, run_id: str) -> dict[str, list[str]] | None:
+        """A run's task graph, task name → upstream task names, as recorded when it
+        started; ``None`` for a run recorded by a release that did not record it."""
+        with self._reading() as conn:
+            text = db.dag(conn, self._find(conn, run_id)["id"])
+        if text is None:
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(value, dict):
+            return None
+        return {str(name): [str(up) for up in ups] for name, ups in value.items()}
 
     def attempts(self, run_id: str) -> list[AttemptRecord]:
         """Every attempt of a run (``latest`` or an id prefix), in the order they started."""
-        run = self.run(run_id)
         with self._reading() as conn:
-            rows = db.attempts(conn, run.id)
+            rows = db.attempts(conn, self._find(conn, run_id)["id"])
         return [
             AttemptRecord(
                 task=row["task"],
@@ -191,13 +297,32 @@ class RunStore:
             for row in rows
         ]
 
-    def clear_cache(self) -> int:
-        """Remove every cached result; returns how many there were."""
+    def cache_entries(self, workflow: str | None = None) -> list[CacheEntry]:
+        """The cached results (of one workflow), newest first."""
+        with self._reading() as conn:
+            rows = db.cache_entries(conn, workflow)
+        return [
+            CacheEntry(row["workflow"], row["task"], row["key"], row["created"], row["size"])
+            for row in rows
+        ]
+
+    def clear_cache(self, task: str | None = None, *, workflow: str | None = None) -> int:
+        """Remove the cached results: every one, or those of ``task`` (and of
+        ``workflow``); returns how many there were."""
         try:
             with self._database.transaction() as conn:
-                return db.clear_cache(conn)
+                return db.clear_cache(conn, task, workflow)
         except sqlite3.Error as exc:
             raise StateError(f"{self.db_path}: cache not cleared: {exc}") from None
+
+    def clear_file_hashes(self) -> int:
+        """Forget the remembered hashes of the files tasks read and wrote: each file is
+        read and hashed again when next needed. Returns how many were forgotten."""
+        try:
+            with self._database.transaction() as conn:
+                return db.clear_files(conn)
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.db_path}: file hashes not cleared: {exc}") from None
 
     def close(self) -> None:
         """Close ``runs.db``; the recorder of a run still going can no longer write it."""
@@ -219,8 +344,26 @@ class RunStore:
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{self.db_path}: the run history is unreadable ({exc})") from None
 
-    def _new_run_id(self) -> str:
+    def _find(self, conn: sqlite3.Connection, run_id: str) -> sqlite3.Row:
+        """The row of run ``run_id`` (an id, a unique prefix, or ``latest``)."""
+        if run_id == "latest":
+            rows = db.runs(conn, limit=1)
+            if not rows:
+                raise UnknownRunError("no runs recorded yet")
+        else:
+            rows = db.runs_by_prefix(conn, run_id)
+            if len(rows) != 1 or not run_id:
+                problem = "is ambiguous" if len(rows) > 1 else "is not in the history"
+                raise UnknownRunError(f"run {run_id!r} {problem} (see: flowweaver runs)")
+        row: sqlite3.Row = rows[0]
+        return row
+
+    def _new_run_id(self, wanted: str | None = None) -> str:
+        """``wanted`` (the ``${run.id}`` a spec was loaded with) unless the history has
+        it already (the same loaded workflow run again), else a new random id."""
         with self._reading() as conn:
+            if wanted and not db.run_exists(conn, wanted):
+                return wanted
             while True:
                 run_id = secrets.token_hex(4)
                 if not db.run_exists(conn, run_id):
@@ -230,15 +373,28 @@ class RunStore:
         name: str = workflow.name
         tasks = list(workflow.get_all_tasks().values())
         parents = workflow.parents()
-        fingerprints = {
-            task.name: task_fingerprint(task, (tasks[up].name for up in ups))
-            for task, ups in zip(tasks, parents, strict=True)
-        }
+        folders = _folders(workflow, tasks)
+        hashes = FileHashes(self._database, self.clock)
+        fingerprints: dict[str, str | None] = {}
+        blocked: dict[str, str] = {}  # why a task can't be reused, besides its fingerprint
+        for task, ups in zip(tasks, parents, strict=True):
+            upstream = [tasks[up].name for up in ups]
+            if task.name in folders:
+                fingerprints[task.name], why = _placed_fingerprint(
+                    task, upstream, folders[task.name], hashes
+                )
+                if why is not None:
+                    blocked[task.name] = why
+            else:
+                fingerprints[task.name] = task_fingerprint(task, upstream)
         info: resume.ResumeInfo | None = None
         reused: dict[str, Any] = {}
         blobs: dict[str, bytes] = {}
+        reused_items: dict[str, dict[str, Any]] = {}
         if resuming:  # before our own row is added: we hold the lock
-            info, reused, blobs = self._plan_resume(name, tasks, parents, fingerprints)
+            info, reused, blobs, reused_items = self._plan_resume(
+                name, tasks, parents, fingerprints, blocked
+            )
         spec = getattr(workflow, "spec", None)
         try:
             with self._database.transaction() as conn:
@@ -270,6 +426,9 @@ class RunStore:
             reused=reused,
             reused_blobs=blobs,
             previous_status=RunStatus.KILLED if previous == RunStatus.RUNNING else previous,
+            reused_items=reused_items,
+            folders=folders,
+            file_hashes=hashes,
         )
 
     def _plan_resume(
@@ -278,19 +437,20 @@ class RunStore:
         tasks: list[Any],
         parents: Sequence[Sequence[int]],
         fingerprints: dict[str, str | None],
-    ) -> tuple[resume.ResumeInfo, dict[str, Any], dict[str, bytes]]:
+        blocked: dict[str, str],
+    ) -> tuple[resume.ResumeInfo, dict[str, Any], dict[str, bytes], dict[str, dict[str, Any]]]:
         with self._reading() as conn:
             latest = db.runs(conn, workflow=workflow, limit=1)
             if not latest:
                 text = f"nothing to resume: no earlier run of {workflow!r}; running every task"
-                return resume.nothing_to_resume(text), {}, {}
+                return resume.nothing_to_resume(text), {}, {}, {}
             previous = latest[0]
             if previous["status"] == RunStatus.COMPLETED:
                 text = (
                     f"nothing to resume: the latest run {previous['id']} of {workflow!r} "
                     "completed; running every task"
                 )
-                return resume.nothing_to_resume(text), {}, {}
+                return resume.nothing_to_resume(text), {}, {}, {}
             rows = db.task_results(conn, previous["id"])
         past = {
             row["name"]: resume.PastTask(
@@ -299,11 +459,14 @@ class RunStore:
                 result_state=row["result_state"],
                 result=row["result"],
                 note=row["note"],
+                parent=row["parent"],
             )
             for row in rows
         }
         prints = [fingerprints[task.name] for task in tasks]
-        return resume.plan(previous["id"], past, tasks, parents, prints)
+        info, reused, blobs = resume.plan(previous["id"], past, tasks, parents, prints, blocked)
+        reused_items, item_blobs = resume.items(past, tasks, prints)
+        return info, reused, {**blobs, **item_blobs}, reused_items
 
     def _record(self, conn: sqlite3.Connection, row: sqlite3.Row) -> RunRecord:
         status = RunStatus(row["status"])
@@ -322,14 +485,68 @@ class RunStore:
             params=_params(row["params"]),
             pid=row["pid"],
             resumed_from=row["resumed_from"],
-            tasks=tuple(_task_record(task, killed) for task in db.tasks(conn, row["id"])),
+            tasks=_grouped([_task_record(task, killed) for task in db.tasks(conn, row["id"])]),
             exit_code=row["exit_code"],
             handlers=tuple(_json_list(row["handlers"])),
+        )
+
+    def _outline(
+        self,
+        row: sqlite3.Row,
+        counts: dict[str, int],
+        tasks: dict[str, TaskOutcome],
+    ) -> RunOutline:
+        status = RunStatus(row["status"])
+        if status is RunStatus.RUNNING and not self._still_running(row["workflow"], row["id"]):
+            status = RunStatus.KILLED
+            if "running" in counts:
+                counts["killed"] = counts.pop("running")
+            tasks = {
+                name: outcome._replace(status="killed") if outcome.status == "running" else outcome
+                for name, outcome in tasks.items()
+            }
+        return RunOutline(
+            id=row["id"],
+            workflow=row["workflow"],
+            status=status,
+            started=row["started"],
+            ended=row["ended"],
+            elapsed=row["elapsed"],
+            exit_code=row["exit_code"],
+            counts=counts,
+            tasks=tasks,
         )
 
     def _still_running(self, workflow: str, run_id: str) -> bool:
         holder = probe(lock_path(self.path, workflow))
         return holder is not None and holder.get("run") == run_id
+
+
+def _folders(workflow: Any, tasks: list[Any]) -> dict[str, str]:
+    """The folder of each task that reads or writes files (relative paths resolve there)."""
+    if not getattr(workflow, "uses_folders", False):
+        return {}
+    here = os.getcwd()
+    workdir = workflow.workdir
+    return {
+        task.name: task_folder(task, workdir, here) for task in tasks if task.reads or task.writes
+    }
+
+
+def _placed_fingerprint(
+    task: Any, upstream: list[str], folder: str, hashes: FileHashes
+) -> tuple[str | None, str | None]:
+    """The task's fingerprint with the files it reads as they are now, and why it
+    can't be reused whatever its fingerprint (a declared output is missing)."""
+    absent = missing([(path, absolute(path, folder)) for path in task.writes])
+    why = f"declared output missing: {', '.join(absent)}" if absent else None
+    if not task.reads:
+        return task_fingerprint(task, upstream), why
+    try:
+        files = files_identity(hashes.listing(task.reads, folder))
+    except (OSError, sqlite3.Error):
+        return None, why
+    return task_fingerprint(task, upstream, files), why
 
 
 def _task_record(row: sqlite3.Row, killed: bool) -> TaskRecord:
@@ -349,6 +566,36 @@ def _task_record(row: sqlite3.Row, killed: bool) -> TaskRecord:
         note=row["note"],
         reason=row["reason"],
         allowed=bool(row["allowed"]),
+        outputs=_outputs(row["outputs"]),
+        parent=row["parent"],
+        key=row["item_key"],
+    )
+
+
+def _grouped(records: list[TaskRecord]) -> tuple[TaskRecord, ...]:
+    """The tasks in order, each mapped task followed by its items."""
+    items: dict[str, list[TaskRecord]] = {}
+    for record in records:
+        if record.parent is not None:
+            items.setdefault(record.parent, []).append(record)
+    if not items:
+        return tuple(records)
+    ordered: list[TaskRecord] = []
+    for record in records:
+        if record.parent is None:
+            ordered.append(record)
+            ordered.extend(items.pop(record.name, ()))
+    for orphans in items.values():  # (a mapped task always has its row: never here)
+        ordered.extend(orphans)
+    return tuple(ordered)
+
+
+def _outputs(text: str | None) -> tuple[OutputRecord, ...]:
+    rows = _json_list(text)
+    return tuple(
+        OutputRecord(str(row["path"]), int(row["size"]), str(row["sha256"]))
+        for row in rows
+        if isinstance(row, dict) and {"path", "size", "sha256"} <= row.keys()
     )
 
 

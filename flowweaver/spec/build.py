@@ -8,12 +8,16 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from flowweaver.folders import absolute
+from flowweaver.mapping import ItemKey
 from flowweaver.shell import ShellCommand, ShellTest
 from flowweaver.spec.binding import check_binding, check_predicate, signature_of
 from flowweaver.spec.document import Document, TaskDef
 from flowweaver.spec.imports import ImportedLater, MissingModuleError, ResolveError, Resolver
+from flowweaver.spec.interpolate import RuntimeText
 from flowweaver.spec.problems import Mark, Problems
-from flowweaver.task import Task
+from flowweaver.spec.runtime import DEFAULT_PARAM, call_function, input_keywords, shell_function
+from flowweaver.task import Map, Task
 from flowweaver.workflow import SpecInfo, Workflow
 
 _POLICY = ("retries", "timeout", "retry_delay", "retry_backoff", "max_retry_delay", "retry_jitter")
@@ -40,8 +44,10 @@ class TaskFactory:
         *,
         check_imports: bool,
         import_dirs: tuple[str, str] = ("", ""),
+        folder: str = "",
     ) -> None:
         self.report = report
+        self.folder = folder  # what a task's relative workdir is relative to
         self.shell_env = shell_env
         self.check_imports = check_imports
         self.import_dirs = import_dirs
@@ -52,18 +58,23 @@ class TaskFactory:
     def task(self, definition: TaskDef) -> Task | None:
         """The task, or ``None`` after reporting why it can't be made."""
         values = definition.values
-        fn = self.function(definition)
+        upstream = input_keywords(definition)  # what carries each ${tasks.NAME} result
+        fn = self.function(definition, upstream)
         retry_on = self.exceptions(definition)
         when = self.condition(definition)
         if fn is None or retry_on is None or isinstance(when, _Unresolved):
             return None
         policy = {key: values[key] for key in _POLICY if key in values}
+        inputs = values.get("inputs", {})
+        if upstream:
+            inputs = {**inputs, **{keyword: name for name, keyword in upstream.items()}}
         try:
             return Task(
                 name=definition.name,
                 fn=fn,
                 depends_on=definition.dependencies(),
-                inputs=values.get("inputs", {}),
+                inputs=inputs,
+                map=mapping(values.get("map")),
                 retry_on=retry_on,
                 cache=values.get("cache", False),
                 cache_ttl=values.get("cache_ttl"),
@@ -71,6 +82,9 @@ class TaskFactory:
                 run_if=values.get("run_if", "success"),
                 when=when,
                 allow_failure=values.get("allow_failure", False),
+                reads=tuple(values.get("reads", ())),
+                writes=tuple(values.get("writes", ())),
+                workdir=self.workdir(values.get("workdir")),
                 **policy,
             )
         except (TypeError, ValueError) as exc:  # a rule the key table doesn't know yet
@@ -86,21 +100,36 @@ class TaskFactory:
             task.fn = dataclasses.replace(task.fn, env={**task.fn.env, **env})
         return task
 
-    def function(self, definition: TaskDef) -> Callable[..., Any] | None:
+    def workdir(self, folder: str | None) -> str | None:
+        """A task's own folder, absolute: relative to the spec's workdir, else its folder."""
+        return None if folder is None else absolute(folder, self.folder)
+
+    def function(
+        self, definition: TaskDef, upstream: dict[str, str] | None = None
+    ) -> Callable[..., Any] | None:
+        """What the task calls: its callable (with its arguments), or its command;
+        templated when they hold run-time references (``upstream``: the ``inputs``
+        keyword of each ``${tasks.NAME}`` result), or when a shell task is mapped."""
         values = definition.values
+        upstream = upstream or {}
         if "shell" in values:
-            return self.shell_command(values["shell"])
+            return shell_function(values["shell"], self.shell_env, definition, upstream)
         if "call" not in values:
             return None
         fn = self._callable(definition, values["call"])
         if fn is None:
             return None
         args, kwargs = values.get("args", []), values.get("kwargs", {})
+        templated = call_function(fn, args, kwargs, definition, upstream)
+        if templated is not None:
+            return templated
         return functools.partial(fn, *args, **kwargs) if args or kwargs else fn
 
     def shell_command(self, command: str | list[str]) -> ShellCommand:
-        script, argv = (command, None) if isinstance(command, str) else (None, command)
-        return ShellCommand(argv=argv, script=script, env=self.shell_env)
+        """A ``when: {shell: …}`` test's command."""
+        if isinstance(command, str):
+            return ShellCommand(script=str(command), env=self.shell_env)
+        return ShellCommand(argv=[str(part) for part in command], env=self.shell_env)
 
     def condition(self, definition: TaskDef) -> bool | Callable[..., Any] | _Unresolved | None:
         """The task's ``when``: a bool, a predicate (a shell test, or a callable checked
@@ -199,17 +228,37 @@ def check_run_if(definition: TaskDef, report: Problems) -> None:
         )
 
 
+def mapping(spec: dict[str, Any] | None) -> Map | None:
+    """The ``Map`` of a checked ``map:`` block (``None`` when it has none, or its
+    ``over`` had a problem)."""
+    if spec is None or "over" not in spec:
+        return None
+    key = spec.get("key")
+    return Map(
+        over=spec["over"],
+        param=spec.get("param", DEFAULT_PARAM),
+        key=ItemKey(key.template) if isinstance(key, RuntimeText) else None,
+        max_parallel=spec.get("max_parallel"),
+    )
+
+
 def build_workflow(
     document: Document,
     tasks: list[Task],
     path: str,
     sha256: str,
+    run: dict[str, str],
     handlers: dict[str, Task] | None = None,
 ) -> Workflow:
     """The workflow of ``tasks`` (dependencies first), from the spec file at ``path``,
-    with its ``handlers`` and the document's run ``timeout``."""
+    loaded for the run ``run`` (its ``id`` and ``started``), with its ``handlers`` and
+    the document's run ``timeout``."""
     workflow = Workflow(
-        document.name, document.description, handlers=handlers, timeout=document.timeout
+        document.name,
+        document.description,
+        workdir=document.workdir,
+        handlers=handlers,
+        timeout=document.timeout,
     )
     for task in tasks:
         workflow.add_task(task)
@@ -222,5 +271,9 @@ def build_workflow(
         dask_address=document.dask_address,
         fail_fast=document.fail_fast,
         env=document.env,
+        schedule=document.schedule,
+        workdir=document.workdir,
+        run_id=run["id"],
+        run_started=run["started"],
     )
     return workflow

@@ -1,10 +1,12 @@
 """A composed spec → a checked :class:`Document`: settings, parameters, environment, tasks.
 
-References resolve in this order: ``params`` are taken as written (then ``--param``
-overrides them); ``env`` values may refer to ``${params.X}`` and to the process
-environment; every other string may refer to parameters and to the environment,
-where the spec's ``env`` wins over the process environment (as a GitHub Actions
-workflow's ``env`` does).
+References resolve in this order, every string with the built-in ``${run.…}`` and
+``${spec.dir}``: ``env_file`` paths (and the environment); ``params`` values (the
+environment, with the env files' variables under it; a param can't refer to a param),
+then ``--param`` overrides them; ``env`` values (parameters and the environment);
+every other string may refer to parameters and to the environment, where the spec's
+``env`` wins over the process environment (as a GitHub Actions workflow's ``env``
+does), which wins over the env files.
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowweaver.folders import absolute
+from flowweaver.spec.envfiles import read_env_files
 from flowweaver.spec.interpolate import Scope
 from flowweaver.spec.kinds import Context, describe
 from flowweaver.spec.nodes import ListNode, MapNode, Node
+from flowweaver.spec.params import override_value
 from flowweaver.spec.problems import FILE_START, TOP, KeyPath, Mark, Problems, did_you_mean
+from flowweaver.spec.runtime import check_references, upstream_references
 from flowweaver.spec.schema import SPEC, TOP_KEYS
 
 SPEC_DIR_VARIABLE = "FLOWWEAVER_SPEC_DIR"
@@ -34,6 +40,9 @@ class TaskDef:
     name: str
     node: Node
     values: dict[str, Any]
+    references: dict[str, tuple[Mark, KeyPath]] = field(default_factory=dict)
+    """The upstream tasks its ``${tasks.NAME}`` references name, each with the first
+    place it is named (its mark and path under the task)."""
     section: str = "tasks"
     """Where it is written: ``tasks``, or ``handlers`` for a handler."""
 
@@ -61,8 +70,14 @@ class TaskDef:
         return (self.section, self.name, *steps)
 
     def dependencies(self) -> list[str]:
-        """Upstream task names: ``depends_on``, then ``inputs`` targets, each once."""
-        deps = [*self.values.get("depends_on", ()), *self.values.get("inputs", {}).values()]
+        """Upstream task names: ``depends_on``, ``inputs`` targets, the task ``map.over``
+        names, then the tasks ``${tasks.NAME}`` references name, each once."""
+        values = self.values
+        deps = [*values.get("depends_on", ()), *values.get("inputs", {}).values()]
+        over = values.get("map", {}).get("over")
+        if isinstance(over, str):
+            deps.append(over)
+        deps.extend(self.references)
         return list(dict.fromkeys(deps))
 
 
@@ -80,6 +95,7 @@ class Document:
 
     name: str
     description: str = ""
+    schedule: str | None = None
     executor: str | None = None
     max_workers: int | None = None
     dask_address: str | None = None
@@ -89,25 +105,47 @@ class Document:
     tasks: list[TaskDef] = field(default_factory=list)
     timeout: float | None = None
     handlers: list[TaskDef] = field(default_factory=list)
+    workdir: str | None = None
+    """The folder tasks run in, absolute (``None``: the current directory)."""
+    file_env: dict[str, str] = field(default_factory=dict)
+    """What the env files give that the process environment doesn't have."""
+    workdir_mark: Mark | None = None
 
 
 def read_document(
-    root: Node, report: Problems, *, stem: str, spec_dir: str, overrides: Mapping[str, Any]
+    root: Node,
+    report: Problems,
+    *,
+    stem: str,
+    spec_dir: str,
+    overrides: Mapping[str, Any],
+    run: Mapping[str, str],
 ) -> Document | None:
-    """Check ``root`` against the key table; ``None`` when it isn't a mapping at all."""
+    """Check ``root`` against the key table; ``None`` when it isn't a mapping at all.
+
+    ``run`` holds the values of ``${run.id}``, ``${run.date}`` and ``${run.started}``."""
     if not isinstance(root, MapNode):
         got = describe(root)
         report.add(root.mark, TOP, f"expected a mapping of keys such as 'tasks', got {got}")
         return None
-    params = _read_params(root, report, overrides)
-    env = _read_env(root, report, Scope(params, os.environ))
-    visible = ChainMap(env, {SPEC_DIR_VARIABLE: spec_dir}, os.environ)
-    ctx = Context(report, Scope(params, visible))
-    values = SPEC.check(root, TOP, ctx, skip=("params", "env"))
+    builtins = {"run": run, "spec": {"dir": spec_dir}}
+    spec_dir_env = {SPEC_DIR_VARIABLE: spec_dir}
+    no_params = "params can't be used in env_file (it is read before them)"
+    files = _read_env_files(root, report, Scope(None, os.environ, builtins, no_params), spec_dir)
+    environment = ChainMap(spec_dir_env, os.environ, files)
+    params = _read_params(root, report, overrides, Scope(None, environment, builtins))
+    env = _read_env(root, report, Scope(params, environment, builtins))
+    visible = ChainMap(env, spec_dir_env, os.environ, files)
+    tasks_node = root.items.get("tasks")
+    names = tasks_node.items.keys() if isinstance(tasks_node, MapNode) else ()
+    ctx = Context(report, Scope(params, visible, builtins, tasks=names))
+    values = SPEC.check(root, TOP, ctx, skip=("params", "env", "env_file"))
     dask = values.get("dask", {})
+    workdir = values.get("workdir")
     return Document(
         name=values.get("name", stem),
         description=values.get("description", ""),
+        schedule=values.get("schedule"),
         executor=values.get("executor"),
         max_workers=values.get("max_workers"),
         dask_address=dask.get("address"),
@@ -117,21 +155,50 @@ def read_document(
         tasks=_read_tasks(root, values, report),
         timeout=values.get("timeout"),
         handlers=_read_handlers(root, values, report),
+        workdir=None if workdir is None else absolute(workdir, spec_dir),
+        file_env={name: value for name, value in files.items() if name not in os.environ},
+        workdir_mark=root.items["workdir"].mark if "workdir" in root.items else None,
     )
 
 
-def _read_params(root: MapNode, report: Problems, overrides: Mapping[str, Any]) -> dict[str, Any]:
+def _read_env_files(root: MapNode, report: Problems, scope: Scope, spec_dir: str) -> dict[str, str]:
+    node = root.items.get("env_file")
+    if node is None:
+        return {}
+    before = len(report)
+    resolved = scope.resolve(node, ("env_file",), report)
+    checked = TOP_KEYS["env_file"].kind.check(resolved, ("env_file",), Context(report))
+    if len(report) > before or not isinstance(checked, list):
+        return {}  # a path that could not be resolved is not looked for
+    return read_env_files(checked, spec_dir, report)
+
+
+def _read_params(
+    root: MapNode, report: Problems, overrides: Mapping[str, Any], scope: Scope
+) -> dict[str, Any]:
     node = root.items.get("params")
     declared: dict[str, Any] = {}
     if node is not None:
-        checked = TOP_KEYS["params"].kind.check(node, ("params",), Context(report))
+        resolved = scope.resolve(node, ("params",), report)
+        checked = TOP_KEYS["params"].kind.check(resolved, ("params",), Context(report))
         declared = checked if isinstance(checked, dict) else {}
     mark = root.key_mark("params") if "params" in root.keys else FILE_START
-    for name in overrides:
+    given: dict[str, Any] = {}
+    for name, value in overrides.items():
         if name not in declared:
             hint = did_you_mean(name, declared)
             report.add(mark, ("params", name), f"--param {name}: not declared in params{hint}")
-    return {**declared, **overrides}
+            continue
+        try:
+            given[name] = override_value(name, declared[name], value)
+        except ValueError as exc:
+            report.add(_param_mark(root, name, mark), ("params", name), str(exc))
+    return {**declared, **given}
+
+
+def _param_mark(root: MapNode, name: str, default: Mark) -> Mark:
+    node = root.items.get("params")
+    return node.key_mark(name) if isinstance(node, MapNode) and name in node.keys else default
 
 
 def _read_env(root: MapNode, report: Problems, scope: Scope) -> dict[str, str]:
@@ -150,8 +217,10 @@ def _read_tasks(root: MapNode, values: dict[str, Any], report: Problems) -> list
     defaults = values.get("defaults", {})
     tasks: list[TaskDef] = []
     for name, checked in values.get("tasks", {}).items():
-        task = TaskDef(name, tasks_node.items[name], {**defaults, **checked})
+        values = {**defaults, **checked}
+        task = TaskDef(name, tasks_node.items[name], values, upstream_references(values))
         _check_shell_task(task, report)
+        check_references(task, report)
         tasks.append(task)
     return tasks
 

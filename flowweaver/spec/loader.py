@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import gc
 import hashlib
 import os
+import secrets
 import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -15,6 +17,7 @@ from flowweaver.errors import Problem, SpecError
 from flowweaver.spec.build import TaskFactory, build_workflow, check_run_if
 from flowweaver.spec.dependencies import order_tasks
 from flowweaver.spec.document import SPEC_DIR_VARIABLE, read_document
+from flowweaver.spec.filechecks import file_warnings
 from flowweaver.spec.imports import add_import_dirs
 from flowweaver.spec.problems import FILE_START, TOP, Problems, mark_at
 from flowweaver.spec.yamlnodes import compose
@@ -26,13 +29,21 @@ def load_workflow(
     params: Mapping[str, Any] | None = None,
     *,
     check_imports: bool = True,
+    run_id: str | None = None,
+    warnings: list[Problem] | None = None,
 ) -> Workflow:
     """The workflow a spec file describes; :class:`SpecError` listing every problem if any.
 
     ``params`` override the spec's ``params`` (values as :func:`parse_param_value` reads
-    them). With ``check_imports`` the callables are imported and their signatures
-    checked against the spec; without, nothing is imported and each callable is imported
-    when it first runs (a workflow to look at: plan, graph, validate).
+    them; text for a list or mapping param as a YAML flow value). With ``check_imports``
+    the callables are imported and their signatures checked against the spec; without,
+    nothing is imported and each callable is imported when it first runs (a workflow
+    to look at: plan, graph, validate).
+
+    The spec is loaded for one run: ``${run.id}`` is ``run_id`` (default: a new id,
+    under which a :class:`~flowweaver.RunStore` then records the run), ``${run.date}``
+    and ``${run.started}`` are now. Given a ``warnings`` list, it receives what is
+    allowed but worth a look (see :mod:`flowweaver.spec.filechecks`).
 
     The spec's directory and the current directory are put on ``sys.path`` (and stay).
     """
@@ -40,8 +51,9 @@ def load_workflow(
     data = _read(name)
     text = _decode(name, data)
     report = Problems(name, text)
+    run = run_values(run_id)
     with _collector_paused():
-        workflow = _load(name, data, text, report, dict(params or {}), check_imports=check_imports)
+        workflow = _load(name, data, text, report, dict(params or {}), run, check_imports, warnings)
     if workflow is None or report:
         raise SpecError(report.problems)
     return workflow
@@ -59,6 +71,17 @@ def validate_spec(
     except SpecError as exc:
         return exc.problems
     return []
+
+
+def run_values(run_id: str | None = None) -> dict[str, str]:
+    """``${run.id}``, ``${run.date}`` (local) and ``${run.started}`` (ISO 8601) for a run
+    starting now."""
+    started = datetime.datetime.now().astimezone()
+    return {
+        "id": run_id or secrets.token_hex(4),
+        "date": started.date().isoformat(),
+        "started": started.isoformat(timespec="seconds"),
+    }
 
 
 @contextlib.contextmanager
@@ -126,8 +149,9 @@ def _load(
     text: str,
     report: Problems,
     params: dict[str, Any],
-    *,
+    run: dict[str, str],
     check_imports: bool,
+    warnings: list[Problem] | None,
 ) -> Workflow | None:
     """The workflow, or ``None``; the problems found are in ``report``."""
     root = compose(text, report)
@@ -137,14 +161,20 @@ def _load(
         return None
     spec_dir = os.path.dirname(os.path.abspath(name))
     document = read_document(
-        root, report, stem=Path(name).stem, spec_dir=spec_dir, overrides=params
+        root, report, stem=Path(name).stem, spec_dir=spec_dir, overrides=params, run=run
     )
     if document is None:
         return None
     import_dirs = (spec_dir, os.getcwd())
     add_import_dirs(import_dirs)
-    shell_env = {**document.env, SPEC_DIR_VARIABLE: spec_dir}
-    factory = TaskFactory(report, shell_env, check_imports=check_imports, import_dirs=import_dirs)
+    shell_env = {**document.file_env, **document.env, SPEC_DIR_VARIABLE: spec_dir}
+    factory = TaskFactory(
+        report,
+        shell_env,
+        check_imports=check_imports,
+        import_dirs=import_dirs,
+        folder=document.workdir or spec_dir,
+    )
     tasks = [factory.task(definition) for definition in order_tasks(document.tasks, report)]
     for definition in document.tasks:
         check_run_if(definition, report)
@@ -153,4 +183,9 @@ def _load(
         return None
     digest = hashlib.sha256(data).hexdigest()
     made = {name: handler for name, handler in handlers.items() if handler is not None}
-    return build_workflow(document, [t for t in tasks if t], os.path.abspath(name), digest, made)
+    workflow = build_workflow(
+        document, [t for t in tasks if t], os.path.abspath(name), digest, run, made
+    )
+    if warnings is not None:
+        warnings.extend(file_warnings(document, workflow, Problems(name, text)))
+    return workflow

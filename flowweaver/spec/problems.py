@@ -73,13 +73,23 @@ class Problems:
         one_line = _LINE_BREAKS.sub(lambda m: repr(m.group(0))[1:-1], message)
         self._problems.add(Problem(self.file, line, column, format_path(path), one_line))
 
+    def add_problem(self, problem: Problem) -> None:
+        """A problem found in another file the spec names (an env file), as it is."""
+        self._problems.add(problem)
+
     @property
     def problems(self) -> list[Problem]:
-        """Every problem once, in file order."""
-        return sorted(self._problems, key=lambda p: (p.line, p.column, p.path, p.message))
+        """Every problem once: this file's in file order, then the other files'."""
+        return sorted(
+            self._problems,
+            key=lambda p: (p.file != self.file, p.file, p.line, p.column, p.path, p.message),
+        )
 
     def __bool__(self) -> bool:
         return bool(self._problems)
+
+    def __len__(self) -> int:
+        return len(self._problems)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -6,13 +6,16 @@ from typing import Any
 
 from flowweaver.executors import EXECUTOR_NAMES
 from flowweaver.handlers import HANDLER_NAMES
-from flowweaver.spec.interpolate import NAME
+from flowweaver.spec.envfiles import EnvFiles
+from flowweaver.spec.interpolate import NAME, RUNTIME
 from flowweaver.spec.kinds import (
     Choice,
     Command,
+    CronSchedule,
     Duration,
     Flag,
     Items,
+    MapSource,
     Names,
     Real,
     Text,
@@ -31,6 +34,7 @@ EXCEPTION = rf"{_IDENT}(?:\.{_IDENT})*(?::{_IDENT}(?:\.{_IDENT})*)?"
 
 _task_name = Text(pattern=TASK_NAME, hint="a task name (letters, digits, '_', '-', '.')")
 _identifier = Text(pattern=NAME.pattern, hint="a name (letters, digits and '_')")
+_path = Text(nonempty=True)
 
 POLICY_KEYS: dict[str, Key] = {
     "retries": Key(Whole(minimum=0), "Retries after a failed attempt: at most retries+1 attempts."),
@@ -50,13 +54,20 @@ POLICY_KEYS: dict[str, Key] = {
 _CALL = Text(pattern=CALL, hint="'module:function' or 'module.function'")
 _COMMAND_HELP = "a string for /bin/sh -c (values quoted), or a list of arguments"
 
-WHAT_KEYS: dict[str, Key] = {
-    "call": Key(_CALL, "Python callable to run: 'module:function' or 'module.function'."),
-    "shell": Key(Command(), f"Command to run: {_COMMAND_HELP}.", interpolate="shell"),
-    "args": Key(Items(), "Positional arguments of the callable."),
-    "kwargs": Key(Table(keys=_identifier), "Keyword arguments of the callable."),
-}
-"""What a task or a handler runs."""
+
+def _what_keys(runtime: frozenset[str] = frozenset()) -> dict[str, Key]:
+    """What a task (``runtime``: its run-time references) or a handler runs."""
+    return {
+        "call": Key(_CALL, "Python callable to run: 'module:function' or 'module.function'."),
+        "shell": Key(
+            Command(), f"Command to run: {_COMMAND_HELP}.", interpolate="shell", runtime=runtime
+        ),
+        "args": Key(Items(), "Positional arguments of the callable.", runtime=runtime),
+        "kwargs": Key(
+            Table(keys=_identifier), "Keyword arguments of the callable.", runtime=runtime
+        ),
+    }
+
 
 PREDICATE = Record(
     {
@@ -80,8 +91,28 @@ CONDITION_KEYS: dict[str, Key] = {
     "allow_failure": Key(Flag(), "The task may fail without failing the run."),
 }
 
+MAP_KEYS: dict[str, Key] = {
+    "over": Key(
+        MapSource(_task_name),
+        "Where the items come from: an upstream task's name (its result is the list), "
+        "a list, a ${params.NAME} list, or a mapping of lists (a matrix: one item per "
+        "combination).",
+        interpolate="none",
+    ),
+    "param": Key(
+        _identifier, "The parameter of a call task's function that receives the item (item)."
+    ),
+    "key": Key(
+        Text(nonempty=True),
+        "How an item is named in outputs, the history and --only, e.g. '${item.id}' "
+        "(default: the item itself when it is text or a number, else a short hash).",
+        runtime=frozenset({"item"}),
+    ),
+    "max_parallel": Key(Whole(minimum=1), "At most this many items run at once."),
+}
+
 TASK_KEYS: dict[str, Key] = {
-    **WHAT_KEYS,
+    **_what_keys(RUNTIME),
     "inputs": Key(
         Table(_task_name, keys=_identifier),
         "Parameter name -> upstream task whose result it receives.",
@@ -89,13 +120,32 @@ TASK_KEYS: dict[str, Key] = {
     "depends_on": Key(Names(_task_name), "Tasks that must complete before this one."),
     "description": Key(Text(), "What the task does."),
     **CONDITION_KEYS,
+    "map": Key(
+        Record(MAP_KEYS, required=("over",)),
+        "Run once per item of a list: each item with its own attempts, retries, timeout "
+        "and cache entry; ${item} is the item.",
+        interpolate="none",
+    ),
+    "workdir": Key(
+        Text(nonempty=True),
+        "Folder the task runs in (relative: to the spec's workdir, else the spec's folder).",
+    ),
+    "reads": Key(
+        Names(_path),
+        "Files the task reads (globs, relative to its folder): their contents join its "
+        "cache key and resume fingerprint.",
+    ),
+    "writes": Key(
+        Names(_path),
+        "Files the task must write (relative to its folder): missing ones fail it.",
+    ),
     **POLICY_KEYS,
 }
 
 TASK = Record(TASK_KEYS, one_of=("call", "shell"))
 
 HANDLER_KEYS: dict[str, Key] = {
-    **WHAT_KEYS,
+    **_what_keys(),
     "env": Key(Table(Textual(), keys=_identifier), "Added to the environment of a shell handler."),
     "description": Key(Text(), "What the handler does."),
     **{name: key for name, key in POLICY_KEYS.items() if not name.startswith("cache")},
@@ -119,6 +169,12 @@ TOP_KEYS: dict[str, Key] = {
     "version": Key(Whole(only=1), "Spec format version: 1."),
     "name": Key(Text(nonempty=True), "Workflow name (default: the file's stem)."),
     "description": Key(Text(), "What the workflow does."),
+    "schedule": Key(
+        CronSchedule(),
+        "When cron runs it (flowweaver cron install): '0 2 * * *', @hourly, @daily, "
+        "@weekly or @monthly.",
+        interpolate="none",
+    ),
     "executor": Key(Choice(EXECUTORS), "How tasks run: " + " | ".join(EXECUTORS) + "."),
     "max_workers": Key(Whole(minimum=1), "Tasks running at once (threaded, process)."),
     "dask": Key(
@@ -129,14 +185,26 @@ TOP_KEYS: dict[str, Key] = {
     "timeout": Key(
         Duration(), "The whole run's deadline: past it the run is stopped as by SIGTERM (exit 124)."
     ),
+    "workdir": Key(
+        Text(nonempty=True),
+        "Folder the tasks run in (relative: to the spec's folder); it must exist.",
+    ),
+    "env_file": Key(
+        EnvFiles(),
+        "NAME=value files for ${env.NAME} and shell tasks (relative to the spec's folder); "
+        "{path: .env.local, required: false} for an optional one.",
+        interpolate="none",
+    ),
     "params": Key(
         Table(keys=_identifier),
-        "Parameters for ${params.NAME}; --param NAME=VALUE overrides them.",
+        "Parameters for ${params.NAME}; --param NAME=VALUE overrides them. Values may "
+        "use ${env.X}, ${run.X}, ${spec.dir}.",
         interpolate="none",
     ),
     "env": Key(
         Table(Textual(), keys=_identifier),
-        "Environment of shell tasks, and ${env.NAME}; values may use ${params.X}, ${env.X}.",
+        "Environment of shell tasks, and ${env.NAME}; values may use ${params.X}, ${env.X}, "
+        "${run.X}, ${spec.dir}.",
         interpolate="none",
     ),
     "defaults": Key(Record(POLICY_KEYS), "Policy keys applied to every task that lacks them."),

@@ -86,6 +86,11 @@ def _errormark_of(exc: yaml.YAMLError, text: str) -> Mark:
 def _error_text(exc: yaml.YAMLError, character: str) -> str:
     if character == "\t":  # the parser says "found character that cannot start any token"
         return "found a tab character: YAML indents with spaces, not tabs"
+    quote = "put the value in quotes, as in schedule: '*/5 * * * *' or '@daily'"
+    if character in "@`":  # reserved indicators
+        return f"a value can't start with {character!r}: {quote}"
+    if getattr(exc, "context", None) == "while scanning an alias":
+        return f"a value starting with '*' is read as an alias: {quote}"
     if isinstance(exc, yaml.MarkedYAMLError):
         parts = [exc.context, exc.problem]
         return "; ".join(p.strip() for p in parts if p)

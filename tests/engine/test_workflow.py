@@ -330,3 +330,42 @@ def test_task_status_values() -> None:
         "cancelled",
     ]
     assert TaskStatus("running") is TaskStatus.RUNNING
+
+
+def test_every_error_survives_pickling_as_itself() -> None:
+    """Worker processes and Dask workers send errors back pickled."""
+    import pickle
+
+    from flowweaver import (
+        CycleError,
+        LockedError,
+        Problem,
+        RunInterrupted,
+        RunTimeoutError,
+        ShellCommandError,
+        SpecError,
+        TaskNotPicklableError,
+        TaskTimeoutError,
+        UnknownRunError,
+        WorkerCrashedError,
+        WorkflowError,
+    )
+
+    errors: list[BaseException] = [
+        SpecError([Problem("a.yaml", 1, 2, "tasks", "bad")]),
+        CycleError(["a", "b", "a"]),
+        TaskNotPicklableError({"t": "a lambda"}),
+        LockedError("w", "pid 1"),
+        WorkflowError("w", {"t": "ValueError: x"}),
+        RunTimeoutError("w", 30.0),
+        RunInterrupted(15),
+        TaskTimeoutError(5.0),
+        WorkerCrashedError("died"),
+        ShellCommandError("false", 1, ["oops"]),
+        UnknownRunError("run 'x' is not in the history"),
+    ]
+    for error in errors:
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error)
+        assert str(copy) == str(error)
+        assert vars(copy) == vars(error)

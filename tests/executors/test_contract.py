@@ -9,10 +9,9 @@ sleeps; a task sleeps only to *be* slow.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +19,14 @@ import _contract_tasks as t
 import pytest
 
 from flowweaver import (
-    AsyncExecutor,
     SequentialExecutor,
     Task,
     TaskEvent,
     TaskStatus,
-    ThreadedExecutor,
     Workflow,
     WorkflowError,
 )
-from flowweaver.errors import RunInterrupted
+from flowweaver.errors import InputError, RunInterrupted
 from flowweaver.executors.base import Executor
 
 FINAL = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED}
@@ -46,88 +43,6 @@ STAT_KEYS = {
 }
 
 Make = Callable[..., Executor]
-
-
-def _sequential(**options: Any) -> Executor:
-    return SequentialExecutor(**options)
-
-
-def _threaded(**options: Any) -> Executor:
-    return ThreadedExecutor(4, **options)
-
-
-def _async(**options: Any) -> Executor:
-    return AsyncExecutor(**options)
-
-
-def _process(**options: Any) -> Executor:
-    from flowweaver.executors.process import ProcessExecutor
-
-    return ProcessExecutor(2, **options)  # type: ignore[no-any-return]
-
-
-def _dask(**options: Any) -> Executor:
-    raise AssertionError("made by the dask_address fixture")  # placeholder, see _closing
-
-
-def _module_exists(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
-
-
-# Decided at collection time: the process and Dask executors are written in
-# parallel with this suite; each joins the contract as soon as its module exists.
-_CONCURRENT = [pytest.param(_threaded, id="threaded"), pytest.param(_async, id="async")]
-if _module_exists("flowweaver.executors.process"):
-    _CONCURRENT.append(pytest.param(_process, id="process"))
-if _module_exists("flowweaver.executors.dask"):
-    _CONCURRENT.append(pytest.param(_dask, id="dask", marks=pytest.mark.dask))
-_ALL = [pytest.param(_sequential, id="sequential"), *_CONCURRENT]
-
-
-def _closing(factory: Make, request: pytest.FixtureRequest) -> Iterator[Make]:
-    made: list[Executor] = []
-    if factory is _dask:
-        pytest.importorskip("distributed")
-        from flowweaver.executors.dask import DaskExecutor
-
-        # one cluster for the module: a local cluster per run costs seconds
-        address = request.getfixturevalue("dask_address")
-
-        def factory(**options: Any) -> Executor:
-            return DaskExecutor(address, max_workers=2, **options)  # type: ignore[no-any-return]
-
-    def make(**options: Any) -> Executor:
-        executor = factory(**options)
-        made.append(executor)
-        return executor
-
-    yield make
-    for executor in made:
-        close = getattr(executor, "close", None) or getattr(executor, "shutdown", None)
-        if callable(close):
-            close()
-
-
-@pytest.fixture(scope="module")
-def dask_address() -> Iterator[str]:
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, dashboard_address=None, host="127.0.0.1"
-    )
-    try:
-        yield cluster.scheduler_address
-    finally:
-        cluster.close()
-
-
-@pytest.fixture(params=_ALL)
-def make(request: pytest.FixtureRequest) -> Iterator[Make]:
-    yield from _closing(request.param, request)
-
-
-@pytest.fixture(params=_CONCURRENT)
-def make_concurrent(request: pytest.FixtureRequest) -> Iterator[Make]:
-    yield from _closing(request.param, request)
 
 
 def run(workflow: Workflow, executor: Executor) -> tuple[list[TaskEvent], WorkflowError | None]:
@@ -429,7 +344,7 @@ def test_timeout_fails_the_attempt_is_retried_and_the_run_goes_on(
 ) -> None:
     path = counter(tmp_path)
     wf = Workflow("timeouts")
-    wf.add_task(Task("stuck", functools.partial(fn, path, 5.0), timeout=0.2, retries=1))
+    wf.add_task(Task("stuck", functools.partial(fn, path, 5.0), timeout=0.5, retries=1))
     wf.add_task(Task("after", t.constant), depends_on=["stuck"])
     wf.add_task(Task("other", t.constant))
     events, error = run(wf, make())
@@ -437,24 +352,24 @@ def test_timeout_fails_the_attempt_is_retried_and_the_run_goes_on(
     stuck = wf.get_task("stuck")
     assert stuck is not None
     assert stuck.status is TaskStatus.FAILED
-    assert "timed out after 0.2s" in (stuck.error or "")
-    assert "timed out after 0.2s" in str(error)
+    assert "timed out after 0.5s" in (stuck.error or "")
+    assert "timed out after 0.5s" in str(error)
     assert stuck.attempts == 2
     assert calls(path) == 2
     retry = [e for e in of(events, "stuck") if e.retry_in is not None]
-    assert len(retry) == 1 and "timed out after 0.2s" in (retry[0].error or "")
+    assert len(retry) == 1 and "timed out after 0.5s" in (retry[0].error or "")
     assert statuses(wf)["after"] is TaskStatus.SKIPPED
     assert statuses(wf)["other"] is TaskStatus.COMPLETED
     first_start = of(events, "stuck")[0]
-    assert retry[0].time - first_start.time >= 0.2 - 0.005
+    assert retry[0].time - first_start.time >= 0.5 - 0.005
     assert retry[0].time - first_start.time < 4.0  # did not wait for the 5 s call
 
 
 def test_a_late_result_of_a_timed_out_attempt_is_ignored(make: Make, tmp_path: Path) -> None:
     path = counter(tmp_path)
     wf = Workflow("late")
-    wf.add_task(Task("t", functools.partial(t.slow_first_call, path, 0.4), timeout=0.2, retries=1))
-    wf.add_task(Task("after", functools.partial(t.sleep_then, 0.4)), depends_on=["t"])
+    wf.add_task(Task("t", functools.partial(t.slow_first_call, path, 2.0), timeout=0.5, retries=1))
+    wf.add_task(Task("after", functools.partial(t.sleep_then, 2.0)), depends_on=["t"])
     events, error = run(wf, make())
     assert error is None
     assert wf.get_task_result("t") == "fresh"
@@ -747,3 +662,64 @@ def test_handlers_get_the_run_dict(make: Make, tmp_path: Path) -> None:
     assert info["allowed_failures"] == {"lint": "ValueError: boom"}
     assert info["stats"]["completed"] == 1 and info["stats"]["allowed_failures"] == 1
     assert info["run_id"] is None and info["previous_status"] is None  # no history here
+
+
+# -- folders: workdir and writes (see flowweaver.folders) ------------------------------
+
+
+def test_every_task_runs_in_its_folder_and_its_outputs_are_checked(
+    make: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import _folder_tasks as ft
+
+    from flowweaver.shell import ShellCommand
+
+    monkeypatch.chdir(tmp_path)
+    home, own = tmp_path / "home", tmp_path / "home" / "own"
+    own.mkdir(parents=True)
+    wf = Workflow("folders", workdir="home")
+    wf.add_task(Task("py", ft.where))
+    wf.add_task(Task("sh", ShellCommand(script="pwd")))
+    wf.add_task(Task("sh-own", ShellCommand(script="pwd"), workdir="own"))
+    wf.add_task(Task("wrote", functools.partial(ft.write, "a.txt"), writes=["a.txt"]))
+    wf.add_task(Task("awaited", functools.partial(ft.write_later, "b.txt"), writes=["b.txt"]))
+    wf.add_task(Task("forgot", ft.where, writes=["c.txt", "out/*.csv"]))
+    _events, error = run(wf, make())
+    assert error is not None and set(error.failed_tasks) == {"forgot"}
+    assert "declared outputs missing: c.txt, out/*.csv" in error.failed_tasks["forgot"]
+    results = {name: wf.get_task_result(name) for name in ("py", "sh", "sh-own")}
+    assert results == {"py": str(home), "sh": str(home), "sh-own": str(own)}
+    assert (home / "a.txt").read_text() == str(home) and (home / "b.txt").exists()
+    assert Path.cwd() == tmp_path  # the process is back where it was
+
+
+def test_python_tasks_in_different_folders(
+    make: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import _folder_tasks as ft
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    wf = Workflow("two-folders")
+    wf.add_task(Task("a", ft.where, workdir="a"))
+    wf.add_task(Task("b", ft.where, workdir="b"))
+    wf.add_task(Task("here", ft.where))
+    executor = make()
+    if executor.folder_mode != "call":  # one process runs them together: refused at once
+        with pytest.raises(InputError, match="need different folders"):
+            executor.execute(wf)
+        assert all(task.status is TaskStatus.PENDING for task in wf.get_all_tasks().values())
+        return
+    run(wf, executor)
+    found = {name: wf.get_task_result(name) for name in ("a", "b", "here")}
+    assert found == {"a": str(tmp_path / "a"), "b": str(tmp_path / "b"), "here": str(tmp_path)}
+    assert Path.cwd() == tmp_path
+
+
+def test_a_missing_folder_stops_the_run_before_it_starts(make: Make, tmp_path: Path) -> None:
+    wf = Workflow("missing", workdir=tmp_path / "nowhere")
+    wf.add_task(Task("a", t.constant))
+    with pytest.raises(InputError, match="does not exist"):
+        make().execute(wf)
+    assert wf.get_task("a").status is TaskStatus.PENDING  # type: ignore[union-attr]

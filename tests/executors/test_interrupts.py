@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from collections import Counter
@@ -265,3 +266,64 @@ def test_a_second_signal_during_a_clean_up_coroutine_stops_the_run() -> None:
         "clean": TaskStatus.CANCELLED,
         "clean_more": TaskStatus.CANCELLED,
     }
+
+
+def test_a_run_deadline_stops_a_task_running_inline_and_its_always_task_runs() -> None:
+    # In a process of its own: pytest-timeout holds SIGALRM here, which the deadline uses
+    # to stop a task running inline on the loop's thread.
+    script = textwrap.dedent(
+        """
+        import time
+        from flowweaver import RunTimeoutError, SequentialExecutor, Task, Workflow
+        workflow = Workflow("deadline", timeout=0.3)
+        workflow.add_task(Task("slow", lambda: time.sleep(30)))
+        workflow.add_task(Task("clean", lambda: "done", depends_on=["slow"], run_if="always"))
+        started = time.monotonic()
+        try:
+            SequentialExecutor().execute(workflow)
+        except RunTimeoutError as exc:
+            print(exc, exc.exit_code)
+        print(round(time.monotonic() - started))
+        print({n: t.status.value for n, t in workflow.get_all_tasks().items()})
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.splitlines() == [
+        "workflow 'deadline' timed out after 0.3s 124",
+        "0",
+        "{'slow': 'cancelled', 'clean': 'completed'}",
+    ]
+
+
+def test_a_deadline_passed_during_an_inline_chain_stops_it() -> None:
+    import time as clock
+
+    from flowweaver import RunTimeoutError, SequentialExecutor, Task, TaskStatus, Workflow
+
+    workflow = Workflow("chain", timeout=0.2)
+    workflow.add_task(Task("a", lambda: clock.sleep(0.3)))
+    workflow.add_task(Task("b", lambda: None, depends_on=["a"]))
+    with pytest.raises(RunTimeoutError):
+        SequentialExecutor().execute(workflow)
+    assert workflow.get_task_status("a") is TaskStatus.COMPLETED
+    assert workflow.get_task_status("b") is TaskStatus.CANCELLED
+
+
+def test_an_always_task_runs_inline_after_a_first_ctrl_c() -> None:
+    import signal as signals
+
+    from flowweaver import RunInterrupted, SequentialExecutor, Task, TaskStatus, Workflow
+    from flowweaver.interrupts import catch_signals
+
+    def interrupted() -> None:
+        signals.raise_signal(signals.SIGINT)
+
+    workflow = Workflow("always")
+    workflow.add_task(Task("work", interrupted))
+    workflow.add_task(Task("clean", lambda: "done", depends_on=["work"], run_if="always"))
+    with catch_signals(), pytest.raises(RunInterrupted):
+        SequentialExecutor().execute(workflow)
+    assert workflow.get_task_status("work") is TaskStatus.CANCELLED
+    assert workflow.get_task_result("clean") == "done"

@@ -119,3 +119,15 @@ def test_conditions_are_part_of_it_and_their_defaults_change_nothing() -> None:
     assert base not in variants
     assert len(set(variants)) == len(variants)
     assert fingerprint(fn, when=always_true) == fingerprint(fn, when=always_true)
+
+
+def test_a_mapped_task_s_param_and_key_are_part_of_it_its_list_is_not() -> None:
+    from flowweaver import Map
+
+    plain = fingerprint(add)
+    mapped = fingerprint(add, map=Map(over=[1, 2], param="x"))
+    assert mapped is not None and mapped != plain  # (and an unmapped task's is unchanged)
+    assert fingerprint(add, map=Map(over=[3, 4, 5], param="x")) == mapped
+    assert fingerprint(add, map=Map(over=[1, 2], param="x", max_parallel=2)) == mapped
+    assert fingerprint(add, map=Map(over=[1, 2], param="y")) != mapped
+    assert fingerprint(add, map=Map(over=[1, 2], param="x", key=str)) != mapped

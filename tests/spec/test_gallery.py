@@ -3,6 +3,7 @@ executor each one names, doing the work they say they do."""
 
 from __future__ import annotations
 
+import gzip
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ def _in_a_scratch_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delenv("SHELL_DEMO_OUT", raising=False)
+    monkeypatch.delenv("COMPRESS_DEMO_OUT", raising=False)
 
 
 def run(name: str) -> Workflow:
@@ -55,7 +57,9 @@ def test_fanout_counts_the_primes_below_two_million_in_processes() -> None:
     workflow = run("fanout")
     assert workflow.spec is not None
     assert workflow.spec.executor == "process"
-    assert workflow.get_task_result("total") == {"parts": 4, "primes": 148_933}
+    assert workflow.get_task_result("total") == {"parts": 8, "primes": 148_933}
+    counts = workflow.get_task_result("count")
+    assert len(counts) == 8 and counts[0] == 22_044  # the primes below 250,000
 
 
 def test_async_io_gathers_every_region_and_a_subprocess() -> None:
@@ -84,10 +88,10 @@ def test_shell_pipeline(tmp_path: Path) -> None:
     )
 
 
-def test_nightly_skips_its_full_reload_allows_its_check_to_fail_and_cleans_up(
+def test_census_nightly_skips_its_full_reload_allows_its_check_to_fail_and_cleans_up(
     tmp_path: Path,
 ) -> None:
-    workflow = load_workflow(SPECS / "nightly.yaml")
+    workflow = load_workflow(SPECS / "census_nightly.yaml")
     make_executor("threaded").execute(workflow)  # the allowed failure fails nothing
     ended = {name: (task.status, task.error) for name, task in workflow.get_all_tasks().items()}
     assert ended["full-reload"] == (TaskStatus.SKIPPED, "condition false")
@@ -98,23 +102,23 @@ def test_nightly_skips_its_full_reload_allows_its_check_to_fail_and_cleans_up(
     assert set(others.values()) == {TaskStatus.COMPLETED}, ended
     assert workflow.get_workflow_stats()["allowed_failures"] == 1
     assert workflow.timeout == 600
-    out = tmp_path / "build" / "nightly"
+    out = tmp_path / "build" / "census-nightly"
     assert (out / "nightly-report.md").read_text().splitlines()[1:] == [
         "- rows changed: 50",
         "- freshness: check failed (allowed)",
     ]
-    assert not Path(workflow.get_task_result("workdir")).exists()  # cleaned up
+    assert not Path(workflow.get_task_result("scratch")).exists()  # cleaned up
     assert not (out / "ALERT.txt").exists()
     assert workflow.last_handlers == []  # on_failure is for failed runs only
 
 
-def test_nightly_alerts_when_it_fails_and_clears_the_alert_when_it_recovers(
+def test_census_nightly_alerts_when_it_fails_and_clears_the_alert_when_it_recovers(
     tmp_path: Path,
 ) -> None:
     from flowweaver import RunStore
 
     store = RunStore(tmp_path / "state")
-    failing = load_workflow(SPECS / "nightly.yaml", {"source": "missing.csv"})
+    failing = load_workflow(SPECS / "census_nightly.yaml", {"source": "missing.csv"})
     with pytest.raises(WorkflowError) as caught:
         make_executor("threaded").execute(failing, store=store)
     assert set(caught.value.failed_tasks) == {"extract"}
@@ -122,13 +126,29 @@ def test_nightly_alerts_when_it_fails_and_clears_the_alert_when_it_recovers(
     assert statuses["cleanup"] is TaskStatus.COMPLETED  # run_if: always
     assert statuses["report"] is TaskStatus.COMPLETED  # run_if: done
     assert statuses["merge"] is TaskStatus.SKIPPED
-    assert not Path(failing.get_task_result("workdir")).exists()
-    alert = tmp_path / "build" / "nightly" / "ALERT.txt"
+    assert not Path(failing.get_task_result("scratch")).exists()
+    alert = tmp_path / "build" / "census-nightly" / "ALERT.txt"
     assert alert.read_text().startswith(f"nightly run {store.run('latest').id} failed (exit 1)\n")
     assert "  extract: FileNotFoundError" in alert.read_text()
 
-    full = load_workflow(SPECS / "nightly.yaml", {"full_reload": True})
+    full = load_workflow(SPECS / "census_nightly.yaml", {"full_reload": True})
     make_executor("threaded").execute(full, store=store)
     assert full.get_task_result("full-reload") == 50
     assert [(h.name, h.status) for h in full.last_handlers] == [("on_recovery", "completed")]
     assert not alert.exists()
+
+
+def test_compress_maps_gzip_over_the_files_a_command_listed(tmp_path: Path) -> None:
+    workflow = run("compress")
+    assert workflow.get_task_result("split") == "Midwest.csv\nNortheast.csv\nSouth.csv\nWest.csv"
+    assert workflow.get_task_result("compress") == [
+        "Midwest.csv.gz",
+        "Northeast.csv.gz",
+        "South.csv.gz",
+        "West.csv.gz",
+    ]
+    folder = tmp_path / "build" / "compress-demo"
+    south = gzip.decompress((folder / "South.csv.gz").read_bytes()).decode()
+    assert south == (folder / "South.csv").read_text() and south.count("\n") == 16
+    sizes = sum(path.stat().st_size for path in folder.glob("*.gz"))
+    assert workflow.get_task_result("total") == str(sizes)

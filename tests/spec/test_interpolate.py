@@ -167,15 +167,19 @@ def test_spec_env_is_seen_by_references_and_wins_over_the_process(
     assert shell.env["FLOWWEAVER_SPEC_DIR"] == str(tmp_path)  # type: ignore[attr-defined]
 
 
-def test_params_are_taken_as_written(tmp_path: Path) -> None:
+def test_params_expand_the_environment_but_not_other_params(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FW_TEST_REGION", "eu")
     path = spec(
         tmp_path,
         """
-        params: {pattern: "${not a reference}"}
-        tasks: {a: {call: json:dumps, args: ["${params.pattern}"]}}
+        params: {pattern: "$${not a reference}", region: "${env.FW_TEST_REGION}/x"}
+        tasks: {a: {call: builtins:print, args: ["${params.pattern}", "${params.region}"]}}
         """,
     )
-    assert load_workflow(path).get_all_tasks()["a"].fn.args == ("${not a reference}",)  # type: ignore[attr-defined]
+    args = load_workflow(path).get_all_tasks()["a"].fn.args  # type: ignore[attr-defined]
+    assert args == ("${not a reference}", "eu/x")
 
 
 def test_a_param_with_shell_metacharacters_cannot_inject(tmp_path: Path) -> None:

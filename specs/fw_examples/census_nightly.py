@@ -1,4 +1,4 @@
-"""The nightly example (``specs/nightly.yaml``): conditions, clean-up and handlers.
+"""The census nightly example (``specs/census_nightly.yaml``): conditions, clean-up and handlers.
 
 A nightly job keeps a snapshot of the census rows (``data/states.csv``) in its
 output folder: each night it stages the rows in a scratch folder and merges them
@@ -21,14 +21,14 @@ SNAPSHOT = "snapshot.json"
 ALERT = "ALERT.txt"
 
 
-def make_workdir() -> str:
+def make_scratch() -> str:
     """A fresh scratch folder for this run (the clean-up removes it)."""
     return tempfile.mkdtemp(prefix="flowweaver-nightly-")
 
 
-def stage(extract: list[dict[str, str]], workdir: str) -> str:
+def stage(extract: list[dict[str, str]], scratch: str) -> str:
     """Write the night's rows into the scratch folder; the staged file's path."""
-    staged = Path(workdir) / "staged.json"
+    staged = Path(scratch) / "staged.json"
     staged.write_text(json.dumps(extract), encoding="utf-8")
     return str(staged)
 
@@ -74,10 +74,10 @@ def report(merge: int | None, check_freshness: str | None, out_dir: str) -> str:
     return str(path)
 
 
-def remove_workdir(workdir: str | None) -> str:
+def remove_scratch(scratch: str | None) -> str:
     """Remove the scratch folder (``run_if: always``: after a failure or Ctrl-C too)."""
-    if workdir:
-        shutil.rmtree(workdir, ignore_errors=True)
+    if scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
     return "removed"
 
 
