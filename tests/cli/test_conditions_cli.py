@@ -181,8 +181,18 @@ handlers:
 """
 
 
-@pytest.mark.parametrize("executor", ["sequential", "threaded", "process"])
-def test_ctrl_c_runs_the_clean_up_tasks_and_exits_130(here: Path, executor: str) -> None:
+@pytest.mark.parametrize(
+    ("executor", "signum"),
+    [
+        ("sequential", signal.SIGINT),
+        ("threaded", signal.SIGTERM),
+        ("process", signal.SIGINT),
+        ("async", signal.SIGTERM),
+    ],
+)
+def test_a_first_signal_runs_the_clean_up_tasks_and_exits_128_plus_it(
+    here: Path, executor: str, signum: signal.Signals
+) -> None:
     write(here, "interrupted.yaml", INTERRUPTED)
     process = start_fw("run", "interrupted.yaml", "-o", "plain", "-e", executor, cwd=here)
     try:
@@ -191,7 +201,48 @@ def test_ctrl_c_runs_the_clean_up_tasks_and_exits_130(here: Path, executor: str)
         for line in process.stdout:
             seen.append(line)
             if line.rstrip().endswith(" wait running"):
-                process.send_signal(signal.SIGINT)
+                process.send_signal(signum)
+                break
+        out, err = process.communicate(timeout=TIMEOUT)
+    finally:
+        (here / "marker").touch()
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 128 + signum, "".join(seen) + out + err
+    lines = lines_of("".join(seen) + out)
+    assert f"wait cancelled: interrupted by {signum.name}" in lines
+    assert f"after cancelled: interrupted by {signum.name}" in lines
+    assert any(line.startswith("clean completed in") for line in lines)
+    assert (here / "cleaned.txt").read_text() == "cleaned\n"
+    runs = [json.loads(line) for line in (here / "handlers.jsonl").read_text().splitlines()]
+    assert [(run["status"], run["exit_code"]) for run in runs] == [
+        ("interrupted", 128 + signum)
+    ] * 2
+    assert "Traceback" not in err
+
+
+STUCK_CLEAN_UP = """
+name: stuck
+tasks:
+  wait: {call: clitasks:wait_for, kwargs: {path: marker}}
+  clean: {call: clitasks:wait_for, kwargs: {path: never}, depends_on: [wait], run_if: always}
+"""
+
+
+@pytest.mark.parametrize("executor", ["sequential", "threaded"])
+def test_a_second_signal_cancels_a_clean_up_task_that_hangs(here: Path, executor: str) -> None:
+    write(here, "stuck.yaml", STUCK_CLEAN_UP)
+    process = start_fw("run", "stuck.yaml", "-o", "plain", "-e", executor, cwd=here)
+    try:
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:
+            seen.append(line)
+            if line.rstrip().endswith(" wait running"):
+                process.send_signal(signal.SIGINT)  # the clean-up starts
+            if line.rstrip().endswith(" clean running"):
+                process.send_signal(signal.SIGINT)  # and is cancelled
                 break
         out, err = process.communicate(timeout=TIMEOUT)
     finally:
@@ -202,12 +253,75 @@ def test_ctrl_c_runs_the_clean_up_tasks_and_exits_130(here: Path, executor: str)
     assert process.returncode == 130, "".join(seen) + out + err
     lines = lines_of("".join(seen) + out)
     assert "wait cancelled: interrupted by SIGINT" in lines
-    assert "after cancelled: interrupted by SIGINT" in lines
-    assert any(line.startswith("clean completed in") for line in lines)
-    assert (here / "cleaned.txt").read_text() == "cleaned\n"
-    runs = [json.loads(line) for line in (here / "handlers.jsonl").read_text().splitlines()]
-    assert [(run["status"], run["exit_code"]) for run in runs] == [("interrupted", 130)] * 2
+    assert "clean cancelled: interrupted by SIGINT" in lines
+    assert lines[-1].startswith("2 tasks: 0 completed, 0 failed, 0 skipped, 2 cancelled in ")
+    assert float(lines[-1].split()[-1].rstrip("s")) < 20  # not the clean-up's 30 seconds
     assert "Traceback" not in err
+
+
+FAIL_FAST = """
+name: fail-fast
+executor: sequential
+tasks:
+  bad: {call: clitasks:boom}
+  other: {call: clitasks:ok}
+  below: {call: clitasks:ok, depends_on: [bad]}
+  alert: {shell: "echo alerted > alert.txt", depends_on: [bad], run_if: failure}
+  clean: {shell: "echo cleaned > cleaned.txt", depends_on: [below, other], run_if: always}
+"""
+
+
+def test_fail_fast_still_runs_failure_and_always_tasks(here: Path) -> None:
+    write(here, "fail-fast.yaml", FAIL_FAST)
+    done = fw("run", "fail-fast.yaml", "-o", "json", "--fail-fast", cwd=here)
+    assert done.returncode == 1, done.stdout + done.stderr
+    summary = json.loads(done.stdout.splitlines()[-1])
+    ended = {name: (task["status"], task["reason"]) for name, task in summary["tasks"].items()}
+    assert ended == {
+        "bad": ("failed", None),
+        "other": ("cancelled", None),
+        "below": ("skipped", "upstream failed"),
+        "alert": ("completed", None),
+        "clean": ("completed", None),
+    }
+    assert (here / "alert.txt").exists() and (here / "cleaned.txt").exists()
+
+
+MAPPED = """
+name: mapped
+tasks:
+  check:
+    call: helpers:check
+    map: {over: [0, 2], param: limit}
+    allow_failure: true
+  report: {shell: "echo reported", depends_on: [check], run_if: done}
+  gated: {call: helpers:check, map: {over: [1, 2], param: limit}, when: false}
+"""
+
+
+def test_a_mapped_task_may_fail_allowed_and_be_skipped_by_its_condition(here: Path) -> None:
+    write(here, "mapped.yaml", MAPPED)
+    planned = fw("plan", "mapped.yaml", cwd=here)
+    assert planned.stdout.splitlines() == [
+        "Layer 1: check (map over 2 items, allow_failure), gated (map over 2 items, when: false)",
+        "Layer 2: report (run_if: done)",
+    ]
+    done = fw("run", "mapped.yaml", "-o", "plain", "-e", "sequential", cwd=here)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = lines_of(done.stdout)
+    failed = [line for line in lines if line.startswith("check failed (allowed) in ")]
+    assert len(failed) == 1 and failed[0].endswith(
+        ": 1 of 2 items failed: check[0]: ValueError: limit 0 is too low"
+    )
+    assert "gated skipped: condition false" in lines
+    assert any(line.startswith("report completed in") for line in lines)
+    assert lines[-1].startswith("3 tasks: 1 completed, 1 failed (1 allowed), 1 skipped, ")
+    assert lines[-1].endswith("(2 items: 1 completed, 1 failed)")
+    record = json.loads(fw("show", "latest", "-o", "json", cwd=here).stdout)
+    tasks = {task["name"]: task for task in record["tasks"]}
+    assert (tasks["check"]["status"], tasks["check"]["allowed"]) == ("failed", True)
+    assert (tasks["gated"]["status"], tasks["gated"]["reason"]) == ("skipped", "condition false")
+    assert tasks["check[0]"]["status"] == "failed" and tasks["check[2]"]["status"] == "completed"
 
 
 RECOVERING = """
