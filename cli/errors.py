@@ -17,6 +17,7 @@ class ExitCode(enum.IntEnum):
     BAD_INPUT = 2
     LOCKED = 3
     INTERNAL = 70
+    TIMED_OUT = 124
     SIGINT = 130
     SIGTERM = 143
 

@@ -39,20 +39,57 @@ def edges(workflow: Workflow) -> Iterator[tuple[str, str]]:
             yield dep, name
 
 
+def conditions(task: Task) -> list[str]:
+    """``run_if: done``, ``when`` (``when: false`` when it is known false),
+    ``allow_failure``: what makes a task conditional, as ``plan`` and ``graph`` say it."""
+    marks = []
+    if task.run_if != "success":
+        marks.append(f"run_if: {task.run_if}")
+    if task.when is False:
+        marks.append("when: false")
+    elif task.when is not None and task.when is not True:
+        marks.append("when")
+    if task.allow_failure:
+        marks.append("allow_failure")
+    return marks
+
+
+def marks(workflow: Workflow) -> dict[str, str]:
+    """``(run_if: done, when)`` for each task that is conditional."""
+    found = {name: conditions(task) for name, task in workflow.get_all_tasks().items()}
+    return {name: f"({', '.join(words)})" for name, words in found.items() if words}
+
+
 def to_mermaid(workflow: Workflow) -> str:
+    """A conditional task is drawn dashed, its conditions under its name."""
     tasks = workflow.get_all_tasks()
     ids = {name: f"t{i}" for i, name in enumerate(tasks)}
+    marked = marks(workflow)
     lines = ["flowchart TD"]
-    lines += [f'    {ids[name]}["{_mermaid_label(node_label(tasks[name]))}"]' for name in ids]
+    for name, node in ids.items():
+        label = _mermaid_label(node_label(tasks[name]))
+        if name in marked:
+            label += f"<br/>{_mermaid_label(marked[name])}"
+        lines.append(f'    {node}["{label}"]')
     lines += [f"    {ids[up]} --> {ids[down]}" for up, down in edges(workflow)]
+    if marked:
+        lines.append("    classDef conditional stroke-dasharray: 5 5")
+        lines.append(f"    class {','.join(ids[name] for name in marked)} conditional")
     return "\n".join(lines) + "\n"
 
 
 def to_dot(workflow: Workflow) -> str:
+    """A conditional task is drawn dashed, its conditions under its name."""
+    marked = marks(workflow)
     lines = [f"digraph {_dot_id(workflow.name)} {{", "    rankdir=LR;", "    node [shape=box];"]
     for name, task in workflow.get_all_tasks().items():
-        label = "" if task.map is None else f" [label={_dot_id(node_label(task))}]"
-        lines.append(f"    {_dot_id(name)}{label};")
+        if name in marked:
+            label = f'"{_dot_text(node_label(task))}\\n{_dot_text(marked[name])}"'
+            lines.append(f"    {_dot_id(name)} [style=dashed, label={label}];")
+        elif task.map is not None:
+            lines.append(f"    {_dot_id(name)} [label={_dot_id(node_label(task))}];")
+        else:
+            lines.append(f"    {_dot_id(name)};")
     lines += [f"    {_dot_id(up)} -> {_dot_id(down)};" for up, down in edges(workflow)]
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -63,5 +100,8 @@ def _mermaid_label(name: str) -> str:
 
 
 def _dot_id(name: str) -> str:
-    escaped = name.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    return f'"{_dot_text(name)}"'
+
+
+def _dot_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flowweaver.errors import Problem, SpecError
+from flowweaver.task import Task
 from flowweaver.workflow import Workflow
 
 from .checks import warn_soft_timeouts
 from .errors import ExitCode, write_problems
+from .graph import conditions, map_words
 from .options import DEFAULT_EXECUTOR, GraphFormat, parse_params
 
 
@@ -30,14 +32,27 @@ def load(
 
 
 def plan_lines(workflow: Workflow) -> list[str]:
-    """``Layer 1: a, b`` for each layer of the execution plan; a mapped task as
-    ``load (map over list-files)``."""
-    from .graph import node_label
-
-    return [
-        f"Layer {number}: {', '.join(node_label(task) for task in layer)}"
+    """``Layer 1: a, b`` for each layer of the execution plan, a mapped or conditional
+    task marked (``load (map over list-files)``, ``report (run_if: done)``); then the
+    handlers and the run's timeout, if it has them."""
+    lines = [
+        f"Layer {number}: {', '.join(labelled(task) for task in layer)}"
         for number, layer in enumerate(workflow.get_execution_plan(), start=1)
     ]
+    if workflow.handlers:
+        lines.append(f"Handlers: {', '.join(workflow.handlers)}")
+    if workflow.timeout is not None:
+        lines.append(f"Timeout: {workflow.timeout:g}s for the whole run")
+    return lines
+
+
+def labelled(task: Task) -> str:
+    """The task's name, and what it maps over and what makes it conditional:
+    ``report (run_if: done, when)``, ``load (map over list-files, allow_failure)``."""
+    marks = conditions(task)
+    if task.map is not None:
+        marks.insert(0, map_words(task.map))
+    return f"{task.name} ({', '.join(marks)})" if marks else task.name
 
 
 def plan(spec: Path, params: Sequence[str]) -> int:

@@ -47,8 +47,10 @@ def summary_record(snapshot: Snapshot, outcome: RunOutcome, run_id: str | None) 
         "run_id": run_id,
         "status": outcome.status.value,
         "exit_code": outcome.exit_code,
+        "message": outcome.message,
         "stats": stats(snapshot),
         "tasks": {row.name: task_record(row) for row in snapshot.rows},
+        "handlers": [handler.to_dict() for handler in outcome.handlers],
     }
 
 
@@ -58,6 +60,8 @@ def task_record(row: TaskRow) -> dict[str, Any]:
         "attempts": row.attempt,
         "duration": row.duration,
         "error": row.error,
+        "reason": row.reason,
+        "allowed": row.allowed,
         "cached": row.cached,
         "reused": row.reused,
     }

@@ -59,7 +59,10 @@ class LiveReporter:
         self._stop()
         logs = self._logs
         where, notes = (None, None) if logs is None else (logs.places(), logs.notes())
-        self._console.print(summary_view(snapshot, where=where, notes=notes))
+        view = summary_view(
+            snapshot, where=where, notes=notes, handlers=outcome.handlers, message=outcome.message
+        )
+        self._console.print(view)
 
     def close(self) -> None:
         self._stop()

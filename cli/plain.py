@@ -9,16 +9,25 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from typing import TextIO
 
 from flowweaver.events import TaskEvent
+from flowweaver.handlers import HandlerOutcome
 from flowweaver.logs import OutputItem, TaskOutput
 from flowweaver.task import TaskStatus
 
 from .pipe import Lines
 from .reporter import RunHeader, RunOutcome
 from .store import resume_lines
-from .summary import extras_line, failure_lines, first_line, seconds, totals_line
+from .summary import (
+    extras_line,
+    failure_lines,
+    first_line,
+    handler_words,
+    seconds,
+    totals_line,
+)
 from .tasklogs import TaskLogs
 from .tracker import Snapshot
 
@@ -55,10 +64,11 @@ def _what(event: TaskEvent, where: str | None = None) -> str:
         return f"completed in {seconds(event.duration or 0.0)}{mark}"
     if status is TaskStatus.FAILED:
         took = seconds(event.duration or 0.0)
+        failed = "failed (allowed)" if event.allowed else "failed"
         if not event.attempt:  # a mapped task (its items had the attempts)
-            return f"failed in {took}: {error}"
+            return f"{failed} in {took}: {error}"
         tries = f"{event.attempt} attempt{'s' if event.attempt != 1 else ''}"
-        return f"failed after {tries} in {took}: {error}"
+        return f"{failed} after {tries} in {took}: {error}"
     return f"{status.value}: {error}" if error else status.value
 
 
@@ -69,14 +79,24 @@ def format_header(header: RunHeader, now: float) -> list[str]:
     return [f"{timestamp(now)} {line}" for line in [first, *resume_lines(header.resume)]]
 
 
-def format_summary(snapshot: Snapshot, logs: TaskLogs | None = None) -> list[str]:
+def format_handlers(handlers: Sequence[HandlerOutcome], now: float) -> list[str]:
+    """``2026-11-26 02:00:09 handler on_failure completed in 0.05s``, one per handler."""
+    return [f"{timestamp(now)} handler {handler_words(handler)}" for handler in handlers]
+
+
+def format_summary(
+    snapshot: Snapshot, outcome: RunOutcome | None = None, logs: TaskLogs | None = None
+) -> list[str]:
     """The failed tasks with their whole error (and, from ``logs``, where it was raised
-    and the last lines they printed), the extras and the totals line."""
+    and the last lines they printed), the extras, why the run ended when the tasks
+    don't say it (a timeout), and the totals line."""
     where, notes = (None, None) if logs is None else (logs.places(), logs.notes())
     lines = failure_lines(snapshot, where, notes)
     extras = extras_line(snapshot)
     if extras:
         lines.append(extras)
+    if outcome is not None and outcome.message:
+        lines.append(outcome.message)
     lines.append(totals_line(snapshot))
     return lines
 
@@ -109,7 +129,8 @@ class PlainReporter:
                 self._err.write(text)
 
     def finish(self, snapshot: Snapshot, outcome: RunOutcome) -> None:
-        self._write(format_summary(snapshot, self._logs))
+        handlers = format_handlers(outcome.handlers, time.time())
+        self._write(handlers + format_summary(snapshot, outcome, self._logs))
 
     def close(self) -> None:
         self._out.flush()

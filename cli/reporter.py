@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from flowweaver.events import TaskEvent
+from flowweaver.handlers import HandlerOutcome
 from flowweaver.history import RunStatus
 from flowweaver.logs import OutputItem
 
@@ -26,10 +27,14 @@ class RunHeader:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """How the run ended: ``COMPLETED``, ``FAILED`` or ``INTERRUPTED``, and the exit code."""
+    """How the run ended: ``COMPLETED``, ``FAILED``, ``INTERRUPTED`` or ``TIMED_OUT``,
+    the exit code, how its handlers ended, and ``message`` when the tasks alone don't
+    say why it ended (``workflow 'x' timed out after 30s``)."""
 
     status: RunStatus
     exit_code: int
+    handlers: tuple[HandlerOutcome, ...] = ()
+    message: str | None = None
 
 
 class Reporter(Protocol):

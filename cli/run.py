@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowweaver.errors import RunInterrupted, WorkflowError
+from flowweaver.errors import RunInterrupted, RunTimeoutError, WorkflowError
 from flowweaver.executors import Executor, make_executor
 from flowweaver.history import RunStatus
 from flowweaver.interrupts import catch_signals, pending_signal
@@ -54,7 +54,7 @@ class RunRequest:
 
 
 def run_spec(request: RunRequest) -> int:
-    """Run the spec; the exit code (0, 1, 130, 143). Raises for 2, 3 and 70.
+    """Run the spec; the exit code (0, 1, 124, 130, 143). Raises for 2, 3 and 70.
 
     SIGINT and SIGTERM are caught from the start: one that lands before the run
     begins interrupts it as it starts, so the summary and the history are written.
@@ -188,16 +188,26 @@ def _outcome(
     executor: Executor, workflow: Workflow, recorder: Recorder | None, tracker: RunTracker
 ) -> RunOutcome:
     tracker.begin()
+    workflow.last_handlers = []
     try:
         executor.execute(workflow, recorder=recorder)
     except WorkflowError:
-        return RunOutcome(RunStatus.FAILED, ExitCode.TASK_FAILED)
+        return _ended(workflow, RunStatus.FAILED, ExitCode.TASK_FAILED)
+    except RunTimeoutError as exc:
+        return _ended(workflow, RunStatus.TIMED_OUT, ExitCode.TIMED_OUT, str(exc))
     except RunInterrupted as exc:
         tracker.cancel_unfinished(str(exc))
-        return RunOutcome(RunStatus.INTERRUPTED, exc.exit_code)
+        return _ended(workflow, RunStatus.INTERRUPTED, exc.exit_code)
     finally:
         tracker.end()
-    return RunOutcome(RunStatus.COMPLETED, ExitCode.OK)
+    return _ended(workflow, RunStatus.COMPLETED, ExitCode.OK)
+
+
+def _ended(
+    workflow: Workflow, status: RunStatus, code: int, message: str | None = None
+) -> RunOutcome:
+    """The outcome, with how the run's handlers ended (they ran before ``execute`` ended)."""
+    return RunOutcome(status, code, tuple(workflow.last_handlers), message)
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import CliError, ExitCode, write_warning
 from .options import ShowFormat, did_you_mean
@@ -208,7 +208,10 @@ def run_view(record: RunRecord) -> RenderableType:
     from rich.table import Table
     from rich.text import Text
 
-    title = f"run {record.id} of {record.workflow}: {record.status}, started {when(record.started)}"
+    title = f"run {record.id} of {record.workflow}: {record.status}"
+    if record.exit_code is not None:
+        title += f" (exit {record.exit_code})"
+    title += f", started {when(record.started)}"
     if record.resumed_from:
         title += f", resumed from {record.resumed_from}"
     table = Table(box=None, pad_edge=False)
@@ -225,12 +228,13 @@ def run_view(record: RunRecord) -> RenderableType:
             seconds(task.duration),
             Text(first_line(task.error)),
         )
+    handlers = [Text(f"handler {handler_line(handler)}") for handler in record.handlers]
     outputs = [
         f"{task.name} wrote {output.path} ({size(output.size)}, sha256 {output.sha256[:12]})"
         for task in record.tasks
         for output in task.outputs
     ]
-    return Group(Text(title), table, Text(_counts(record)), *map(Text, outputs))
+    return Group(Text(title), table, *handlers, Text(_counts(record)), *map(Text, outputs))
 
 
 def shown_tasks(tasks: tuple[TaskRecord, ...]) -> list[tuple[TaskRecord, int]]:
@@ -254,8 +258,22 @@ def shown_tasks(tasks: tuple[TaskRecord, ...]) -> list[tuple[TaskRecord, int]]:
 
 
 def task_status(task: TaskRecord) -> str:
+    """``completed (cached)``, ``failed (allowed)`` …; a skipped task's reason is its
+    error, shown beside it."""
     mark = " (cached)" if task.cached else " (reused)" if task.reused else ""
+    if task.allowed and task.status == "failed":
+        mark = " (allowed)"
     return f"{task.status}{mark}"
+
+
+def handler_line(handler: dict[str, Any]) -> str:
+    """``on_failure completed in 0.05s`` (``failed in 0.10s: exit code 3``)."""
+    words = f"{handler.get('name')} {handler.get('status')}"
+    if handler.get("duration") is not None:
+        words += f" in {seconds(handler['duration'])}"
+    if handler.get("status") != "completed" and handler.get("error"):
+        words += f": {first_line(handler['error'])}"
+    return words
 
 
 def when(epoch: float | None) -> str:
@@ -266,8 +284,18 @@ def when(epoch: float | None) -> str:
 
 
 def _counts(record: RunRecord) -> str:
-    """``2 completed, 1 failed``, then the items': ``; items: 118 completed, 2 failed``."""
-    text = ", ".join(f"{n} {status}" for status, n in sorted(record.counts.items()))
+    """``2 completed, 1 failed (1 allowed), 1 skipped``, then the items':
+    ``; items: 118 completed, 2 failed``."""
+    allowed = sum(
+        1
+        for task in record.tasks
+        if task.allowed and task.status == "failed" and task.parent is None
+    )
+    parts = []
+    for status, count in sorted(record.counts.items()):
+        extra = f" ({allowed} allowed)" if status == "failed" and allowed else ""
+        parts.append(f"{count} {status}{extra}")
+    text = ", ".join(parts)
     items = record.item_counts
     if items:
         text += "; items: " + ", ".join(f"{n} {status}" for status, n in sorted(items.items()))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from flowweaver.handlers import HandlerOutcome
 from flowweaver.task import TaskStatus
 
 from .tracker import ItemCounts, Snapshot, TaskRow
@@ -24,10 +25,12 @@ FINAL_COUNTS = (
 
 
 def totals_line(snapshot: Snapshot) -> str:
-    """``8 tasks: 7 completed, 1 failed, 0 skipped, 0 cancelled in 2.41s``; a run with
-    mapped tasks adds their items: ``… in 2.41s (120 items: 118 completed, 2 failed)``."""
+    """``8 tasks: 7 completed, 1 failed, 0 skipped, 0 cancelled in 2.41s``; failed
+    tasks that were allowed to fail are among the failed, and said apart:
+    ``1 failed (1 allowed)``; a run with mapped tasks adds their items:
+    ``… in 2.41s (120 items: 118 completed, 2 failed)``."""
     noun = "task" if snapshot.total == 1 else "tasks"
-    counts = ", ".join(f"{snapshot.count(s)} {s.value}" for s in FINAL_COUNTS)
+    counts = ", ".join(_count(snapshot, s) for s in FINAL_COUNTS)
     line = f"{snapshot.total} {noun}: {counts} in {snapshot.elapsed:.2f}s"
     if snapshot.items is not None:
         line += f" ({items_words(snapshot.items)})"
@@ -68,13 +71,21 @@ def failing_items(items: ItemCounts, limit: int = FAILING_ITEMS_SHOWN) -> str:
     return "; ".join(named) + (f"; and {more} more" if more > 0 else "")
 
 
+def _count(snapshot: Snapshot, status: TaskStatus) -> str:
+    words = f"{snapshot.count(status)} {status.value}"
+    if status is TaskStatus.FAILED and snapshot.allowed:
+        words += f" ({snapshot.allowed} allowed)"
+    return words
+
+
 def failure_lines(
     snapshot: Snapshot,
     where: Mapping[str, str] | None = None,
     notes: Mapping[str, list[str]] | None = None,
 ) -> list[str]:
-    """``failed: load: ValueError: …`` for each failed task, with its whole error (its
-    further lines indented): what every summary says, however narrow the table.
+    """``failed: load: ValueError: …`` for each failed task (``failed (allowed): …`` for
+    one allowed to fail), with its whole error (its further lines indented): what every
+    summary says, however narrow the table.
     ``where`` adds the place its error was raised to the first line (``(etl.py:42)``),
     ``notes`` lines under it (the last lines of its output). A mapped task's failed
     items follow it, each with its error."""
@@ -85,7 +96,8 @@ def failure_lines(
         first, *rest = row.error.strip().split("\n")
         place = (where or {}).get(row.name)
         text = "\n".join([f"{first} ({place})" if place else first, *rest])
-        lines.append(f"failed: {row.name}: {text}".replace("\n", "\n  "))
+        failed = "failed (allowed)" if row.allowed else "failed"
+        lines.append(f"{failed}: {row.name}: {text}".replace("\n", "\n  "))
         lines.extend(f"  {line}" for line in (notes or {}).get(row.name, ()))
         if row.items is not None and row.items.failed:
             lines.extend(_failed_items(row.name, row.items))
@@ -99,6 +111,21 @@ def _failed_items(name: str, items: ItemCounts) -> list[str]:
     if more > 0:
         lines.append(f"  … and {more} more failed items of {name} (flowweaver show lists them)")
     return lines
+
+
+def handler_words(handler: HandlerOutcome) -> str:
+    """``on_failure completed in 0.05s``, ``on_exit failed in 0.10s: exit code 3``."""
+    words = f"{handler.name} {handler.status} in {seconds(handler.duration)}"
+    if handler.status != TaskStatus.COMPLETED.value and handler.error:
+        words += f": {first_line(handler.error)}"
+    return words
+
+
+def handlers_line(handlers: Sequence[HandlerOutcome]) -> str | None:
+    """``handlers: on_failure completed in 0.05s, on_exit completed in 0.01s``, or ``None``."""
+    if not handlers:
+        return None
+    return "handlers: " + ", ".join(handler_words(handler) for handler in handlers)
 
 
 def extras_line(snapshot: Snapshot) -> str | None:
@@ -119,6 +146,7 @@ def stats(snapshot: Snapshot) -> dict[str, Any]:
     result: dict[str, Any] = {
         "total_tasks": snapshot.total,
         **counts,
+        "allowed_failures": snapshot.allowed,
         "retries": snapshot.retries,
         "cached": snapshot.cached,
         "reused": snapshot.reused,
@@ -141,11 +169,17 @@ def item_stats(items: ItemCounts) -> dict[str, int]:
 
 
 def status_label(row: TaskRow) -> str:
-    """``running``, ``retrying in 0.50s``, ``completed (cached)``, ``failed`` …"""
+    """``running``, ``retrying in 0.50s``, ``completed (cached)``, ``failed``,
+    ``failed (allowed)`` …"""
     if row.retry_in is not None and row.status is TaskStatus.RUNNING:
         return f"retrying in {row.retry_in:.2f}s"
+    status = row.status.value
+    if row.allowed and row.status is TaskStatus.FAILED:
+        status = "failed (allowed)"
     if row.items is not None:
-        return f"{row.status.value} {items_progress(row.items)}"
+        return f"{status} {items_progress(row.items)}"
+    if row.allowed:
+        return status
     if row.cached:
         return f"{row.status.value} (cached)"
     if row.reused:

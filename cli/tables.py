@@ -7,13 +7,14 @@ printed once the run is over. Both are tested by printing them to a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rich.console import Group, RenderableType
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from flowweaver.handlers import HandlerOutcome
 from flowweaver.task import TaskStatus
 
 from .summary import (
@@ -21,6 +22,7 @@ from .summary import (
     failing_items,
     failure_lines,
     first_line,
+    handlers_line,
     seconds,
     status_label,
     totals_line,
@@ -37,6 +39,10 @@ STATUS_STYLES = {
     TaskStatus.SKIPPED: "dim yellow",
     TaskStatus.CANCELLED: "magenta",
 }
+ALLOWED_STYLE = "yellow"
+"""A failure allowed by ``allow_failure``: no alarm."""
+REASON_STYLE = "not bold dim yellow"
+"""Why a task was skipped, in the error column: not an error."""
 SUMMARY_MAX_ROWS = 200
 """Past this many tasks the final table lists only the tasks that did not complete."""
 
@@ -47,7 +53,8 @@ def status_cell(row: TaskRow, now: float) -> Text:
     if row.status is TaskStatus.RUNNING and row.retry_in is None:
         frame = SPINNER[int(now * SPINNER_FPS) % len(SPINNER)]
         label = f"{frame} {label}"
-    return Text(label, style=STATUS_STYLES[row.status], no_wrap=True)
+    style = ALLOWED_STYLE if row.allowed else STATUS_STYLES[row.status]
+    return Text(label, style=style, no_wrap=True)
 
 
 def task_table(rows: tuple[TaskRow, ...], now: float, *, caption: str | None = None) -> Table:
@@ -66,9 +73,17 @@ def task_table(rows: tuple[TaskRow, ...], now: float, *, caption: str | None = N
             status_cell(row, now),
             str(row.attempt) if row.attempt else "",
             seconds(row.elapsed(now)),
-            _one_line(_error(row)),
+            _error_cell(row),
         )
     return table
+
+
+def _error_cell(row: TaskRow) -> Text:
+    """The error's first line; a skipped task's reason, not as an error."""
+    text = _one_line(_error(row))
+    if row.reason is not None and row.status is TaskStatus.SKIPPED:
+        text.stylize(REASON_STYLE)
+    return text
 
 
 def _error(row: TaskRow) -> str:
@@ -97,7 +112,10 @@ def _progress_words(snapshot: Snapshot) -> Text:
     parts = [f"{snapshot.done}/{snapshot.total}"]
     for status in (TaskStatus.RUNNING, TaskStatus.FAILED, TaskStatus.SKIPPED):
         if snapshot.count(status):
-            parts.append(f"{snapshot.count(status)} {status.value}")
+            words = f"{snapshot.count(status)} {status.value}"
+            if status is TaskStatus.FAILED and snapshot.allowed:
+                words += f" ({snapshot.allowed} allowed)"
+            parts.append(words)
     items = snapshot.items
     if items is not None:
         parts.append(f"{items.done}/{items.total} items")
@@ -131,10 +149,13 @@ def summary_view(
     limit: int = SUMMARY_MAX_ROWS,
     where: Mapping[str, str] | None = None,
     notes: Mapping[str, list[str]] | None = None,
+    handlers: Sequence[HandlerOutcome] = (),
+    message: str | None = None,
 ) -> RenderableType:
     """The final table of the tasks, each failed task with its whole error (as the plain
-    summary says it: ``where`` it was raised, ``notes`` under it), the extras line and
-    the totals line."""
+    summary says it: ``where`` it was raised, ``notes`` under it), the extras line, the
+    handlers line, why the run ended when the tasks don't say it (``message``: a
+    timeout), and the totals line."""
     rows = summary_rows(snapshot, limit)
     left_out = len(snapshot.rows) - len(rows)
     caption = f"… and {left_out} completed tasks" if left_out else None
@@ -142,16 +163,20 @@ def summary_view(
     if not rows:
         parts = [Text(f"all {left_out} tasks completed")]
     parts.extend(Text(line) for line in failure_lines(snapshot, where, notes))
-    extras = extras_line(snapshot)
-    if extras:
-        parts.append(Text(extras))
+    for line in (extras_line(snapshot), handlers_line(handlers)):
+        if line:
+            parts.append(Text(line))
+    if message:
+        parts.append(Text(message, style="bold red"))
     parts.append(Text(totals_line(snapshot), style=_totals_style(snapshot)))
     return Group(*parts)
 
 
 def _totals_style(snapshot: Snapshot) -> str:
-    if snapshot.count(TaskStatus.FAILED):
+    if snapshot.count(TaskStatus.FAILED) > snapshot.allowed:
         return "bold red"
+    if snapshot.allowed:
+        return "bold yellow"
     if snapshot.count(TaskStatus.CANCELLED) or snapshot.count(TaskStatus.SKIPPED):
         return "bold yellow"
     return "bold green"

@@ -90,6 +90,10 @@ class TaskRow(NamedTuple):
     retry_in: float | None = None
     cached: bool = False
     reused: bool = False
+    reason: str | None = None
+    """Why a skipped task did not run (``upstream failed``, ``condition false`` …)."""
+    allowed: bool = False
+    """A failed task that may fail without failing the run (``allow_failure``)."""
     items: ItemCounts | None = None
 
     def elapsed(self, now: float) -> float | None:
@@ -114,6 +118,8 @@ class Snapshot(NamedTuple):
     cached: int
     reused: int
     finished: bool
+    allowed: int = 0
+    """Failed tasks that were allowed to fail (counted in ``FAILED`` too)."""
     items: ItemCounts | None = None
     """The items of every mapped task, counted together (``None``: no mapped task ran)."""
 
@@ -136,9 +142,9 @@ class RunTracker:
         self._counts[TaskStatus.PENDING] = len(self._rows)
         self._running: dict[str, None] = {}
         self._failed: dict[str, None] = {}
+        self._retries = self._cached = self._reused = self._allowed = 0
         self._items: dict[str, TaskStatus] = {}  # each item's status, by its name
         self._mapped: dict[str, _Items] = {}  # the mapped tasks that have run items
-        self._retries = self._cached = self._reused = 0
         self._started: float | None = None
         self._ended: float | None = None
         self._lock = threading.Lock()
@@ -212,6 +218,7 @@ class RunTracker:
                 cached=self._cached,
                 reused=self._reused,
                 finished=self._ended is not None,
+                allowed=self._allowed,
                 items=self._all_items(),
             )
 
@@ -243,6 +250,7 @@ class RunTracker:
         self._retries += event.retry_in is not None
         self._cached += new.cached and not old.cached
         self._reused += new.reused and not old.reused
+        self._allowed += new.allowed - old.allowed
 
 
 def _next_row(row: TaskRow, event: TaskEvent) -> TaskRow:
@@ -263,5 +271,7 @@ def _next_row(row: TaskRow, event: TaskEvent) -> TaskRow:
         event.retry_in,
         event.cached,
         event.reused,
+        event.reason,
+        event.allowed,
         row.items,
     )

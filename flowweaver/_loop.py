@@ -10,6 +10,7 @@ only in how they wait. This is the only code in FlowWeaver that waits on tasks.
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
 from collections import deque
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from queue import Empty, SimpleQueue
 
 from flowweaver._run import Run
+from flowweaver.errors import RunInterrupted
 from flowweaver.executors.contract import Backend, Notice
 from flowweaver.interrupts import routed_to
 
@@ -121,6 +123,8 @@ def _start_ready(run: Run, backend: Backend) -> float:
     if run.host_pools:
         run.balance_pools()
     run.flush()
+    if run.aborted:
+        raise RunInterrupted(run.signum or signal.SIGINT)
     return now if ended is None else ended
 
 

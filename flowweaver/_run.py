@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver import graph
 from flowweaver._call import NO_KEYWORDS, accepted_keywords, bindings, stop_calls_here
-from flowweaver.conditions import Conditional, ConditionError, ConditionFalse
+from flowweaver.conditions import CacheHit, Conditional, ConditionError, ConditionFalse, FromCache
 from flowweaver.engine import CONDITION_FALSE, Engine
 from flowweaver.errors import RunInterrupted, RunTimeoutError, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
@@ -115,6 +115,7 @@ class Run:
         self.recorder = recorder
         self.observers = list(observers)
         self.signum: int | None = None  # the signal that stops the run
+        self.aborted = False  # a second signal came while a task ran on the loop's thread
         self.timeout = timeout
         self.timed_out = False  # the run's deadline has passed
         self.stopped = False  # the engine has been told of either
@@ -184,7 +185,7 @@ class Run:
         timed = self._may_be_timed or deadline is not None
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
-            if self.stopping and not self.stopped:
+            if self.stopping and (not self.stopped or self.aborted):
                 break  # nothing starts until the loop has stopped the run
             index = start_next(now)
             if index < 0:
@@ -201,9 +202,12 @@ class Run:
                     continue
                 pairs = bound[index]
                 kwargs = {keyword: results[up] for keyword, up in pairs} if pairs else {}
-                if task.cache and self._from_cache(index, task.name, task, kwargs, now):
-                    continue
                 fn = task.fn
+                if task.cache:
+                    call = self._cached_call(index, task, kwargs, now)
+                    if call is None:
+                        continue  # the cache served it
+                    fn = call
                 if special and index in special:
                     fn = self._special_call(index, fn, task.attempts)
                 attempt = running[index] = Attempt(
@@ -219,6 +223,20 @@ class Run:
                 if timed and self._due(now, deadline):
                     break  # the loop expires, wakes or stops what is due first
         return ended
+
+    def _cached_call(
+        self, index: int, task: Task, kwargs: dict[str, Any], now: float
+    ) -> Callable[..., Any] | None:
+        """What an attempt of a ``cache: true`` task calls: ``None`` when the cache
+        served the task. A cache hit does not skip a ``when`` predicate: in the first
+        attempt the predicate still runs first, on the executor, then :class:`FromCache`
+        answers with the stored result."""
+        if self.recorder is None:
+            return task.fn
+        if task.attempts == 1 and index in self._conditions:
+            hit, value = self.recorder.lookup(task.name, task, kwargs)
+            return FromCache(value) if hit else task.fn
+        return None if self._from_cache(index, task.name, task, kwargs, now) else task.fn
 
     def _from_cache(
         self, index: int, name: str, task: Task, kwargs: dict[str, Any], now: float
@@ -374,8 +392,13 @@ class Run:
             if self.hooks:
                 self._ended(attempt, None)
             value = attempt.value
-            if type(value) is ConditionFalse:
+            kind = type(value)
+            if kind is ConditionFalse:
                 self.engine.skip(index, now, CONDITION_FALSE)
+                return
+            if kind is CacheHit:  # its `when` was true, and the cache held its result
+                self.results[index] = value = value.value
+                self.engine.succeed(index, now, value, True)
                 return
             if index < self._count:
                 self.results[index] = value
@@ -386,8 +409,13 @@ class Run:
                 self.recorder.record_result(
                     attempt.name, self._task_of(index), attempt.kwargs, value
                 )
-        elif not self.stopping or self.stopped or self._task_of(index).run_if == "always":
-            # (else the stop is not yet applied, and cancels this attempt's task)
+        elif type(attempt.value) is RunInterrupted and self.signum is not None:
+            # a second signal, raised in a task running on the loop's thread (inline, or a
+            # coroutine): not that task's failure, but the end of the run
+            self.request_abort()
+        elif not self.aborted and (
+            not self.stopping or self.stopped or self._task_of(index).run_if == "always"
+        ):  # (else the stop, not yet applied, cancels this attempt's task)
             del self.running[index]
             self._fail(attempt, attempt.value, now)
 
@@ -560,6 +588,11 @@ class Run:
     def request_interrupt(self, signum: int) -> None:
         self.signum = signum
 
+    def request_abort(self) -> None:
+        """A second signal came while a task ran on the loop's own thread, which took the
+        exception as its failure: the loop stops the run at its next step."""
+        self.aborted = True
+
     def elapsed(self) -> float:
         end = self.ended_at if self.ended_at is not None else _monotonic()
         return end - self.started_at
@@ -658,7 +691,12 @@ def _reset_and_bind(graph: Graph) -> _Bound:
         when = task.when
         if when is not None and when is not True and when is not False:
             named = [(tasks[up].name, up) for up in ups]
-            inputs = {param: index[source] for param, source in task.inputs.items()}
+            names, var_keyword = accepted_keywords(when)
+            inputs = {  # (the task's inputs that the predicate takes too)
+                param: index[source]
+                for param, source in task.inputs.items()
+                if var_keyword or param in names
+            }
             conditions[position] = (when, bindings(when, named, inputs) if ups else ())
         if not ups or (accepted_keywords(task.fn) is NO_KEYWORDS and not task.inputs):
             bound.append(())

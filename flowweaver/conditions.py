@@ -8,6 +8,9 @@ the predicate's answer is true. A false answer ends the attempt with a
 predicate that raises ends it with :class:`ConditionError`, which fails the task
 with the predicate's error, not retried. All three pickle, so the check runs on
 every executor's workers (threads, processes, Dask), never on the waiting loop.
+
+A cache hit does not skip the condition: the run then calls :class:`FromCache` in
+place of the task's function, which ends the attempt with a :class:`CacheHit`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,27 @@ class ConditionFalse:
 
     def __repr__(self) -> str:
         return "ConditionFalse()"
+
+
+class CacheHit:
+    """What an attempt returns when the cache held its task's result and the task's
+    condition, run first, was true: the task completes with ``value``, as cached."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+@dataclass
+class FromCache:
+    """The call of a conditional task whose result the cache holds: the condition still
+    runs first (on the executor), then this answers without calling the task."""
+
+    value: Any
+
+    def __call__(self, **kwargs: Any) -> CacheHit:
+        return CacheHit(self.value)
 
 
 class ConditionError(Exception):

@@ -186,8 +186,8 @@ class Engine:
         self._deadlines: list[tuple[float, int, int]] = []
         self._retries: list[tuple[float, int, int]] = []
         ready, key, decide = self._ready, self._key, self._decide
-        for node, waits in enumerate(self._waiting):
-            if waits:
+        for node, ups in enumerate(parents):
+            if ups:  # (not the waiting counts: skipping a root counts its children down)
                 continue
             if decide[node]:
                 self._settle(node, now)

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flowweaver.conditions import Conditional, ConditionFalse
+from flowweaver.conditions import CacheHit, Conditional, ConditionFalse
 from flowweaver.errors import InputError, MissingOutputError
 from flowweaver.shell import ShellCommand
 from flowweaver.task import Task
@@ -105,6 +105,10 @@ def shown(path: str, folder: str) -> str:
     return os.path.relpath(path, folder)
 
 
+_NOT_RUN = (ConditionFalse, CacheHit)
+"""What a call returns when the task itself did not run: no output to check."""
+
+
 @dataclass
 class TaskCall:
     """Call ``fn`` in ``folder`` (``None``: where the process is), then check that the
@@ -118,7 +122,7 @@ class TaskCall:
         if self.folder is not None:
             os.chdir(self.folder)
         value = self.fn(**kwargs)
-        if not self.outputs or type(value) is ConditionFalse:
+        if not self.outputs or type(value) in _NOT_RUN:
             return value
         if inspect.isawaitable(value):
             return self._check_after(value)

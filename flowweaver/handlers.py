@@ -7,7 +7,8 @@ a shell handler gets the same in its environment (``FLOWWEAVER_RUN_ID``,
 ``FLOWWEAVER_RUN_STATUS``, ``FLOWWEAVER_FAILED_TASKS``, ``FLOWWEAVER_RUN_JSON``).
 Which handlers run (:func:`due`): ``on_failure`` when the run failed or was
 interrupted, ``on_success`` when it succeeded, then ``on_recovery`` when it
-succeeded and the workflow's previous run had not, then ``on_exit`` always.
+succeeded and the workflow's previous run had not (it failed, was interrupted,
+timed out or was killed), then ``on_exit`` always.
 Handlers run one after the other on the calling thread (a timeout on a helper
 thread, as the sequential executor does); a handler that fails is reported and
 recorded, and never changes the run's verdict or exit code.
@@ -31,7 +32,7 @@ from flowweaver.task import Task, TaskStatus
 HANDLER_NAMES = ("on_failure", "on_success", "on_recovery", "on_exit")
 """The handlers a workflow may have, in the order they can run."""
 
-RECOVERED_FROM = ("failed", "interrupted", "killed")
+RECOVERED_FROM = ("failed", "interrupted", "timed_out", "killed")
 """A previous run status that a successful run recovers from (``on_recovery``)."""
 
 if TYPE_CHECKING:

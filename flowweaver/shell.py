@@ -232,3 +232,29 @@ def _end_group_in_background(process: subprocess.Popen[bytes]) -> None:
 def _signal_group(pgid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
         os.killpg(pgid, signum)
+
+
+NOT_RUN_CODES = (126, 127)
+"""Exit codes of a shell that could not run the program (not executable, not found)."""
+
+
+@dataclass
+class ShellTest:
+    """A ``when: {shell: …}`` condition: true when ``command`` exits 0, false when it
+    exits with another code. A command that could not run (126, 127) or was killed
+    raises :class:`ShellCommandError`: a mistyped test fails its task rather than
+    skip it. Picklable, so it runs on every executor's workers."""
+
+    command: ShellCommand
+
+    def __call__(self) -> bool:
+        try:
+            self.command()
+        except ShellCommandError as exc:
+            if exc.returncode > 0 and exc.returncode not in NOT_RUN_CODES:
+                return False
+            raise
+        return True
+
+    def __str__(self) -> str:
+        return str(self.command)

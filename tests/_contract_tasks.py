@@ -149,3 +149,41 @@ def slow_first_call(path: str, seconds: float) -> str:
         time.sleep(seconds)
         return "late"
     return "fresh"
+
+
+def where() -> str:
+    """Where this call runs: ``PID THREAD-NAME``."""
+    import os
+    import threading
+
+    return f"{os.getpid()} {threading.current_thread().name}"
+
+
+def predicate_at(path: str, answer: bool) -> bool:
+    """A ``when`` predicate: append where it runs to ``path``; answer ``answer``."""
+    with open(path, "a") as f:
+        f.write(where() + "\n")
+    return answer
+
+
+def predicate_of_source(source: int) -> bool:
+    """A ``when`` predicate that reads an upstream result: true for an even one."""
+    return source % 2 == 0
+
+
+def broken_predicate() -> bool:
+    raise LookupError("no flag")
+
+
+def received(**upstream: Any) -> dict[str, Any]:
+    """Every upstream result it got (``None`` from a task that did not complete)."""
+    return upstream
+
+
+def record_run(path: str, run: dict[str, Any]) -> str:
+    """A handler: append the run dict it got, as a JSON line, to ``path``."""
+    import json
+
+    with open(path, "a") as f:
+        f.write(json.dumps(run, default=str) + "\n")
+    return "recorded"

@@ -13,7 +13,9 @@ Both are SHA-256 digests over a canonical encoding:
 
 A task's fingerprint is its callable, the inputs mapping and its sorted upstream
 names; a mapped task's also holds its map's ``param`` and ``key`` (which item goes to
-which parameter, and what names it), not its list: its items are reused by key. A
+which parameter, and what names it), not its list: its items are reused by key; and,
+when they are not the defaults, its ``run_if``, ``when`` (a bool, or the predicate's
+identity) and ``allow_failure``: a changed condition runs the task again on resume. A
 cache key is its callable and the keyword arguments it is called with
 (the upstream results it receives). Only the task's own source is read: a change
 in a helper it calls is not seen. A task with a ``workdir``, ``reads`` or ``writes``
@@ -54,9 +56,21 @@ def task_fingerprint(task: Task, upstream: Iterable[str], files: bytes = b"") ->
             *_placed(task, files),
             *_mapped(task),
         ]
+        if task.run_if != "success" or task.when is not None or task.allow_failure:
+            parts.append(_conditions(task))
     except UnhashableError:
         return None
     return _digest(parts)
+
+
+def _conditions(task: Task) -> bytes:
+    """A task's ``run_if``, ``when`` and ``allow_failure`` (left out of the digest when
+    all are the defaults, so that a plain task's fingerprint never changed)."""
+    when = task.when
+    condition = encode(when) if when is None or isinstance(when, bool) else callable_identity(when)
+    return b"".join(
+        [b"conditions:", encode(task.run_if), _length(condition), encode(task.allow_failure)]
+    )
 
 
 def _mapped(task: Task) -> list[bytes]:

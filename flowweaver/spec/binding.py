@@ -9,7 +9,7 @@ Arguments come from ``args`` (positional), ``kwargs``, ``inputs``, a mapped task
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flowweaver._call import parameter_name
@@ -32,24 +32,49 @@ def signature_of(fn: Callable[..., Any]) -> inspect.Signature | None:
         return None
 
 
-def check_binding(signature: inspect.Signature, task: TaskDef, report: Problems) -> None:
-    """Problems what keeps ``task``'s call from binding to ``signature``."""
+def check_binding(
+    signature: inspect.Signature,
+    task: TaskDef,
+    report: Problems,
+    given: Iterable[str] = (),
+    how: str = "",
+) -> None:
+    """Problems what keeps ``task``'s call from binding to ``signature``; ``given``
+    names parameters the engine fills itself (a handler's ``run``), ``how`` says how
+    a missing argument can be given, when not as to a task."""
     checker = _Binding(signature, task, report)
+    checker.filled.update(name for name in given if name in checker.by_name)
     checker.positional()
     checker.keywords()
     checker.item()
     checker.upstream()
-    checker.required()
+    checker.required(how)
+
+
+def check_predicate(signature: inspect.Signature, task: TaskDef, report: Problems) -> None:
+    """Problems what keeps ``task``'s ``when: {call: …}`` predicate from binding: it
+    gets upstream results only (by name, or by the task's ``inputs``)."""
+    checker = _Binding(signature, task, report, ("when", "call"))
+    checker.filled.update(name for name in task.values.get("inputs", {}) if name in checker.by_name)
+    checker.upstream()
+    checker.required("a predicate gets upstream results: depend on a task of that name")
 
 
 class _Binding:
-    def __init__(self, signature: inspect.Signature, task: TaskDef, report: Problems) -> None:
+    def __init__(
+        self,
+        signature: inspect.Signature,
+        task: TaskDef,
+        report: Problems,
+        where: tuple[str, ...] = ("call",),
+    ) -> None:
         self.params = list(signature.parameters.values())
         self.by_name = {p.name: p for p in self.params if p.kind in _KEYWORD}
         self.var_keyword = any(p.kind is _P.VAR_KEYWORD for p in self.params)
         self.task = task
         self.report = report
-        self.target = task.values["call"]
+        self.where = where
+        self.target = task.values[where[0]] if len(where) == 1 else task.values[where[0]][where[1]]
         self.filled: set[str] = set()
 
     def positional(self) -> None:
@@ -112,22 +137,24 @@ class _Binding:
             if keyword in self.by_name:
                 self.filled.add(keyword)
 
-    def required(self) -> None:
+    def required(self, how: str = "") -> None:
+        """``how``: how a missing argument can be given (default: as to a task), with
+        ``{pronoun}`` for ``it`` or ``them``."""
         missing: list[str] = []
+        mark, path = self.task.locate(*self.where), self.task.path(*self.where)
         for param in self.params:
             optional = param.kind in _VARIADIC or param.default is not _P.empty
             if optional or param.name in self.filled:
                 continue
-            if param.kind is _P.POSITIONAL_ONLY:
+            if param.kind is _P.POSITIONAL_ONLY and not how:
                 message = f"positional-only parameter {param.name!r} must be given in args"
-                self.report.add(self.task.locate("call"), self.task.path("call"), message)
+                self.report.add(mark, path, message)
             else:
                 missing.append(param.name)
         if missing:
             names = ", ".join(repr(name) for name in missing)
             noun, pronoun = ("argument", "it") if len(missing) == 1 else ("arguments", "them")
-            message = (
-                f"{self.target} needs {noun} {names}: give {pronoun} in args, kwargs or "
-                f"inputs, or depend on a task of that name"
-            )
-            self.report.add(self.task.locate("call"), self.task.path("call"), message)
+            if not how:
+                how = "give {pronoun} in args, kwargs or inputs, or depend on a task of that name"
+            message = f"{self.target} needs {noun} {names}: {how.format(pronoun=pronoun)}"
+            self.report.add(mark, path, message)

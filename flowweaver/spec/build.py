@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
@@ -9,7 +10,8 @@ from typing import Any
 
 from flowweaver.folders import absolute
 from flowweaver.mapping import ItemKey
-from flowweaver.spec.binding import check_binding, signature_of
+from flowweaver.shell import ShellCommand, ShellTest
+from flowweaver.spec.binding import check_binding, check_predicate, signature_of
 from flowweaver.spec.document import Document, TaskDef
 from flowweaver.spec.imports import ImportedLater, MissingModuleError, ResolveError, Resolver
 from flowweaver.spec.interpolate import RuntimeText
@@ -19,6 +21,13 @@ from flowweaver.task import Map, Task
 from flowweaver.workflow import SpecInfo, Workflow
 
 _POLICY = ("retries", "timeout", "retry_delay", "retry_backoff", "max_retry_delay", "retry_jitter")
+
+
+class _Unresolved:
+    """A ``when`` predicate that could not be resolved (reported)."""
+
+
+_UNRESOLVED = _Unresolved()
 
 
 class TaskFactory:
@@ -52,7 +61,8 @@ class TaskFactory:
         upstream = input_keywords(definition)  # what carries each ${tasks.NAME} result
         fn = self.function(definition, upstream)
         retry_on = self.exceptions(definition)
-        if fn is None or retry_on is None:
+        when = self.condition(definition)
+        if fn is None or retry_on is None or isinstance(when, _Unresolved):
             return None
         policy = {key: values[key] for key in _POLICY if key in values}
         inputs = values.get("inputs", {})
@@ -69,6 +79,9 @@ class TaskFactory:
                 cache=values.get("cache", False),
                 cache_ttl=values.get("cache_ttl"),
                 description=values.get("description", ""),
+                run_if=values.get("run_if", "success"),
+                when=when,
+                allow_failure=values.get("allow_failure", False),
                 reads=tuple(values.get("reads", ())),
                 writes=tuple(values.get("writes", ())),
                 workdir=self.workdir(values.get("workdir")),
@@ -77,6 +90,15 @@ class TaskFactory:
         except (TypeError, ValueError) as exc:  # a rule the key table doesn't know yet
             self.report.add(definition.locate(), definition.path(), str(exc))
             return None
+
+    def handler(self, definition: TaskDef) -> Task | None:
+        """A handler (``handlers:``): a task of its own, whose shell command gets its
+        ``env`` too. Its callable may take ``run``, the run's dict."""
+        task = self.task(definition)
+        env = definition.values.get("env")
+        if task is not None and env and isinstance(task.fn, ShellCommand):
+            task.fn = dataclasses.replace(task.fn, env={**task.fn.env, **env})
+        return task
 
     def workdir(self, folder: str | None) -> str | None:
         """A task's own folder, absolute: relative to the spec's workdir, else its folder."""
@@ -103,6 +125,33 @@ class TaskFactory:
             return templated
         return functools.partial(fn, *args, **kwargs) if args or kwargs else fn
 
+    def shell_command(self, command: str | list[str]) -> ShellCommand:
+        """A ``when: {shell: …}`` test's command."""
+        if isinstance(command, str):
+            return ShellCommand(script=str(command), env=self.shell_env)
+        return ShellCommand(argv=[str(part) for part in command], env=self.shell_env)
+
+    def condition(self, definition: TaskDef) -> bool | Callable[..., Any] | _Unresolved | None:
+        """The task's ``when``: a bool, a predicate (a shell test, or a callable checked
+        like a task's), ``None``; :data:`_UNRESOLVED` after reporting why not."""
+        when = definition.values.get("when")
+        if when is None or isinstance(when, bool):
+            return when
+        if "shell" in when:
+            return ShellTest(self.shell_command(when["shell"]))
+        target = when["call"]
+        if not self.check_imports:
+            return ImportedLater(target)
+        try:
+            fn = self.resolver.callable(target)
+        except ResolveError as exc:
+            self._unresolved(definition, ("when", "call"), exc)
+            return _UNRESOLVED
+        signature = self._signature(target, fn)
+        if signature is not None:
+            check_predicate(signature, definition, self.report)
+        return fn
+
     def _callable(self, definition: TaskDef, target: str) -> Callable[..., Any] | None:
         if not self.check_imports:
             return ImportedLater(target)
@@ -111,12 +160,19 @@ class TaskFactory:
         except ResolveError as exc:
             self._unresolved(definition, ("call",), exc)
             return None
+        signature = self._signature(target, fn)
+        if signature is not None:
+            if definition.section == "handlers":
+                how = "give {pronoun} in args or kwargs (a handler receives only 'run')"
+                check_binding(signature, definition, self.report, ("run",), how)
+            else:
+                check_binding(signature, definition, self.report)
+        return fn
+
+    def _signature(self, target: str, fn: Callable[..., Any]) -> inspect.Signature | None:
         if target not in self._signatures:
             self._signatures[target] = signature_of(fn)
-        signature = self._signatures[target]
-        if signature is not None:
-            check_binding(signature, definition, self.report)
-        return fn
+        return self._signatures[target]
 
     def exceptions(self, definition: TaskDef) -> tuple[type[BaseException], ...] | None:
         """The ``retry_on`` classes. Without import checks only builtins are resolved: the
@@ -161,6 +217,17 @@ class TaskFactory:
         return f"looked in {folders}, and the rest of sys.path"
 
 
+def check_run_if(definition: TaskDef, report: Problems) -> None:
+    """``run_if: failure`` on a task with no upstream task: it can never run."""
+    if definition.values.get("run_if") == "failure" and not definition.dependencies():
+        report.add(
+            definition.locate("run_if"),
+            definition.path("run_if"),
+            "can never run: run_if 'failure' waits for an upstream task to fail, "
+            "and this task has none",
+        )
+
+
 def mapping(spec: dict[str, Any] | None) -> Map | None:
     """The ``Map`` of a checked ``map:`` block (``None`` when it has none, or its
     ``over`` had a problem)."""
@@ -176,16 +243,24 @@ def mapping(spec: dict[str, Any] | None) -> Map | None:
 
 
 def build_workflow(
-    document: Document, tasks: list[Task], path: str, sha256: str, run: dict[str, str]
+    document: Document,
+    tasks: list[Task],
+    path: str,
+    sha256: str,
+    run: dict[str, str],
+    handlers: dict[str, Task] | None = None,
 ) -> Workflow:
     """The workflow of ``tasks`` (dependencies first), from the spec file at ``path``,
-    loaded for the run ``run`` (its ``id`` and ``started``)."""
+    loaded for the run ``run`` (its ``id`` and ``started``), with its ``handlers`` and
+    the document's run ``timeout``."""
     workflow = Workflow(
         document.name,
         document.description,
         workdir=document.workdir,
         secrets=document.secrets,
         keep_runs=document.keep_runs,
+        handlers=handlers,
+        timeout=document.timeout,
     )
     if document.secrets:
         workflow.environment = (document.env, document.file_env)

@@ -43,6 +43,8 @@ class TaskDef:
     references: dict[str, tuple[Mark, KeyPath]] = field(default_factory=dict)
     """The upstream tasks its ``${tasks.NAME}`` references name, each with the first
     place it is named (its mark and path under the task)."""
+    section: str = "tasks"
+    """Where it is written: ``tasks``, or ``handlers`` for a handler."""
 
     def locate(self, *steps: str | int) -> Mark:
         """The mark of the value at ``steps`` under this task, as near as it exists."""
@@ -65,7 +67,7 @@ class TaskDef:
 
     def path(self, *steps: str | int) -> KeyPath:
         """The path of the value at ``steps`` under this task."""
-        return ("tasks", self.name, *steps)
+        return (self.section, self.name, *steps)
 
     def dependencies(self) -> list[str]:
         """Upstream task names: ``depends_on``, ``inputs`` targets, the task ``map.over``
@@ -103,6 +105,8 @@ class Document:
     params: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     tasks: list[TaskDef] = field(default_factory=list)
+    timeout: float | None = None
+    handlers: list[TaskDef] = field(default_factory=list)
     workdir: str | None = None
     """The folder tasks run in, absolute (``None``: the current directory)."""
     file_env: dict[str, str] = field(default_factory=dict)
@@ -153,6 +157,8 @@ def read_document(
         params=params,
         env=env,
         tasks=_read_tasks(root, values, report),
+        timeout=values.get("timeout"),
+        handlers=_read_handlers(root, values, report),
         workdir=None if workdir is None else absolute(workdir, spec_dir),
         file_env={name: value for name, value in files.items() if name not in os.environ},
         workdir_mark=root.items["workdir"].mark if "workdir" in root.items else None,
@@ -221,6 +227,21 @@ def _read_tasks(root: MapNode, values: dict[str, Any], report: Problems) -> list
         check_references(task, report)
         tasks.append(task)
     return tasks
+
+
+def _read_handlers(root: MapNode, values: dict[str, Any], report: Problems) -> list[TaskDef]:
+    node = root.items.get("handlers")
+    if not isinstance(node, MapNode):
+        return []
+    handlers: list[TaskDef] = []
+    for name, checked in values.get("handlers", {}).items():
+        handler = TaskDef(name, node.items[name], checked, section="handlers")
+        _check_shell_task(handler, report)
+        if "env" in checked and "shell" not in checked:
+            where = handler.locate_key("env")
+            report.add(where, handler.path("env"), "'env' is for 'shell' handlers")
+        handlers.append(handler)
+    return handlers
 
 
 def _check_shell_task(task: TaskDef, report: Problems) -> None:

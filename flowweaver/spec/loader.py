@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flowweaver.errors import Problem, SpecError
-from flowweaver.spec.build import TaskFactory, build_workflow
+from flowweaver.spec.build import TaskFactory, build_workflow, check_run_if
 from flowweaver.spec.dependencies import order_tasks
 from flowweaver.spec.document import SPEC_DIR_VARIABLE, read_document
 from flowweaver.spec.filechecks import file_warnings
@@ -176,10 +176,16 @@ def _load(
         folder=document.workdir or spec_dir,
     )
     tasks = [factory.task(definition) for definition in order_tasks(document.tasks, report)]
+    for definition in document.tasks:
+        check_run_if(definition, report)
+    handlers = {handler.name: factory.handler(handler) for handler in document.handlers}
     if report:
         return None
     digest = hashlib.sha256(data).hexdigest()
-    workflow = build_workflow(document, [t for t in tasks if t], os.path.abspath(name), digest, run)
+    made = {name: handler for name, handler in handlers.items() if handler is not None}
+    workflow = build_workflow(
+        document, [t for t in tasks if t], os.path.abspath(name), digest, run, made
+    )
     if warnings is not None:
         warnings.extend(file_warnings(document, workflow, Problems(name, text)))
     return workflow

@@ -11,9 +11,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowweaver.spec.kinds import INVALID, Context, Kind, Text, describe
+from flowweaver.spec.kinds import INVALID, REFERENCE_SCHEMA, Context, Kind, Text, describe
 from flowweaver.spec.nodes import MapNode, Node, ScalarNode, plain
-from flowweaver.spec.problems import KeyPath, did_you_mean
+from flowweaver.spec.problems import KeyPath, closest, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,8 @@ class Record(Kind):
     one_of: tuple[str, ...] = ()
     """Exactly one of these keys must be given."""
     ignore_prefix: str | None = None
+    noun: str = "key"
+    """What its keys are called in a problem (``unknown handler 'on_fail'``)."""
 
     def check(self, node: Node, path: KeyPath, ctx: Context, skip: Collection[str] = ()) -> Any:
         if not isinstance(node, MapNode):
@@ -102,7 +104,8 @@ class Record(Kind):
         if self.ignore_prefix is not None and name.startswith(self.ignore_prefix):
             return
         hint = did_you_mean(name, self.keys)
-        ctx.report.add(node.key_mark(name), (*path, name), f"unknown key {name!r}{hint}")
+        message = f"unknown {self.noun} {name!r}{hint}"
+        ctx.report.add(node.key_mark(name), (*path, name), message)
 
     def _check_presence(self, node: MapNode, path: KeyPath, ctx: Context) -> None:
         for name in self.required:
@@ -112,11 +115,16 @@ class Record(Kind):
             return
         given = [name for name in self.one_of if name in node.items]
         choices = " or ".join(repr(name) for name in self.one_of)
-        if not given:
+        if not given and not self._misspelt_one_of(node):
             ctx.report.add(node.mark, path, f"needs {choices}")
         for name in given[1:]:
             where = (*path, name)
             ctx.report.add(node.key_mark(name), where, f"give only one of {choices}")
+
+    def _misspelt_one_of(self, node: MapNode) -> bool:
+        """Whether an unknown key stands for one of ``one_of`` (its problem says so)."""
+        unknown = [name for name in node.items if name not in self.keys]
+        return any(closest(name, list(self.one_of)) is not None for name in unknown)
 
     def schema(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -134,3 +142,37 @@ class Record(Kind):
         if self.one_of:
             result["oneOf"] = [{"required": [name]} for name in self.one_of]
         return result
+
+
+_TRUTH = {"true": True, "false": False}
+
+
+@dataclass(frozen=True)
+class Condition(Kind):
+    """A task's ``when``: a boolean (after interpolation; the text ``true`` or ``false``
+    counts), or a :class:`Record` such as ``{call: …}`` or ``{shell: …}``, whose keys
+    are interpolated each in its own way. Its key must not interpolate (``none``)."""
+
+    record: Record
+
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
+        if isinstance(node, MapNode):
+            value = self.record.check(node, path, ctx)
+            given = [name for name in self.record.one_of if name in value]
+            return value if len(given) == 1 else INVALID  # (else reported)
+        if ctx.scope is not None:
+            resolved = ctx.scope.resolve(node, path, ctx.report)
+            if resolved is node and isinstance(node, ScalarNode) and "${" in str(node.value):
+                return INVALID  # a reference that doesn't resolve: reported already
+            node = resolved
+        value = node.value if isinstance(node, ScalarNode) else None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUTH:
+            return _TRUTH[value.strip().lower()]
+        forms = " or ".join(f"{{{name}: ...}}" for name in self.record.one_of)
+        return ctx.fail(node, path, f"expected true, false, {forms}, got {describe(node)}")
+
+    def schema(self) -> dict[str, Any]:
+        text = {"type": "string", "pattern": "^\\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])\\s*$"}
+        return {"anyOf": [{"type": "boolean"}, text, REFERENCE_SCHEMA, self.record.schema()]}

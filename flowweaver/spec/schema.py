@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowweaver.executors import EXECUTOR_NAMES
+from flowweaver.handlers import HANDLER_NAMES
 from flowweaver.masking import ENV_NAME
 from flowweaver.spec.envfiles import EnvFiles
 from flowweaver.spec.interpolate import NAME, RUNTIME
@@ -22,7 +23,8 @@ from flowweaver.spec.kinds import (
     Textual,
     Whole,
 )
-from flowweaver.spec.records import Key, Record, Table
+from flowweaver.spec.records import Condition, Key, Record, Table
+from flowweaver.task import RUN_IF
 
 EXECUTORS = EXECUTOR_NAMES
 
@@ -50,6 +52,46 @@ POLICY_KEYS: dict[str, Key] = {
     "cache_ttl": Key(Duration(), "How long a cached result stays valid (1d)."),
 }
 
+_CALL = Text(pattern=CALL, hint="'module:function' or 'module.function'")
+_COMMAND_HELP = "a string for /bin/sh -c (values quoted), or a list of arguments"
+
+
+def _what_keys(runtime: frozenset[str] = frozenset()) -> dict[str, Key]:
+    """What a task (``runtime``: its run-time references) or a handler runs."""
+    return {
+        "call": Key(_CALL, "Python callable to run: 'module:function' or 'module.function'."),
+        "shell": Key(
+            Command(), f"Command to run: {_COMMAND_HELP}.", interpolate="shell", runtime=runtime
+        ),
+        "args": Key(Items(), "Positional arguments of the callable.", runtime=runtime),
+        "kwargs": Key(
+            Table(keys=_identifier), "Keyword arguments of the callable.", runtime=runtime
+        ),
+    }
+
+
+PREDICATE = Record(
+    {
+        "call": Key(_CALL, "Predicate called with upstream results, like a task: true runs it."),
+        "shell": Key(Command(), f"Test command, {_COMMAND_HELP}: exit 0 runs it.", "shell"),
+    },
+    one_of=("call", "shell"),
+)
+
+CONDITION_KEYS: dict[str, Key] = {
+    "run_if": Key(
+        Choice(RUN_IF),
+        "When the task may run given its upstream tasks: " + " | ".join(RUN_IF) + ".",
+    ),
+    "when": Key(
+        Condition(PREDICATE),
+        "Run only if true: true/false (or ${params.X}), {call: module:predicate} or "
+        "{shell: test command}; false skips the task (condition false).",
+        interpolate="none",
+    ),
+    "allow_failure": Key(Flag(), "The task may fail without failing the run."),
+}
+
 MAP_KEYS: dict[str, Key] = {
     "over": Key(
         MapSource(_task_name),
@@ -71,24 +113,14 @@ MAP_KEYS: dict[str, Key] = {
 }
 
 TASK_KEYS: dict[str, Key] = {
-    "call": Key(
-        Text(pattern=CALL, hint="'module:function' or 'module.function'"),
-        "Python callable to run: 'module:function' or 'module.function'.",
-    ),
-    "shell": Key(
-        Command(),
-        "Command to run: a string for /bin/sh -c (values quoted), or a list of arguments.",
-        interpolate="shell",
-        runtime=RUNTIME,
-    ),
-    "args": Key(Items(), "Positional arguments of the callable.", runtime=RUNTIME),
-    "kwargs": Key(Table(keys=_identifier), "Keyword arguments of the callable.", runtime=RUNTIME),
+    **_what_keys(RUNTIME),
     "inputs": Key(
         Table(_task_name, keys=_identifier),
         "Parameter name -> upstream task whose result it receives.",
     ),
     "depends_on": Key(Names(_task_name), "Tasks that must complete before this one."),
     "description": Key(Text(), "What the task does."),
+    **CONDITION_KEYS,
     "map": Key(
         Record(MAP_KEYS, required=("over",)),
         "Run once per item of a list: each item with its own attempts, retries, timeout "
@@ -112,6 +144,27 @@ TASK_KEYS: dict[str, Key] = {
 }
 
 TASK = Record(TASK_KEYS, one_of=("call", "shell"))
+
+HANDLER_KEYS: dict[str, Key] = {
+    **_what_keys(),
+    "env": Key(Table(Textual(), keys=_identifier), "Added to the environment of a shell handler."),
+    "description": Key(Text(), "What the handler does."),
+    **{name: key for name, key in POLICY_KEYS.items() if not name.startswith("cache")},
+}
+
+_HANDLER_HELP = {
+    "on_failure": "Run when the run failed, was interrupted or timed out.",
+    "on_success": "Run when the run succeeded.",
+    "on_recovery": "Run after on_success when the workflow's previous run had not succeeded.",
+    "on_exit": "Run last, whatever the outcome.",
+}
+HANDLERS = Record(
+    {
+        name: Key(Record(HANDLER_KEYS, one_of=("call", "shell")), _HANDLER_HELP[name], "none")
+        for name in HANDLER_NAMES
+    },
+    noun="handler",
+)
 
 TOP_KEYS: dict[str, Key] = {
     "version": Key(Whole(only=1), "Spec format version: 1."),
@@ -139,6 +192,9 @@ TOP_KEYS: dict[str, Key] = {
         "Environment variables whose values are never shown (masked as ***).",
         interpolate="none",
     ),
+    "timeout": Key(
+        Duration(), "The whole run's deadline: past it the run is stopped as by SIGTERM (exit 124)."
+    ),
     "workdir": Key(
         Text(nonempty=True),
         "Folder the tasks run in (relative: to the spec's folder); it must exist.",
@@ -165,6 +221,11 @@ TOP_KEYS: dict[str, Key] = {
     "tasks": Key(
         Table(TASK, keys=_task_name, nonempty="no tasks: add at least one under 'tasks'"),
         "The tasks, by name.",
+        interpolate="none",
+    ),
+    "handlers": Key(
+        HANDLERS,
+        "Run after the tasks: on_failure, on_success, on_recovery, on_exit (each like a task).",
         interpolate="none",
     ),
 }

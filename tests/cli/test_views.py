@@ -171,6 +171,8 @@ def test_json_records() -> None:
         "attempts": 1,
         "duration": None,
         "error": "E",
+        "reason": None,
+        "allowed": False,
         "cached": False,
         "reused": False,
     }

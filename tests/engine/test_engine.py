@@ -346,6 +346,74 @@ def test_an_unobserved_run_applies_every_transition_to_its_tasks_without_events(
     assert engine.events == [] and engine.event_nodes == []
 
 
+# -- run_if, when, allow_failure (the full table: test_run_if_model) -------------------
+
+
+def test_a_root_skipped_by_a_false_condition_ends_its_children_once() -> None:
+    # a: when false (skipped as the run starts); b below it; c independent
+    tasks = [Task("a", noop, when=False), Task("b", noop, run_if="no_failure"), Task("c", noop)]
+    engine = make_engine(tasks, [[], [0], []])
+    assert engine.status == [S.SKIPPED, S.SKIPPED, S.PENDING]
+    assert [t.error for t in tasks[:2]] == ["condition false", "rule not met"]
+    assert engine.start(0.0, 9) == [2]
+    engine.succeed(2, 1.0)
+    assert engine.finished  # (b was once ended twice, and the run never finished)
+
+
+def test_fail_fast_spares_failure_and_always_tasks_and_skips_below_the_failure_first() -> None:
+    #   bad -> child (success), bad -> alert (failure), bad -> clean (always)
+    #   slow -> after (success), slow -> report (done)
+    tasks = [
+        Task("bad", noop),
+        Task("child", noop),
+        Task("alert", noop, run_if="failure"),
+        Task("clean", noop, run_if="always"),
+        Task("slow", noop),
+        Task("after", noop),
+        Task("report", noop, run_if="done"),
+    ]
+    parents = [[], [0], [0], [0], [], [4], [4]]
+    engine = make_engine(tasks, parents, [0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0], fail_fast=True)
+    assert engine.start(0.0, 2) == [0, 4]
+    engine.fail(0, 1.0, "E", retryable=False)
+    assert engine.status == [
+        S.FAILED, S.SKIPPED, S.PENDING, S.PENDING, S.RUNNING, S.CANCELLED, S.CANCELLED
+    ]  # fmt: skip
+    assert tasks[1].error == "upstream failed"
+    assert tasks[5].error == "fail-fast after a failure"
+    assert sorted(engine.start(1.0, 9)) == [2, 3]
+    engine.succeed(2, 2.0)
+    engine.succeed(3, 2.0)
+    engine.succeed(4, 2.0)
+    assert engine.finished
+    assert engine.failed() == [0]
+
+
+def test_an_allowed_failure_neither_fails_the_run_nor_stops_a_fail_fast_one() -> None:
+    tasks = [Task("lint", noop, allow_failure=True), Task("after", noop), Task("other", noop)]
+    engine = make_engine(tasks, [[], [0], []], fail_fast=True)
+    assert sorted(engine.start(0.0, 9)) == [0, 2]
+    engine.fail(0, 1.0, "E", retryable=False)
+    assert not engine.stopped
+    assert engine.status[:2] == [S.FAILED, S.SKIPPED]  # it is failed to those below it
+    engine.succeed(2, 1.0)
+    assert engine.finished and engine.failed() == [] and engine.allowed_failures == 1
+    events = drain(engine)
+    assert [(e.task, e.allowed) for e in events if e.status is S.FAILED] == [("lint", True)]
+
+
+def test_interrupt_spares_always_tasks_and_abort_cancels_them_too() -> None:
+    tasks = [Task("work", noop), Task("clean", noop, run_if="always"), Task("more", noop)]
+    engine = make_engine(tasks, [[], [0], [1]])
+    assert engine.start(0.0, 9) == [0]
+    assert engine.interrupt(1.0, "interrupted by SIGINT") == [0]
+    assert engine.status == [S.CANCELLED, S.PENDING, S.CANCELLED]
+    assert engine.start(1.0, 9) == [1]  # the clean-up still runs
+    assert engine.abort(2.0, "interrupted by SIGINT") == [1]  # until a second signal
+    assert engine.status == [S.CANCELLED, S.CANCELLED, S.CANCELLED]
+    assert engine.finished
+
+
 # -- preset (resume) ----------------------------------------------------------------------
 
 

@@ -9,6 +9,8 @@ sleeps; a task sleeps only to *be* slow.
 from __future__ import annotations
 
 import functools
+import json
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from flowweaver import (
     Workflow,
     WorkflowError,
 )
-from flowweaver.errors import InputError
+from flowweaver.errors import InputError, RunInterrupted
 from flowweaver.executors.base import Executor
 
 FINAL = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.SKIPPED, TaskStatus.CANCELLED}
@@ -544,6 +546,122 @@ def test_stats_count_every_outcome(make: Make, tmp_path: Path) -> None:
     }
     assert isinstance(stats["total_time_seconds"], float)
     assert stats["total_time_seconds"] > 0
+
+
+# -- run_if, when, allow_failure, handlers (SPEC 7) -------------------------------------
+
+
+def test_always_tasks_run_after_sigint_and_the_run_is_still_interrupted(make: Make) -> None:
+    wf = Workflow("cleanup")
+    wf.add_task(Task("first", functools.partial(t.sleep_then, 2.0)))
+    wf.add_task(Task("second", t.constant), depends_on=["first"])
+    wf.add_task(Task("clean", t.received, run_if="always"), depends_on=["first", "second"])
+    wf.add_task(Task("after", t.constant), depends_on=["clean"])
+
+    def ctrl_c(event: TaskEvent) -> None:  # on the loop's thread, as a real Ctrl-C lands
+        if event.task == "first" and event.status is TaskStatus.RUNNING:
+            signal.raise_signal(signal.SIGINT)
+
+    wf.subscribe(ctrl_c)
+    with pytest.raises(RunInterrupted) as caught:
+        make().execute(wf)
+    assert caught.value.exit_code == 130
+    assert statuses(wf) == {
+        "first": TaskStatus.CANCELLED,
+        "second": TaskStatus.CANCELLED,
+        "clean": TaskStatus.COMPLETED,
+        "after": TaskStatus.CANCELLED,
+    }
+    assert wf.get_task_result("clean") == {"first": None, "second": None}
+    assert wf.get_all_tasks()["second"].error == "interrupted by SIGINT"
+
+
+def test_when_predicates_run_on_the_executors_workers(make: Make, tmp_path: Path) -> None:
+    log = counter(tmp_path, "predicates")
+    wf = Workflow("conditions")
+    wf.add_task(Task("source", t.source))
+    wf.add_task(Task("yes", t.where, when=functools.partial(t.predicate_at, log, True)))
+    wf.add_task(Task("no", t.where, when=functools.partial(t.predicate_at, log, False)))
+    wf.add_task(Task("even", t.double, when=t.predicate_of_source), depends_on=["source"])
+    wf.add_task(Task("below_no", t.received, run_if="no_failure"), depends_on=["no"])
+    executor = make()
+    events, error = run(wf, executor)
+    assert error is None
+    assert statuses(wf) == {
+        "source": TaskStatus.COMPLETED,
+        "yes": TaskStatus.COMPLETED,
+        "no": TaskStatus.SKIPPED,
+        "even": TaskStatus.COMPLETED,
+        "below_no": TaskStatus.SKIPPED,
+    }
+    assert wf.get_task_result("even") == 4
+    assert [(e.reason, e.error) for e in of(events, "no") if e.status is TaskStatus.SKIPPED] == [
+        ("condition false", "condition false")
+    ]
+    assert wf.get_all_tasks()["below_no"].error == "rule not met"
+    # each predicate ran where tasks run: off the loop's thread (or process), but on the
+    # sequential executor, which runs everything on the calling thread
+    places = set(Path(log).read_text().splitlines())
+    loop_place = t.where()
+    if isinstance(executor, SequentialExecutor):
+        assert places == {loop_place}
+    else:
+        assert loop_place not in places, places
+
+
+def test_a_predicate_that_raises_fails_its_task_without_retries(make: Make) -> None:
+    wf = Workflow("broken-condition")
+    wf.add_task(Task("guarded", t.constant, retries=3, when=t.broken_predicate))
+    wf.add_task(Task("after", t.constant), depends_on=["guarded"])
+    _, error = run(wf, make())
+    assert error is not None and set(error.failed_tasks) == {"guarded"}
+    guarded = wf.get_all_tasks()["guarded"]
+    assert (guarded.status, guarded.attempts) == (TaskStatus.FAILED, 1)
+    assert guarded.error == "LookupError: no flag"
+    assert wf.get_all_tasks()["after"].error == "upstream failed"
+
+
+def test_an_allowed_failure_does_not_fail_the_run(make: Make) -> None:
+    wf = Workflow("allowed")
+    wf.add_task(Task("lint", t.fail, allow_failure=True))
+    wf.add_task(Task("report", t.received, run_if="done"), depends_on=["lint"])
+    wf.add_task(Task("on_lint_failure", t.constant, run_if="failure"), depends_on=["lint"])
+    events, error = run(wf, make())
+    assert error is None
+    assert statuses(wf) == {
+        "lint": TaskStatus.FAILED,
+        "report": TaskStatus.COMPLETED,
+        "on_lint_failure": TaskStatus.COMPLETED,
+    }
+    assert wf.get_task_result("report") == {"lint": None}
+    assert [e.allowed for e in of(events, "lint") if e.status is TaskStatus.FAILED] == [True]
+    stats = wf.get_workflow_stats()
+    assert (stats["failed"], stats["allowed_failures"]) == (1, 1)
+
+
+def test_handlers_get_the_run_dict(make: Make, tmp_path: Path) -> None:
+    log = counter(tmp_path, "handlers")
+    handlers = {
+        "on_failure": functools.partial(t.record_run, log),
+        "on_success": functools.partial(t.record_run, log),
+        "on_exit": Task("ignored", functools.partial(t.record_run, log)),
+    }
+    wf = Workflow("handled", handlers=handlers)
+    wf.add_task(Task("ok", t.constant))
+    wf.add_task(Task("bad", t.fail))
+    wf.add_task(Task("lint", t.fail, allow_failure=True))
+    _, error = run(wf, make())
+    assert error is not None
+    runs = [json.loads(line) for line in Path(log).read_text().splitlines()]
+    assert [o.name for o in wf.last_handlers] == ["on_failure", "on_exit"]
+    assert [o.status for o in wf.last_handlers] == ["completed", "completed"]
+    assert len(runs) == 2 and runs[0] == runs[1]
+    info = runs[0]
+    assert (info["workflow"], info["status"], info["exit_code"]) == ("handled", "failed", 1)
+    assert info["failed"] == {"bad": "ValueError: boom"}
+    assert info["allowed_failures"] == {"lint": "ValueError: boom"}
+    assert info["stats"]["completed"] == 1 and info["stats"]["allowed_failures"] == 1
+    assert info["run_id"] is None and info["previous_status"] is None  # no history here
 
 
 # -- folders: workdir and writes (see flowweaver.folders) ------------------------------

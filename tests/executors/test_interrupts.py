@@ -11,6 +11,7 @@ Tasks count their calls by appending their name to a file.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -25,6 +27,7 @@ from pathlib import Path
 import pytest
 from _cli import cli_env, fw, write
 
+from flowweaver import AsyncExecutor, SequentialExecutor, Task, TaskEvent, TaskStatus, Workflow
 from flowweaver.errors import RunInterrupted
 from flowweaver.interrupts import catch_signals, interruptible_wait, pending_signal
 
@@ -193,6 +196,76 @@ def test_a_signal_kept_just_before_a_lock_wait_gives_the_wait_up() -> None:
             pytest.fail("the wait began although a Ctrl-C came first")
         assert pending_signal() is None
     assert info.value.exit_code == 130
+
+
+def _second_ctrl_c() -> str:
+    """A clean-up task during which the user presses Ctrl-C again."""
+    signal.raise_signal(signal.SIGINT)
+    time.sleep(30)  # (the signal stops it at once)
+    return "not reached"
+
+
+def test_a_second_signal_during_a_clean_up_task_on_the_calling_thread_stops_the_run() -> None:
+    # the sequential executor runs the `always` task on the loop's own thread: the
+    # second signal must stop the run, not pass for that task's failure
+    wf = Workflow("twice")
+    wf.add_task(Task("work", lambda: "done"))
+    wf.add_task(Task("clean", _second_ctrl_c, run_if="always"), depends_on=["work"])
+    wf.add_task(Task("clean_more", lambda: "more", run_if="always"), depends_on=["clean"])
+
+    def ctrl_c(event: TaskEvent) -> None:
+        if event.task == "work" and event.status is TaskStatus.RUNNING:
+            signal.raise_signal(signal.SIGINT)
+
+    wf.subscribe(ctrl_c)
+    started = time.monotonic()
+    with pytest.raises(RunInterrupted):
+        SequentialExecutor().execute(wf)
+    assert time.monotonic() - started < 10
+    assert {name: task.status for name, task in wf.get_all_tasks().items()} == {
+        "work": TaskStatus.CANCELLED,
+        "clean": TaskStatus.CANCELLED,
+        "clean_more": TaskStatus.CANCELLED,
+    }
+
+
+async def _async_work() -> str:
+    await asyncio.sleep(30)  # (cancelled by the first signal)
+    return "done"
+
+
+async def _async_second_ctrl_c() -> str:
+    signal.raise_signal(signal.SIGINT)
+    await asyncio.sleep(30)
+    return "not reached"
+
+
+async def _async_more() -> str:
+    return "more"
+
+
+def test_a_second_signal_during_a_clean_up_coroutine_stops_the_run() -> None:
+    # the async executor runs the `always` coroutine on the loop's thread: the second
+    # signal lands in it, and must stop the run, not pass for that task's failure
+    wf = Workflow("twice-async")
+    wf.add_task(Task("work", _async_work))
+    wf.add_task(Task("clean", _async_second_ctrl_c, run_if="always"), depends_on=["work"])
+    wf.add_task(Task("clean_more", _async_more, run_if="always"), depends_on=["clean"])
+
+    def ctrl_c(event: TaskEvent) -> None:
+        if event.task == "work" and event.status is TaskStatus.RUNNING:
+            signal.raise_signal(signal.SIGINT)
+
+    wf.subscribe(ctrl_c)
+    started = time.monotonic()
+    with pytest.raises(RunInterrupted):
+        AsyncExecutor().execute(wf)
+    assert time.monotonic() - started < 10
+    assert {name: task.status for name, task in wf.get_all_tasks().items()} == {
+        "work": TaskStatus.CANCELLED,
+        "clean": TaskStatus.CANCELLED,
+        "clean_more": TaskStatus.CANCELLED,
+    }
 
 
 def test_a_run_deadline_stops_a_task_running_inline_and_its_always_task_runs() -> None:

@@ -188,3 +188,42 @@ def test_an_unhashable_cached_result_runs_every_time(store: RunStore, log: Path)
 def _new_lock(log: str) -> object:
     log_call(log, "lock")
     return threading.Lock()
+
+
+def flag_is_up(path: str) -> bool:
+    """A ``when`` predicate: the flag file exists."""
+    return Path(path).exists()
+
+
+def test_a_cached_task_still_checks_its_condition_first(tmp_path: Path, log: Path) -> None:
+    flag = tmp_path / "ready.flag"
+    flag.touch()
+    store = RunStore(tmp_path / "state")
+
+    def run_once(executor: object) -> tuple[Workflow, list[TaskEvent]]:
+        workflow = Workflow("guarded")
+        workflow.add_task(
+            Task(
+                "expensive",
+                functools.partial(expensive, str(log), "abc"),
+                cache=True,
+                when=functools.partial(flag_is_up, str(flag)),
+            )
+        )
+        events: list[TaskEvent] = []
+        workflow.subscribe(events.append)
+        executor.execute(workflow, store=store)  # type: ignore[attr-defined]
+        return workflow, events
+
+    for executor in (SequentialExecutor(), ThreadedExecutor(2)):
+        log.unlink(missing_ok=True)
+        run_once(executor)  # runs (or is served from the last loop's cache)
+        flag.unlink()
+        skipped, _ = run_once(executor)  # cached, but its condition is false now
+        task = skipped.get_all_tasks()["expensive"]
+        assert (task.status.value, task.error) == ("skipped", "condition false")
+        flag.touch()
+        served, events = run_once(executor)  # the condition holds: the cache serves it
+        assert served.get_task_result("expensive") == "ABC"
+        assert [e.cached for e in events if e.status.value == "completed"] == [True]
+        assert calls(log).count("expensive") <= 1  # called at most by the first run

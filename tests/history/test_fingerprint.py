@@ -98,6 +98,29 @@ def test_unhashable_is_an_exception() -> None:
     assert issubclass(UnhashableError, Exception)
 
 
+def always_true() -> bool:
+    return True
+
+
+def test_conditions_are_part_of_it_and_their_defaults_change_nothing() -> None:
+    fn = functools.partial(add, 1)
+    base = fingerprint(fn)
+    assert fingerprint(fn, run_if="success", when=None, allow_failure=False) == base
+    variants = [
+        fingerprint(fn, run_if="always"),
+        fingerprint(fn, run_if="done"),
+        fingerprint(fn, when=True),
+        fingerprint(fn, when=False),
+        fingerprint(fn, when=always_true),
+        fingerprint(fn, when=ShellCommand(script="test -f a")),
+        fingerprint(fn, when=ShellCommand(script="test -f b")),
+        fingerprint(fn, allow_failure=True),
+    ]
+    assert base not in variants
+    assert len(set(variants)) == len(variants)
+    assert fingerprint(fn, when=always_true) == fingerprint(fn, when=always_true)
+
+
 def test_a_mapped_task_s_param_and_key_are_part_of_it_its_list_is_not() -> None:
     from flowweaver import Map
 

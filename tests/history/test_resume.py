@@ -236,6 +236,36 @@ def test_a_changed_spec_argument_reruns_that_task_only(tmp_path: Path) -> None:
     recorder.close()
 
 
+def test_a_changed_condition_reruns_its_task(tmp_path: Path) -> None:
+    (tmp_path / "condjob.py").write_text(
+        "def value():\n    return 1\n\n"
+        "def check(limit):\n"
+        "    if limit < 1:\n"
+        "        raise ValueError('too low')\n"
+        "    return limit\n",
+        encoding="utf-8",
+    )
+    spec = tmp_path / "cond.yaml"
+    text = (
+        "name: cond\nparams: {{limit: 0}}\ntasks:\n"
+        "  first: {{call: condjob:value}}\n"
+        "  gated: {{call: condjob:value, when: {when}}}\n"
+        "  check: {{call: condjob:check, kwargs: {{limit: '${{params.limit}}'}}}}\n"
+    )
+    spec.write_text(text.format(when="true"), encoding="utf-8")
+    from flowweaver import load_workflow
+
+    store = RunStore(tmp_path / "state")
+    with pytest.raises(WorkflowError):
+        SequentialExecutor().execute(load_workflow(spec), store=store)
+    spec.write_text(text.format(when="false"), encoding="utf-8")
+    recorder = store.open_run(load_workflow(spec, {"limit": 5}), resume=True)
+    assert recorder.resume_info is not None
+    assert recorder.resume_info.reused == ("first",)
+    assert recorder.resume_info.changed == ("gated", "check")
+    recorder.close()
+
+
 def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
     """The child's next line of output, waiting at most ``timeout`` seconds for it."""
     assert process.stdout is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flowweaver import TaskStatus, Workflow
+from flowweaver import TaskStatus, Workflow, WorkflowError
 from flowweaver.executors import make_executor
 from flowweaver.spec import load_workflow, validate_spec
 
@@ -86,6 +86,56 @@ def test_shell_pipeline(tmp_path: Path) -> None:
     assert (
         workflow.get_task_result("size") == f"{region.stat().st_size} build/shell-demo/region.csv"
     )
+
+
+def test_census_nightly_skips_its_full_reload_allows_its_check_to_fail_and_cleans_up(
+    tmp_path: Path,
+) -> None:
+    workflow = load_workflow(SPECS / "census_nightly.yaml")
+    make_executor("threaded").execute(workflow)  # the allowed failure fails nothing
+    ended = {name: (task.status, task.error) for name, task in workflow.get_all_tasks().items()}
+    assert ended["full-reload"] == (TaskStatus.SKIPPED, "condition false")
+    assert ended["check-freshness"][0] is TaskStatus.FAILED
+    assert "older than 1 year" in str(ended["check-freshness"][1])
+    others = {name: status for name, (status, _) in ended.items()}
+    del others["full-reload"], others["check-freshness"]
+    assert set(others.values()) == {TaskStatus.COMPLETED}, ended
+    assert workflow.get_workflow_stats()["allowed_failures"] == 1
+    assert workflow.timeout == 600
+    out = tmp_path / "build" / "census-nightly"
+    assert (out / "nightly-report.md").read_text().splitlines()[1:] == [
+        "- rows changed: 50",
+        "- freshness: check failed (allowed)",
+    ]
+    assert not Path(workflow.get_task_result("scratch")).exists()  # cleaned up
+    assert not (out / "ALERT.txt").exists()
+    assert workflow.last_handlers == []  # on_failure is for failed runs only
+
+
+def test_census_nightly_alerts_when_it_fails_and_clears_the_alert_when_it_recovers(
+    tmp_path: Path,
+) -> None:
+    from flowweaver import RunStore
+
+    store = RunStore(tmp_path / "state")
+    failing = load_workflow(SPECS / "census_nightly.yaml", {"source": "missing.csv"})
+    with pytest.raises(WorkflowError) as caught:
+        make_executor("threaded").execute(failing, store=store)
+    assert set(caught.value.failed_tasks) == {"extract"}
+    statuses = {name: task.status for name, task in failing.get_all_tasks().items()}
+    assert statuses["cleanup"] is TaskStatus.COMPLETED  # run_if: always
+    assert statuses["report"] is TaskStatus.COMPLETED  # run_if: done
+    assert statuses["merge"] is TaskStatus.SKIPPED
+    assert not Path(failing.get_task_result("scratch")).exists()
+    alert = tmp_path / "build" / "census-nightly" / "ALERT.txt"
+    assert alert.read_text().startswith(f"nightly run {store.run('latest').id} failed (exit 1)\n")
+    assert "  extract: FileNotFoundError" in alert.read_text()
+
+    full = load_workflow(SPECS / "census_nightly.yaml", {"full_reload": True})
+    make_executor("threaded").execute(full, store=store)
+    assert full.get_task_result("full-reload") == 50
+    assert [(h.name, h.status) for h in full.last_handlers] == [("on_recovery", "completed")]
+    assert not alert.exists()
 
 
 def test_compress_maps_gzip_over_the_files_a_command_listed(tmp_path: Path) -> None:
