@@ -9,8 +9,12 @@ under ``TYPE_CHECKING`` only, so ``import flowweaver`` never imports sqlite3.
 :class:`RunRecorder` never raises: a history that cannot be written (a full disk,
 a read-only file) is one warning on the ``flowweaver`` logger, and the run goes
 on. The engine passes events on in batches and calls :meth:`RunRecorder.commit`
-after each, before it starts anything else, so a killed run leaves a true record:
-what had ended, and what was running.
+after each. A commit writes at once when the last one is older than
+:data:`BATCH_SECONDS`; otherwise the records wait at most that long, written by the
+recorder's own thread, so tasks that end in quick succession share one transaction
+(a 10,000-task chain makes a few hundred, not 10,000). A killed run leaves a true
+record: what had ended, and what was running, but for at most the last
+:data:`BATCH_SECONDS` of it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import logging
 import pickle
 import sqlite3
 import statistics
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -43,6 +49,9 @@ Write = Callable[[sqlite3.Connection], None]
 connection."""
 
 _PAST_RUNS_FOR_DURATIONS = 5
+
+BATCH_SECONDS = 0.005
+"""How long a task's record may wait to share a transaction with the next ones'."""
 
 
 class Recorder(Protocol):
@@ -164,6 +173,12 @@ class RunRecorder:
         }
         self._cache_writes: dict[str, tuple[str, bytes]] = {}
         self._pending: list[Write] = []  # records not yet committed
+        self._pending_lock = threading.Lock()  # the loop adds, the writer takes
+        self._writing = threading.Lock()  # one batch written at a time, in order
+        self._last_commit = 0.0  # time.monotonic() of the last write
+        self._due = threading.Event()  # the writer thread has records to write
+        self._ended = threading.Event()
+        self._writer: threading.Thread | None = None
         self._keys: dict[str, str] = {}
         self._warned = False
         # tasks with reads or writes: their folder, what they are, what they read
@@ -226,7 +241,7 @@ class RunRecorder:
             for offset, (name, key) in enumerate(zip(names, keys, strict=True))
         ]
         write = functools.partial(db.insert_items, run_id=self.run_id, parent=task.name, items=rows)
-        self._write([write], f"the items of {task.name!r}")
+        self._write_pending([write], f"the items of {task.name!r}")
         reused = self._reused_items.get(task.name, {})
         return {name: reused[name] for name in names if name in reused}
 
@@ -234,42 +249,48 @@ class RunRecorder:
         """Keep the event's record, to be written by the next :meth:`commit`."""
         try:
             if event.status.is_final:
-                self._pending.extend(self._final_writes(event))
+                writes = self._final_writes(event)
             else:
-                self._pending.extend(self._running_writes(event))
+                writes = self._running_writes(event)
         except Exception as exc:  # never let the history stop the run
             logger.warning("run history: task %r not recorded: %s", event.task, exc)
+            return
+        with self._pending_lock:
+            self._pending += writes
 
     def record_failure(self, task: str, attempt: int, failure: Failure) -> None:
         if failure.traceback is not None:
             self._tracebacks[task] = (attempt, failure.traceback)
 
     def commit(self) -> None:
-        """Write the records of the events since the last commit, in one transaction."""
-        if self._pending:
-            writes, self._pending = self._pending, []
-            self._write(writes, "task records")
+        """Write the records of the events since the last commit, in one transaction:
+        now if the last one is :data:`BATCH_SECONDS` old, else within that time."""
+        if not self._pending:
+            return
+        if time.monotonic() - self._last_commit >= BATCH_SECONDS:
+            self._write_pending([], "task records")
+        else:
+            self._write_soon()
 
     def record_handlers(self, outcomes: Sequence[Mapping[str, Any]]) -> None:
         """How the run's handlers ended (``name``, ``status``, ``error``, ``duration``)."""
         text = json.dumps(self.masker.mask_data(list(outcomes)), default=str)
         write = functools.partial(db.set_handlers, run_id=self.run_id, handlers=text)
-        self._write([write], "the run's handlers")
+        self._write_pending([write], "the run's handlers")
 
     def end(self, status: RunStatus, elapsed: float, exit_code: int | None = None) -> None:
         try:
-            writes, self._pending = self._pending, []
-            writes.append(
-                functools.partial(
-                    db.end_run,
-                    run_id=self.run_id,
-                    status=status,
-                    ended=self._clock(),
-                    elapsed=elapsed,
-                    exit_code=exit_code,
-                )
+            self._ended.set()
+            self._due.set()  # the writer thread, if any, stops
+            end = functools.partial(
+                db.end_run,
+                run_id=self.run_id,
+                status=status,
+                ended=self._clock(),
+                elapsed=elapsed,
+                exit_code=exit_code,
             )
-            self._write(writes, "the run's end")
+            self._write_pending([end], "the run's end")
             if self.keep_runs is not None and self._prune is not None:
                 try:
                     self._prune(self.workflow, self.keep_runs)
@@ -280,6 +301,8 @@ class RunRecorder:
 
     def close(self) -> None:
         """Release the workflow's lock (done by :meth:`end`; safe to call again)."""
+        self._ended.set()
+        self._due.set()
         self._lock.release()
 
     # -- internals ----------------------------------------------------------------
@@ -500,6 +523,38 @@ class RunRecorder:
         for name, duration in rows:
             samples.setdefault(name, []).append(duration)
         return {name: statistics.median(values) for name, values in samples.items()}
+
+    def _write_soon(self) -> None:
+        """Have the writer thread write what is pending within :data:`BATCH_SECONDS`."""
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write_later, name="flowweaver-history", daemon=True
+            )
+            self._writer.start()
+        self._due.set()
+
+    def _write_later(self) -> None:
+        """The writer thread: wait for records, let the batch grow until it is
+        :data:`BATCH_SECONDS` past the last write, write it."""
+        while True:
+            self._due.wait()
+            if self._ended.is_set():
+                return
+            wait = self._last_commit + BATCH_SECONDS - time.monotonic()
+            if wait > 0 and self._ended.wait(wait):
+                return  # the run ended: end() writes what is left
+            self._due.clear()
+            self._write_pending([], "task records")
+
+    def _write_pending(self, writes: list[Write], what: str) -> None:
+        """Write the pending records, then ``writes``, in one transaction."""
+        with self._writing:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+            batch += writes
+            if batch:
+                self._write(batch, what)
+            self._last_commit = time.monotonic()
 
     def _write(self, writes: list[Write], what: str) -> None:
         """Make ``writes`` in one transaction; a failure is a warning, once."""

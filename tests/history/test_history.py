@@ -30,6 +30,7 @@ from flowweaver import (
     WorkflowError,
 )
 from flowweaver.history import UnknownRunError, db
+from flowweaver.history import recorder as recorder_module
 
 
 @pytest.fixture
@@ -302,6 +303,8 @@ def test_a_history_write_that_fails_warns_once_and_the_run_goes_on(
         return real_transaction(database)
 
     monkeypatch.setattr(db.Database, "transaction", transaction_until_full)
+    # every batch written as it comes, as for tasks that end further apart than this
+    monkeypatch.setattr(recorder_module, "BATCH_SECONDS", 0.0)
     with caplog.at_level(logging.WARNING, logger="flowweaver"):
         SequentialExecutor().execute(workflow, recorder=recorder)
 
