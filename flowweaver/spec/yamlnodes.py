@@ -145,10 +145,13 @@ class _Anchor:
     """What an anchor names: a built node, its expanded size, and its tag if a scalar.
     ``size`` is ``None`` while the anchored collection is still being read."""
 
-    __slots__ = ("node", "size", "tag", "text", "where")
+    __slots__ = ("node", "pending", "size", "tag", "text", "where")
 
     def __init__(self, node: Node, size: int | None, tag: str | None, text: str, where: int):
         self.node, self.size, self.tag, self.text, self.where = node, size, tag, text, where
+        self.pending: str | None = None
+        """A problem of a merge key's list, reported where the list is first aliased:
+        the list itself is read only as the mappings it merges."""
 
 
 class _Composer:
@@ -161,6 +164,8 @@ class _Composer:
 
     def __init__(self, loader: Any, limit: int) -> None:
         self._next = loader.get_event
+        # PyYAML's words for a bad alias: the pure-Python composer names the anchor
+        self._named = isinstance(loader, yaml.composer.Composer)
         self.limit = limit
         self.size = 0
         self.recursive = False
@@ -264,7 +269,9 @@ class _Composer:
         first = self._anchors.get(name)
         if first is not None:
             raise ComposerError(
-                "found duplicate anchor; first occurrence",
+                f"found duplicate anchor {name!r}; first occurrence"
+                if self._named
+                else "found duplicate anchor; first occurrence",
                 None,
                 "second occurrence",
                 event.start_mark,
@@ -297,7 +304,7 @@ class _Composer:
     def _alias(self, event: Any, path: KeyPath) -> Node:
         anchor = self._anchors.get(event.anchor)
         if anchor is None:
-            raise ComposerError(None, None, "found undefined alias", event.start_mark)
+            raise self._undefined(event)
         if anchor.tag is not None:  # a scalar: its value again (a problem again, if any)
             self._last_size = len(anchor.text) + 1
             return self._typed(anchor.tag, anchor.text, anchor.where, path)
@@ -306,8 +313,15 @@ class _Composer:
             self._report(anchor.where, path, "recursive alias: a node contains itself")
             self._last_size = 1
             return ScalarNode(None, anchor.where)
+        if anchor.pending is not None:
+            self._report(anchor.where, path, anchor.pending)
+            anchor.pending = None
         self._last_size = anchor.size
         return anchor.node
+
+    def _undefined(self, event: Any) -> ComposerError:
+        what = f"found undefined alias {event.anchor!r}" if self._named else "found undefined alias"
+        return ComposerError(None, None, what, event.start_mark)
 
     def _sequence(self, node: ListNode, path: KeyPath, depth: int) -> None:
         items = node.items
@@ -386,7 +400,7 @@ class _Composer:
         elif kind is AliasEvent:
             anchor = self._anchors.get(event.anchor)
             if anchor is None:
-                raise ComposerError(None, None, "found undefined alias", event.start_mark)
+                raise self._undefined(event)
             where = anchor.where
             if anchor.tag is not None and (anchor.tag in _AS_TEXT or anchor.tag in self._construct):
                 return anchor.text, where
@@ -415,6 +429,8 @@ class _Composer:
             return self._last_size
         sources = ListNode([], _at(event))
         anchor = self._anchor(event, sources, None, "")
+        if anchor is not None and event.tag is not None and event.tag not in ("!", _SEQ):
+            anchor.pending = _tag_problem(event.tag)
         size = 0
         while True:
             item = self._next()
