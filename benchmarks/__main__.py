@@ -22,6 +22,7 @@ FAMILIES = (
     "report",
     "mapped",
     "logs",
+    "command",
 )
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
 

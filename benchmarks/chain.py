@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import graphlib
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -12,6 +13,8 @@ from flowweaver import SequentialExecutor, Task, TaskStatus, Workflow
 SIZES = (100, 10_000, 100_000)
 TARGET_US = 3.0  # engine cost per task beyond the loop, at 100,000
 GROWTH_LIMIT = 1.5  # per-task cost at 100,000 over the one at 10,000: linear growth
+READY_LOOP_SIZE = 100_000
+READY_LOOP_TARGET = 1.0  # the whole run against a graphlib ready-loop making the same calls
 
 
 def functions(count: int) -> list[Callable[[], None]]:
@@ -45,6 +48,46 @@ def loop_reference(fns: list[Callable[[], None]]) -> Callable[[], float]:
         return time.perf_counter() - start
 
     return run
+
+
+def ready_loop_reference(fns: list[Callable[[], None]]) -> Callable[[], float]:
+    """The smallest scheduler that respects the chain: ``graphlib``'s ready-loop."""
+    graph = {i: (i - 1,) if i else () for i in range(len(fns))}
+
+    def run() -> float:
+        start = time.perf_counter()
+        sorter = graphlib.TopologicalSorter(graph)
+        sorter.prepare()
+        while sorter.is_active():
+            for node in sorter.get_ready():
+                fns[node]()
+                sorter.done(node)
+        return time.perf_counter() - start
+
+    return run
+
+
+def ready_loop(size: int, runs: int) -> Case:
+    """The whole sequential run of the chain against a graphlib ready-loop making the
+    same calls (graph prepared inside the timing in both)."""
+    fns = functions(size)
+    workflow = chain(fns)
+    refs, engines = interleaved(
+        ready_loop_reference(fns), executing(SequentialExecutor(), workflow), runs
+    )
+    engine_s, reference_s = median(engines), median(refs)
+    return Case(
+        "chain",
+        f"sequential, N={size:,}, total",
+        engine_s,
+        reference_s,
+        "graphlib ready-loop",
+        f"≤ {READY_LOOP_TARGET:g}x",
+        engine_s <= READY_LOOP_TARGET * reference_s,
+        tasks=size,
+        engine_runs=tuple(engines),
+        reference_runs=tuple(refs),
+    )
 
 
 def observed(size: int, runs: int) -> Case:
@@ -103,6 +146,7 @@ def run(quick: bool) -> list[Case]:
         cases.append(case)
         del workflow, fns
     cases.append(observed(SIZES[-1], 3 if quick else 5))
+    cases.append(ready_loop(READY_LOOP_SIZE, 3 if quick else 5))
     growth = per_task[SIZES[-1]] / per_task[SIZES[-2]]
     cases.append(
         Case(

@@ -148,7 +148,7 @@ def _verdict(case: Case) -> str:
         return ""
     if case.passed is None:
         return f"{case.target}: n/a"
-    return f"{case.target}: {'PASS' if case.passed else 'MISS'}"
+    return f"{case.target}: {'PASS' if case.passed else 'FAIL'}"
 
 
 HEADERS = ("case", "engine", "reference", "µs/task extra", "ratio", "target")

@@ -15,8 +15,10 @@ from benchmarks.harness import Case, executing, paired_case
 from flowweaver import Task, ThreadedExecutor, Workflow
 
 WORKERS = 4
-SIZES = (50, 10_000)
+SIZES = (50, 1_000, 10_000)
 TARGET_RATIO = 2.0  # at 10,000
+FANOUT_SIZE = 1_000
+FANOUT_TARGET_RATIO = 1.5  # at 1,000
 
 
 def independent(fns: list[Callable[[], None]]) -> Workflow:
@@ -47,6 +49,21 @@ def run(quick: bool) -> list[Case]:
     for size in SIZES:
         fns = functions(size)
         last = size == SIZES[-1]
+        if size == FANOUT_SIZE:
+            cases.append(
+                paired_case(
+                    "threads",
+                    f"{WORKERS} workers, N={size:,} independent (fan-out)",
+                    "ThreadPoolExecutor.map",
+                    pool_reference(fns),
+                    executing(ThreadedExecutor(WORKERS), independent(fns)),
+                    5 if quick else 9,
+                    target=f"≤ {FANOUT_TARGET_RATIO:g}x",
+                    check=lambda e, r: e <= FANOUT_TARGET_RATIO * r,
+                    tasks=size,
+                )
+            )
+            continue
         cases.append(
             paired_case(
                 "threads",

@@ -10,9 +10,18 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
+import weakref
 from collections.abc import Callable, Coroutine, Sequence
-from types import CodeType, CoroutineType, FunctionType, MethodType
-from typing import TYPE_CHECKING, Any
+from types import (
+    BuiltinFunctionType,
+    CodeType,
+    CoroutineType,
+    FunctionType,
+    MethodType,
+    ModuleType,
+    NoneType,
+)
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver.executors.contract import Attempt
 
@@ -222,17 +231,86 @@ def _partial_keywords(fn: functools.partial[Any], code: CodeType) -> tuple[froze
     return names, bool(code.co_flags & _CO_VARKEYWORDS)
 
 
+class _Shape(NamedTuple):
+    """The parameters of a callable whose signature can't change, as ``inspect`` gives them."""
+
+    positional: tuple[str, ...]  # positional-only first, then positional-or-keyword
+    positional_only: int
+    keyword_only: frozenset[str]
+    var_kw: bool
+
+
+_NO_SHAPE = _Shape((), 0, frozenset(), False)
+_module_builtins: dict[Callable[..., Any], _Shape] = {}
+_classes: weakref.WeakKeyDictionary[type, _Shape] = weakref.WeakKeyDictionary()
+
+
 def _keywords_by_signature(fn: Callable[..., Any]) -> tuple[frozenset[str], bool]:
+    """What ``inspect.signature`` says ``fn`` accepts by keyword. For a C function it
+    parses the function's text signature (about 100 µs), so the parameters of a module's
+    builtin function (``operator.truth``) or of a class are kept, and a partial of one
+    is read from them: asked once per process, not once per task and run. Other
+    callables (instances, bound methods) are asked each time: their answer could
+    change, and keeping them would keep them alive."""
+    if type(fn) is functools.partial:
+        shape = _stable_shape(fn.func)
+        if shape is not None:
+            taken = max(len(fn.args), shape.positional_only)
+            names = frozenset(shape.positional[taken:]).union(shape.keyword_only)
+            names -= frozenset(fn.keywords)
+            return (names, shape.var_kw) if names or shape.var_kw else NO_KEYWORDS
+    else:
+        shape = _stable_shape(fn)
+        if shape is not None:
+            names = frozenset(shape.positional[shape.positional_only :]) | shape.keyword_only
+            return (names, shape.var_kw) if names or shape.var_kw else NO_KEYWORDS
+    return _signature_keywords(fn)
+
+
+def _stable_shape(fn: Callable[..., Any]) -> _Shape | None:
+    """The kept parameters of a module's builtin function or a class (``None`` for any
+    other callable), worked out on first use."""
+    if isinstance(fn, BuiltinFunctionType) and isinstance(fn.__self__, (ModuleType, NoneType)):
+        shape = _module_builtins.get(fn)
+        if shape is None:
+            shape = _module_builtins[fn] = _shape_of(fn)
+        return shape
+    if isinstance(fn, type) and type(fn) is type:  # a class (hashed by identity)
+        shape = _classes.get(fn)
+        if shape is None:
+            shape = _classes[fn] = _shape_of(fn)
+        return shape
+    return None
+
+
+def _shape_of(fn: Callable[..., Any]) -> _Shape:
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return _NO_SHAPE
+    kind = inspect.Parameter
+    positional = [
+        p for p in parameters if p.kind in (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)
+    ]
+    return _Shape(
+        tuple(p.name for p in positional),
+        sum(p.kind is kind.POSITIONAL_ONLY for p in positional),
+        frozenset(p.name for p in parameters if p.kind is kind.KEYWORD_ONLY),
+        any(p.kind is kind.VAR_KEYWORD for p in parameters),
+    )
+
+
+def _signature_keywords(fn: Callable[..., Any]) -> tuple[frozenset[str], bool]:
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
-        return frozenset(), False
+        return NO_KEYWORDS
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     names = {p.name for p in signature.parameters.values() if p.kind in kinds}
     if isinstance(fn, functools.partial):
         names -= set(fn.keywords)
     var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
-    return frozenset(names), var_kw
+    return (frozenset(names), var_kw) if names or var_kw else NO_KEYWORDS
 
 
 def parameter_name(task_name: str) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowweaver.errors import CycleError
 from flowweaver.events import Observer
-from flowweaver.graph import Graph
+from flowweaver.graph import Graph, children_of
 from flowweaver.masking import NO_SECRETS, Masker, check_secret_names
 from flowweaver.pools import Pool, as_pool
 from flowweaver.task import Task, TaskStatus
@@ -102,8 +102,10 @@ class Workflow:
         self._names: list[str] = []
         self._index: dict[str, int] = {}
         self._parents: list[list[int]] = []
-        self._children: list[list[int]] = []
-        self._depth: list[float] = []
+        self._level_cache: list[int] | None = None
+        self._shape: tuple[list[float], list[list[int]]] | None = None
+        """The graph's layers and dependent tasks, each one pass over ``_parents`` made
+        when first asked for after a change: adding a task only looks names up."""
         self._observers: list[Observer] = []
         self._output_listeners: list[OutputListener] = []
         self.environment: tuple[Mapping[str, str], Mapping[str, str]] | None = None
@@ -123,36 +125,30 @@ class Workflow:
         task depending on itself: since dependencies come first, that is the only cycle
         a workflow can be given.
         """
-        if not isinstance(task, Task):
+        if type(task) is not Task and not isinstance(task, Task):
             raise TypeError(f"add_task expects a Task, got {type(task).__name__}")
         name = task.name
-        if name in self._index or task.pool is not None:
+        index = self._index
+        if name in index or task.pool is not None:
             self._check_name_and_pool(task)
         wanted = task.depends_on
-        over = task.map.upstream if task.map is not None else None
-        if depends_on or task.inputs or over is not None:
+        if depends_on or task.inputs or task.map is not None:
             wanted = [*wanted, *(depends_on or ()), *task.inputs.values()]
-            if over is not None:
-                wanted.append(over)
-        deps = list(dict.fromkeys(wanted))
-        index, children, depth = self._index, self._children, self._depth
-        position = len(self._parents)
+            if task.map is not None and task.map.upstream is not None:
+                wanted.append(task.map.upstream)
         ups: list[int] = []
-        deepest = -1.0
-        for dep in deps:
-            up = index.get(dep)
-            if up is None:
-                raise self._bad_dependency(name, dep)
-            ups.append(up)
-            if depth[up] > deepest:  # noqa: PLR1730 - max() is a call per dependency
-                deepest = depth[up]
-        for up in ups:
-            children[up].append(position)
-        task.depends_on = deps
-        index[name] = position
+        try:
+            for dep in wanted:
+                up = index[dep]
+                if up not in ups:  # a repeat (a short list: cheaper than a set)
+                    ups.append(up)
+        except KeyError:
+            raise self._bad_dependency(name, dep) from None
+        if len(ups) != len(wanted) or wanted is not task.depends_on:
+            task.depends_on = [self._names[up] for up in ups]
+        index[name] = len(self._parents)
         self._parents.append(ups)
-        children.append([])
-        depth.append(deepest + 1.0)
+        self._shape = None  # layers and children are worked out again when asked for
         if task.workdir is not None or task.writes or task.reads:
             self._placed = True
         self._tasks[name] = task
@@ -234,14 +230,15 @@ class Workflow:
 
     def get_execution_plan(self) -> list[list[Task]]:
         """Kahn layers: each layer's tasks depend only on earlier layers, in the order
-        they were added. (Tasks are added after their dependencies, so a task's layer
-        is known when it is added: one more than its deepest dependency's.)"""
+        they were added. (Tasks are added after their dependencies, so the order of
+        addition is a topological order: one pass gives each task its layer, one more
+        than its deepest dependency's.)"""
         layers: list[list[Task]] = []
-        for task, depth in zip(self._tasks.values(), self._depth, strict=True):
-            level = int(depth)
+        for task, level in zip(self._task_list, self._levels()):  # noqa: B905 - same length
             if level == len(layers):
-                layers.append([])
-            layers[level].append(task)
+                layers.append([task])
+            else:
+                layers[level].append(task)
         return layers
 
     def get_task(self, task_name: str) -> Task | None:
@@ -284,9 +281,25 @@ class Workflow:
 
     def graph(self) -> Graph:
         """The dependency graph by position (task ``i`` is the ``i``-th added)."""
-        return Graph(
-            self._task_list, self._names, self._parents, self._children, self._depth, self._index
-        )
+        if self._shape is None:
+            self._shape = (list(map(float, self._levels())), children_of(self._parents))
+        depth, children = self._shape
+        return Graph(self._task_list, self._names, self._parents, children, depth, self._index)
+
+    def _levels(self) -> list[int]:
+        """Each task's layer: 0 without dependencies, else one more than its deepest
+        dependency's. One pass in the order of addition, which is topological."""
+        levels = self._level_cache
+        if levels is None or len(levels) != len(self._parents):
+            levels = []
+            for ups in self._parents:
+                level = 0
+                for up in ups:
+                    if levels[up] >= level:
+                        level = levels[up] + 1
+                levels.append(level)
+            self._level_cache = levels
+        return levels
 
     @property
     def uses_folders(self) -> bool:

@@ -5,18 +5,36 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-import yaml
-
 from flowweaver.spec.problems import Mark
 
 Scalar: TypeAlias = "str | int | float | bool | None"
-At: TypeAlias = yaml.error.Mark
-"""PyYAML's 0-based mark, kept as is: a :class:`Mark` is made only for a problem."""
+At: TypeAlias = int
+"""Where a value is written: its 0-based line and column packed in one int,
+``line << 32 | column`` (an int per value, not an object: a 100,000-task spec has
+over a million values). A :class:`Mark` is made only for a problem."""
+
+_COLUMN_BITS = 32
+_COLUMN_MASK = (1 << _COLUMN_BITS) - 1
+
+
+def position(line: int, column: int) -> At:
+    """The position of 0-based ``line`` and ``column``."""
+    return line << _COLUMN_BITS | column
+
+
+def line_of(at: At) -> int:
+    """The 0-based line of a position."""
+    return at >> _COLUMN_BITS
+
+
+def column_of(at: At) -> int:
+    """The 0-based column of a position."""
+    return at & _COLUMN_MASK
 
 
 def mark_of(at: At) -> Mark:
-    """The 1-based mark of a PyYAML mark."""
-    return Mark(at.line + 1, at.column + 1)
+    """The 1-based mark of a position."""
+    return Mark((at >> _COLUMN_BITS) + 1, (at & _COLUMN_MASK) + 1)
 
 
 @dataclass(slots=True)
@@ -65,7 +83,7 @@ def mark_within(node: ScalarNode, offset: int, line: str) -> Mark:
     ``line``: exact when that line writes the whole string as it is (plain, or quoted
     without an escape, on one line); otherwise the string's own mark. A block scalar,
     a folded line, an escape, an anchor or a tag before the value: the string's mark."""
-    value, column = node.value, node.at.column
+    value, column = node.value, column_of(node.at)
     if not isinstance(value, str):
         return node.mark
     start = column
@@ -80,7 +98,7 @@ def mark_within(node: ScalarNode, offset: int, line: str) -> Mark:
         return node.mark
     if line[start : start + len(value)] != value:
         return node.mark
-    return Mark(node.at.line + 1, start + offset + 1)
+    return Mark(line_of(node.at) + 1, start + offset + 1)
 
 
 def plain(node: Node) -> Any:

@@ -1,17 +1,20 @@
 """YAML text → a tree of located nodes, safely.
 
-``yaml.compose`` builds a graph of nodes with their marks and constructs nothing.
-:func:`compose` walks that graph once into :class:`MapNode`, :class:`ListNode`
-and :class:`ScalarNode` values, each with its 1-based :class:`Mark`, and reports:
+:func:`compose` reads the parser's event stream (libyaml's when PyYAML has it) and
+builds :class:`MapNode`, :class:`ListNode` and :class:`ScalarNode` values directly, each
+with its position (one int, see :data:`~flowweaver.spec.nodes.At`): PyYAML's own node
+graph, with two mark objects per value, is never made, so a big spec costs a fraction
+of the memory and time. It reports:
 
-- YAML syntax errors, at the parser's line and column;
+- YAML syntax errors, at the parser's line and column (and then nothing else);
 - duplicate mapping keys (PyYAML would silently keep the last one);
 - tags other than plain YAML types: ``!!python/object`` and friends never build anything;
-- documents that aliases expand past a bound (a "billion laughs"), before expanding them;
+- documents that aliases would expand past a bound (a "billion laughs"), without
+  expanding them;
 - recursive aliases and absurd nesting.
 
 Merge keys (``<<: *defaults``) are resolved: the mapping's own keys win, then the
-merged mappings in the order given. Aliased nodes are converted once and shared.
+merged mappings in the order given. Aliased nodes are built once and shared.
 Timestamps stay strings (``2026-11-26`` is the text, as in JSON).
 """
 
@@ -20,9 +23,19 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from yaml.composer import ComposerError
 from yaml.constructor import SafeConstructor
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 
-from flowweaver.spec.nodes import At, ListNode, MapNode, Node, ScalarNode, mark_of
+from flowweaver.spec.nodes import ListNode, MapNode, Node, ScalarNode, line_of, mark_of
 from flowweaver.spec.problems import (
     FILE_START,
     TOP,
@@ -43,34 +56,37 @@ EXPANSION_ALLOWANCE = 4_000_000
 
 _YAML = "tag:yaml.org,2002:"
 _STR, _MAP, _SEQ, _MERGE = _YAML + "str", _YAML + "map", _YAML + "seq", _YAML + "merge"
-_AS_TEXT = {_STR, _YAML + "timestamp", _YAML + "value"}
+_INT, _BOOL, _NULL = _YAML + "int", _YAML + "bool", _YAML + "null"
+_AS_TEXT = frozenset({_STR, _YAML + "timestamp", _YAML + "value"})
+_IMPLICIT: dict[str, list[tuple[str, Any]]] = yaml.resolver.Resolver.yaml_implicit_resolvers
+"""The safe loaders' implicit tags of plain scalars, by first character (PyYAML's table)."""
 
 
 def compose(text: str, report: Problems) -> Node | None:
     """The node tree of ``text``, or ``None`` when it has none (problems are in ``report``)."""
+    loader = _Loader(text)
+    composer = _Composer(loader, limit=2 * len(text) + EXPANSION_ALLOWANCE)
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        tree = composer.document()
     except yaml.YAMLError as exc:
         mark = _errormark_of(exc, text)
         report.add(mark, TOP, f"not valid YAML: {_error_text(exc, character_at(text, mark))}")
         return None
-    except RecursionError:
-        report.add(FILE_START, TOP, f"nested more than {MAX_DEPTH} levels deep")
+    finally:
+        loader.dispose()
+    for at, path, message in composer.problems:
+        report.add(mark_of(at), path, message)
+    if composer.too_deep is not None:
+        report.add(mark_of(composer.too_deep), TOP, f"nested more than {MAX_DEPTH} levels deep")
         return None
-    if root is None:
+    if tree is None:
         return None
-    walker = _Walker(report, limit=2 * len(text) + EXPANSION_ALLOWANCE)
-    try:
-        tree = walker.convert(root, TOP, 0)
-    except _TooDeepError as exc:
-        report.add(exc.mark, TOP, f"nested more than {MAX_DEPTH} levels deep")
-        return None
-    if walker.size(root) > walker.limit and not walker.recursive:
+    if composer.size > composer.limit and not composer.recursive:
         message = (
-            f"aliases expand this document past {walker.limit:,} characters; refused "
+            f"aliases expand this document past {composer.limit:,} characters; refused "
             "(a 'billion laughs' guard)"
         )
-        report.add(mark_of(root.start_mark), TOP, message)
+        report.add(mark_of(tree.at), TOP, message)
         return None
     return tree
 
@@ -78,7 +94,7 @@ def compose(text: str, report: Problems) -> Node | None:
 def _errormark_of(exc: yaml.YAMLError, text: str) -> Mark:
     at = getattr(exc, "problem_mark", None)
     if at is not None:
-        return mark_of(at)
+        return Mark(at.line + 1, at.column + 1)
     position = getattr(exc, "position", None)  # a ReaderError: a character offset
     return mark_at(text, position) if isinstance(position, int) else FILE_START
 
@@ -106,144 +122,334 @@ def _tag_problem(tag: str) -> str:
     return f"unsupported tag {short!r}: use plain YAML values"
 
 
-class _TooDeepError(Exception):
-    def __init__(self, mark: Mark) -> None:
-        self.mark = mark
+def _at(event: Any) -> int:
+    mark = event.start_mark
+    where: int = mark.line << 32 | mark.column  # as nodes.position(), without a call per value
+    return where
 
 
-class _Walker:
-    """Converts composed YAML nodes, each once, and sizes their expansion as it goes.
+def _scalar_tag(event: Any) -> str:
+    """The resolved tag of a scalar event, as PyYAML's composer and resolver give it."""
+    tag: str | None = event.tag
+    if tag is not None and tag != "!":
+        return tag
+    if event.implicit[0]:  # plain: the implicit resolvers of its first character
+        value: str = event.value
+        for resolved, regexp in _IMPLICIT.get(value[:1], ()):
+            if regexp.match(value):
+                return resolved
+    return _STR
 
-    An aliased node is converted once and shared, and its expanded size is known
-    from its first visit, so a billion laughs costs microseconds and no memory.
+
+class _Anchor:
+    """What an anchor names: a built node, its expanded size, and its tag if a scalar.
+    ``size`` is ``None`` while the anchored collection is still being read."""
+
+    __slots__ = ("node", "pending", "size", "tag", "text", "where")
+
+    def __init__(self, node: Node, size: int | None, tag: str | None, text: str, where: int):
+        self.node, self.size, self.tag, self.text, self.where = node, size, tag, text, where
+        self.pending: str | None = None
+        """A problem of a merge key's list, reported where the list is first aliased:
+        the list itself is read only as the mappings it merges."""
+
+
+class _Composer:
+    """Builds nodes from the events of one document, sizing their expansion as it goes.
+
+    An aliased node is built once and shared, and its expanded size is known from its
+    anchor, so a billion laughs costs microseconds and no memory. Problems are kept
+    (not reported) until the whole stream has parsed: a YAML error is then the only one.
     """
 
-    def __init__(self, report: Problems, limit: int) -> None:
-        self.report = report
+    def __init__(self, loader: Any, limit: int) -> None:
+        self._next = loader.get_event
+        # PyYAML's words for a bad alias: the pure-Python composer names the anchor
+        self._named = isinstance(loader, yaml.composer.Composer)
         self.limit = limit
+        self.size = 0
         self.recursive = False
-        self._converted: dict[int, Node] = {}
-        self._sizes: dict[int, int] = {}
-        self._active: set[int] = set()
+        self.too_deep: int | None = None
+        self.problems: list[tuple[int, KeyPath, str]] = []
+        self._muted = 0
+        self._anchors: dict[str, _Anchor] = {}
+        self._first_document = 0
+        self._last_size = 0  # the expanded size of the node a method last returned
         constructor = SafeConstructor()
         self._construct = {
-            _YAML + "int": constructor.construct_yaml_int,
+            _INT: constructor.construct_yaml_int,
             _YAML + "float": constructor.construct_yaml_float,
-            _YAML + "bool": constructor.construct_yaml_bool,
-            _YAML + "null": constructor.construct_yaml_null,
+            _BOOL: constructor.construct_yaml_bool,
+            _NULL: constructor.construct_yaml_null,
         }
 
-    def size(self, node: yaml.Node) -> int:
-        """How large ``node`` is with every alias expanded (nodes plus characters)."""
-        if isinstance(node, yaml.ScalarNode):
-            return len(node.value) + 1
-        return self._sizes.get(id(node), 1)
+    def _report(self, at: int, path: KeyPath, message: str) -> None:
+        if not self._muted:
+            self.problems.append((at, path, message))
 
-    def convert(self, node: yaml.Node, path: KeyPath, depth: int) -> Node:
-        """The node for ``node`` at ``path``; a collection is converted once, however aliased."""
-        if isinstance(node, yaml.ScalarNode):
-            scalar = self._scalar(node)
-            if scalar is None:
-                self.report.add(mark_of(node.start_mark), path, _tag_problem(node.tag))
-                return ScalarNode(None, node.start_mark)
-            return scalar
-        key = id(node)
-        done = self._converted.get(key)
-        if done is not None:
-            return done
-        if key in self._active:
-            self.recursive = True
-            self.report.add(
-                mark_of(node.start_mark), path, "recursive alias: a node contains itself"
+    # -- the stream --------------------------------------------------------------------
+
+    def document(self) -> Node | None:
+        """The one document's root node (``None`` for an empty stream)."""
+        self._next()  # the stream's start
+        event = self._next()
+        if type(event) is StreamEndEvent:
+            return None
+        start = event.start_mark  # a DocumentStartEvent
+        root = self._node(self._next(), TOP, 0)
+        self.size = self._last_size
+        self._next()  # the document's end
+        event = self._next()
+        if type(event) is not StreamEndEvent:
+            raise ComposerError(
+                "expected a single document in the stream",
+                start,
+                "but found another document",
+                event.start_mark,
             )
-            return ScalarNode(None, node.start_mark)
+        return root
+
+    # -- nodes -------------------------------------------------------------------------
+
+    def _node(self, event: Any, path: KeyPath, depth: int) -> Node:
+        """The node that starts with ``event``, at ``path``; its size in ``_last_size``."""
+        kind = type(event)
+        if kind is ScalarEvent:
+            return self._scalar(event, path)
+        if kind is AliasEvent:
+            return self._alias(event, path)
+        where = _at(event)
         if depth > MAX_DEPTH:
-            raise _TooDeepError(mark_of(node.start_mark))
-        self._active.add(key)
-        if isinstance(node, yaml.MappingNode):
-            result: Node = self._mapping(node, path, depth)
+            if self.too_deep is None:
+                self.too_deep = where
+                self._muted += 1  # the tree is refused: no more problems after this one
+            self._skip(event)
+            self._last_size = 1
+            return ScalarNode(None, where)
+        node: Node
+        if kind is MappingStartEvent:
+            node = MapNode({}, where, {})
+            anchor = self._anchor(event, node, None, "")
+            if event.tag is not None and event.tag not in ("!", _MAP):
+                self._report(where, path, _tag_problem(event.tag))
+            self._mapping(node, path, depth)
         else:
-            result = self._sequence(node, path, depth)
-        self._active.discard(key)
-        self._converted[key] = result
-        return result
+            node = ListNode([], where)
+            anchor = self._anchor(event, node, None, "")
+            if event.tag is not None and event.tag not in ("!", _SEQ):
+                self._report(where, path, _tag_problem(event.tag))
+            self._sequence(node, path, depth)
+        if anchor is not None:
+            anchor.size = self._last_size
+        return node
 
-    def _child(self, node: yaml.Node, path: KeyPath, step: str | int, depth: int) -> Node:
-        if isinstance(node, yaml.ScalarNode):  # the common case: no path to make
-            scalar = self._scalar(node)
-            if scalar is not None:
-                return scalar
-        return self.convert(node, (*path, step), depth + 1)
+    def _skip(self, event: Any) -> None:
+        """Read the events of the collection ``event`` starts, without recursion, checking
+        only what makes it bad YAML (a duplicate anchor, an undefined alias)."""
+        level = 0
+        while True:
+            kind = type(event)
+            if kind is AliasEvent:
+                self._alias(event, TOP)
+            elif kind is ScalarEvent or kind is MappingStartEvent or kind is SequenceStartEvent:
+                anchor = self._anchor(event, ScalarNode(None, _at(event)), None, "")
+                if anchor is not None:
+                    anchor.size = 1
+                level += kind is not ScalarEvent
+            else:  # the end of a mapping or a list
+                level -= 1
+            if level == 0:
+                return
+            event = self._next()
 
-    def _scalar(self, node: yaml.ScalarNode) -> ScalarNode | None:
-        """The scalar's value; ``None`` when its tag isn't a plain YAML type."""
-        if node.tag in _AS_TEXT:
-            return ScalarNode(node.value, node.start_mark)
-        construct = self._construct.get(node.tag)
-        return None if construct is None else ScalarNode(construct(node), node.start_mark)
+    def _anchor(self, event: Any, node: Node, tag: str | None, text: str) -> _Anchor | None:
+        name = event.anchor
+        if name is None:
+            return None
+        first = self._anchors.get(name)
+        if first is not None:
+            raise ComposerError(
+                f"found duplicate anchor {name!r}; first occurrence"
+                if self._named
+                else "found duplicate anchor; first occurrence",
+                None,
+                "second occurrence",
+                event.start_mark,
+            )
+        anchor = _Anchor(node, None, tag, text, node.at)
+        self._anchors[name] = anchor
+        return anchor
 
-    def _sequence(self, node: yaml.Node, path: KeyPath, depth: int) -> Node:
-        if node.tag != _SEQ:
-            self.report.add(mark_of(node.start_mark), path, _tag_problem(node.tag))
-        items: list[Node] = []
+    def _scalar(self, event: Any, path: KeyPath) -> ScalarNode:
+        text: str = event.value
+        tag = _scalar_tag(event)
+        node = self._typed(tag, text, _at(event), path)
+        if event.anchor is not None:
+            self._anchor(event, node, tag, text).size = len(text) + 1  # type: ignore[union-attr]
+        self._last_size = len(text) + 1
+        return node
+
+    def _typed(self, tag: str, text: str, where: int, path: KeyPath) -> ScalarNode:
+        """A scalar's node: its text, or the value its tag gives (a problem if unsupported)."""
+        if tag in _AS_TEXT:
+            return ScalarNode(text, where)
+        if tag == _INT and text.isdigit() and text.isascii() and (text[0] != "0" or text == "0"):
+            return ScalarNode(int(text), where)  # the common case, without a yaml.ScalarNode
+        construct = self._construct.get(tag)
+        if construct is None:
+            self._report(where, path, _tag_problem(tag))
+            return ScalarNode(None, where)
+        return ScalarNode(construct(yaml.ScalarNode(tag, text)), where)
+
+    def _alias(self, event: Any, path: KeyPath) -> Node:
+        anchor = self._anchors.get(event.anchor)
+        if anchor is None:
+            raise self._undefined(event)
+        if anchor.tag is not None:  # a scalar: its value again (a problem again, if any)
+            self._last_size = len(anchor.text) + 1
+            return self._typed(anchor.tag, anchor.text, anchor.where, path)
+        if anchor.size is None:
+            self.recursive = True
+            self._report(anchor.where, path, "recursive alias: a node contains itself")
+            self._last_size = 1
+            return ScalarNode(None, anchor.where)
+        if anchor.pending is not None:
+            self._report(anchor.where, path, anchor.pending)
+            anchor.pending = None
+        self._last_size = anchor.size
+        return anchor.node
+
+    def _undefined(self, event: Any) -> ComposerError:
+        what = f"found undefined alias {event.anchor!r}" if self._named else "found undefined alias"
+        return ComposerError(None, None, what, event.start_mark)
+
+    def _sequence(self, node: ListNode, path: KeyPath, depth: int) -> None:
+        items = node.items
         size = 1
-        for index, value in enumerate(node.value):
-            items.append(self._child(value, path, index, depth))
-            size += self.size(value)
-        self._sizes[id(node)] = size
-        return ListNode(items, node.start_mark)
+        index = 0
+        while True:
+            event = self._next()
+            kind = type(event)
+            if kind is SequenceEndEvent:
+                break
+            if kind is ScalarEvent and event.anchor is None:  # the common case, inline
+                text = event.value
+                tag = _scalar_tag(event)
+                if tag in _AS_TEXT:
+                    items.append(ScalarNode(text, _at(event)))
+                else:
+                    items.append(self._typed(tag, text, _at(event), (*path, index)))
+                size += len(text) + 1
+            else:
+                items.append(self._node(event, (*path, index), depth + 1))
+                size += self._last_size
+            index += 1
+        self._last_size = size
 
-    def _mapping(self, node: yaml.Node, path: KeyPath, depth: int) -> Node:
-        if node.tag != _MAP:
-            self.report.add(mark_of(node.start_mark), path, _tag_problem(node.tag))
-        result = MapNode({}, node.start_mark)
-        items, keys = result.items, result.keys
-        merged: list[yaml.Node] = []
+    def _mapping(self, node: MapNode, path: KeyPath, depth: int) -> None:
+        items, keys = node.items, node.keys
         size = 1
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                merged.append(value_node)
-                continue
-            key = self._key(key_node, path)
+        merged: list[Node] = []
+        while True:
+            event = self._next()
+            kind = type(event)
+            if kind is MappingEndEvent:
+                break
+            key, where = self._key(event, kind, path)
             if key is None:
+                if where == -1:  # a merge key: its value is merged after the own keys
+                    size += self._merge_sources(self._next(), path, depth, merged)
+                else:  # not a key: its value is not read as anything
+                    self._muted += 1
+                    self._node(self._next(), path, depth + 1)
+                    self._muted -= 1
                 continue
+            event = self._next()
             if key in items:
-                self._duplicate(key, keys[key], key_node.start_mark, path)
-                self._child(value_node, path, key, depth)  # for the problems inside it
+                self._duplicate(key, keys[key], where, path)
+                self._node(event, (*path, key), depth + 1)  # for the problems inside it
                 continue
-            keys[key] = key_node.start_mark
-            items[key] = self._child(value_node, path, key, depth)
-            size += len(key) + self.size(value_node)
-        for value_node in merged:
-            size += self._merge(result, value_node, path, depth)
-        self._sizes[id(node)] = size
-        return result
+            keys[key] = where
+            if type(event) is ScalarEvent and event.anchor is None:  # the common case
+                text = event.value
+                tag = _scalar_tag(event)
+                if tag in _AS_TEXT:
+                    items[key] = ScalarNode(text, _at(event))
+                else:
+                    items[key] = self._typed(tag, text, _at(event), (*path, key))
+                size += len(key) + len(text) + 1
+            else:
+                items[key] = self._node(event, (*path, key), depth + 1)
+                size += len(key) + self._last_size
+        for source in merged:
+            self._merge(node, source, path)
+        self._last_size = size
 
-    def _key(self, node: yaml.Node, path: KeyPath) -> str | None:
-        if isinstance(node, yaml.ScalarNode) and (
-            node.tag in _AS_TEXT or node.tag in self._construct
-        ):
-            return node.value  # type: ignore[no-any-return]
-        self.report.add(mark_of(node.start_mark), path, "mapping keys must be plain text")
-        return None
+    def _key(self, event: Any, kind: type, path: KeyPath) -> tuple[str | None, int]:
+        """A key's text and position; ``(None, -1)`` for a merge key ``<<``, ``(None, 0)``
+        when it is not plain text (reported; its events are read)."""
+        if kind is ScalarEvent:
+            tag = _scalar_tag(event)
+            where = _at(event)
+            if event.anchor is not None:
+                self._anchor(event, ScalarNode(event.value, where), tag, event.value)
+            if tag in _AS_TEXT or tag in self._construct:
+                return event.value, where
+            if tag == _MERGE:
+                return None, -1
+        elif kind is AliasEvent:
+            anchor = self._anchors.get(event.anchor)
+            if anchor is None:
+                raise self._undefined(event)
+            where = anchor.where
+            if anchor.tag is not None and (anchor.tag in _AS_TEXT or anchor.tag in self._construct):
+                return anchor.text, where
+            if anchor.tag == _MERGE:
+                return None, -1
+        else:
+            where = _at(event)
+            self._skip(event)  # a collection as a key: read, not built
+        self._report(where, path, "mapping keys must be plain text")
+        return None, 0
 
-    def _duplicate(self, key: str, first: At, again: At, path: KeyPath) -> None:
+    def _duplicate(self, key: str, first: int, again: int, path: KeyPath) -> None:
         what = "task" if path == ("tasks",) else "key"
-        message = f"duplicate {what} {key!r} (first on line {first.line + 1})"
-        self.report.add(mark_of(again), (*path, key), message)
+        message = f"duplicate {what} {key!r} (first on line {line_of(first) + 1})"
+        self._report(again, (*path, key), message)
 
-    def _merge(self, target: MapNode, value: yaml.Node, path: KeyPath, depth: int) -> int:
-        """Add the keys of the mappings ``value`` names that ``target`` lacks; their size."""
-        sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+    def _merge_sources(self, event: Any, path: KeyPath, depth: int, merged: list[Node]) -> int:
+        """Read the value of a merge key into ``merged``: a mapping, or each of a list's
+        items; the sources' expanded size."""
+        if type(event) is not SequenceStartEvent:
+            source = self._node(event, path, depth + 1)
+            if type(event) is AliasEvent and isinstance(source, ListNode):
+                merged.extend(source.items)  # an aliased list of mappings: each is merged
+                return self._last_size - 1
+            merged.append(source)
+            return self._last_size
+        sources = ListNode([], _at(event))
+        anchor = self._anchor(event, sources, None, "")
+        if anchor is not None and event.tag is not None and event.tag not in ("!", _SEQ):
+            anchor.pending = _tag_problem(event.tag)
         size = 0
-        for source in sources:
-            merged = self.convert(source, path, depth + 1)
-            size += self.size(source)
-            if not isinstance(merged, MapNode):
-                self.report.add(mark_of(source.start_mark), path, "'<<' merges mappings only")
-                continue
-            for key, node in merged.items.items():
-                if key not in target.items:
-                    target.items[key] = node
-                    target.keys[key] = merged.keys[key]
+        while True:
+            item = self._next()
+            if type(item) is SequenceEndEvent:
+                break
+            sources.items.append(self._node(item, path, depth + 1))
+            size += self._last_size
+        if anchor is not None:
+            anchor.size = size + 1
+        merged.extend(sources.items)
         return size
+
+    def _merge(self, target: MapNode, source: Node, path: KeyPath) -> None:
+        """Add the keys of ``source`` that ``target`` lacks."""
+        if not isinstance(source, MapNode):
+            self._report(source.at, path, "'<<' merges mappings only")
+            return
+        items, keys = target.items, target.keys
+        for key, node in source.items.items():
+            if key not in items:
+                items[key] = node
+                keys[key] = source.keys[key]

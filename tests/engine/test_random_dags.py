@@ -120,6 +120,42 @@ def test_the_plan_is_a_topological_order_with_each_task_once(dag: Dag) -> None:
         assert layer == sorted(layer, key=order.index)
 
 
+@small
+@given(dags(max_nodes=25), st.data())
+def test_repeats_count_once_and_plans_follow_each_addition(dag: Dag, data: st.DataObject) -> None:
+    """Dependencies named twice (in ``depends_on`` and in ``add_task``'s argument) count
+    once, in first-named order; a refused addition leaves nothing behind; the plan and
+    the graph asked for between additions are those of the tasks added so far."""
+    workflow = Workflow("random")
+    added: Dag = {}
+    for name, ups in dag.items():
+        again = data.draw(st.lists(st.sampled_from(ups), max_size=2)) if ups else []
+        workflow.add_task(Task(name, str, depends_on=[*ups, *again]), depends_on=list(again))
+        added[name] = ups
+        assert workflow.get_dependencies(name) == ups
+        if data.draw(st.booleans()):
+            with pytest.raises(ValueError, match="unknown task 'ghost'"):
+                workflow.add_task(Task("late", str, depends_on=[*ups, "ghost"]))
+            assert "late" not in workflow
+            check_plan([[t.name for t in layer] for layer in workflow.get_execution_plan()], added)
+            graph = workflow.graph()
+            names = list(added)
+            for i, child_ids in enumerate(graph.children):
+                below = {names[c] for c in child_ids}
+                assert below == {n for n, deps in added.items() if names[i] in deps}
+                assert len(child_ids) == len(below)
+            assert graph.depth == [float(len(check_layers(added)[n])) for n in names]
+    check_plan([[t.name for t in layer] for layer in workflow.get_execution_plan()], added)
+
+
+def check_layers(dag: Dag) -> dict[str, list[str]]:
+    """Each task's longest chain of dependencies above it, by hand (its layer's length)."""
+    chain: dict[str, list[str]] = {}
+    for name, ups in dag.items():
+        chain[name] = max((chain[up] + [up] for up in ups), key=len, default=[])
+    return chain
+
+
 def write_spec(path: Path, dag: Dag, order: list[str]) -> None:
     lines = ["name: random", "tasks:"]
     for name in order:

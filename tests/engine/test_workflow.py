@@ -369,3 +369,44 @@ def test_every_error_survives_pickling_as_itself() -> None:
         assert type(copy) is type(error)
         assert str(copy) == str(error)
         assert vars(copy) == vars(error)
+
+
+class _Doubler:
+    def __call__(self, root: int) -> int:
+        return 2 * root
+
+
+def test_a_builtin_or_class_is_asked_its_signature_once_not_every_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # inspect.signature of a C function parses its text signature: about 100 µs a task
+    # on every run when it was asked each time
+    import operator
+    from collections import Counter
+
+    asked: list[object] = []
+    real = inspect.signature
+
+    def counting(fn: Any, **kwargs: Any) -> inspect.Signature:
+        asked.append(fn)
+        return real(fn, **kwargs)
+
+    monkeypatch.setattr(inspect, "signature", counting)
+    wf = Workflow()
+    wf.add_task(Task("root", lambda: 1))
+    for i in range(20):
+        wf.add_task(Task(f"truth-{i}", functools.partial(operator.truth, i)), depends_on=["root"])
+        wf.add_task(Task(f"abs-{i}", functools.partial(abs, -i)), depends_on=["root"])
+        wf.add_task(Task(f"counter-{i}", Counter), depends_on=["root"])
+    wf.add_task(Task("doubled", _Doubler()), depends_on=["root"])
+    wf.execute()  # the first run asks each kind of callable once
+    for _ in range(2):
+        del asked[:]
+        wf.execute()
+        assert wf.get_task_result("abs-3") == 3
+        assert wf.get_task_result("truth-0") is False
+        assert wf.get_task_result("counter-0") == Counter(root=1)  # it takes **kwargs
+        assert wf.get_task_result("doubled") == 2
+        # an instance is asked each run (its answer could change); the others never again
+        assert asked
+        assert [fn for fn in asked if not isinstance(fn, _Doubler)] == []
