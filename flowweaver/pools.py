@@ -15,7 +15,9 @@ attempts needs it: the engine asks for a slot when a task waits for one
 Waiting for a host slot blocks no one: one thread per slot file blocks in ``flock``
 until the kernel hands it the lock (no polling: the wait ends the moment the holder
 releases the slot or dies), then tells the run's loop. A slot it gets after the run
-no longer wants one is released at once.
+no longer wants one is released at once. Before waiting, the run takes the slots that
+are free without waiting (:meth:`HostSlots.take_free`), so a task says it waits for a
+host pool only when every slot of it is taken on the machine.
 """
 
 from __future__ import annotations
@@ -111,6 +113,30 @@ class HostSlots:
                 name=f"flowweaver-pool-{self.name}-{number}",
                 daemon=True,
             ).start()
+
+    def take_free(self, count: int) -> int:
+        """Take up to ``count`` slots that are free now, without waiting; how many."""
+        got = 0
+        with self._lock:
+            if self._closed or count <= 0:
+                return 0
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for number in range(self.size):
+            if got >= count:
+                break
+            with self._lock:
+                if number in self._waiting or self._held_number(number):
+                    continue  # (a thread waits for it: it is taken)
+            handle = open(self.folder / f"{number}.lock", "a+b")  # noqa: SIM115 - held while the slot is
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            with self._lock:
+                self._held.append(handle)
+            got += 1
+        return got
 
     def take_granted(self) -> int:
         """Count the slots had since last asked (on the loop's thread); how many."""

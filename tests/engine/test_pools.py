@@ -4,6 +4,7 @@ and every task ends; priorities order the ready tasks; host pools are shared."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import threading
 import time
 from collections import defaultdict
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from flowweaver import (
     Map,
     Pool,
+    RunStore,
     SequentialExecutor,
     Task,
     TaskStatus,
@@ -24,6 +26,7 @@ from flowweaver import (
     Workflow,
     WorkflowError,
 )
+from flowweaver.engine import Engine
 
 
 class Spans:
@@ -159,3 +162,146 @@ def test_two_runs_share_a_host_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         run.join(timeout=30)
     assert spans.most["gpu"] == 1
     assert sorted(p.name for p in (tmp_path / "pools" / "gpu").iterdir()) == ["0.lock"]
+
+
+# -- the engine, driven by hand ---------------------------------------------------------
+
+
+def _noop() -> None:
+    return None
+
+
+def _engine(
+    tasks: list[Task], parents: list[list[int]], **options: Any
+) -> tuple[Engine, list[Any]]:
+    events: list[Any] = []
+    order = [(-task.priority, position) for position, task in enumerate(tasks)]
+    engine = Engine(tasks, parents, order, outbox=(events, []), **options)
+    return engine, events
+
+
+def test_a_task_waiting_for_a_slot_starts_when_those_before_it_in_the_queue_are_cancelled() -> None:
+    # b and c wait for db behind a; fail-fast cancels b (not c, run_if failure): when a
+    # ends, its slot goes to c, not to the cancelled b (the run would wait forever)
+    tasks = [
+        Task("a", _noop, pool="db"),
+        Task("b", _noop, pool="db"),
+        Task("x", _noop),
+        Task("c", _noop, pool="db", run_if="failure"),
+    ]
+    engine, _ = _engine(tasks, [[], [], [], [2]], fail_fast=True, pools={"db": Pool(1)})
+    assert [engine.start_next(0), engine.start_next(0), engine.start_next(0)] == [0, 2, -1]
+    engine.fail(2, 1, "boom", False)
+    assert engine.start_next(1) == -1  # c waits for the slot a holds
+    engine.succeed(0, 2)
+    assert engine.start_next(3) == 3
+    engine.succeed(3, 4)
+    assert engine.finished
+    assert [t.status for t in tasks] == [
+        TaskStatus.COMPLETED,
+        TaskStatus.CANCELLED,
+        TaskStatus.FAILED,
+        TaskStatus.COMPLETED,
+    ]
+
+
+def test_a_task_that_waits_for_a_slot_again_says_so_once() -> None:
+    # a frees db as c (higher priority) becomes ready: c takes the slot, b waits on
+    tasks = [Task("a", _noop, pool="db"), Task("b", _noop, pool="db"), Task("y", _noop)]
+    tasks.append(Task("c", _noop, pool="db", priority=10, depends_on=["y"]))
+    engine, events = _engine(tasks, [[], [], [], [2]], pools={"db": Pool(1)})
+    assert [engine.start_next(0) for _ in range(3)] == [0, 2, -1]
+    engine.succeed(2, 1)
+    engine.succeed(0, 1)
+    assert [engine.start_next(1) for _ in range(2)] == [3, -1]
+    waits = [(e.task, e.attempt) for e in events if e.status is TaskStatus.PENDING]
+    assert waits == [("b", 1)]
+
+
+# -- what a wait for a slot is, and is not ----------------------------------------------
+
+
+def _busy_pool(pools: dict[str, Any], store: RunStore | None = None) -> tuple[Workflow, list[Any]]:
+    """``first`` holds the one slot of ``db`` while ``second`` waits for it."""
+    statuses: list[Any] = []
+    wf = Workflow("busy", pools=pools)
+    wf.add_task(Task("first", lambda: time.sleep(0.2), pool="db"))
+    wf.add_task(
+        Task(
+            "second",
+            lambda: None,
+            pool="db",
+            on_status_change=lambda _name, status: statuses.append(status),
+        )
+    )
+    ThreadedExecutor(2).execute(wf, store=store)
+    return wf, statuses
+
+
+def test_waiting_for_a_slot_is_no_change_of_status() -> None:
+    _, statuses = _busy_pool({"db": 1})
+    assert statuses == [TaskStatus.RUNNING, TaskStatus.COMPLETED]
+
+
+def test_the_history_shows_a_task_waiting_for_a_slot_as_pending(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "state")
+    go, waited = threading.Event(), threading.Event()
+    wf = Workflow("busy", pools={"db": 1})
+    wf.add_task(Task("first", lambda: go.wait(10), pool="db"))
+    wf.add_task(Task("second", lambda: None, pool="db"))
+    recorder = store.open_run(wf)
+    commit, seen = recorder.commit, []
+    wf.subscribe(lambda e: seen.append(e) if e.status is TaskStatus.PENDING else None)
+
+    def committed() -> None:  # the batch with the wait is in the history
+        commit()
+        if seen:
+            waited.set()
+
+    recorder.commit = committed  # type: ignore[method-assign]
+    run = threading.Thread(
+        target=ThreadedExecutor(2).execute, args=(wf,), kwargs={"recorder": recorder}
+    )
+    run.start()
+    try:
+        assert waited.wait(10)
+        second = {t.name: t for t in store.run("latest").tasks}["second"]
+        assert (second.status, second.started, second.attempts) == ("pending", None, 0)
+    finally:
+        go.set()
+        run.join(timeout=10)
+    tasks = {t.name: t for t in store.run("latest").tasks}
+    assert tasks["second"].started >= tasks["first"].ended  # type: ignore[operator]
+
+
+def test_a_task_says_it_waits_for_a_host_pool_only_when_the_machine_has_no_free_slot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWWEAVER_POOLS", str(tmp_path / "pools"))
+    waits: list[tuple[str, str | None]] = []
+
+    def workflow(name: str, *tasks: str) -> Workflow:
+        wf = Workflow(name, pools={"db": Pool(1, scope="host")})
+        for task in tasks:
+            wf.add_task(Task(task, lambda: time.sleep(0.05), pool="db"))
+        wf.subscribe(
+            lambda e: waits.append((e.task, e.reason)) if e.status is TaskStatus.PENDING else None
+        )
+        return wf
+
+    ThreadedExecutor(2).execute(workflow("alone", "only"))
+    assert waits == []  # the slot was free: no wait said
+    ThreadedExecutor(2).execute(workflow("two", "first", "second"))
+    assert waits == [("second", "waiting for pool db (1/1 on this machine)")]
+    waits.clear()
+    folder = tmp_path / "pools" / "db"
+    with open(folder / "0.lock", "a+b") as held:  # another process holds the slot
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        run = threading.Thread(target=ThreadedExecutor(2).execute, args=(workflow("x", "t"),))
+        run.start()
+        while not waits:
+            time.sleep(0.01)  # (the test waits for the run's event to hold the slot longer)
+        assert waits == [("t", "waiting for pool db (1/1 on this machine)")]
+        assert run.is_alive()
+    run.join(timeout=10)
+    assert not run.is_alive()
