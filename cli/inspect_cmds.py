@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flowweaver.errors import Problem, SpecError
+from flowweaver.task import Task
 from flowweaver.workflow import Workflow
 
 from .checks import warn_soft_timeouts
@@ -30,11 +31,26 @@ def load(
 
 
 def plan_lines(workflow: Workflow) -> list[str]:
-    """``Layer 1: a, b`` for each layer of the execution plan."""
-    return [
-        f"Layer {number}: {', '.join(task.name for task in layer)}"
+    """``Layer 1: a, b`` for each layer of the execution plan; a task's pool and
+    priority, when it has them: ``load [pool db, priority 10]``; then the pools."""
+    lines = [
+        f"Layer {number}: {', '.join(_planned(task) for task in layer)}"
         for number, layer in enumerate(workflow.get_execution_plan(), start=1)
     ]
+    if workflow.pools:
+        pools = (
+            f"{name} {pool.size}{' (host)' if pool.host else ''}"
+            for name, pool in workflow.pools.items()
+        )
+        lines.append(f"Pools: {', '.join(pools)}")
+    return lines
+
+
+def _planned(task: Task) -> str:
+    notes = [f"pool {task.pool}"] if task.pool is not None else []
+    if task.priority:
+        notes.append(f"priority {task.priority}")
+    return f"{task.name} [{', '.join(notes)}]" if notes else task.name
 
 
 def plan(spec: Path, params: Sequence[str]) -> int:

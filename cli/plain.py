@@ -34,6 +34,8 @@ def _what(event: TaskEvent) -> str:
     error = first_line(event.error)
     if event.retry_in is not None:
         return f"attempt {event.attempt} failed, retrying in {event.retry_in:.2f}s: {error}"
+    if status is TaskStatus.PENDING and event.reason:
+        return event.reason  # waiting for pool db (2/2)
     if status is TaskStatus.RUNNING:
         return "running" if event.attempt <= 1 else f"running (attempt {event.attempt})"
     if status is TaskStatus.COMPLETED:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from . import store
 from .checks import warn_soft_timeouts
 from .errors import ExitCode
 from .options import DEFAULT_EXECUTOR, OutputMode, resolve_output
+from .pools import resize_pools
 from .reporter import Reporter, RunHeader, RunOutcome
 from .subset import select_tasks
 from .tracker import RunTracker
@@ -32,6 +33,7 @@ class RunRequest:
 
     spec: Path
     params: dict[str, Any]
+    pools: dict[str, int] = field(default_factory=dict)
     executor: str | None = None
     workers: int | None = None
     fail_fast: bool = False
@@ -59,8 +61,10 @@ def _run_spec(request: RunRequest) -> int:
     from flowweaver.spec import load_workflow
 
     workflow = select_tasks(load_workflow(request.spec, request.params), request.only)
+    resize_pools(workflow, request.pools)
     name, executor = build_executor(workflow, request)
     warn_soft_timeouts(workflow, name)
+    executor.check_pools(workflow)  # (as a missing workdir: before the run is recorded)
     executor.placement(workflow)  # a missing workdir stops the run before it is recorded
     recorder = store.open_recorder(
         workflow, request.state_dir, resume=request.resume, wait=request.wait

@@ -57,7 +57,10 @@ def stats(snapshot: Snapshot) -> dict[str, float | int]:
 
 
 def status_label(row: TaskRow) -> str:
-    """``running``, ``retrying in 0.50s``, ``completed (cached)``, ``failed`` …"""
+    """``running``, ``retrying in 0.50s``, ``waiting for pool db (2/2)``,
+    ``completed (cached)``, ``failed`` …"""
+    if row.waiting is not None:
+        return row.waiting
     if row.retry_in is not None and row.status is TaskStatus.RUNNING:
         return f"retrying in {row.retry_in:.2f}s"
     if row.cached:

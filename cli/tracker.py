@@ -30,6 +30,8 @@ class TaskRow(NamedTuple):
     retry_in: float | None = None
     cached: bool = False
     reused: bool = False
+    waiting: str | None = None
+    """Why its next attempt waits (``waiting for pool db (2/2)``), until it starts."""
 
     def elapsed(self, now: float) -> float | None:
         """Its final duration, or the seconds since it started while it runs."""
@@ -89,6 +91,9 @@ class RunTracker:
         with self._lock:
             old = self._rows.get(event.task)
             if old is None:
+                return
+            if event.status is TaskStatus.PENDING:  # it waits for a pool: status unchanged
+                self._rows[event.task] = old._replace(waiting=event.reason)
                 return
             new = _next_row(old, event)
             self._rows[event.task] = new
@@ -159,6 +164,7 @@ def _next_row(row: TaskRow, event: TaskEvent) -> TaskRow:
         retry_in=event.retry_in,
         cached=event.cached,
         reused=event.reused,
+        waiting=None,
     )
 
 

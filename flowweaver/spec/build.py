@@ -65,6 +65,8 @@ class TaskFactory:
                 reads=tuple(values.get("reads", ())),
                 writes=tuple(values.get("writes", ())),
                 workdir=self.workdir(values.get("workdir")),
+                pool=values.get("pool"),
+                priority=values.get("priority", 0),
                 **policy,
             )
         except (TypeError, ValueError) as exc:  # a rule the key table doesn't know yet
@@ -152,7 +154,9 @@ def build_workflow(
 ) -> Workflow:
     """The workflow of ``tasks`` (dependencies first), from the spec file at ``path``,
     loaded for the run ``run`` (its ``id`` and ``started``)."""
-    workflow = Workflow(document.name, document.description, workdir=document.workdir)
+    workflow = Workflow(
+        document.name, document.description, workdir=document.workdir, pools=document.pools
+    )
     for task in tasks:
         workflow.add_task(task)
     workflow.spec = SpecInfo(
