@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -287,3 +288,13 @@ def test_a_killed_run_frees_its_host_slot_at_once(here: Path) -> None:
             assert beta.returncode == 0, out
         assert ended(alpha.pid)
     assert not (marks / "alpha.end").exists()  # alpha died holding the slot
+
+
+def test_the_live_table_shows_a_task_waiting_for_a_slot(here: Path) -> None:
+    from test_live import ANSI, run_in_pty
+
+    write(here, "waits.yaml", WAITS.replace("seconds: 0.3", "seconds: 1.0"))
+    code, screen = run_in_pty(["run", "waits.yaml"], here)
+    text = ANSI.sub("", screen)
+    assert code == 0, text
+    assert re.search(r"queued +waiting for pool db \(1/1\)", text), text
