@@ -187,14 +187,14 @@ class Engine:
         # either is non-empty (a finished attempt's deadline is dropped lazily)
         self._deadlines: list[tuple[float, int, int]] = []
         self._retries: list[tuple[float, int, int]] = []
-        ready, key, decide = self._ready, self._key, self._decide
+        ready, key, decide, phase = self._ready, self._key, self._decide, self._phase
         for node, waits in enumerate(self._waiting):
-            if waits:
-                continue
+            if waits or phase[node] != _WAITING:
+                continue  # (or skipped already, below a task skipped as the run starts)
             if decide[node]:
                 self._settle(node, now)
             else:
-                self._phase[node] = _READY
+                phase[node] = _READY
                 ready.append(key[node])
         heapify(ready)
 
