@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import threading
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import _process_tasks
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,9 +20,11 @@ from hypothesis import strategies as st
 from flowweaver import (
     Map,
     Pool,
+    ProcessExecutor,
     RunStore,
     SequentialExecutor,
     Task,
+    TaskEvent,
     TaskStatus,
     ThreadedExecutor,
     Workflow,
@@ -61,29 +65,98 @@ class Spans:
 
 
 @st.composite
-def pooled_dags(draw: st.DrawFn) -> dict[str, Any]:
+def pooled_dags(draw: st.DrawFn, process: bool = False) -> dict[str, Any]:
     sizes = draw(st.dictionaries(st.sampled_from(["a", "b", "c"]), st.integers(1, 3), min_size=1))
-    count = draw(st.integers(1, 12))
+    count = draw(st.integers(1, 6 if process else 12))
     tasks = []
     for i in range(count):
         tasks.append(
             {
                 "ups": draw(st.lists(st.integers(0, i - 1), unique=True, max_size=2)) if i else [],
                 "pool": draw(st.sampled_from([None, *sizes])),
-                "seconds": draw(st.sampled_from([0.0, 0.001, 0.003])),
+                "seconds": draw(st.sampled_from([0.0, 0.001, 0.003, 0.05])),
+                "timeout": draw(st.sampled_from([None, None, 0.02])),
                 "fails": draw(st.integers(0, 2)),
                 "retries": draw(st.integers(0, 2)),
                 "items": draw(st.one_of(st.none(), st.integers(0, 3))),
                 "priority": draw(st.integers(-1, 1)),
+                "run_if": draw(st.sampled_from(["done", "done", "success", "failure", "always"])),
             }
         )
-    return {"sizes": sizes, "tasks": tasks, "workers": draw(st.integers(1, 6))}
+    return {
+        "sizes": sizes,
+        "tasks": tasks,
+        "workers": draw(st.integers(1, 4 if process else 6)),
+        "fail_fast": draw(st.booleans()),
+    }
+
+
+def attempt_spans(events: list[TaskEvent]) -> list[tuple[TaskEvent, float]]:
+    """Each attempt that ran (a task's, an item's): its RUNNING event and when it ended,
+    from the events; every attempt that started has ended."""
+    started: dict[str, TaskEvent] = {}
+    spans = []
+    for event in events:
+        if event.status is TaskStatus.PENDING or event.items is not None:
+            continue  # a wait for a slot; a mapped task starting its items
+        if event.status is TaskStatus.RUNNING and event.retry_in is None:
+            assert event.task not in started
+            started[event.task] = event
+        elif event.task in started and (event.retry_in is not None or event.status.is_final):
+            spans.append((started.pop(event.task), event.time))
+    assert not started, started
+    return spans
+
+
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    """The most spans ``[start, end)`` that overlap at any moment."""
+    edges = sorted([(end, -1) for _, end in spans] + [(start, 1) for start, _ in spans])
+    running = most = 0
+    for _, step in edges:
+        running += step
+        most = max(most, running)
+    return most
+
+
+def check_pools_held(case: dict[str, Any], events: list[TaskEvent]) -> None:
+    """From the recorded start and end of every attempt: no pool ever had more attempts
+    at once than its size; each attempt that waited for a slot said so once."""
+    pool_of = {f"t{i}": spec["pool"] for i, spec in enumerate(case["tasks"])}
+    by_pool: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for event, end in attempt_spans(events):
+        pool = pool_of[event.parent or event.task]
+        if pool is not None:
+            by_pool[pool].append((event.time, end))
+    for pool, spans in by_pool.items():
+        assert most_at_once(spans) <= case["sizes"][pool], (pool, spans)
+    waits = [(e.task, e.attempt) for e in events if e.status is TaskStatus.PENDING]
+    assert len(waits) == len(set(waits)), waits
+    for task, _ in waits:
+        assert pool_of[task.split("[", 1)[0]] is not None
+
+
+RUN_LIMIT = 30
+
+
+def run_to_the_end(executor: Any, wf: Workflow) -> None:
+    """Execute ``wf``, failing the test (instead of hanging it) if the run never ends."""
+    done = threading.Event()
+
+    def execute() -> None:
+        with contextlib.suppress(WorkflowError):
+            executor.execute(wf)
+        done.set()
+
+    threading.Thread(target=execute, daemon=True).start()
+    assert done.wait(RUN_LIMIT), "the run never ended"
+    assert all(task.status.is_final for task in wf.get_all_tasks().values())
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pooled_dags())
 def test_a_pool_never_runs_more_attempts_than_its_size(case: dict[str, Any]) -> None:
     spans = Spans()
+    events: list[TaskEvent] = []
     wf = Workflow("pooled", pools=case["sizes"])
     for i, spec in enumerate(case["tasks"]):
         mapped = Map(over=list(range(spec["items"]))) if spec["items"] is not None else None
@@ -92,18 +165,81 @@ def test_a_pool_never_runs_more_attempts_than_its_size(case: dict[str, Any]) -> 
                 f"t{i}",
                 spans.task(spec["pool"], spec["seconds"], spec["fails"]),
                 retries=spec["retries"],
+                timeout=spec["timeout"],
                 pool=spec["pool"],
                 priority=spec["priority"],
                 map=mapped,
                 depends_on=[f"t{up}" for up in spec["ups"]],
-                run_if="done",
+                run_if=spec["run_if"],
             )
         )
-    with contextlib.suppress(WorkflowError):
-        ThreadedExecutor(case["workers"]).execute(wf)
+    wf.subscribe(events.append)
+    run_to_the_end(ThreadedExecutor(case["workers"], fail_fast=case["fail_fast"]), wf)
+    check_pools_held(case, events)
+    soft = {spec["pool"] for spec in case["tasks"] if spec["timeout"] is not None}
     for name, size in case["sizes"].items():
-        assert spans.most[name] <= size
-    assert all(task.status.is_final for task in wf.get_all_tasks().values())
+        if name not in soft:  # (a timed-out call goes on running on its thread)
+            assert spans.most[name] <= size
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pooled_dags(process=True))
+def test_a_pool_never_runs_more_attempts_than_its_size_in_worker_processes(
+    case: dict[str, Any],
+) -> None:
+    # a timeout ends the attempt's process: the slot is free when it is given back
+    events: list[TaskEvent] = []
+    wf = Workflow("pooled", pools=case["sizes"])
+    for i, spec in enumerate(case["tasks"]):
+        mapped = Map(over=list(range(spec["items"]))) if spec["items"] is not None else None
+        fn = functools.partial(_process_tasks.pooled_nap, spec["seconds"], bool(spec["fails"]))
+        wf.add_task(
+            Task(
+                f"t{i}",
+                fn,
+                retries=min(spec["retries"], 1),
+                timeout=spec["timeout"],
+                pool=spec["pool"],
+                priority=spec["priority"],
+                map=mapped,
+                depends_on=[f"t{up}" for up in spec["ups"]],
+                run_if=spec["run_if"],
+            )
+        )
+    wf.subscribe(events.append)
+    run_to_the_end(ProcessExecutor(case["workers"], fail_fast=case["fail_fast"]), wf)
+    check_pools_held(case, events)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(st.integers(0, 30), max_size=2), st.integers(-2, 2)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_the_sequential_executor_starts_the_ready_task_of_highest_priority(
+    shape: list[tuple[list[int], int]],
+) -> None:
+    # a reference model: of the tasks whose upstream tasks completed, the one of highest
+    # priority starts, ties in plan order (layer, then the order they were added)
+    wf = Workflow("prio")
+    started: list[str] = []
+    for i, (ups, priority) in enumerate(shape):
+        deps = sorted({f"t{up % i}" for up in ups}) if i else []
+        wf.add_task(Task(f"t{i}", lambda: None, depends_on=deps, priority=priority))
+    wf.subscribe(lambda e: started.append(e.task) if e.status is TaskStatus.RUNNING else None)
+    SequentialExecutor().execute(wf)
+    layer = {t.name: n for n, tasks in enumerate(wf.get_execution_plan()) for t in tasks}
+    tasks = wf.get_all_tasks()
+    position = {name: n for n, name in enumerate(tasks)}
+    done: set[str] = set()
+    for name in started:
+        ready = [t for t in tasks if t not in done and set(tasks[t].depends_on) <= done]
+        best = min(ready, key=lambda t: (-tasks[t].priority, layer[t], position[t]))
+        assert name == best, (name, ready)
+        done.add(name)
 
 
 def test_a_slot_is_given_back_whatever_ends_the_attempt() -> None:
@@ -305,3 +441,56 @@ def test_a_task_says_it_waits_for_a_host_pool_only_when_the_machine_has_no_free_
         assert run.is_alive()
     run.join(timeout=10)
     assert not run.is_alive()
+
+
+@settings(max_examples=300, deadline=None)
+@given(pooled_dags(), st.data())
+def test_the_engine_never_stalls_nor_overfills_a_pool(case: dict[str, Any], data: Any) -> None:
+    # the engine driven by hand: attempts end in a random order, succeed or fail (and
+    # are retried), the run may be interrupted; at every step no pool holds more
+    # executing units than its size, and while tasks are unfinished something executes
+    # or can start: the run never waits for nothing
+    tasks = [
+        Task(
+            f"t{i}",
+            _noop,
+            retries=spec["retries"],
+            pool=spec["pool"],
+            priority=spec["priority"],
+            map=Map(over=[]) if spec["items"] is not None else None,
+            run_if=spec["run_if"],
+        )
+        for i, spec in enumerate(case["tasks"])
+    ]
+    parents = [spec["ups"] for spec in case["tasks"]]
+    engine, _ = _engine(
+        tasks,
+        parents,
+        pools={name: Pool(size) for name, size in case["sizes"].items()},
+        slots=case["workers"],
+        fail_fast=case["fail_fast"],
+    )
+    pool_of = [spec["pool"] for spec in case["tasks"]]
+    now = 0.0
+    for _ in range(500):
+        now += 1
+        while (node := engine.start_next(now)) >= 0:
+            if node < len(tasks) and tasks[node].map is not None:
+                count = case["tasks"][node]["items"]
+                units = engine.expand(node, [f"t{node}[{k}]" for k in range(count)], now)
+                pool_of.extend([pool_of[node]] * len(units))
+        executing = engine.executing_nodes()
+        for name, size in case["sizes"].items():
+            assert sum(pool_of[unit] == name for unit in executing) <= size
+        if engine.finished:
+            break
+        assert executing, "unfinished tasks, none executing, none can start"
+        unit = data.draw(st.sampled_from(executing))
+        outcome = data.draw(st.sampled_from(["ok", "ok", "fail", "interrupt"]))
+        if outcome == "interrupt":
+            engine.interrupt(now, "interrupted by SIGINT")
+        elif outcome == "fail":
+            engine.fail(unit, now, "E")
+        elif engine.is_current(unit, engine.attempt_of(unit)):
+            engine.succeed(unit, now)
+    assert engine.finished
