@@ -9,7 +9,18 @@ from pathlib import Path
 
 from benchmarks.harness import Case, table, write_json
 
-FAMILIES = ("chain", "threads", "aio", "dag", "priorities", "plan", "spec", "memory", "cpu")
+FAMILIES = (
+    "chain",
+    "threads",
+    "aio",
+    "dag",
+    "priorities",
+    "pools",
+    "plan",
+    "spec",
+    "memory",
+    "cpu",
+)
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
 
 
