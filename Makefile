@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-tools lint typecheck pytest bench fuzz clean
+.PHONY: run test test-tools lint typecheck pytest bench fuzz clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)
 	$(BIN)/flowweaver run specs/etl.yaml
 
-test: $(STAMP) test-tools
+# The browser tests drive Debian's Chromium (never a browser Playwright downloads).
+# Installing it needs root, as on CI; without it those tests fail, naming this command.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) || echo "warning: Chromium is not installed; the browser tests will fail"
+
+test: $(STAMP) test-tools browser
 	$(BIN)/ruff format --check flowweaver cli tests benchmarks specs
 	$(BIN)/ruff check flowweaver cli tests benchmarks specs
 	$(BIN)/mypy flowweaver cli

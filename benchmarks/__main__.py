@@ -20,6 +20,8 @@ FAMILIES = (
     "spec",
     "memory",
     "cpu",
+    "report",
+    "mapped",
 )
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
 

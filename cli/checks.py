@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flowweaver.executors import REGISTRY
-from flowweaver.shell import ShellCommand
+from flowweaver.templates import shell_of
 from flowweaver.workflow import Workflow
 
 from .errors import write_warning
@@ -21,9 +21,7 @@ def soft_timeout_tasks(workflow: Workflow, executor: str) -> list[str]:
     return [
         name
         for name, task in workflow.get_all_tasks().items()
-        if task.timeout is not None
-        and not task.is_async()
-        and not isinstance(task.fn, ShellCommand)
+        if task.timeout is not None and not task.is_async() and shell_of(task.fn) is None
     ]
 
 

@@ -15,6 +15,7 @@ from .options import (
     DEFAULT_EXECUTOR,
     GraphFormat,
     OutputMode,
+    ReportFormat,
     ShowFormat,
     check_executor,
     split_param,
@@ -143,6 +144,13 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show the tracebacks of failed tasks.")
     ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="Write the run's report there when it ends (.md: Markdown, else HTML).",
+        ),
+    ] = None,
 ) -> int:
     """Run a workflow spec."""
     from .logs import log_to_stderr
@@ -164,6 +172,7 @@ def run(
         wait=wait,
         address=address,
         output=output,
+        report=report,
     )
     return run_spec(request)
 
@@ -239,6 +248,63 @@ def show(
     from . import runs_cmds
 
     return runs_cmds.show_run(state_dir, run_id, output)
+
+
+@app.command()
+def report(
+    run_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="[RUN]",
+            help="A run id (or a unique prefix), or latest [default: latest].",
+            show_default=False,
+        ),
+    ] = "latest",
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Where to write it; - for standard output [default: "
+            "flowweaver-report-RUN_ID.html].",
+            show_default=False,
+        ),
+    ] = None,
+    format: Annotated[
+        ReportFormat | None,
+        typer.Option(
+            help="html or md [default: the file's suffix, else html].", show_default=False
+        ),
+    ] = None,
+    history: Annotated[
+        int, typer.Option(min=0, metavar="N", help="Show the workflow's last N runs (0: none).")
+    ] = 10,
+    state_dir: StateDirOpt = None,
+) -> int:
+    """Write a run's report: one HTML file (or Markdown)."""
+    from . import report_cmds
+
+    return report_cmds.report(state_dir, run_id, output=output, format=format, history=history)
+
+
+@app.command()
+def ui(
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, metavar="N", help="The port (0: any free one).")
+    ] = 8321,
+    host: Annotated[
+        str,
+        typer.Option(
+            metavar="ADDRESS", help="The address to listen on (any but loopback is warned about)."
+        ),
+    ] = "127.0.0.1",
+    state_dir: StateDirOpt = None,
+) -> int:
+    """Serve a read-only dashboard of the runs in a browser (Ctrl-C stops it)."""
+    from . import ui as dashboard
+
+    return dashboard.serve(state_dir, host=host, port=port)
 
 
 @cache_app.command("list")

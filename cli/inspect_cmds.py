@@ -31,8 +31,9 @@ def load(
 
 
 def plan_lines(workflow: Workflow) -> list[str]:
-    """``Layer 1: a, b`` for each layer of the execution plan; a task's pool and
-    priority, when it has them: ``load [pool db, priority 10]``; then the pools."""
+    """``Layer 1: a, b`` for each layer of the execution plan; a mapped task as
+    ``load (map over list-files)``; a task's pool and priority, when it has them:
+    ``load [pool db, priority 10]``; then the pools."""
     lines = [
         f"Layer {number}: {', '.join(_planned(task) for task in layer)}"
         for number, layer in enumerate(workflow.get_execution_plan(), start=1)
@@ -47,10 +48,13 @@ def plan_lines(workflow: Workflow) -> list[str]:
 
 
 def _planned(task: Task) -> str:
+    from .graph import node_label
+
+    label = node_label(task)
     notes = [f"pool {task.pool}"] if task.pool is not None else []
     if task.priority:
         notes.append(f"priority {task.priority}")
-    return f"{task.name} [{', '.join(notes)}]" if notes else task.name
+    return f"{label} [{', '.join(notes)}]" if notes else label
 
 
 def plan(spec: Path, params: Sequence[str]) -> int:

@@ -14,7 +14,7 @@ from flowweaver.events import TaskEvent
 from .pipe import Lines
 from .reporter import RunHeader, RunOutcome
 from .stdio import StdoutToStderr
-from .summary import stats
+from .summary import item_stats, stats
 from .tracker import Snapshot, TaskRow
 
 
@@ -46,7 +46,7 @@ def summary_record(snapshot: Snapshot, outcome: RunOutcome, run_id: str | None) 
 
 
 def task_record(row: TaskRow) -> dict[str, Any]:
-    return {
+    record: dict[str, Any] = {
         "status": row.status.value,
         "attempts": row.attempt,
         "duration": row.duration,
@@ -54,6 +54,10 @@ def task_record(row: TaskRow) -> dict[str, Any]:
         "cached": row.cached,
         "reused": row.reused,
     }
+    if row.items is not None:  # a mapped task: its items' counts, the failed ones named
+        record["items"] = item_stats(row.items)
+        record["failed_items"] = dict(row.items.failures)
+    return record
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # made once, not per line

@@ -31,6 +31,11 @@ class ShowFormat(str, enum.Enum):
     JSON = "json"
 
 
+class ReportFormat(str, enum.Enum):
+    HTML = "html"
+    MD = "md"
+
+
 def resolve_output(mode: OutputMode, *, isatty: bool | None = None) -> OutputMode:
     """``auto`` is ``live`` on a terminal (and a terminal that can move its cursor),
     ``plain`` anywhere else."""

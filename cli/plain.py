@@ -37,13 +37,18 @@ def _what(event: TaskEvent) -> str:
     if status is TaskStatus.PENDING and event.reason:
         return event.reason  # waiting for pool db (2/2)
     if status is TaskStatus.RUNNING:
+        if event.items is not None:  # a mapped task starts its items
+            return f"running {event.items} item{'s' if event.items != 1 else ''}"
         return "running" if event.attempt <= 1 else f"running (attempt {event.attempt})"
     if status is TaskStatus.COMPLETED:
         mark = " (cached)" if event.cached else " (reused)" if event.reused else ""
         return f"completed in {seconds(event.duration or 0.0)}{mark}"
     if status is TaskStatus.FAILED:
+        took = seconds(event.duration or 0.0)
+        if not event.attempt:  # a mapped task (its items had the attempts)
+            return f"failed in {took}: {error}"
         tries = f"{event.attempt} attempt{'s' if event.attempt != 1 else ''}"
-        return f"failed after {tries} in {seconds(event.duration or 0.0)}: {error}"
+        return f"failed after {tries} in {took}: {error}"
     return f"{status.value}: {error}" if error else status.value
 
 

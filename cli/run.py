@@ -19,6 +19,7 @@ from .checks import warn_soft_timeouts
 from .errors import ExitCode
 from .options import DEFAULT_EXECUTOR, OutputMode, resolve_output
 from .pools import resize_pools
+from .report_cmds import check_report_path, write_run_report
 from .reporter import Reporter, RunHeader, RunOutcome
 from .subset import select_tasks
 from .tracker import RunTracker
@@ -43,6 +44,7 @@ class RunRequest:
     wait: bool = False
     address: str | None = None
     output: OutputMode = OutputMode.AUTO
+    report: Path | None = None
 
 
 def run_spec(request: RunRequest) -> int:
@@ -63,18 +65,24 @@ def _run_spec(request: RunRequest) -> int:
     workflow = select_tasks(load_workflow(request.spec, request.params), request.only)
     resize_pools(workflow, request.pools)
     name, executor = build_executor(workflow, request)
+    if request.report is not None:
+        check_report_path(request.report, "--report")
     warn_soft_timeouts(workflow, name)
     executor.check_pools(workflow)  # (as a missing workdir: before the run is recorded)
     executor.placement(workflow)  # a missing workdir stops the run before it is recorded
     recorder = store.open_recorder(
         workflow, request.state_dir, resume=request.resume, wait=request.wait
     )
+    if request.report is not None:
+        recorder.report_path = str(request.report.absolute())
     try:
         resume = store.resume_summary(recorder.resume_info)
         header = RunHeader(workflow.name, len(workflow), name, recorder.run_id, resume)
         return execute(workflow, executor, recorder, header, resolve_output(request.output))
     finally:
         recorder.close()
+        if request.report is not None:  # whatever the run's outcome
+            write_run_report(request.report, recorder.run_id, request.state_dir)
 
 
 def build_executor(workflow: Workflow, request: RunRequest) -> tuple[str, Executor]:

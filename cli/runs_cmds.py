@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,8 @@ from .store import open_store
 from .summary import first_line, seconds
 
 PIPE_WIDTH = 1000
+SHOWN_ITEMS = 100
+"""Past this many items, ``show`` lists a mapped task's items that did not complete."""
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -97,6 +100,7 @@ def list_cache(state_dir: Path | None, *, workflow: str | None, output: ShowForm
 
 def cache_table(entries: list[CacheEntry], now: float) -> RenderableType:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False)
     for column in ("workflow", "task", "key", "age", "size"):
@@ -106,7 +110,7 @@ def cache_table(entries: list[CacheEntry], now: float) -> RenderableType:
     for entry in entries:
         table.add_row(
             entry.workflow or "-",
-            entry.task,
+            Text(entry.task),  # an item's name (load[b.csv]) is not markup
             entry.key[:12],
             age(now - entry.created),
             size(entry.size),
@@ -166,13 +170,16 @@ def run_view(record: RunRecord) -> RenderableType:
     table = Table(box=None, pad_edge=False)
     for column in ("task", "status", "attempts", "duration", "error"):
         table.add_column(column, no_wrap=True, overflow="ellipsis")
-    for task in record.tasks:
+    for task, hidden in shown_tasks(record.tasks):  # (Text: an item key is not markup)
+        if hidden:
+            table.add_row(Text(f"  … {hidden} completed items of {task.parent}"))
+            continue
         table.add_row(
-            task.name,
+            Text(task.name if task.parent is None else f"  {task.name}"),
             task_status(task),
             str(task.attempts or ""),
             seconds(task.duration),
-            first_line(task.error),
+            Text(first_line(task.error)),
         )
     outputs = [
         f"{task.name} wrote {output.path} ({size(output.size)}, sha256 {output.sha256[:12]})"
@@ -180,6 +187,26 @@ def run_view(record: RunRecord) -> RenderableType:
         for output in task.outputs
     ]
     return Group(Text(title), table, Text(_counts(record)), *map(Text, outputs))
+
+
+def shown_tasks(tasks: tuple[TaskRecord, ...]) -> list[tuple[TaskRecord, int]]:
+    """The rows ``show`` lists, as ``(record, 0)``: every task, each mapped task's items
+    under it; of a task with more than ``SHOWN_ITEMS`` items only those that did not
+    complete, then ``(its last item, how many completed ones are not shown)``."""
+    per_task = Counter(task.parent for task in tasks if task.parent is not None)
+    rows: list[tuple[TaskRecord, int]] = []
+    hidden = 0
+    for position, task in enumerate(tasks):
+        parent = task.parent
+        if parent is not None and per_task[parent] > SHOWN_ITEMS and task.status == "completed":
+            hidden += 1
+        else:
+            rows.append((task, 0))
+        following = tasks[position + 1] if position + 1 < len(tasks) else None
+        if hidden and (following is None or following.parent != parent):
+            rows.append((task, hidden))
+            hidden = 0
+    return rows
 
 
 def task_status(task: TaskRecord) -> str:
@@ -195,7 +222,12 @@ def when(epoch: float | None) -> str:
 
 
 def _counts(record: RunRecord) -> str:
-    return ", ".join(f"{n} {status}" for status, n in sorted(record.counts.items()))
+    """``2 completed, 1 failed``, then the items': ``; items: 118 completed, 2 failed``."""
+    text = ", ".join(f"{n} {status}" for status, n in sorted(record.counts.items()))
+    items = record.item_counts
+    if items:
+        text += "; items: " + ", ".join(f"{n} {status}" for status, n in sorted(items.items()))
+    return text
 
 
 def _print(renderable: RenderableType) -> None:

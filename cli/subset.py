@@ -1,7 +1,13 @@
-"""``--only TASK``: a workflow of those tasks and everything upstream of them."""
+"""``--only TASK``: a workflow of those tasks and everything upstream of them.
+
+``--only 'load[b.csv]'`` names an item of mapped task ``load``: the task runs (with
+what is upstream of it) for the items named so only, unless the whole task is named
+too."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Sequence
 
 from flowweaver.workflow import Workflow
@@ -28,13 +34,24 @@ def select_tasks(workflow: Workflow, names: Sequence[str]) -> Workflow:
     if not names:
         return workflow
     tasks = workflow.get_all_tasks()
-    for name in names:
+    whole, items = _split(names)
+    for written in names:
+        name = _task_of(written)
         if name not in tasks:
             raise CliError(
-                f"--only {name!r}: no such task in {workflow.name!r}",
+                f"--only {written!r}: no such task in {workflow.name!r}",
                 hint=did_you_mean(name, tasks) or "see the tasks with: flowweaver plan SPEC",
             )
-    wanted = upstream_closure(workflow, names)
+    for name, keys in items.items():
+        task = tasks[name]
+        if task.map is None:
+            raise CliError(
+                f"--only '{name}[{min(keys)}]': {name!r} is not a mapped task",
+                hint=f"run the whole task with --only {name}",
+            )
+        if name not in whole:
+            task.map = dataclasses.replace(task.map, only=frozenset(keys))
+    wanted = upstream_closure(workflow, [*whole, *items])
     subset = Workflow(
         workflow.name,
         workflow.description,
@@ -50,3 +67,25 @@ def select_tasks(workflow: Workflow, names: Sequence[str]) -> Workflow:
         if name in wanted:
             subset.add_task(task)
     return subset
+
+
+_ITEM = re.compile(r"(?P<task>[^\[\]]+)\[(?P<key>.*)\]", re.DOTALL)
+
+
+def _task_of(name: str) -> str:
+    """The task ``--only`` names: ``load`` of ``load[b.csv]``."""
+    match = _ITEM.fullmatch(name)
+    return name if match is None else match["task"]
+
+
+def _split(names: Sequence[str]) -> tuple[list[str], dict[str, set[str]]]:
+    """Whole tasks, and the keys named of each mapped task (``load[b.csv]``)."""
+    whole: list[str] = []
+    items: dict[str, set[str]] = {}
+    for name in names:
+        match = _ITEM.fullmatch(name)
+        if match is None:
+            whole.append(name)
+        else:
+            items.setdefault(match["task"], set()).add(match["key"])
+    return whole, items

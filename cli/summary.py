@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flowweaver.task import TaskStatus
 
-from .tracker import Snapshot, TaskRow
+from .tracker import ItemCounts, Snapshot, TaskRow
+
+FAILED_ITEMS_LISTED = 10
+"""How many failed items of a mapped task a summary lists, each with its error."""
+
+FAILING_ITEMS_SHOWN = 3
+"""How many failed items the live table's row of a running mapped task names."""
 
 FINAL_COUNTS = (
     TaskStatus.COMPLETED,
@@ -15,20 +23,70 @@ FINAL_COUNTS = (
 
 
 def totals_line(snapshot: Snapshot) -> str:
-    """``8 tasks: 7 completed, 1 failed, 0 skipped, 0 cancelled in 2.41s``."""
+    """``8 tasks: 7 completed, 1 failed, 0 skipped, 0 cancelled in 2.41s``; a run with
+    mapped tasks adds their items: ``… in 2.41s (120 items: 118 completed, 2 failed)``."""
     noun = "task" if snapshot.total == 1 else "tasks"
     counts = ", ".join(f"{snapshot.count(s)} {s.value}" for s in FINAL_COUNTS)
-    return f"{snapshot.total} {noun}: {counts} in {snapshot.elapsed:.2f}s"
+    line = f"{snapshot.total} {noun}: {counts} in {snapshot.elapsed:.2f}s"
+    if snapshot.items is not None:
+        line += f" ({items_words(snapshot.items)})"
+    return line
+
+
+def items_words(items: ItemCounts) -> str:
+    """``120 items: 118 completed, 2 failed`` (completed always; other statuses when
+    some items have them; ``pending`` for those that never ran)."""
+    noun = "item" if items.total == 1 else "items"
+    pending = items.total - items.done - items.running
+    counts = [
+        (items.completed, "completed"),
+        (items.failed, "failed"),
+        (items.cancelled, "cancelled"),
+        (items.running, "running"),
+        (pending, "pending"),
+    ]
+    shown = [f"{n} {word}" for n, word in counts if n or word == "completed"]
+    return f"{items.total} {noun}: {', '.join(shown)}"
+
+
+def items_progress(items: ItemCounts) -> str:
+    """``37/120 · 2 failed``: a mapped task's items done, and those that failed or were
+    cancelled."""
+    text = f"{items.done}/{items.total}"
+    if items.failed:
+        text += f" · {items.failed} failed"
+    if items.cancelled:
+        text += f" · {items.cancelled} cancelled"
+    return text
+
+
+def failing_items(items: ItemCounts, limit: int = FAILING_ITEMS_SHOWN) -> str:
+    """``load[b.csv]: ValueError: bad; load[c.csv]: …`` (the first failed items, named)."""
+    named = [f"{name}: {first_line(error)}" for name, error in items.failures[:limit]]
+    more = items.failed - len(named)
+    return "; ".join(named) + (f"; and {more} more" if more > 0 else "")
 
 
 def failure_lines(snapshot: Snapshot) -> list[str]:
     """``failed: load: ValueError: …`` for each failed task, with its whole error (its
-    further lines indented): what every summary says, however narrow the table."""
-    return [
-        f"failed: {row.name}: {row.error.strip()}".replace("\n", "\n  ")
-        for row in snapshot.rows
-        if row.status is TaskStatus.FAILED and row.error
-    ]
+    further lines indented): what every summary says, however narrow the table. A
+    mapped task's failed items follow it, each with its error."""
+    lines: list[str] = []
+    for row in snapshot.rows:
+        if row.status is TaskStatus.FAILED and row.error:
+            lines.append(f"failed: {row.name}: {row.error.strip()}".replace("\n", "\n  "))
+            if row.items is not None and row.items.failed:
+                lines.extend(_failed_items(row.name, row.items))
+    return lines
+
+
+def _failed_items(name: str, items: ItemCounts) -> list[str]:
+    listed = items.failures[:FAILED_ITEMS_LISTED]
+    lines = [f"  {item}: {error.strip()}".replace("\n", "\n    ") for item, error in listed]
+    more = items.failed - len(listed)
+    if more > 0:
+        lines.append(f"  … and {more} more failed items of {name} (flowweaver show lists them)")
+    return lines
 
 
 def extras_line(snapshot: Snapshot) -> str | None:
@@ -43,16 +101,30 @@ def extras_line(snapshot: Snapshot) -> str | None:
     return ", ".join(parts) or None
 
 
-def stats(snapshot: Snapshot) -> dict[str, float | int]:
+def stats(snapshot: Snapshot) -> dict[str, Any]:
     """The counts of ``Workflow.get_workflow_stats()``, and the cached and reused ones."""
     counts = {status.value: snapshot.count(status) for status in TaskStatus}
-    return {
+    result: dict[str, Any] = {
         "total_tasks": snapshot.total,
         **counts,
         "retries": snapshot.retries,
         "cached": snapshot.cached,
         "reused": snapshot.reused,
         "total_time_seconds": round(snapshot.elapsed, 6),
+    }
+    if snapshot.items is not None:
+        result["items"] = item_stats(snapshot.items)
+    return result
+
+
+def item_stats(items: ItemCounts) -> dict[str, int]:
+    """A mapped task's (or a run's) item counts, JSON-ready."""
+    return {
+        "total": items.total,
+        "completed": items.completed,
+        "failed": items.failed,
+        "cancelled": items.cancelled,
+        "running": items.running,
     }
 
 
@@ -63,6 +135,8 @@ def status_label(row: TaskRow) -> str:
         return row.waiting
     if row.retry_in is not None and row.status is TaskStatus.RUNNING:
         return f"retrying in {row.retry_in:.2f}s"
+    if row.items is not None:
+        return f"{row.status.value} {items_progress(row.items)}"
     if row.cached:
         return f"{row.status.value} (cached)"
     if row.reused:

@@ -16,6 +16,7 @@ from flowweaver.task import TaskStatus
 
 from .summary import (
     extras_line,
+    failing_items,
     failure_lines,
     first_line,
     seconds,
@@ -63,9 +64,16 @@ def task_table(rows: tuple[TaskRow, ...], now: float, *, caption: str | None = N
             status_cell(row, now),
             str(row.attempt) if row.attempt else "",
             seconds(row.elapsed(now)),
-            _one_line(first_line(row.error)),
+            _one_line(_error(row)),
         )
     return table
+
+
+def _error(row: TaskRow) -> str:
+    """The error's first line; while a mapped task runs, its failed items by name."""
+    if row.items is not None and row.items.failed and not row.status.is_final:
+        return failing_items(row.items)
+    return first_line(row.error)
 
 
 def _one_line(text: str) -> Text:
@@ -73,7 +81,7 @@ def _one_line(text: str) -> Text:
 
 
 def progress_line(snapshot: Snapshot) -> Table:
-    """``states-etl ━━━━━╸━━━ 3/8 · 2 running · 1 failed · 1.20s``."""
+    """``states-etl ━━━━━╸━━━ 3/8 · 2 running · 1 failed · 37/120 items · 1.20s``."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True)
     grid.add_column(width=30)
@@ -88,6 +96,9 @@ def _progress_words(snapshot: Snapshot) -> Text:
     for status in (TaskStatus.RUNNING, TaskStatus.FAILED, TaskStatus.SKIPPED):
         if snapshot.count(status):
             parts.append(f"{snapshot.count(status)} {status.value}")
+    items = snapshot.items
+    if items is not None:
+        parts.append(f"{items.done}/{items.total} items")
     parts.append(seconds(snapshot.elapsed))
     return Text(" · ".join(parts))
 

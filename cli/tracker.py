@@ -5,6 +5,10 @@ the counts per status incrementally (O(1) per event, so a 10,000-task run isn't
 slowed), and hands out immutable :class:`Snapshot` values that the views render as
 pure functions. It is thread-safe: events arrive on the engine's loop thread while
 the live table reads snapshots on Rich's refresh thread.
+
+The items of a mapped task (events with a ``parent``) get no row of their own: they
+are counted for their mapped task, whose row in a snapshot carries the counts
+(:class:`ItemCounts`) and the first failed items with their errors.
 """
 
 from __future__ import annotations
@@ -17,9 +21,65 @@ from typing import NamedTuple
 from flowweaver.events import TaskEvent
 from flowweaver.task import TaskStatus
 
+FAILED_ITEMS_KEPT = 20
+"""How many failed items of a mapped task the tracker keeps by name, with their errors."""
+
+
+class ItemCounts(NamedTuple):
+    """A mapped task's items: how many, how many in each status, and the first failed
+    ones with their errors (``(name, error)``, at most :data:`FAILED_ITEMS_KEPT`)."""
+
+    total: int = 0
+    running: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    failures: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def done(self) -> int:
+        return self.completed + self.failed + self.cancelled
+
+
+def all_items(counts: list[ItemCounts]) -> ItemCounts:
+    """Several mapped tasks' counts added up (their failures aside)."""
+    return ItemCounts(
+        total=sum(c.total for c in counts),
+        running=sum(c.running for c in counts),
+        completed=sum(c.completed for c in counts),
+        failed=sum(c.failed for c in counts),
+        cancelled=sum(c.cancelled for c in counts),
+    )
+
+
+_SLOT = {
+    TaskStatus.RUNNING: 0,
+    TaskStatus.COMPLETED: 1,
+    TaskStatus.FAILED: 2,
+    TaskStatus.CANCELLED: 3,
+}
+"""Where an item in each status is counted in :class:`_Items` (pending: nowhere)."""
+
+
+class _Items:
+    """A mapped task's items as events come: counts by status (running, completed,
+    failed, cancelled) and the first failed items; made :class:`ItemCounts` when a
+    snapshot is taken, so an item's event costs a few list updates."""
+
+    __slots__ = ("counts", "failures", "total")
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.counts = [0, 0, 0, 0]
+        self.failures: list[tuple[str, str]] = []
+
+    def as_counts(self) -> ItemCounts:
+        running, completed, failed, cancelled = self.counts
+        return ItemCounts(self.total, running, completed, failed, cancelled, tuple(self.failures))
+
 
 class TaskRow(NamedTuple):
-    """What a view shows of one task."""
+    """What a view shows of one task (``items``: of a mapped task, once it runs them)."""
 
     name: str
     status: TaskStatus = TaskStatus.PENDING
@@ -30,6 +90,7 @@ class TaskRow(NamedTuple):
     retry_in: float | None = None
     cached: bool = False
     reused: bool = False
+    items: ItemCounts | None = None
     waiting: str | None = None
     """Why its next attempt waits (``waiting for pool db (2/2)``), until it starts."""
 
@@ -55,6 +116,8 @@ class Snapshot(NamedTuple):
     cached: int
     reused: int
     finished: bool
+    items: ItemCounts | None = None
+    """The items of every mapped task, counted together (``None``: no mapped task ran)."""
 
     def count(self, status: TaskStatus) -> int:
         return self.counts.get(status, 0)
@@ -75,6 +138,8 @@ class RunTracker:
         self._counts[TaskStatus.PENDING] = len(self._rows)
         self._running: dict[str, None] = {}
         self._failed: dict[str, None] = {}
+        self._items: dict[str, TaskStatus] = {}  # each item's status, by its name
+        self._mapped: dict[str, _Items] = {}  # the mapped tasks that have run items
         self._retries = self._cached = self._reused = 0
         self._started: float | None = None
         self._ended: float | None = None
@@ -89,6 +154,9 @@ class RunTracker:
     def apply(self, event: TaskEvent) -> None:
         """Take one task event into account. O(1)."""
         with self._lock:
+            if event.parent is not None:
+                self._apply_item(event)
+                return
             old = self._rows.get(event.task)
             if old is None:
                 return
@@ -96,8 +164,31 @@ class RunTracker:
                 self._rows[event.task] = old._replace(waiting=event.reason)
                 return
             new = _next_row(old, event)
+            if event.items is not None:
+                self._mapped[event.task] = _Items(event.items)
             self._rows[event.task] = new
             self._count(old, new, event)
+
+    def _apply_item(self, event: TaskEvent) -> None:
+        """An item's event: counted for its mapped task. O(1)."""
+        items = self._mapped.get(event.parent)  # type: ignore[arg-type]
+        if items is None:
+            return
+        status = event.status
+        old = self._items.get(event.task)
+        self._items[event.task] = status
+        counts = items.counts
+        if old is not None and old in _SLOT:
+            counts[_SLOT[old]] -= 1
+        if status in _SLOT:
+            counts[_SLOT[status]] += 1
+        if status is TaskStatus.FAILED and len(items.failures) < FAILED_ITEMS_KEPT:
+            items.failures.append((event.task, event.error or ""))
+        if event.retry_in is not None:
+            self._retries += 1
+        elif status is TaskStatus.COMPLETED:
+            self._cached += event.cached
+            self._reused += event.reused
 
     def cancel_unfinished(self, reason: str) -> None:
         """Mark what never got its final event as cancelled (a second Ctrl-C)."""
@@ -110,6 +201,8 @@ class RunTracker:
         failed tasks (at most ``max_rows`` of them)."""
         now = time.time()
         with self._lock:
+            for name, items in self._mapped.items():
+                self._rows[name] = self._rows[name]._replace(items=items.as_counts())
             truncated = max_rows is not None and len(self._rows) > max_rows
             rows = self._busy_rows(max_rows or 0) if truncated else tuple(self._rows.values())
             return Snapshot(
@@ -124,7 +217,13 @@ class RunTracker:
                 cached=self._cached,
                 reused=self._reused,
                 finished=self._ended is not None,
+                items=self._all_items(),
             )
+
+    def _all_items(self) -> ItemCounts | None:
+        if not self._mapped:
+            return None
+        return all_items([items.as_counts() for items in self._mapped.values()])
 
     def _busy_rows(self, limit: int) -> tuple[TaskRow, ...]:
         names = [*self._running, *self._failed][: max(limit, 0)]

@@ -23,10 +23,10 @@ from flowweaver.errors import RunInterrupted, RunTimeoutError, TaskTimeoutError,
 from flowweaver.events import Observer, TaskEvent
 from flowweaver.executors.contract import Attempt, Held, Notice, PoolSlot, Started, error_text
 from flowweaver.history import RunStatus
-from flowweaver.mapping import ItemsError, item_keys, items_of
+from flowweaver.mapping import ItemsError, item_keys, items_of, only_items
 from flowweaver.pools import HostSlots, Pool
-from flowweaver.shell import ShellCommand
 from flowweaver.task import ItemFailed, Map, Task, TaskStatus
+from flowweaver.templates import shell_of
 
 if TYPE_CHECKING:
     from flowweaver.executors.contract import Backend
@@ -237,13 +237,9 @@ class Run:
         if spec.upstream is not None:
             source = self._graph_index[spec.upstream]
             upstream = self.results[source]
-            from_shell = isinstance(self.tasks[source].fn, ShellCommand)
+            from_shell = shell_of(self.tasks[source].fn) is not None
         items = items_of(spec, upstream, from_shell)
-        keys = item_keys(spec, items)
-        if spec.only is not None:
-            kept = [i for i, key in enumerate(keys) if key in spec.only]
-            items, keys = [items[i] for i in kept], [keys[i] for i in kept]
-        return items, keys
+        return only_items(spec, items, item_keys(spec, items))
 
     def _item_attempt(self, unit: int, now: float) -> Attempt | None:
         """The attempt of an item (``None``: the cache had its result)."""

@@ -40,6 +40,7 @@ from flowweaver.conditions import Conditional, ConditionFalse
 from flowweaver.errors import InputError, MissingOutputError
 from flowweaver.shell import ShellCommand
 from flowweaver.task import Task
+from flowweaver.templates import shell_of, with_command
 
 FOLDER_MODES = ("call", "run", "worker")
 
@@ -175,7 +176,8 @@ def place(tasks: Sequence[Task], workdir: str | None, mode: str, executor: str =
     home = here if workdir is None else absolute(workdir, here)
     folders = [home if task.workdir is None else absolute(task.workdir, home) for task in tasks]
     _check_exist(home, folders, tasks, explicit=workdir is not None)
-    python = [i for i, task in enumerate(tasks) if not isinstance(task.fn, ShellCommand)]
+    commands = [shell_of(task.fn) for task in tasks]
+    python = [i for i, command in enumerate(commands) if command is None]
     shared = sorted({folders[i] for i in python})
     if mode != "call" and len(shared) > 1:
         raise _different_folders(tasks, folders, python, executor or mode)
@@ -184,8 +186,9 @@ def place(tasks: Sequence[Task], workdir: str | None, mode: str, executor: str =
     calls: dict[int, Wrap] = {}
     for i, task in enumerate(tasks):
         outputs = tuple((path, absolute(path, folders[i])) for path in task.writes)
-        if isinstance(task.fn, ShellCommand):
-            calls[i] = _shell_wrap(task.fn, folders[i], outputs)
+        command = commands[i]
+        if command is not None:
+            calls[i] = _shell_wrap(task.fn, command, folders[i], outputs)
         elif moving or outputs:
             calls[i] = functools.partial(
                 TaskCall, folder=folders[i] if moving else None, outputs=outputs
@@ -193,14 +196,20 @@ def place(tasks: Sequence[Task], workdir: str | None, mode: str, executor: str =
     return Placement(stay, calls)
 
 
-def _shell_wrap(command: ShellCommand, folder: str, outputs: tuple[Output, ...]) -> Wrap:
-    """The command run in ``folder`` (unless it names its own), outputs checked."""
-    placed = command if command.cwd is not None else dataclasses.replace(command, cwd=folder)
+def _shell_wrap(
+    own: Callable[..., Any], command: ShellCommand, folder: str, outputs: tuple[Output, ...]
+) -> Wrap:
+    """The command of a shell task's function ``own`` run in ``folder`` (unless it names
+    its own), outputs checked."""
+    if command.cwd is None:
+        placed = with_command(own, dataclasses.replace(command, cwd=folder))
+    else:
+        placed = own
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if fn is command:
+        if fn is own:
             fn = placed
-        elif isinstance(fn, Conditional) and fn.fn is command:
+        elif isinstance(fn, Conditional) and fn.fn is own:
             fn = dataclasses.replace(fn, fn=placed)
         return TaskCall(fn, None, outputs) if outputs else fn
 

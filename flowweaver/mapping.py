@@ -12,9 +12,11 @@ import hashlib
 import itertools
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flowweaver.task import Map
+from flowweaver.templates import ITEM, Template
 
 KEY_HASH_LENGTH = 10
 """Hex digits of the hash that names an item that is not a string or a number."""
@@ -69,6 +71,17 @@ def default_key(item: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_HASH_LENGTH]
 
 
+@dataclass(frozen=True)
+class ItemKey:
+    """A ``map.key`` template of a spec (``"${item.id}"``): an item's key is the
+    template rendered with the item as ``${item}``. Picklable, as every ``Map`` is."""
+
+    template: Template
+
+    def __call__(self, item: Any) -> str:
+        return self.template.text({ITEM: item})
+
+
 def item_keys(spec: Map, items: Sequence[Any]) -> list[str]:
     """Each item's key; :class:`ItemsError` when two items share one."""
     key = spec.key
@@ -83,3 +96,23 @@ def item_keys(spec: Map, items: Sequence[Any]) -> list[str]:
                 )
             seen[name] = position
     return keys
+
+
+SHOWN_KEYS = 5
+"""How many of a task's keys an error about an unknown key lists."""
+
+
+def only_items(spec: Map, items: list[Any], keys: list[str]) -> tuple[list[Any], list[str]]:
+    """The items ``spec.only`` selects (all when it is ``None``), and their keys;
+    :class:`ItemsError` naming a selected key that no item has."""
+    only = spec.only
+    if only is None:
+        return items, keys
+    unknown = sorted(only.difference(keys))
+    if unknown:
+        shown = ", ".join(keys[:SHOWN_KEYS]) + (", …" if len(keys) > SHOWN_KEYS else "")
+        listed = ", ".join(repr(key) for key in unknown)
+        noun = "key" if len(unknown) == 1 else "keys"
+        raise ItemsError(f"no item has the {noun} {listed} (the keys are: {shown or 'none'})")
+    kept = [position for position, key in enumerate(keys) if key in only]
+    return [items[i] for i in kept], [keys[i] for i in kept]

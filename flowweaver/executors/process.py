@@ -113,7 +113,7 @@ def why_unsendable(fn: Callable[..., Any]) -> str | None:
     return None
 
 
-class RemoteTraceback(Exception):
+class RemoteTraceback(Exception):  # noqa: N818 - not an error: the text of one, set as a cause (as concurrent.futures does)
     """The traceback of an exception raised in a worker process (set as its cause)."""
 
     def __init__(self, text: str) -> None:

@@ -9,7 +9,8 @@ in one state folder (``.flowweaver/`` unless told otherwise).
 
 The package, from this door down:
 
-    store        RunStore (reads runs back, opens a run), RunRecord, TaskRecord, CacheEntry
+    store        RunStore (reads runs back, opens a run), RunRecord, TaskRecord, RunOutline,
+                 CacheEntry
     recorder     RunRecorder: what a run writes as it goes; the engine's Recorder/Store seam
     db           runs.db: the schema, connecting, and every SQL statement
     resume       which tasks of an unfinished run keep their results, and why the rest run
@@ -38,8 +39,10 @@ if TYPE_CHECKING:
     from flowweaver.history.store import (
         CacheEntry,
         OutputRecord,
+        RunOutline,
         RunRecord,
         RunStore,
+        TaskOutcome,
         TaskRecord,
     )
 
@@ -48,10 +51,12 @@ _MODULES = {
     "OutputRecord": "store",
     "Recorder": "recorder",
     "ResumeInfo": "resume",
+    "RunOutline": "store",
     "RunRecord": "store",
     "RunRecorder": "recorder",
     "RunStore": "store",
     "Store": "recorder",
+    "TaskOutcome": "store",
     "TaskRecord": "store",
 }
 
@@ -60,11 +65,13 @@ __all__ = [
     "OutputRecord",
     "Recorder",
     "ResumeInfo",
+    "RunOutline",
     "RunRecord",
     "RunRecorder",
     "RunStatus",
     "RunStore",
     "Store",
+    "TaskOutcome",
     "TaskRecord",
     "UnknownRunError",
 ]

@@ -17,14 +17,14 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from flowweaver.errors import StateError
 from flowweaver.history.statedir import check_owned
 
 APPLICATION_ID = 0x46577672  # "FWvr"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = (
     """CREATE TABLE runs (
@@ -102,6 +102,10 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             sha256 TEXT NOT NULL
         ) WITHOUT ROWID""",
     ),
+    # 2 -> 3: the run's task graph (each task's upstream tasks, JSON), written once
+    # when the run starts, so that a report draws it even when the spec file has
+    # changed or the run came from Python.
+    2: ("ALTER TABLE runs ADD COLUMN dag TEXT",),
 }
 """What takes a history from each schema version to the next (a new file is made at
 version 1 and migrated up, so new and old files end with the same schema)."""
@@ -285,6 +289,17 @@ def set_handlers(conn: sqlite3.Connection, run_id: str, handlers: str) -> None:
     conn.execute("UPDATE runs SET handlers=? WHERE id=?", (handlers, run_id))
 
 
+def set_dag(conn: sqlite3.Connection, run_id: str, dag: str) -> None:
+    """The run's task graph: ``dag`` is a JSON object, task name → upstream task names."""
+    conn.execute("UPDATE runs SET dag=? WHERE id=?", (dag, run_id))
+
+
+def dag(conn: sqlite3.Connection, run_id: str) -> str | None:
+    """The JSON text :func:`set_dag` wrote, or ``None`` (a run recorded before it was)."""
+    row = conn.execute("SELECT dag FROM runs WHERE id=?", (run_id,)).fetchone()
+    return None if row is None else row["dag"]
+
+
 def latest_status(conn: sqlite3.Connection, workflow: str) -> str | None:
     """The status of the newest run of ``workflow`` (``running``: it was killed, when
     the caller holds the lock), or ``None``."""
@@ -308,6 +323,17 @@ def runs(
         sql += " LIMIT ?"
         args.append(max(int(limit), 0))
     return conn.execute(sql, args).fetchall()
+
+
+def runs_until(
+    conn: sqlite3.Connection, workflow: str, run_id: str, *, limit: int
+) -> list[sqlite3.Row]:
+    """At most ``limit`` runs of ``workflow``, newest first, from ``run_id`` back."""
+    return conn.execute(
+        f"""SELECT * FROM runs WHERE workflow=? AND (started, rowid) <=
+            (SELECT started, rowid FROM runs WHERE id=?) {_NEWEST_FIRST} LIMIT ?""",
+        (workflow, run_id, max(int(limit), 0)),
+    ).fetchall()
 
 
 def runs_by_prefix(conn: sqlite3.Connection, prefix: str) -> list[sqlite3.Row]:
@@ -452,11 +478,36 @@ def attempts(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
 
 
 def tasks(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:
-    """A run's tasks in their workflow's order, without their results."""
+    """A run's tasks in their workflow's order, then the items of mapped tasks, without
+    their results."""
     return conn.execute(
         "SELECT name, status, attempts, started, ended, duration, error, cached, reused, "
-        "result_state, note, reason, allowed, outputs FROM tasks WHERE run_id=? ORDER BY position",
+        "result_state, note, reason, allowed, outputs, parent, item_key FROM tasks "
+        "WHERE run_id=? ORDER BY position",
         (run_id,),
+    ).fetchall()
+
+
+def task_counts(conn: sqlite3.Connection, run_ids: Sequence[str]) -> list[sqlite3.Row]:
+    """``run_id, status, n``: how many tasks of each run ended in each status (map
+    items not counted: their mapped task is)."""
+    marks = ",".join("?" * len(run_ids))
+    return conn.execute(
+        f"SELECT run_id, status, count(*) AS n FROM tasks WHERE run_id IN ({marks}) "
+        "AND parent IS NULL GROUP BY run_id, status",
+        list(run_ids),
+    ).fetchall()
+
+
+def task_outcomes(conn: sqlite3.Connection, run_ids: Sequence[str]) -> list[sqlite3.Row]:
+    """``run_id, name, status, duration, cached, reused`` of every task of these runs
+    (items not included), in each run's order."""
+    marks = ",".join("?" * len(run_ids))
+    return conn.execute(
+        "SELECT run_id, name, status, duration, cached, reused FROM tasks "
+        f"WHERE run_id IN ({marks}) "
+        "AND parent IS NULL ORDER BY run_id, position",
+        list(run_ids),
     ).fetchall()
 
 
@@ -538,13 +589,20 @@ def cache_entries(conn: sqlite3.Connection, workflow: str | None = None) -> list
 def clear_cache(
     conn: sqlite3.Connection, task: str | None = None, workflow: str | None = None
 ) -> int:
-    """Remove the cached results (of ``task``, of ``workflow``: all when ``None``);
-    returns how many there were."""
-    given = {column: value for column, value in (("task", task), ("workflow", workflow)) if value}
+    """Remove the cached results (of ``task`` and its items ``task[key]``, of
+    ``workflow``: all when ``None``); returns how many there were."""
+    conditions: list[str] = []
+    values: list[object] = []
+    if task:
+        conditions.append("(task=? OR substr(task, 1, ?)=?)")
+        values.extend([task, len(task) + 1, task + "["])
+    if workflow:
+        conditions.append("workflow=?")
+        values.append(workflow)
     sql = "DELETE FROM cache"
-    if given:
-        sql += " WHERE " + " AND ".join(f"{column}=?" for column in given)
-    count: int = conn.execute(sql, list(given.values())).rowcount
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
+    count: int = conn.execute(sql, values).rowcount
     return count
 
 

@@ -9,10 +9,12 @@ Both are SHA-256 digests over a canonical encoding:
 - a value is encoded by structure for ``None``, numbers, strings, bytes, lists,
   tuples, dicts (key order ignored) and sets; anything else by its pickle, else by
   its ``repr`` -- unless that repr shows a memory address (``<... at 0x...>``),
-  which is no identity at all: such a value is :class:`Unhashable`.
+  which is no identity at all: such a value is :class:`UnhashableError`.
 
 A task's fingerprint is its callable, the inputs mapping and its sorted upstream
-names. A cache key is its callable and the keyword arguments it is called with
+names; a mapped task's also holds its map's ``param`` and ``key`` (which item goes to
+which parameter, and what names it), not its list: its items are reused by key. A
+cache key is its callable and the keyword arguments it is called with
 (the upstream results it receives). Only the task's own source is read: a change
 in a helper it calls is not seen. A task with a ``workdir``, ``reads`` or ``writes``
 adds them to both, and the files it reads (paths and content hashes, see
@@ -36,7 +38,7 @@ VERSION = b"flowweaver-fingerprint-1"
 _MAX_DEPTH = 64
 
 
-class Unhashable(Exception):
+class UnhashableError(Exception):
     """A value or callable has no stable identity to hash."""
 
 
@@ -50,10 +52,20 @@ def task_fingerprint(task: Task, upstream: Iterable[str], files: bytes = b"") ->
             encode(sorted(task.inputs.items())),
             encode(sorted(upstream)),
             *_placed(task, files),
+            *_mapped(task),
         ]
-    except Unhashable:
+    except UnhashableError:
         return None
     return _digest(parts)
+
+
+def _mapped(task: Task) -> list[bytes]:
+    """A mapped task's ``param`` and ``key``; nothing for a task that isn't mapped."""
+    spec = task.map
+    if spec is None:
+        return []
+    key = b"" if spec.key is None else callable_identity(spec.key)
+    return [b"map", encode(spec.param), key]
 
 
 def cache_key(task: Task, kwargs: Mapping[str, Any], files: bytes = b"") -> str | None:
@@ -67,7 +79,7 @@ def cache_key(task: Task, kwargs: Mapping[str, Any], files: bytes = b"") -> str 
             encode(dict(kwargs)),
             *_placed(task, files),
         ]
-    except Unhashable:
+    except UnhashableError:
         return None
     return _digest(parts)
 
@@ -88,7 +100,7 @@ def _placed(task: Task, files: bytes) -> list[bytes]:
 def callable_identity(fn: Any, depth: int = 0) -> bytes:
     """The bytes that identify what calling ``fn`` does."""
     if depth > _MAX_DEPTH:
-        raise Unhashable("callable nested too deeply")
+        raise UnhashableError("callable nested too deeply")
     if isinstance(fn, functools.partial):
         return b"".join(
             [
@@ -177,9 +189,9 @@ def _code_identity(code: types.CodeType) -> bytes:
 
 
 def encode(value: Any, depth: int = 0) -> bytes:
-    """A canonical byte encoding of ``value``; raises :class:`Unhashable`."""
+    """A canonical byte encoding of ``value``; raises :class:`UnhashableError`."""
     if depth > _MAX_DEPTH:
-        raise Unhashable("value nested too deeply")
+        raise UnhashableError("value nested too deeply")
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
         return f"{type(value).__name__}:".encode() + _length(repr(value).encode())
     if isinstance(value, (list, tuple)):
@@ -202,7 +214,7 @@ def _opaque(value: Any) -> bytes:
     except Exception:
         text = repr(value)
         if " at 0x" in text:
-            raise Unhashable(f"{type(value).__name__} has no stable identity") from None
+            raise UnhashableError(f"{type(value).__name__} has no stable identity") from None
         return text.encode()
 
 

@@ -128,6 +128,9 @@ class RunRecorder:
         self.resume_info = resume_info
         self.previous_status = previous_status
         """How the workflow's run before this one ended (``None``: this is its first)."""
+        self.report_path: str | None = None
+        """Where the command writes this run's report when the run ends (``run --report``),
+        for the handlers' ``run["report"]``; ``None``: no report."""
         self._attempt_started: dict[str, float] = {}  # the running attempt's start, by task
         self._database = database
         self._lock = lock
@@ -158,8 +161,18 @@ class RunRecorder:
             (task.name, position, self._fingerprints.get(task.name))
             for position, task in enumerate(tasks)
         ]
+        dag = {
+            task.name: [tasks[up].name for up in ups]
+            for task, ups in zip(tasks, parents, strict=True)
+        }
         self._write(
-            [functools.partial(db.insert_tasks, run_id=self.run_id, tasks=rows)], "the run's tasks"
+            [
+                functools.partial(db.insert_tasks, run_id=self.run_id, tasks=rows),
+                functools.partial(
+                    db.set_dag, run_id=self.run_id, dag=json.dumps(dag, separators=(",", ":"))
+                ),
+            ],
+            "the run's tasks",
         )
         self._next_position = len(rows)  # items are listed after the tasks
         names = {task.name for task in tasks}

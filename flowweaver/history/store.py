@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowweaver.errors import StateError, UnknownRunError
 from flowweaver.folders import absolute, missing, task_folder
@@ -39,6 +39,8 @@ class TaskRecord:
     for a task that was running when the run died (``started`` says since when), and
     ``pending`` for one it never started. ``note`` says why a result was not stored,
     ``reason`` why a task was skipped; ``allowed``: its failure did not fail the run.
+    An item of a mapped task is named ``task[key]``, with its mapped task as ``parent``
+    and its ``key``.
     """
 
     name: str
@@ -56,6 +58,8 @@ class TaskRecord:
     allowed: bool = False
     outputs: tuple[OutputRecord, ...] = ()
     """The files it wrote (its ``writes``), as they were when it completed."""
+    parent: str | None = None
+    key: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,13 +126,49 @@ class RunRecord:
 
     @property
     def counts(self) -> dict[str, int]:
-        """How many tasks ended in each status."""
-        return dict(Counter(task.status for task in self.tasks))
+        """How many tasks ended in each status (items of mapped tasks aside)."""
+        return dict(Counter(task.status for task in self.tasks if task.parent is None))
+
+    @property
+    def item_counts(self) -> dict[str, int]:
+        """How many items of mapped tasks ended in each status."""
+        return dict(Counter(task.status for task in self.tasks if task.parent is not None))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = self.status.value
         data["tasks"] = [task.to_dict() for task in self.tasks]
+        return data
+
+
+class TaskOutcome(NamedTuple):
+    """How a task of a run ended, in brief (a :class:`RunOutline`'s ``tasks``)."""
+
+    status: str
+    duration: float | None
+    cached: bool
+    reused: bool
+
+
+@dataclass(frozen=True)
+class RunOutline:
+    """A recorded run without its task records: what a list of runs or a history of
+    durations needs. ``counts``: how many tasks ended in each status; ``tasks``
+    (when asked for): each task's :class:`TaskOutcome` by name, in the run's order."""
+
+    id: str
+    workflow: str
+    status: RunStatus
+    started: float
+    ended: float | None
+    elapsed: float | None
+    exit_code: int | None
+    counts: dict[str, int]
+    tasks: dict[str, TaskOutcome]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
         return data
 
 
@@ -193,22 +233,58 @@ class RunStore:
         Raises :class:`UnknownRunError` (a ``KeyError`` and a ``StateError``).
         """
         with self._reading() as conn:
-            if run_id == "latest":
-                rows = db.runs(conn, limit=1)
-                if not rows:
-                    raise UnknownRunError("no runs recorded yet")
-            else:
-                rows = db.runs_by_prefix(conn, run_id)
-                if len(rows) != 1 or not run_id:
-                    problem = "is ambiguous" if len(rows) > 1 else "is not in the history"
-                    raise UnknownRunError(f"run {run_id!r} {problem} (see: flowweaver runs)")
-            return self._record(conn, rows[0])
+            return self._record(conn, self._find(conn, run_id))
+
+    def outlines(
+        self,
+        limit: int | None = None,
+        workflow: str | None = None,
+        *,
+        until: str | None = None,
+        tasks: bool = False,
+    ) -> list[RunOutline]:
+        """Runs, newest first, without their task records (cheap for big runs).
+
+        ``until`` (a run id, or ``latest``): the runs of that run's workflow up to and
+        including it. ``tasks=True`` adds each task's status and duration."""
+        if until is not None:
+            with self._reading() as conn:
+                last = self._find(conn, until)
+                rows = db.runs_until(conn, last["workflow"], last["id"], limit=limit or 1_000_000)
+        else:
+            with self._reading() as conn:
+                rows = db.runs(conn, workflow=workflow, limit=limit)
+        ids = [row["id"] for row in rows]
+        counts: dict[str, dict[str, int]] = {run_id: {} for run_id in ids}
+        outcomes: dict[str, dict[str, TaskOutcome]] = {run_id: {} for run_id in ids}
+        with self._reading() as conn:
+            for count in db.task_counts(conn, ids) if ids else ():
+                counts[count["run_id"]][count["status"]] = count["n"]
+            for task in db.task_outcomes(conn, ids) if ids and tasks else ():
+                outcomes[task["run_id"]][task["name"]] = TaskOutcome(
+                    task["status"], task["duration"], bool(task["cached"]), bool(task["reused"])
+                )
+        return [self._outline(row, counts[row["id"]], outcomes[row["id"]]) for row in rows]
+
+    def dag(self, run_id: str) -> dict[str, list[str]] | None:
+        """A run's task graph, task name → upstream task names, as recorded when it
+        started; ``None`` for a run recorded by a release that did not record it."""
+        with self._reading() as conn:
+            text = db.dag(conn, self._find(conn, run_id)["id"])
+        if text is None:
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(value, dict):
+            return None
+        return {str(name): [str(up) for up in ups] for name, ups in value.items()}
 
     def attempts(self, run_id: str) -> list[AttemptRecord]:
         """Every attempt of a run (``latest`` or an id prefix), in the order they started."""
-        run = self.run(run_id)
         with self._reading() as conn:
-            rows = db.attempts(conn, run.id)
+            rows = db.attempts(conn, self._find(conn, run_id)["id"])
         return [
             AttemptRecord(
                 task=row["task"],
@@ -267,6 +343,20 @@ class RunStore:
                 yield conn
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{self.db_path}: the run history is unreadable ({exc})") from None
+
+    def _find(self, conn: sqlite3.Connection, run_id: str) -> sqlite3.Row:
+        """The row of run ``run_id`` (an id, a unique prefix, or ``latest``)."""
+        if run_id == "latest":
+            rows = db.runs(conn, limit=1)
+            if not rows:
+                raise UnknownRunError("no runs recorded yet")
+        else:
+            rows = db.runs_by_prefix(conn, run_id)
+            if len(rows) != 1 or not run_id:
+                problem = "is ambiguous" if len(rows) > 1 else "is not in the history"
+                raise UnknownRunError(f"run {run_id!r} {problem} (see: flowweaver runs)")
+        row: sqlite3.Row = rows[0]
+        return row
 
     def _new_run_id(self, wanted: str | None = None) -> str:
         """``wanted`` (the ``${run.id}`` a spec was loaded with) unless the history has
@@ -395,9 +485,36 @@ class RunStore:
             params=_params(row["params"]),
             pid=row["pid"],
             resumed_from=row["resumed_from"],
-            tasks=tuple(_task_record(task, killed) for task in db.tasks(conn, row["id"])),
+            tasks=_grouped([_task_record(task, killed) for task in db.tasks(conn, row["id"])]),
             exit_code=row["exit_code"],
             handlers=tuple(_json_list(row["handlers"])),
+        )
+
+    def _outline(
+        self,
+        row: sqlite3.Row,
+        counts: dict[str, int],
+        tasks: dict[str, TaskOutcome],
+    ) -> RunOutline:
+        status = RunStatus(row["status"])
+        if status is RunStatus.RUNNING and not self._still_running(row["workflow"], row["id"]):
+            status = RunStatus.KILLED
+            if "running" in counts:
+                counts["killed"] = counts.pop("running")
+            tasks = {
+                name: outcome._replace(status="killed") if outcome.status == "running" else outcome
+                for name, outcome in tasks.items()
+            }
+        return RunOutline(
+            id=row["id"],
+            workflow=row["workflow"],
+            status=status,
+            started=row["started"],
+            ended=row["ended"],
+            elapsed=row["elapsed"],
+            exit_code=row["exit_code"],
+            counts=counts,
+            tasks=tasks,
         )
 
     def _still_running(self, workflow: str, run_id: str) -> bool:
@@ -450,7 +567,27 @@ def _task_record(row: sqlite3.Row, killed: bool) -> TaskRecord:
         reason=row["reason"],
         allowed=bool(row["allowed"]),
         outputs=_outputs(row["outputs"]),
+        parent=row["parent"],
+        key=row["item_key"],
     )
+
+
+def _grouped(records: list[TaskRecord]) -> tuple[TaskRecord, ...]:
+    """The tasks in order, each mapped task followed by its items."""
+    items: dict[str, list[TaskRecord]] = {}
+    for record in records:
+        if record.parent is not None:
+            items.setdefault(record.parent, []).append(record)
+    if not items:
+        return tuple(records)
+    ordered: list[TaskRecord] = []
+    for record in records:
+        if record.parent is None:
+            ordered.append(record)
+            ordered.extend(items.pop(record.name, ()))
+    for orphans in items.values():  # (a mapped task always has its row: never here)
+        ordered.extend(orphans)
+    return tuple(ordered)
 
 
 def _outputs(text: str | None) -> tuple[OutputRecord, ...]:

@@ -1,8 +1,9 @@
 """Can a call task's callable be called with what the spec gives it? Checked, never called.
 
-Arguments come from ``args`` (positional), ``kwargs``, ``inputs`` and upstream results
-(a dependency named like a parameter, ``-`` and ``.`` read as ``_``), exactly as the
-engine passes them (see :func:`flowweaver._call.bindings`).
+Arguments come from ``args`` (positional), ``kwargs``, ``inputs``, a mapped task's item
+(its ``map.param``) and upstream results (a dependency named like a parameter, ``-`` and
+``.`` read as ``_``), exactly as the engine passes them (see
+:func:`flowweaver._call.bindings`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 
 from flowweaver._call import parameter_name
 from flowweaver.spec.document import TaskDef
-from flowweaver.spec.problems import Problems, did_you_mean
+from flowweaver.spec.nodes import MapNode
+from flowweaver.spec.problems import Problems, closest, did_you_mean
+from flowweaver.spec.runtime import DEFAULT_PARAM
 
 _P = inspect.Parameter
 _POSITIONAL = (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD)
@@ -34,6 +37,7 @@ def check_binding(signature: inspect.Signature, task: TaskDef, report: Problems)
     checker = _Binding(signature, task, report)
     checker.positional()
     checker.keywords()
+    checker.item()
     checker.upstream()
     checker.required()
 
@@ -75,6 +79,32 @@ class _Binding:
         else:
             hint = did_you_mean(name, self.by_name)
             self.report.add(mark, path, f"{self.target} {missing} {name!r}{hint}")
+
+    def item(self) -> None:
+        """A mapped task's item fills its ``map.param``, which must be a parameter."""
+        spec = self.task.values.get("map")
+        if spec is None:
+            return
+        name = spec.get("param", DEFAULT_PARAM)
+        written = "param" in spec
+        node = self.task.node.items.get("map") if isinstance(self.task.node, MapNode) else None
+        if not written and isinstance(node, MapNode) and "param" in node.items:
+            return  # a param that is not a name: reported as such
+        where = ("map", "param") if written else ("map",)
+        mark = self.task.locate(*where) if written else self.task.locate_key("map")
+        path = self.task.path(*where)
+        if name in self.filled:
+            self.report.add(mark, path, f"argument {name!r} is given twice: the item fills it")
+        elif name in self.by_name or self.var_keyword:
+            self.filled.add(name)
+        else:
+            meant = closest(name, list(self.by_name))
+            if meant is not None:
+                self.filled.add(meant)  # (its problem is this one, not a missing argument)
+            hint = f" (did you mean {meant!r}?)" if meant is not None else ""
+            how = "" if written else ": name the one that does with map.param"
+            message = f"{self.target} has no parameter {name!r} to receive the item{hint}{how}"
+            self.report.add(mark, path, message)
 
     def upstream(self) -> None:
         for dep in self.task.dependencies():

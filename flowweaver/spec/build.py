@@ -8,12 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 from flowweaver.folders import absolute
-from flowweaver.shell import ShellCommand
+from flowweaver.mapping import ItemKey
 from flowweaver.spec.binding import check_binding, signature_of
 from flowweaver.spec.document import Document, TaskDef
 from flowweaver.spec.imports import ImportedLater, MissingModuleError, ResolveError, Resolver
+from flowweaver.spec.interpolate import RuntimeText
 from flowweaver.spec.problems import Mark, Problems
-from flowweaver.task import Task
+from flowweaver.spec.runtime import DEFAULT_PARAM, call_function, input_keywords, shell_function
+from flowweaver.task import Map, Task
 from flowweaver.workflow import SpecInfo, Workflow
 
 _POLICY = ("retries", "timeout", "retry_delay", "retry_backoff", "max_retry_delay", "retry_jitter")
@@ -47,17 +49,22 @@ class TaskFactory:
     def task(self, definition: TaskDef) -> Task | None:
         """The task, or ``None`` after reporting why it can't be made."""
         values = definition.values
-        fn = self.function(definition)
+        upstream = input_keywords(definition)  # what carries each ${tasks.NAME} result
+        fn = self.function(definition, upstream)
         retry_on = self.exceptions(definition)
         if fn is None or retry_on is None:
             return None
         policy = {key: values[key] for key in _POLICY if key in values}
+        inputs = values.get("inputs", {})
+        if upstream:
+            inputs = {**inputs, **{keyword: name for name, keyword in upstream.items()}}
         try:
             return Task(
                 name=definition.name,
                 fn=fn,
                 depends_on=definition.dependencies(),
-                inputs=values.get("inputs", {}),
+                inputs=inputs,
+                map=mapping(values.get("map")),
                 retry_on=retry_on,
                 cache=values.get("cache", False),
                 cache_ttl=values.get("cache_ttl"),
@@ -77,18 +84,25 @@ class TaskFactory:
         """A task's own folder, absolute: relative to the spec's workdir, else its folder."""
         return None if folder is None else absolute(folder, self.folder)
 
-    def function(self, definition: TaskDef) -> Callable[..., Any] | None:
+    def function(
+        self, definition: TaskDef, upstream: dict[str, str] | None = None
+    ) -> Callable[..., Any] | None:
+        """What the task calls: its callable (with its arguments), or its command;
+        templated when they hold run-time references (``upstream``: the ``inputs``
+        keyword of each ``${tasks.NAME}`` result), or when a shell task is mapped."""
         values = definition.values
+        upstream = upstream or {}
         if "shell" in values:
-            command = values["shell"]
-            script, argv = (command, None) if isinstance(command, str) else (None, command)
-            return ShellCommand(argv=argv, script=script, env=self.shell_env)
+            return shell_function(values["shell"], self.shell_env, definition, upstream)
         if "call" not in values:
             return None
         fn = self._callable(definition, values["call"])
         if fn is None:
             return None
         args, kwargs = values.get("args", []), values.get("kwargs", {})
+        templated = call_function(fn, args, kwargs, definition, upstream)
+        if templated is not None:
+            return templated
         return functools.partial(fn, *args, **kwargs) if args or kwargs else fn
 
     def _callable(self, definition: TaskDef, target: str) -> Callable[..., Any] | None:
@@ -147,6 +161,20 @@ class TaskFactory:
         else:
             folders = f"the spec's folder {spec_dir}, the current directory {cwd}"
         return f"looked in {folders}, and the rest of sys.path"
+
+
+def mapping(spec: dict[str, Any] | None) -> Map | None:
+    """The ``Map`` of a checked ``map:`` block (``None`` when it has none, or its
+    ``over`` had a problem)."""
+    if spec is None or "over" not in spec:
+        return None
+    key = spec.get("key")
+    return Map(
+        over=spec["over"],
+        param=spec.get("param", DEFAULT_PARAM),
+        key=ItemKey(key.template) if isinstance(key, RuntimeText) else None,
+        max_parallel=spec.get("max_parallel"),
+    )
 
 
 def build_workflow(

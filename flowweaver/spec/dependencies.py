@@ -78,6 +78,11 @@ def _where(task: TaskDef, dep: str) -> tuple[Mark, KeyPath]:
     for parameter, name in task.values.get("inputs", {}).items():
         if name == dep:
             return task.locate("inputs", parameter), task.path("inputs", parameter)
+    if task.values.get("map", {}).get("over") == dep:
+        return task.locate("map", "over"), task.path("map", "over")
+    if dep in task.references:
+        mark, path = task.references[dep]
+        return mark, task.path(*path)
     return task.locate(), task.path()
 
 

@@ -26,6 +26,7 @@ from flowweaver.spec.nodes import ListNode, MapNode, Node
 from flowweaver.spec.params import override_value
 from flowweaver.spec.poolchecks import check_pools
 from flowweaver.spec.problems import FILE_START, TOP, KeyPath, Mark, Problems, did_you_mean
+from flowweaver.spec.runtime import check_references, upstream_references
 from flowweaver.spec.schema import SPEC, TOP_KEYS
 
 SPEC_DIR_VARIABLE = "FLOWWEAVER_SPEC_DIR"
@@ -41,6 +42,9 @@ class TaskDef:
     name: str
     node: Node
     values: dict[str, Any]
+    references: dict[str, tuple[Mark, KeyPath]] = field(default_factory=dict)
+    """The upstream tasks its ``${tasks.NAME}`` references name, each with the first
+    place it is named (its mark and path under the task)."""
 
     def locate(self, *steps: str | int) -> Mark:
         """The mark of the value at ``steps`` under this task, as near as it exists."""
@@ -66,8 +70,14 @@ class TaskDef:
         return ("tasks", self.name, *steps)
 
     def dependencies(self) -> list[str]:
-        """Upstream task names: ``depends_on``, then ``inputs`` targets, each once."""
-        deps = [*self.values.get("depends_on", ()), *self.values.get("inputs", {}).values()]
+        """Upstream task names: ``depends_on``, ``inputs`` targets, the task ``map.over``
+        names, then the tasks ``${tasks.NAME}`` references name, each once."""
+        values = self.values
+        deps = [*values.get("depends_on", ()), *values.get("inputs", {}).values()]
+        over = values.get("map", {}).get("over")
+        if isinstance(over, str):
+            deps.append(over)
+        deps.extend(self.references)
         return list(dict.fromkeys(deps))
 
 
@@ -125,7 +135,9 @@ def read_document(
     params = _read_params(root, report, overrides, Scope(None, environment, builtins))
     env = _read_env(root, report, Scope(params, environment, builtins))
     visible = ChainMap(env, spec_dir_env, os.environ, files)
-    ctx = Context(report, Scope(params, visible, builtins))
+    tasks_node = root.items.get("tasks")
+    names = tasks_node.items.keys() if isinstance(tasks_node, MapNode) else ()
+    ctx = Context(report, Scope(params, visible, builtins, tasks=names))
     values = SPEC.check(root, TOP, ctx, skip=("params", "env", "env_file"))
     dask = values.get("dask", {})
     workdir = values.get("workdir")
@@ -205,8 +217,10 @@ def _read_tasks(root: MapNode, values: dict[str, Any], report: Problems) -> list
     defaults = values.get("defaults", {})
     tasks: list[TaskDef] = []
     for name, checked in values.get("tasks", {}).items():
-        task = TaskDef(name, tasks_node.items[name], {**defaults, **checked})
+        values = {**defaults, **checked}
+        task = TaskDef(name, tasks_node.items[name], values, upstream_references(values))
         _check_shell_task(task, report)
+        check_references(task, report)
         tasks.append(task)
     return tasks
 

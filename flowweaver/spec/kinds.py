@@ -299,3 +299,57 @@ class CronSchedule(Kind):
 
     def schema(self) -> dict[str, Any]:
         return {"type": "string", "pattern": f"^(?:{schedules.PATTERN})$"}
+
+
+_ONE_REFERENCE = re.compile(r"\$\{[^}]*\}")
+
+
+@dataclass(frozen=True)
+class MapSource(Kind):
+    """Where a mapped task's items come from: an upstream task's ``name``, a list, a
+    ``${params.NAME}`` list, or a mapping of lists (a matrix)."""
+
+    name: Text
+
+    def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
+        written = node.value if isinstance(node, ScalarNode) else None
+        if isinstance(written, str) or isinstance(node, (ListNode, MapNode)):
+            before = len(ctx.report)
+            if ctx.scope is not None:
+                node = ctx.scope.resolve(node, path, ctx.report)
+            if len(ctx.report) > before:
+                return INVALID
+        if isinstance(node, ListNode):
+            return plain(node)
+        if isinstance(node, MapNode):
+            return self._matrix(node, path, ctx)
+        if isinstance(written, str) and _ONE_REFERENCE.fullmatch(written):
+            return ctx.fail(node, path, f"expected a list from {written}, got {describe(node)}")
+        if isinstance(written, str):
+            return self.name.check(node, path, ctx)
+        got = describe(node)
+        return ctx.fail(
+            node, path, f"expected an upstream task's name, a list or a mapping of lists, got {got}"
+        )
+
+    def _matrix(self, node: MapNode, path: KeyPath, ctx: Context) -> Any:
+        if not node.items:
+            return ctx.fail(node, path, "a matrix needs at least one list")
+        axes: dict[str, list[Any]] = {}
+        for name, values in node.items.items():
+            if not isinstance(values, ListNode):
+                where = (*path, name)
+                ctx.fail(values, where, f"expected a list of values, got {describe(values)}")
+                continue
+            axes[name] = plain(values)
+        return axes if len(axes) == len(node.items) else INVALID
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "anyOf": [
+                self.name.schema(),
+                {"type": "array"},
+                {"type": "object", "additionalProperties": {"type": "array"}, "minProperties": 1},
+                REFERENCE_SCHEMA,
+            ]
+        }

@@ -57,11 +57,14 @@ class Key:
 
     ``interpolate`` is ``"text"`` (references in strings are replaced), ``"shell"`` (and
     the values are shell-quoted when the command is a string) or ``"none"``.
+    ``runtime``: the kinds of run-time references (``item``, ``tasks``) its strings
+    may hold, kept for when the task starts.
     """
 
     kind: Kind
     help: str
     interpolate: str = "text"
+    runtime: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ class Record(Kind):
     def _check_key(self, key: Key, node: Node, path: KeyPath, ctx: Context) -> Any:
         if ctx.scope is not None and key.interpolate != "none":
             shell = key.interpolate == "shell"
-            node = ctx.scope.resolve(node, path, ctx.report, shell=shell)
+            node = ctx.scope.resolve(node, path, ctx.report, shell=shell, runtime=key.runtime)
         return key.kind.check(node, path, ctx)
 
     def _unknown(self, node: MapNode, name: str, path: KeyPath, ctx: Context) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from flowweaver.executors import EXECUTOR_NAMES
 from flowweaver.pools import NAME_PATTERN as POOL_NAME
 from flowweaver.spec.envfiles import EnvFiles
-from flowweaver.spec.interpolate import NAME
+from flowweaver.spec.interpolate import NAME, RUNTIME
 from flowweaver.spec.kinds import (
     Choice,
     Command,
@@ -15,6 +15,7 @@ from flowweaver.spec.kinds import (
     Duration,
     Flag,
     Items,
+    MapSource,
     Names,
     Real,
     Text,
@@ -57,6 +58,26 @@ POLICY_KEYS: dict[str, Key] = {
     ),
 }
 
+MAP_KEYS: dict[str, Key] = {
+    "over": Key(
+        MapSource(_task_name),
+        "Where the items come from: an upstream task's name (its result is the list), "
+        "a list, a ${params.NAME} list, or a mapping of lists (a matrix: one item per "
+        "combination).",
+        interpolate="none",
+    ),
+    "param": Key(
+        _identifier, "The parameter of a call task's function that receives the item (item)."
+    ),
+    "key": Key(
+        Text(nonempty=True),
+        "How an item is named in outputs, the history and --only, e.g. '${item.id}' "
+        "(default: the item itself when it is text or a number, else a short hash).",
+        runtime=frozenset({"item"}),
+    ),
+    "max_parallel": Key(Whole(minimum=1), "At most this many items run at once."),
+}
+
 TASK_KEYS: dict[str, Key] = {
     "call": Key(
         Text(pattern=CALL, hint="'module:function' or 'module.function'"),
@@ -66,15 +87,22 @@ TASK_KEYS: dict[str, Key] = {
         Command(),
         "Command to run: a string for /bin/sh -c (values quoted), or a list of arguments.",
         interpolate="shell",
+        runtime=RUNTIME,
     ),
-    "args": Key(Items(), "Positional arguments of the callable."),
-    "kwargs": Key(Table(keys=_identifier), "Keyword arguments of the callable."),
+    "args": Key(Items(), "Positional arguments of the callable.", runtime=RUNTIME),
+    "kwargs": Key(Table(keys=_identifier), "Keyword arguments of the callable.", runtime=RUNTIME),
     "inputs": Key(
         Table(_task_name, keys=_identifier),
         "Parameter name -> upstream task whose result it receives.",
     ),
     "depends_on": Key(Names(_task_name), "Tasks that must complete before this one."),
     "description": Key(Text(), "What the task does."),
+    "map": Key(
+        Record(MAP_KEYS, required=("over",)),
+        "Run once per item of a list: each item with its own attempts, retries, timeout "
+        "and cache entry; ${item} is the item.",
+        interpolate="none",
+    ),
     "workdir": Key(
         Text(nonempty=True),
         "Folder the task runs in (relative: to the spec's workdir, else the spec's folder).",

@@ -62,7 +62,7 @@ def compose(text: str, report: Problems) -> Node | None:
     walker = _Walker(report, limit=2 * len(text) + EXPANSION_ALLOWANCE)
     try:
         tree = walker.convert(root, TOP, 0)
-    except _TooDeep as exc:
+    except _TooDeepError as exc:
         report.add(exc.mark, TOP, f"nested more than {MAX_DEPTH} levels deep")
         return None
     if walker.size(root) > walker.limit and not walker.recursive:
@@ -106,7 +106,7 @@ def _tag_problem(tag: str) -> str:
     return f"unsupported tag {short!r}: use plain YAML values"
 
 
-class _TooDeep(Exception):
+class _TooDeepError(Exception):
     def __init__(self, mark: Mark) -> None:
         self.mark = mark
 
@@ -158,7 +158,7 @@ class _Walker:
             )
             return ScalarNode(None, node.start_mark)
         if depth > MAX_DEPTH:
-            raise _TooDeep(mark_of(node.start_mark))
+            raise _TooDeepError(mark_of(node.start_mark))
         self._active.add(key)
         if isinstance(node, yaml.MappingNode):
             result: Node = self._mapping(node, path, depth)

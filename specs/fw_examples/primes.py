@@ -1,4 +1,5 @@
-"""The fan-out/fan-in example (``specs/fanout.yaml``): counting primes in parallel parts."""
+"""The fan-out/fan-in example (``specs/fanout.yaml``): counting primes in parallel parts,
+one item of a mapped task per range."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ def plan_ranges(limit: int, parts: int) -> list[tuple[int, int]]:
     return [(start, min(start + step, limit)) for start in range(0, limit, step)]
 
 
-def count_primes(ranges: list[tuple[int, int]], index: int) -> int:
-    """How many primes lie in range number ``index``: a segmented sieve of Eratosthenes."""
-    start, stop = ranges[index]
+def count_primes(span: tuple[int, int]) -> int:
+    """How many primes lie in ``[start, stop)``: a segmented sieve of Eratosthenes."""
+    start, stop = span
     if stop <= 2:
         return 0
     start = max(start, 2)
@@ -34,6 +35,6 @@ def _primes_below(n: int) -> list[int]:
     return [i for i in range(n) if sieve[i]]
 
 
-def total(**parts: int) -> dict[str, int]:
-    """Fan-in: every part's count (the engine passes each upstream result by task name)."""
-    return {"parts": len(parts), "primes": sum(parts.values())}
+def total(count: list[int]) -> dict[str, int]:
+    """Fan-in: the mapped task's list of counts, one per range."""
+    return {"parts": len(count), "primes": sum(count)}

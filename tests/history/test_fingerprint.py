@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowweaver import Task
-from flowweaver.history.fingerprint import Unhashable, cache_key, encode, task_fingerprint
+from flowweaver.history.fingerprint import UnhashableError, cache_key, encode, task_fingerprint
 from flowweaver.shell import ShellCommand
 
 
@@ -95,4 +95,16 @@ def test_dict_order_never_changes_an_encoding(value: dict[str, object]) -> None:
 
 
 def test_unhashable_is_an_exception() -> None:
-    assert issubclass(Unhashable, Exception)
+    assert issubclass(UnhashableError, Exception)
+
+
+def test_a_mapped_task_s_param_and_key_are_part_of_it_its_list_is_not() -> None:
+    from flowweaver import Map
+
+    plain = fingerprint(add)
+    mapped = fingerprint(add, map=Map(over=[1, 2], param="x"))
+    assert mapped is not None and mapped != plain  # (and an unmapped task's is unchanged)
+    assert fingerprint(add, map=Map(over=[3, 4, 5], param="x")) == mapped
+    assert fingerprint(add, map=Map(over=[1, 2], param="x", max_parallel=2)) == mapped
+    assert fingerprint(add, map=Map(over=[1, 2], param="y")) != mapped
+    assert fingerprint(add, map=Map(over=[1, 2], param="x", key=str)) != mapped

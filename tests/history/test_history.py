@@ -279,7 +279,7 @@ def test_the_database_is_in_wal_mode_with_a_schema_version(state: Path) -> None:
     store = RunStore(state)
     conn = sqlite3.connect(state / "runs.db")
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (3,)
     conn.close()
     store.close()
 

@@ -3,6 +3,7 @@ executor each one names, doing the work they say they do."""
 
 from __future__ import annotations
 
+import gzip
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ def _in_a_scratch_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delenv("SHELL_DEMO_OUT", raising=False)
+    monkeypatch.delenv("COMPRESS_DEMO_OUT", raising=False)
 
 
 def run(name: str) -> Workflow:
@@ -55,7 +57,9 @@ def test_fanout_counts_the_primes_below_two_million_in_processes() -> None:
     workflow = run("fanout")
     assert workflow.spec is not None
     assert workflow.spec.executor == "process"
-    assert workflow.get_task_result("total") == {"parts": 4, "primes": 148_933}
+    assert workflow.get_task_result("total") == {"parts": 8, "primes": 148_933}
+    counts = workflow.get_task_result("count")
+    assert len(counts) == 8 and counts[0] == 22_044  # the primes below 250,000
 
 
 def test_async_io_gathers_every_region_and_a_subprocess() -> None:
@@ -82,3 +86,19 @@ def test_shell_pipeline(tmp_path: Path) -> None:
     assert (
         workflow.get_task_result("size") == f"{region.stat().st_size} build/shell-demo/region.csv"
     )
+
+
+def test_compress_maps_gzip_over_the_files_a_command_listed(tmp_path: Path) -> None:
+    workflow = run("compress")
+    assert workflow.get_task_result("split") == "Midwest.csv\nNortheast.csv\nSouth.csv\nWest.csv"
+    assert workflow.get_task_result("compress") == [
+        "Midwest.csv.gz",
+        "Northeast.csv.gz",
+        "South.csv.gz",
+        "West.csv.gz",
+    ]
+    folder = tmp_path / "build" / "compress-demo"
+    south = gzip.decompress((folder / "South.csv.gz").read_bytes()).decode()
+    assert south == (folder / "South.csv").read_text() and south.count("\n") == 16
+    sizes = sum(path.stat().st_size for path in folder.glob("*.gz"))
+    assert workflow.get_task_result("total") == str(sizes)

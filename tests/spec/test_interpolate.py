@@ -12,7 +12,7 @@ import pytest
 
 from flowweaver import SpecError
 from flowweaver.spec import load_workflow, parse_param_value
-from flowweaver.spec.interpolate import Scope, UnresolvedReference
+from flowweaver.spec.interpolate import Scope, UnresolvedReferenceError
 
 SCOPE = Scope(
     params={
@@ -86,7 +86,7 @@ def test_substitute(text: str, expected: Any) -> None:
     ],
 )
 def test_bad_references(text: str, reasons: list[str]) -> None:
-    with pytest.raises(UnresolvedReference) as info:
+    with pytest.raises(UnresolvedReferenceError) as info:
         SCOPE.substitute(text)
     assert list(info.value.reasons) == reasons
 
@@ -242,7 +242,7 @@ def test_unresolved_references_in_env_are_located(tmp_path: Path) -> None:
 
 
 def test_a_shell_string_says_how_to_write_the_shells_own_variable() -> None:
-    with pytest.raises(UnresolvedReference) as info:
+    with pytest.raises(UnresolvedReferenceError) as info:
         SCOPE.substitute("cp ${params.limit} ${HOME}/x ${1:-a}", shell=True)
     assert list(info.value.reasons) == [
         "unknown reference '${HOME}': use ${params.NAME} or ${env.NAME}; "
