@@ -22,6 +22,7 @@ from flowweaver import (
     Pool,
     ProcessExecutor,
     RunStore,
+    RunTimeoutError,
     SequentialExecutor,
     Task,
     TaskEvent,
@@ -252,6 +253,45 @@ def test_a_slot_is_given_back_whatever_ends_the_attempt() -> None:
         ThreadedExecutor(4).execute(wf)
     assert wf.get_task_result("fine") == "ok"
     assert wf.get_task("flaky").attempts == 3  # type: ignore[union-attr]
+
+
+def test_a_crashed_worker_gives_its_slot_back() -> None:
+    # the worker process running "crash" dies; "after" needs the one slot it held
+    wf = Workflow("crash", pools={"db": 1})
+    wf.add_task(Task("crash", _process_tasks.exit_hard, pool="db", priority=1))
+    wf.add_task(Task("after", functools.partial(_process_tasks.nap, 0.0), pool="db"))
+    with pytest.raises(WorkflowError, match="crash"):
+        ProcessExecutor(2).execute(wf)
+    assert wf.get_task_result("after") == 0.0
+
+
+def test_a_timeout_starts_when_the_task_gets_its_slot() -> None:
+    # "second" waits about 0.6 s for the slot, then runs well within its 0.4 s timeout
+    wf = Workflow("late", pools={"db": 1})
+    wf.add_task(Task("first", lambda: time.sleep(0.6), pool="db", priority=1))
+    wf.add_task(Task("second", lambda: time.sleep(0.01) or "ok", timeout=0.4, pool="db"))
+    ThreadedExecutor(2).execute(wf)
+    assert wf.get_task_result("second") == "ok"
+
+
+def test_a_stopped_run_gives_its_host_slots_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the run's deadline stops it (as a signal does) while a task holds the host slot
+    # and another waits for it: afterwards the machine's slot is free
+    monkeypatch.setenv("FLOWWEAVER_POOLS", str(tmp_path / "pools"))
+    go = threading.Event()
+    wf = Workflow("stopped", pools={"gpu": Pool(1, scope="host")}, timeout=0.2)
+    wf.add_task(Task("holds", lambda: go.wait(10), pool="gpu", priority=1))
+    wf.add_task(Task("waits", lambda: None, pool="gpu"))
+    try:
+        with pytest.raises(RunTimeoutError):
+            ThreadedExecutor(2).execute(wf)
+        with open(tmp_path / "pools" / "gpu" / "0.lock", "a+b") as slot:
+            fcntl.flock(slot.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: no OSError
+    finally:
+        go.set()
+    assert wf.get_task("waits").status is TaskStatus.CANCELLED  # type: ignore[union-attr]
 
 
 def test_higher_priority_starts_first_among_tasks_waiting_for_a_pool() -> None:
