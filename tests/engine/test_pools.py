@@ -534,3 +534,30 @@ def test_the_engine_never_stalls_nor_overfills_a_pool(case: dict[str, Any], data
         elif engine.is_current(unit, engine.attempt_of(unit)):
             engine.succeed(unit, now)
     assert engine.finished
+
+
+def test_a_task_waiting_for_a_host_slot_blocks_no_other_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # another process holds the machine's one slot: "free" (no pool) and "after" (below
+    # it) run to the end while "waits" waits; the slot handed back, "waits" runs
+    monkeypatch.setenv("FLOWWEAVER_POOLS", str(tmp_path / "pools"))
+    ended = threading.Event()
+    order: list[str] = []
+    wf = Workflow("around", pools={"gpu": Pool(1, scope="host")})
+    wf.add_task(Task("waits", lambda: order.append("waits"), pool="gpu"))
+    wf.add_task(Task("free", lambda: order.append("free")))
+    wf.add_task(Task("after", lambda: order.append("after"), depends_on=["free"]))
+    wf.subscribe(
+        lambda e: ended.set() if (e.task, e.status) == ("after", TaskStatus.COMPLETED) else None
+    )
+    (tmp_path / "pools" / "gpu").mkdir(parents=True)
+    with open(tmp_path / "pools" / "gpu" / "0.lock", "a+b") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        run = threading.Thread(target=ThreadedExecutor(2).execute, args=(wf,))
+        run.start()
+        assert ended.wait(10)
+        assert order == ["free", "after"]
+    run.join(timeout=10)
+    assert not run.is_alive()
+    assert order == ["free", "after", "waits"]
