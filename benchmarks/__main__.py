@@ -15,6 +15,7 @@ FAMILIES = (
     "aio",
     "dag",
     "priorities",
+    "pools",
     "plan",
     "spec",
     "memory",

@@ -47,6 +47,14 @@ def _check_params(values: list[str] | None) -> list[str]:
     return values or []
 
 
+def _check_pools(values: list[str] | None) -> list[str]:
+    from .pools import split_pool
+
+    for value in values or ():
+        split_pool(value)
+    return values or []
+
+
 def _check_executor(value: str | None) -> str | None:
     return check_executor(value)
 
@@ -104,6 +112,14 @@ def run(
         typer.Option("--workers", "-w", min=1, help="At most this many tasks at once."),
     ] = None,
     param: ParamOpt = None,
+    pool: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pool",
+            help="NAME=SIZE: the size of the spec's pool NAME for this run (repeatable).",
+            callback=_check_pools,
+        ),
+    ] = None,
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Start no new task after the first failure.")
     ] = False,
@@ -148,11 +164,13 @@ def run(
 ) -> int:
     """Run a workflow spec."""
     from .options import parse_params
+    from .pools import parse_pools
     from .run import RunRequest, run_spec
 
     request = RunRequest(
         spec=spec,
         params=parse_params(param or []),
+        pools=parse_pools(pool or []),
         executor=executor,
         workers=workers,
         fail_fast=fail_fast,

@@ -33,16 +33,23 @@ def load(
 
 def plan_lines(workflow: Workflow) -> list[str]:
     """``Layer 1: a, b`` for each layer of the execution plan, a mapped or conditional
-    task marked (``load (map over list-files)``, ``report (run_if: done)``); then the
-    handlers and the run's timeout, if it has them."""
+    task marked (``load (map over list-files)``, ``report (run_if: done)``), a task's
+    pool and priority when it has them (``load [pool db, priority 10]``); then the
+    handlers, the run's timeout and the pools, if it has them."""
     lines = [
-        f"Layer {number}: {', '.join(labelled(task) for task in layer)}"
+        f"Layer {number}: {', '.join(_planned(task) for task in layer)}"
         for number, layer in enumerate(workflow.get_execution_plan(), start=1)
     ]
     if workflow.handlers:
         lines.append(f"Handlers: {', '.join(workflow.handlers)}")
     if workflow.timeout is not None:
         lines.append(f"Timeout: {workflow.timeout:g}s for the whole run")
+    if workflow.pools:
+        pools = (
+            f"{name} {pool.size}{' (host)' if pool.host else ''}"
+            for name, pool in workflow.pools.items()
+        )
+        lines.append(f"Pools: {', '.join(pools)}")
     return lines
 
 
@@ -53,6 +60,14 @@ def labelled(task: Task) -> str:
     if task.map is not None:
         marks.insert(0, map_words(task.map))
     return f"{task.name} ({', '.join(marks)})" if marks else task.name
+
+
+def _planned(task: Task) -> str:
+    label = labelled(task)
+    notes = [f"pool {task.pool}"] if task.pool is not None else []
+    if task.priority:
+        notes.append(f"priority {task.priority}")
+    return f"{label} [{', '.join(notes)}]" if notes else label
 
 
 def plan(spec: Path, params: Sequence[str]) -> int:

@@ -55,6 +55,8 @@ def _what(event: TaskEvent, where: str | None = None) -> str:
         error = f"{error} ({where})"
     if event.retry_in is not None:
         return f"attempt {event.attempt} failed, retrying in {event.retry_in:.2f}s: {error}"
+    if status is TaskStatus.PENDING and event.reason:
+        return event.reason  # waiting for pool db (2/2)
     if status is TaskStatus.RUNNING:
         if event.items is not None:  # a mapped task starts its items
             return f"running {event.items} item{'s' if event.items != 1 else ''}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from .checks import warn_soft_timeouts
 from .errors import CliError, ExitCode
 from .logs import log_to_stderr
 from .options import DEFAULT_EXECUTOR, OutputMode, resolve_output
+from .pools import resize_pools
 from .quiet import HeldOutput
 from .report_cmds import check_report_path, write_run_report
 from .reporter import Reporter, RunHeader, RunOutcome
@@ -38,6 +39,7 @@ class RunRequest:
 
     spec: Path
     params: dict[str, Any]
+    pools: dict[str, int] = field(default_factory=dict)
     executor: str | None = None
     workers: int | None = None
     fail_fast: bool = False
@@ -98,11 +100,13 @@ def _run_spec(request: RunRequest, mode: OutputMode, held: HeldOutput | None) ->
 
     workflow = select_tasks(load_workflow(request.spec, request.params), request.only)
     workflow.masker()  # an unset secret is an error before anything runs
+    resize_pools(workflow, request.pools)
     name, executor = build_executor(workflow, request)
     if request.report is not None:
         check_report_path(request.report, "--report")
     if request.verbose or (not request.quiet and sys.stderr.isatty()):
         warn_soft_timeouts(workflow, name)  # it would repeat in every cron mail
+    executor.check_pools(workflow)  # (as a missing workdir: before the run is recorded)
     executor.placement(workflow)  # a missing workdir stops the run before it is recorded
     recorder = store.open_recorder(
         workflow, request.state_dir, resume=request.resume, wait=request.wait

@@ -169,8 +169,10 @@ def item_stats(items: ItemCounts) -> dict[str, int]:
 
 
 def status_label(row: TaskRow) -> str:
-    """``running``, ``retrying in 0.50s``, ``completed (cached)``, ``failed``,
-    ``failed (allowed)`` …"""
+    """``running``, ``retrying in 0.50s``, ``waiting for pool db (2/2)``,
+    ``completed (cached)``, ``failed``, ``failed (allowed)`` …"""
+    if row.waiting is not None:
+        return row.waiting
     if row.retry_in is not None and row.status is TaskStatus.RUNNING:
         return f"retrying in {row.retry_in:.2f}s"
     status = row.status.value

@@ -95,6 +95,8 @@ class TaskRow(NamedTuple):
     allowed: bool = False
     """A failed task that may fail without failing the run (``allow_failure``)."""
     items: ItemCounts | None = None
+    waiting: str | None = None
+    """Why its next attempt waits (``waiting for pool db (2/2)``), until it starts."""
 
     def elapsed(self, now: float) -> float | None:
         """Its final duration, or the seconds since it started while it runs."""
@@ -163,6 +165,9 @@ class RunTracker:
                 return
             old = self._rows.get(event.task)
             if old is None:
+                return
+            if event.status is TaskStatus.PENDING:  # it waits for a pool: status unchanged
+                self._rows[event.task] = old._replace(waiting=event.reason)
                 return
             new = _next_row(old, event)
             if event.items is not None:
@@ -274,4 +279,5 @@ def _next_row(row: TaskRow, event: TaskEvent) -> TaskRow:
         event.reason,
         event.allowed,
         row.items,
+        None,  # no longer waiting for a pool
     )

@@ -121,7 +121,9 @@ def _start_ready(run: Run, backend: Backend) -> float:
     now = _monotonic()
     ended = run.launch(now, backend)
     if run.host_pools:
-        run.balance_pools()
+        while run.balance_pools():  # free slots on the machine: what they let start, starts
+            ended = run.launch(now if ended is None else ended, backend) or ended
+        run.say_waits(now if ended is None else ended)
     run.flush()
     if run.aborted:
         raise RunInterrupted(run.signum or signal.SIGINT)

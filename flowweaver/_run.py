@@ -350,16 +350,30 @@ class Run:
         """Whether the run has host pools (whose slots the loop balances)."""
         return bool(self._host_slots)
 
-    def balance_pools(self) -> None:
-        """Ask host pools for the slots tasks wait for; give back those none uses."""
+    def balance_pools(self) -> bool:
+        """Give host pools' tasks the slots free on the machine, wait for the others
+        (the tasks left waiting say so once), give back the slots none uses. Returns
+        whether a task got a slot at once (it can start now)."""
         engine = self.engine
+        granted = False
         for name, slots in self._host_slots.items():
             waiting = engine.pool_waiting(name)
-            slots.want(waiting)
-            if not waiting:
+            if waiting:
+                got = slots.take_free(waiting)
+                for _ in range(got):
+                    engine.grant(name)
+                granted = granted or got > 0
+                slots.want(waiting - got)
+            else:
+                slots.want(0)
                 for _ in range(engine.pool_idle(name)):
                     engine.withdraw(name)
                     slots.give_back()
+        return granted
+
+    def say_waits(self, now: float) -> None:
+        """The tasks that wait for a host pool's slot say so (once each)."""
+        self.engine.say_waits(now)
 
     def close_pools(self) -> None:
         """The run is over: every host slot it holds is released."""
@@ -529,6 +543,8 @@ class Run:
         ``on_status_change`` on a change of status (a new attempt is not one)."""
         tasks = self.tasks
         for node, event in zip(nodes, events, strict=True):
+            if event.status is _PENDING:
+                continue  # it waits for a pool: not a change of status
             task = tasks[node]
             if event.retry_in is not None:  # a failed attempt that will be retried
                 if task.on_retry is not None:

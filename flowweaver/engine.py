@@ -174,6 +174,8 @@ class Engine:
         self._pool_sizes: dict[str, int] = {}
         self._host_pools: set[str] = set()
         self._item_limits: dict[int, tuple[int, ...]] = {}  # by mapped task: its items' pools
+        self._waited: set[int] = set()  # units that said they wait for a pool (this attempt)
+        self._unsaid: list[tuple[int, str]] = []  # units waiting for a host pool, not yet said
         self._add_pools(pools or {}, tasks)
         self._failed: list[int] = []  # the tasks that failed (allowed failures aside), in order
         self._allowed_failures = 0
@@ -185,14 +187,14 @@ class Engine:
         # either is non-empty (a finished attempt's deadline is dropped lazily)
         self._deadlines: list[tuple[float, int, int]] = []
         self._retries: list[tuple[float, int, int]] = []
-        ready, key, decide = self._ready, self._key, self._decide
+        ready, key, decide, phase = self._ready, self._key, self._decide, self._phase
         for node, ups in enumerate(parents):
             if ups:  # (not the waiting counts: skipping a root counts its children down)
                 continue
             if decide[node]:
                 self._settle(node, now)
             else:
-                self._phase[node] = _READY
+                phase[node] = _READY
                 ready.append(key[node])
         heapify(ready)
 
@@ -466,6 +468,18 @@ class Engine:
         limiter = self._pools[pool]
         return self._capacity[limiter] - self._used[limiter]
 
+    def say_waits(self, now: float) -> None:
+        """The run asked the machine for host pools' free slots and got none for the
+        units still waiting: each says once that it waits (a PENDING event)."""
+        if not self._unsaid:
+            return
+        unsaid, self._unsaid = self._unsaid, []
+        pools = {pool for _, pool in unsaid}
+        queued = {key & _NODE_MASK for pool in pools for key in self._parked[self._pools[pool]]}
+        for node, pool in unsaid:
+            if node in queued and node not in self._waited:
+                self._record_wait(node, pool, now)
+
     def grant(self, pool: str) -> None:
         """The run got one more slot of host pool ``pool``: the best unit waiting for
         one goes back to the ready queue."""
@@ -557,24 +571,34 @@ class Engine:
             if used[limiter] >= capacity[limiter]:
                 heappush(self._parked[limiter], key)
                 name = self._limiter_names[limiter]
-                if name is not None and self._record_events:
-                    self._record_wait(key & _NODE_MASK, name, now)
+                node = key & _NODE_MASK
+                if name is None or not self._record_events or node in self._waited:
+                    return False
+                if name in self._host_pools:  # said once the machine has no free slot
+                    self._unsaid.append((node, name))
+                else:
+                    self._record_wait(node, name, now)
                 return False
         for limiter in limits:
             used[limiter] += 1
+        if self._waited:
+            self._waited.discard(key & _NODE_MASK)  # (its next wait is said again)
         return True
 
     def _record_wait(self, node: int, pool: str, now: float) -> None:
-        """A unit starts waiting for a slot of ``pool``: a PENDING event says so."""
+        """A unit starts waiting for a slot of ``pool``: a PENDING event says so, once
+        for the attempt that waits (``waiting for pool db (2/2)``; a host pool's slots
+        are all taken on the machine: ``(1/1 on this machine)``)."""
+        self._waited.add(node)
         size = self._pool_sizes[pool]
         if pool in self._host_pools:
-            busy = f"{size} slot{'s' if size != 1 else ''} on this machine"
+            busy = f"{size}/{size} on this machine"
         else:
             busy = f"{self._used[self._pools[pool]]}/{size}"
         event = new_event(
             task=self._names[node],
             status=PENDING,
-            attempt=self._attempt[node],
+            attempt=self._attempt[node] + 1,
             time=now + self._wall_offset,
             reason=f"waiting for pool {pool} ({busy})",
             parent=None if node < self._count else self._names[self._owner(node)],
@@ -782,7 +806,20 @@ class Engine:
                 phase[node] = _DONE
                 error = self._tasks[node].error if node < self._count else None
                 self._end(node, CANCELLED, now, error or reason)
+        if self._parked:
+            self._unpark_cancelled()
         return cancelled
+
+    def _unpark_cancelled(self) -> None:
+        """Cancelled units leave the limiters' queues, and the slots they leave free go to
+        the units that still wait (a slot given to a cancelled unit would be lost)."""
+        phase, ready = self._phase, self._ready
+        for limiter, parked in enumerate(self._parked):
+            waiting = [key for key in parked if phase[key & _NODE_MASK] == _READY]
+            heapify(waiting)
+            self._parked[limiter] = waiting
+            for _ in range(min(len(waiting), self._capacity[limiter] - self._used[limiter])):
+                heappush(ready, heappop(waiting))
 
     def _drop_stale_deadlines(self) -> None:
         deadlines = self._deadlines

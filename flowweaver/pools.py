@@ -15,7 +15,9 @@ attempts needs it: the engine asks for a slot when a task waits for one
 Waiting for a host slot blocks no one: one thread per slot file blocks in ``flock``
 until the kernel hands it the lock (no polling: the wait ends the moment the holder
 releases the slot or dies), then tells the run's loop. A slot it gets after the run
-no longer wants one is released at once.
+no longer wants one is released at once. Before waiting, the run takes the slots that
+are free without waiting (:meth:`HostSlots.take_free`), so a task says it waits for a
+host pool only when every slot of it is taken on the machine.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ POOLS_VARIABLE = "FLOWWEAVER_POOLS"
 
 SCOPES = ("run", "host")
 
-_SAFE = re.compile(r"[A-Za-z0-9_.-]+")
+NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
+"""A pool's name: it names a folder (``..`` can't be one)."""
+_NAME = re.compile(NAME_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,12 @@ class Pool:
         return self.scope == "host"
 
 
-def as_pool(value: int | Pool) -> Pool:
-    """A pool from its size, or the pool itself."""
+def as_pool(name: str, value: int | Pool) -> Pool:
+    """Pool ``name`` from its size, or the pool itself; ``ValueError`` for a bad name."""
+    if not isinstance(name, str) or _NAME.fullmatch(name) is None:
+        raise ValueError(
+            f"pool name {name!r}: use letters, digits, '_', '-' and '.', not first '.' or '-'"
+        )
     return value if isinstance(value, Pool) else Pool(value)
 
 
@@ -69,6 +77,17 @@ def pools_folder() -> Path:
     return Path.home() / ".cache" / "flowweaver" / "pools"
 
 
+def prepare_slots(name: str, size: int) -> Path:
+    """Make host pool ``name``'s folder and slot files (owner only); its folder. Raises
+    ``OSError`` when they can't be made or opened for locking (another user's folder)."""
+    folder = pools_folder() / name
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for number in range(size):
+        with open(folder / f"{number}.lock", "a+b"):
+            pass
+    return folder
+
+
 class HostSlots:
     """The slots of one host pool that a run holds, and the waits for more.
 
@@ -77,8 +96,7 @@ class HostSlots:
     """
 
     def __init__(self, name: str, size: int, granted: Callable[[str], object]) -> None:
-        if _SAFE.fullmatch(name) is None:
-            raise ValueError(f"pool name {name!r} can't name a folder")
+        as_pool(name, size)  # (its name names a folder)
         self.name = name
         self.size = size
         self.folder = pools_folder() / name
@@ -91,13 +109,12 @@ class HostSlots:
         self._closed = False
 
     def want(self, count: int) -> None:
-        """The run waits for ``count`` more slots than it holds: take free ones at once,
-        wait for the others."""
+        """The run waits for ``count`` more slots than it holds: a thread waits for each
+        slot file it does not hold (the first ``count`` to come are kept)."""
         with self._lock:
             self._wanted = count - len(self._ready)  # (had but not yet counted: on their way)
             if self._wanted <= 0 or self._closed:
                 return
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         for number in range(self.size):
             with self._lock:
                 if self._wanted <= 0 or number in self._waiting:
@@ -111,6 +128,26 @@ class HostSlots:
                 name=f"flowweaver-pool-{self.name}-{number}",
                 daemon=True,
             ).start()
+
+    def take_free(self, count: int) -> int:
+        """Take up to ``count`` slots that are free now, without waiting; how many."""
+        got = 0
+        with self._lock:
+            if self._closed or count <= 0:
+                return 0
+        for number in range(self.size):
+            if got >= count:
+                break
+            with self._lock:
+                if number in self._waiting or self._held_number(number):
+                    continue  # (a thread waits for it: it is taken)
+            handle = self._locked(number, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if handle is None:
+                continue
+            with self._lock:
+                self._held.append(handle)
+            got += 1
+        return got
 
     def take_granted(self) -> int:
         """Count the slots had since last asked (on the loop's thread); how many."""
@@ -135,6 +172,20 @@ class HostSlots:
         for handle in handles:
             handle.close()
 
+    def _locked(self, number: int, how: int) -> IO[bytes] | None:
+        """Slot file ``number``, open and locked (``how``: blocking or not); ``None``
+        when it is taken, or can't be opened (checked when the run started)."""
+        try:
+            handle = open(self.folder / f"{number}.lock", "a+b")  # noqa: SIM115 - held while the slot is
+        except OSError:
+            return None
+        try:
+            fcntl.flock(handle.fileno(), how)
+        except OSError:
+            handle.close()
+            return None
+        return handle
+
     def _held_number(self, number: int) -> bool:
         path = str(self.folder / f"{number}.lock")
         return any(handle.name == path for handle in [*self._held, *self._ready])
@@ -142,12 +193,8 @@ class HostSlots:
     def _wait_for(self, number: int) -> None:
         """On a thread of its own: block until slot ``number`` is ours, then hand it over
         (or drop it, when the run no longer wants it)."""
-        path = self.folder / f"{number}.lock"
-        handle = open(path, "a+b")  # noqa: SIM115 - held while the slot is
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        except OSError:
-            handle.close()
+        handle = self._locked(number, fcntl.LOCK_EX)
+        if handle is None:
             with self._lock:
                 self._waiting.discard(number)
             return

@@ -126,7 +126,11 @@ class ShellCommand:
         attempt = current_attempt()
         try:
             if attempt is not None and attempt.abandoned:  # given up while it started
-                raise ShellCommandError(str(self), -signal.SIGTERM, [])
+                end_group(process)  # (its pipes were never read: closed, not left to GC)
+                for pipe in (process.stdout, process.stderr):
+                    if pipe is not None:
+                        pipe.close()
+                raise ShellCommandError(str(self), process.returncode or -signal.SIGKILL, [])
             output, tail = _collect(process, current_sink())
         except BaseException:
             end_group(process)

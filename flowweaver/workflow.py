@@ -88,7 +88,9 @@ class Workflow:
                 f"workflow timeout must be a number of seconds above 0, got {timeout!r}"
             )
         self.timeout = timeout
-        self.pools: dict[str, Pool] = {name: as_pool(pool) for name, pool in (pools or {}).items()}
+        self.pools: dict[str, Pool] = {
+            name: as_pool(name, pool) for name, pool in (pools or {}).items()
+        }
         self.workdir = None if workdir is None else os.fspath(workdir)
         self.handlers: dict[str, Task] = {}
         if handlers:

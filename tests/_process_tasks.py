@@ -82,3 +82,11 @@ async def async_double(one: int) -> int:
 
 def returns_coroutine(one: int) -> object:
     return async_double(one)
+
+
+def pooled_nap(seconds: float, fail: bool, item: object = None) -> str:
+    """Sleep ``seconds``, then fail if asked (the pools' property test)."""
+    time.sleep(seconds)
+    if fail:
+        raise RuntimeError("failed on purpose")
+    return "ok"

@@ -14,6 +14,7 @@ from flowweaver.executors.contract import Backend
 from flowweaver.folders import Placement, place
 from flowweaver.graph import Graph
 from flowweaver.masking import NO_SECRETS
+from flowweaver.pools import POOLS_VARIABLE, pools_folder, prepare_slots
 from flowweaver.task import Task
 
 if TYPE_CHECKING:
@@ -91,12 +92,7 @@ class Executor(ABC):
         """A run of ``workflow``, not yet started, and the backend to drive it with."""
         graph = workflow.graph()
         self.check(graph.tasks)
-        hosted = [name for name, pool in workflow.pools.items() if pool.host]
-        if hosted and not self.host_pools:
-            raise InputError(
-                f"{type(self).__name__} can't use host pools ({', '.join(hosted)}): its tasks "
-                "may run on other machines; use scope: run, or another executor"
-            )
+        self.check_pools(workflow)
         placement = self.placement(workflow)
         if recorder is None and store is not None:
             recorder = store.open_run(workflow, resume=resume)
@@ -117,6 +113,26 @@ class Executor(ABC):
             placement=placement,
         )
         return run, backend
+
+    def check_pools(self, workflow: Workflow) -> None:
+        """Refuse, before anything runs, host pools this executor can't use (its tasks may
+        run on other machines) or whose slot files can't be made; an
+        :class:`~flowweaver.errors.InputError`."""
+        hosted = {name: pool for name, pool in workflow.pools.items() if pool.host}
+        if hosted and not self.host_pools:
+            raise InputError(
+                f"the {self.kind} executor can't use host pools ({', '.join(hosted)}): its "
+                "tasks may run on other machines; use scope: run, or another executor"
+            )
+        for name, pool in hosted.items():
+            try:
+                prepare_slots(name, pool.size)
+            except OSError as exc:
+                where = exc.filename or pools_folder()
+                raise InputError(
+                    f"host pool {name!r}: can't use its slot files in {where}: "
+                    f"{exc.strerror or exc} (${POOLS_VARIABLE} moves them)"
+                ) from None
 
     def placement(self, workflow: Workflow) -> Placement | None:
         """How a run of ``workflow`` puts its tasks in their folders (``None``: nothing

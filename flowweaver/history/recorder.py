@@ -246,8 +246,11 @@ class RunRecorder:
         return {name: reused[name] for name in names if name in reused}
 
     def record_event(self, event: TaskEvent) -> None:
-        """Keep the event's record, to be written by the next :meth:`commit`."""
+        """Keep the event's record, to be written by the next :meth:`commit`. (A task
+        waiting for a pool's slot has not started: that event changes no record.)"""
         try:
+            if event.status is TaskStatus.PENDING:
+                return
             if event.status.is_final:
                 writes = self._final_writes(event)
             else:

@@ -85,6 +85,8 @@ class TaskFactory:
                 reads=tuple(values.get("reads", ())),
                 writes=tuple(values.get("writes", ())),
                 workdir=self.workdir(values.get("workdir")),
+                pool=values.get("pool"),
+                priority=values.get("priority", 0),
                 **policy,
             )
         except (TypeError, ValueError) as exc:  # a rule the key table doesn't know yet
@@ -261,6 +263,7 @@ def build_workflow(
         keep_runs=document.keep_runs,
         handlers=handlers,
         timeout=document.timeout,
+        pools=document.pools,
     )
     if document.secrets:
         workflow.environment = (document.env, document.file_env)

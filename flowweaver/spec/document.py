@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowweaver.folders import absolute
+from flowweaver.pools import Pool
 from flowweaver.spec.envfiles import read_env_files
 from flowweaver.spec.interpolate import Scope
 from flowweaver.spec.kinds import Context, describe
 from flowweaver.spec.nodes import ListNode, MapNode, Node
 from flowweaver.spec.params import override_value
+from flowweaver.spec.poolchecks import check_pools
 from flowweaver.spec.problems import FILE_START, TOP, KeyPath, Mark, Problems, did_you_mean
 from flowweaver.spec.runtime import check_references, upstream_references
 from flowweaver.spec.schema import SPEC, TOP_KEYS
@@ -112,6 +114,7 @@ class Document:
     file_env: dict[str, str] = field(default_factory=dict)
     """What the env files give that the process environment doesn't have."""
     workdir_mark: Mark | None = None
+    pools: dict[str, Pool] = field(default_factory=dict)
 
 
 def read_document(
@@ -144,6 +147,8 @@ def read_document(
     values = SPEC.check(root, TOP, ctx, skip=("params", "env", "env_file"))
     dask = values.get("dask", {})
     workdir = values.get("workdir")
+    tasks = _read_tasks(root, values, report)
+    check_pools(root, tasks, values.get("executor"), report)
     return Document(
         name=values.get("name", stem),
         description=values.get("description", ""),
@@ -156,12 +161,13 @@ def read_document(
         secrets=list(dict.fromkeys(values.get("secrets", []))),
         params=params,
         env=env,
-        tasks=_read_tasks(root, values, report),
+        tasks=tasks,
         timeout=values.get("timeout"),
         handlers=_read_handlers(root, values, report),
         workdir=None if workdir is None else absolute(workdir, spec_dir),
         file_env={name: value for name, value in files.items() if name not in os.environ},
         workdir_mark=root.items["workdir"].mark if "workdir" in root.items else None,
+        pools=values.get("pools", {}),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from flowweaver.executors import EXECUTOR_NAMES
 from flowweaver.handlers import HANDLER_NAMES
 from flowweaver.masking import ENV_NAME
+from flowweaver.pools import NAME_PATTERN as POOL_NAME
 from flowweaver.spec.envfiles import EnvFiles
 from flowweaver.spec.interpolate import NAME, RUNTIME
 from flowweaver.spec.kinds import (
@@ -23,6 +24,7 @@ from flowweaver.spec.kinds import (
     Textual,
     Whole,
 )
+from flowweaver.spec.poolchecks import PoolEntry
 from flowweaver.spec.records import Condition, Key, Record, Table
 from flowweaver.task import RUN_IF
 
@@ -36,6 +38,7 @@ EXCEPTION = rf"{_IDENT}(?:\.{_IDENT})*(?::{_IDENT}(?:\.{_IDENT})*)?"
 _task_name = Text(pattern=TASK_NAME, hint="a task name (letters, digits, '_', '-', '.')")
 _identifier = Text(pattern=NAME.pattern, hint="a name (letters, digits and '_')")
 _path = Text(nonempty=True)
+_pool_name = Text(pattern=POOL_NAME, hint="a pool name (letters, digits, '_', '-', '.')")
 
 POLICY_KEYS: dict[str, Key] = {
     "retries": Key(Whole(minimum=0), "Retries after a failed attempt: at most retries+1 attempts."),
@@ -50,6 +53,12 @@ POLICY_KEYS: dict[str, Key] = {
     "timeout": Key(Duration(), "Fail an attempt that runs longer than this (5m, 30)."),
     "cache": Key(Flag(), "Reuse a stored result for the same callable and arguments."),
     "cache_ttl": Key(Duration(), "How long a cached result stays valid (1d)."),
+    "pool": Key(
+        _pool_name, "A pool of 'pools': each attempt takes one of its slots while it runs."
+    ),
+    "priority": Key(
+        Whole(), "Among ready tasks (those waiting for a pool too), higher starts first (0)."
+    ),
 }
 
 _CALL = Text(pattern=CALL, hint="'module:function' or 'module.function'")
@@ -216,6 +225,11 @@ TOP_KEYS: dict[str, Key] = {
         "Environment of shell tasks, and ${env.NAME}; values may use ${params.X}, ${env.X}, "
         "${run.X}, ${spec.dir}.",
         interpolate="none",
+    ),
+    "pools": Key(
+        Table(PoolEntry(), keys=_pool_name),
+        "Pools by name: a size (db: 2), or {size: 1, scope: host} for one shared by every "
+        "run on the machine.",
     ),
     "defaults": Key(Record(POLICY_KEYS), "Policy keys applied to every task that lacks them."),
     "tasks": Key(

@@ -57,6 +57,7 @@ def _in_a_scratch_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [str(ROOT / "specs"), *sys.path])
     monkeypatch.delenv("FW_DOCS_OUT", raising=False)
+    monkeypatch.setenv("FLOWWEAVER_POOLS", str(tmp_path / "pools"))  # host pools' slot files
 
 
 def check_imports(text: str) -> bool:

@@ -564,3 +564,17 @@ def test_events_are_made_from_their_fields_by_name() -> None:
     assert tuple(inspect.signature(new_event).parameters)[: len(fields)] == fields
     event = new_event(task="a", status=S.FAILED, attempt=2, time=5.0, error="E", duration=1.5)
     assert event == TaskEvent("a", S.FAILED, 2, 5.0, "E", 1.5)
+
+
+def test_a_task_skipped_as_the_run_starts_skips_what_is_below_it_once() -> None:
+    # a (run_if failure, nothing upstream) is skipped when the engine is made; b, below
+    # it, was skipped twice (two final events, one task counted as two) and the run
+    # could never finish
+    tasks = [Task("a", noop, run_if="failure"), Task("b", noop, depends_on=["a"])]
+    engine = make_engine(tasks, [[], [0]])
+    assert [(e.task, e.status, e.reason) for e in engine.events] == [
+        ("a", S.SKIPPED, "rule not met"),
+        ("b", S.SKIPPED, "upstream skipped"),
+    ]
+    assert engine.finished
+    assert engine.start_next(0.0) == -1
