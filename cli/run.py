@@ -43,6 +43,8 @@ class RunRequest:
     address: str | None = None
     output: OutputMode = OutputMode.AUTO
     report: Path | None = None
+    otel: bool | None = None  # None: $FLOWWEAVER_OTEL, else the spec's
+    metrics_file: Path | None = None
 
 
 def run_spec(request: RunRequest) -> int:
@@ -66,6 +68,7 @@ def _run_spec(request: RunRequest) -> int:
         check_report_path(request.report, "--report")
     warn_soft_timeouts(workflow, name)
     executor.placement(workflow)  # a missing workdir stops the run before it is recorded
+    monitoring = monitoring_of(workflow, request)
     recorder = store.open_recorder(
         workflow, request.state_dir, resume=request.resume, wait=request.wait
     )
@@ -74,7 +77,8 @@ def _run_spec(request: RunRequest) -> int:
     try:
         resume = store.resume_summary(recorder.resume_info)
         header = RunHeader(workflow.name, len(workflow), name, recorder.run_id, resume)
-        return execute(workflow, executor, recorder, header, resolve_output(request.output))
+        mode = resolve_output(request.output)
+        return execute(workflow, executor, recorder, header, mode, monitoring)
     finally:
         recorder.close()
         if request.report is not None:  # whatever the run's outcome
@@ -92,12 +96,42 @@ def build_executor(workflow: Workflow, request: RunRequest) -> tuple[str, Execut
     return name, executor
 
 
+@dataclass(frozen=True)
+class Monitoring:
+    """What a run sends out (SPEC section 12): traces, a Prometheus textfile."""
+
+    otel: bool = False
+    metrics_file: Path | None = None
+    state_dir: Path | None = None  # the history the textfile's last success comes from
+
+
+def monitoring_of(workflow: Workflow, request: RunRequest) -> Monitoring:
+    """The options, else ``$FLOWWEAVER_OTEL``, else the spec; checked before the run
+    (a missing extra or a metrics folder that isn't there: exit 2)."""
+    from flowweaver.monitoring import check, otel_wanted
+
+    spec = workflow.spec
+    otel = otel_wanted(request.otel, bool(spec and spec.otel))
+    metrics_file = request.metrics_file
+    if metrics_file is None and spec is not None and spec.metrics_file is not None:
+        metrics_file = Path(spec.metrics_file)
+    if metrics_file is not None:
+        metrics_file = metrics_file.absolute()  # (a task may change the directory)
+    monitoring = Monitoring(otel, metrics_file, request.state_dir)
+    if otel or metrics_file is not None:
+        import os
+
+        check(otel=otel, metrics_file=metrics_file, environ=os.environ)
+    return monitoring
+
+
 def execute(
     workflow: Workflow,
     executor: Executor,
     recorder: Recorder | None,
     header: RunHeader,
     mode: OutputMode,
+    monitoring: Monitoring | None = None,
 ) -> int:
     """Run with the output mode's reporter subscribed; the summary is always printed."""
     tracker = RunTracker(workflow.name, workflow.get_all_tasks())
@@ -105,7 +139,7 @@ def execute(
     with _subscribed(workflow, tracker, reporter):
         reporter.start(header)
         try:
-            outcome = _outcome(executor, workflow, recorder, tracker)
+            outcome = _outcome(executor, workflow, recorder, tracker, monitoring or Monitoring())
             reporter.finish(tracker.snapshot(), outcome)
         finally:
             reporter.close()
@@ -127,11 +161,16 @@ def make_reporter(mode: OutputMode, tracker: RunTracker) -> Reporter:
 
 
 def _outcome(
-    executor: Executor, workflow: Workflow, recorder: Recorder | None, tracker: RunTracker
+    executor: Executor,
+    workflow: Workflow,
+    recorder: Recorder | None,
+    tracker: RunTracker,
+    monitoring: Monitoring,
 ) -> RunOutcome:
     tracker.begin()
     try:
-        executor.execute(workflow, recorder=recorder)
+        with _monitored(workflow, recorder, monitoring):
+            executor.execute(workflow, recorder=recorder)
     except WorkflowError:
         return RunOutcome(RunStatus.FAILED, ExitCode.TASK_FAILED)
     except RunInterrupted as exc:
@@ -140,6 +179,31 @@ def _outcome(
     finally:
         tracker.end()
     return RunOutcome(RunStatus.COMPLETED, ExitCode.OK)
+
+
+@contextlib.contextmanager
+def _monitored(
+    workflow: Workflow, recorder: Recorder | None, monitoring: Monitoring
+) -> Iterator[None]:
+    """Traces and the textfile, for the run made in the block: their run's outcome is
+    what ``execute`` raised (``_outcome`` turns it into an outcome after that)."""
+    if not monitoring.otel and monitoring.metrics_file is None:
+        yield
+        return
+    from flowweaver.monitoring import monitored
+
+    history = None
+    if monitoring.metrics_file is not None:
+        history = store.open_store(monitoring.state_dir)
+    run_id = recorder.run_id if recorder is not None else None
+    with monitored(
+        workflow,
+        otel=monitoring.otel,
+        metrics_file=monitoring.metrics_file,
+        run_id=run_id,
+        store=history,
+    ):
+        yield
 
 
 @contextlib.contextmanager

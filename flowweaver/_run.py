@@ -21,7 +21,15 @@ from flowweaver.conditions import Conditional, ConditionError, ConditionFalse
 from flowweaver.engine import CONDITION_FALSE, Engine
 from flowweaver.errors import RunInterrupted, RunTimeoutError, TaskTimeoutError, WorkflowError
 from flowweaver.events import Observer, TaskEvent
-from flowweaver.executors.contract import Attempt, Held, Notice, PoolSlot, Started, error_text
+from flowweaver.executors.contract import (
+    Attempt,
+    AttemptHook,
+    Held,
+    Notice,
+    PoolSlot,
+    Started,
+    error_text,
+)
 from flowweaver.history import RunStatus
 from flowweaver.mapping import ItemsError, item_keys, items_of, only_items
 from flowweaver.pools import HostSlots, Pool
@@ -80,6 +88,7 @@ class Run:
         timeout: float | None = None,
         pools: Mapping[str, Pool] | None = None,
         placement: Placement | None = None,
+        attempt_hooks: Sequence[AttemptHook] = (),
     ) -> None:
         self.name = name
         self.tasks = tasks = graph.tasks
@@ -112,7 +121,8 @@ class Run:
         # The engine's events, and the task of each: filled by the engine, emptied by flush.
         self._events: list[TaskEvent] = []
         self._event_nodes: list[int] = []
-        observed = self._callbacks or bool(self.observers)
+        self._prepare = _one_hook(attempt_hooks)  # None: no hook (the common case)
+        observed = self._callbacks or bool(self.observers) or self._prepare is not None
         order = graph.depth if plan_order else _longest_first(tasks, graph.parents, durations)
         self.engine = Engine(
             tasks,
@@ -180,8 +190,10 @@ class Run:
                 attempt = running[index] = Attempt(
                     index, task.name, task.attempts, fn, kwargs, task.timeout
                 )  # (the engine has just set task.attempts to this attempt's number)
-            if events:
+            if events:  # (always, when the run has an attempt hook: it is observed)
                 self.flush()  # RUNNING is passed on before the call
+                if self._prepare is not None:
+                    self._prepare(attempt)
             if backend.submit(attempt) is not None:
                 now = ended = _monotonic()
                 self._apply(attempt, now)  # it ran inline, so it is current
@@ -529,6 +541,22 @@ class Run:
         failed = self.failed()
         if failed:
             raise WorkflowError(self.name, failed)
+
+
+def _one_hook(hooks: Sequence[AttemptHook]) -> AttemptHook | None:
+    """One call for the run's attempt hooks (``None``: it has none); a hook that raises
+    is logged and leaves the attempt as it was."""
+    if not hooks:
+        return None
+
+    def prepare(attempt: Attempt) -> None:
+        for hook in hooks:
+            try:
+                hook(attempt)
+            except Exception:
+                logger.exception("attempt hook %r raised; ignored", hook)
+
+    return prepare
 
 
 def _call_back(callback: Callable[[str, Any], object], name: str, value: Any) -> None:

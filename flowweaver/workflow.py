@@ -15,6 +15,7 @@ from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
     from flowweaver.executors.base import Executor
+    from flowweaver.executors.contract import AttemptHook
     from flowweaver.handlers import HandlerOutcome
 
 
@@ -37,6 +38,10 @@ class SpecInfo:
     """The run the spec was loaded for (``${run.id}``): a store records the run under it."""
     run_started: str | None = None
     """``${run.started}``: when the spec was loaded for that run (ISO 8601)."""
+    otel: bool = False
+    """``otel: true``: its runs send OpenTelemetry traces (see :mod:`flowweaver.monitoring`)."""
+    metrics_file: str | None = None
+    """``metrics_file:``, absolute: the Prometheus textfile its runs write."""
 
 
 class Workflow:
@@ -90,6 +95,7 @@ class Workflow:
         self._children: list[list[int]] = []
         self._depth: list[float] = []
         self._observers: list[Observer] = []
+        self._attempt_hooks: list[AttemptHook] = []
         self._placed = False  # a task has a workdir, reads or writes
         self.last_run_seconds = 0.0
 
@@ -176,6 +182,24 @@ class Workflow:
     @property
     def observers(self) -> list[Observer]:
         return list(self._observers)
+
+    def hook_attempts(self, hook: AttemptHook) -> Callable[[], None]:
+        """Call ``hook(attempt)`` for every attempt of every later run, on the run's
+        loop, just before the attempt is submitted (after its RUNNING event reached
+        the observers): it may wrap ``attempt.fn`` so that the attempt runs in a
+        context of its own, wherever it runs. Returns a function that unhooks it.
+        (Tracing uses it: see :mod:`flowweaver.monitoring`.)"""
+        self._attempt_hooks.append(hook)
+
+        def unhook() -> None:
+            if hook in self._attempt_hooks:
+                self._attempt_hooks.remove(hook)
+
+        return unhook
+
+    @property
+    def attempt_hooks(self) -> list[AttemptHook]:
+        return list(self._attempt_hooks)
 
     # -- reading ------------------------------------------------------------------
 

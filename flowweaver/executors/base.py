@@ -108,6 +108,7 @@ class Executor(ABC):
             timeout=workflow.timeout,
             pools=workflow.pools,
             placement=placement,
+            attempt_hooks=workflow.attempt_hooks,
         )
         return run, backend
 

@@ -106,6 +106,9 @@ class Document:
     file_env: dict[str, str] = field(default_factory=dict)
     """What the env files give that the process environment doesn't have."""
     workdir_mark: Mark | None = None
+    otel: bool = False
+    metrics_file: str | None = None
+    """The Prometheus textfile, absolute (``None``: none)."""
 
 
 def read_document(
@@ -138,6 +141,7 @@ def read_document(
     values = SPEC.check(root, TOP, ctx, skip=("params", "env", "env_file"))
     dask = values.get("dask", {})
     workdir = values.get("workdir")
+    metrics_file = values.get("metrics_file")
     return Document(
         name=values.get("name", stem),
         description=values.get("description", ""),
@@ -152,6 +156,8 @@ def read_document(
         workdir=None if workdir is None else absolute(workdir, spec_dir),
         file_env={name: value for name, value in files.items() if name not in os.environ},
         workdir_mark=root.items["workdir"].mark if "workdir" in root.items else None,
+        otel=values.get("otel", False),
+        metrics_file=None if metrics_file is None else absolute(metrics_file, spec_dir),
     )
 
 

@@ -129,6 +129,16 @@ TOP_KEYS: dict[str, Key] = {
         "Dask settings for executor: dask; omit the address for a local cluster.",
     ),
     "fail_fast": Key(Flag(), "Start no new task after the first failure."),
+    "otel": Key(
+        Flag(),
+        "Send OpenTelemetry traces of each run (configured by the OTEL_* variables; "
+        "needs flowweaver[otel]).",
+    ),
+    "metrics_file": Key(
+        Text(nonempty=True),
+        "Prometheus textfile written when each run ends (relative to the spec's folder; "
+        "needs flowweaver[metrics]).",
+    ),
     "workdir": Key(
         Text(nonempty=True),
         "Folder the tasks run in (relative: to the spec's folder); it must exist.",
