@@ -159,17 +159,17 @@ def monitored(
     run_id: str | None = None,
     store: RunStore | None = None,
     mask: Mask = no_mask,
-    environ: Mapping[str, str] = os.environ,
 ) -> Iterator[None]:
     """Trace and/or measure the run of ``workflow`` made inside the block (see the
     module). ``run_id`` names the run in the spans (default: the one its spec was
     loaded for, if any); ``store`` is the history the last success is read from when
-    the run does not succeed. Raises :class:`InputError` before the block when an
-    extra is missing (see :func:`check`)."""
+    the run does not succeed. Traces are configured by the ``OTEL_*`` variables of
+    ``os.environ``. Raises :class:`InputError` before the block when an extra is
+    missing (see :func:`check`)."""
     if not otel and metrics_file is None:
         yield
         return
-    check(otel=otel, metrics_file=metrics_file, environ=environ)
+    check(otel=otel, metrics_file=metrics_file, environ=os.environ)
     if run_id is None and workflow.spec is not None:
         run_id = workflow.spec.run_id
     start = time.time()
@@ -184,7 +184,6 @@ def monitored(
             run_id=run_id,
             start=start,
             mask=mask,
-            environ=environ,
         )
         stops += [workflow.subscribe(tracing.event), workflow.hook_attempts(tracing.prepare)]
     if metrics_file is not None:
@@ -213,8 +212,8 @@ def _write_metrics(
     metrics: RunMetrics, status: str, start: float, end: float, name: str, store: RunStore | None
 ) -> None:
     try:
-        last = None
-        if status != "completed" and store is not None:
+        last = None  # the history's, when there is one: this run's end if it completed
+        if store is not None:
             last = store.last_success(name)
         metrics.write(status, start, end, last)
     except Exception as exc:

@@ -11,9 +11,10 @@ and at the run's end writes, in the text exposition format, with ``prometheus_cl
     flowweaver_task_duration_seconds{workflow,task}
     flowweaver_task_attempts{workflow,task}
 
-No sample has a timestamp (the node exporter refuses them). The last success is this
-run's end when it completed; else the end of the workflow's last completed run in the
-history, else what the file said before, else 0 (never). The file is replaced
+No sample has a timestamp (the node exporter refuses them). The last success is the
+end of the workflow's last completed run in the history (this run's, when it
+completed); without a history, this run's end when it completed, else what the file
+said before; 0 when it never succeeded. The file is replaced
 atomically: written beside it under a name of its own, then renamed over it, so a
 reader (or another run writing it at the same time) never sees half a file.
 """
@@ -62,11 +63,12 @@ class RunMetrics:
 
     def write(self, status: str, start: float, end: float, last_success: float | None) -> None:
         """Write the file: the run began at ``start`` and ended at ``end`` (seconds since
-        the epoch) with ``status``; ``last_success`` is the workflow's last successful
-        run's end when this one did not succeed (``None``: not known)."""
+        the epoch) with ``status``; ``last_success`` is when the workflow's last
+        successful run ended, by its history (``None``: no history to ask; then ``end``
+        when this run completed, else what the file said before)."""
         from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
-        if status == "completed":
+        if last_success is None and status == "completed":
             last_success = end
         elif last_success is None:
             last_success = previous_success(self.path, self._mask(self.workflow))

@@ -73,8 +73,8 @@ class Tracing:
         run_id: str | None,
         start: float,
         mask: Callable[[str], str],
-        environ: Mapping[str, str] = os.environ,
     ) -> None:
+        environ = os.environ
         self._mask = mask
         self._tasks = tasks
         self._exporter = _Watched(_exporter(environ))

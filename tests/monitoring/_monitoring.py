@@ -23,6 +23,10 @@ def ok():
     return 1
 
 
+def echo(item):
+    return item
+
+
 def boom():
     raise ValueError("bad thing")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from _cli import write
 from _monitoring import PARENT_SPAN, TRACE_ID, TRACEPARENT, env_with, fw_env, project
-from _receiver import STATUS_ERROR, STATUS_OK, Receiver, SpanRecord
+from _otlp import STATUS_ERROR, STATUS_OK, Receiver, SpanRecord
 
 DEMO = """
 name: demo
