@@ -21,6 +21,7 @@ FAMILIES = (
     "cpu",
     "report",
     "mapped",
+    "monitoring",
 )
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
 

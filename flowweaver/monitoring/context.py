@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flowweaver._call import is_coroutine_function
@@ -29,12 +29,17 @@ from flowweaver.shell import attempt_environment
 _propagation: Any = None  # (extract, attach, detach) once imported; False: not importable
 
 
-def in_span(fn: Callable[..., Any], traceparent: str, tracestate: str = "") -> Callable[..., Any]:
+def in_span(
+    fn: Callable[..., Any], traceparent: str, tracestate: str = "", context: Any = None
+) -> Callable[..., Any]:
     """``fn``, to be called inside the span ``traceparent`` names (an ``async def``
-    stays one, so the executor still awaits it on its loop)."""
-    if is_coroutine_function(fn):
-        return AsyncInSpan(fn, traceparent, tracestate)
-    return InSpan(fn, traceparent, tracestate)
+    stays one, so the executor still awaits it on its loop). ``context``: the span's
+    OpenTelemetry context, when the caller has it at hand (it is used in this process,
+    and not pickled: another process rebuilds it from ``traceparent``)."""
+    wrapper = AsyncInSpan if is_coroutine_function(fn) else InSpan
+    call = wrapper(fn, traceparent, tracestate)
+    call.context = context
+    return call
 
 
 @dataclass
@@ -44,40 +49,40 @@ class InSpan:
     fn: Callable[..., Any]
     traceparent: str
     tracestate: str = ""
+    context: Any = field(default=None, compare=False, repr=False)
 
     def __call__(self, **kwargs: Any) -> Any:
-        with _inside(self.traceparent, self.tracestate):
+        with _inside(self):
             value = self.fn(**kwargs)
         if inspect.isawaitable(value):  # a plain function that returned an awaitable
-            return _awaited(value, self.traceparent, self.tracestate)
+            return _awaited(value, self)
         return value
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "context": None}  # (rebuilt where it runs)
 
 
 @dataclass
-class AsyncInSpan:
+class AsyncInSpan(InSpan):
     """The same for a coroutine function: the context is set inside its coroutine."""
 
-    fn: Callable[..., Any]
-    traceparent: str
-    tracestate: str = ""
-
     async def __call__(self, **kwargs: Any) -> Any:
-        with _inside(self.traceparent, self.tracestate):
+        with _inside(self):
             return await self.fn(**kwargs)
 
 
-async def _awaited(awaitable: Any, traceparent: str, tracestate: str) -> Any:
-    with _inside(traceparent, tracestate):
+async def _awaited(awaitable: Any, call: InSpan) -> Any:
+    with _inside(call):
         return await awaitable
 
 
 @contextlib.contextmanager
-def _inside(traceparent: str, tracestate: str) -> Iterator[None]:
-    environment = {"TRACEPARENT": traceparent}
-    if tracestate:
-        environment["TRACESTATE"] = tracestate
+def _inside(call: InSpan) -> Iterator[None]:
+    environment = {"TRACEPARENT": call.traceparent}
+    if call.tracestate:
+        environment["TRACESTATE"] = call.tracestate
     shells = attempt_environment.set(environment)
-    token = _attach(traceparent, tracestate)
+    token = _attach(call)
     try:
         yield
     finally:
@@ -86,7 +91,7 @@ def _inside(traceparent: str, tracestate: str) -> Iterator[None]:
         attempt_environment.reset(shells)
 
 
-def _attach(traceparent: str, tracestate: str) -> object | None:
+def _attach(call: InSpan) -> object | None:
     """Make the span the current OpenTelemetry context; the token to detach it, or
     ``None`` where OpenTelemetry is not installed."""
     global _propagation
@@ -103,8 +108,10 @@ def _attach(traceparent: str, tracestate: str) -> object | None:
     if _propagation is False:
         return None
     extract, attach, _ = _propagation
-    carrier = {"traceparent": traceparent}
-    if tracestate:
-        carrier["tracestate"] = tracestate
-    token: object = attach(extract(carrier))
+    if call.context is None:
+        carrier = {"traceparent": call.traceparent}
+        if call.tracestate:
+            carrier["tracestate"] = call.tracestate
+        call.context = extract(carrier)
+    token: object = attach(call.context)
     return token

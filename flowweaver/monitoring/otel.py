@@ -203,8 +203,7 @@ class Tracing:
         span.set_status(Status(StatusCode.ERROR, text.splitlines()[0] if text else None))
 
     def _task_attributes(self, event: TaskEvent) -> dict[str, Any]:
-        attributes: dict[str, Any] = {
-            **self._common,
+        attributes: dict[str, Any] = {  # (the pipeline's name and run id: on the run's span)
             "cicd.pipeline.task.name": self._mask(event.task),
             "flowweaver.attempt": event.attempt,
         }
@@ -223,10 +222,12 @@ class Tracing:
         span = self._attempts.get((attempt.name, attempt.number))
         if span is None:
             return
-        carrier: dict[str, str] = {}
-        _PROPAGATOR.inject(carrier, trace.set_span_in_context(span))
-        if "traceparent" in carrier:
-            attempt.fn = in_span(attempt.fn, carrier["traceparent"], carrier.get("tracestate", ""))
+        context = span.get_span_context()  # (W3C trace context, as the propagator writes it)
+        traceparent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+        tracestate = context.trace_state.to_header() if context.trace_state else ""
+        attempt.fn = in_span(
+            attempt.fn, traceparent, tracestate, trace.set_span_in_context(span, self._context)
+        )
 
     # -- the end ---------------------------------------------------------------------
 
