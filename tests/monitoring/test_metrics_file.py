@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 from _cli import TIMEOUT, write
-from _monitoring import fw_env, project, start_fw_env
+from _monitoring import env_with, fw_env, project, start_fw_env
 from prometheus_client.parser import text_string_to_metric_families
 
 from flowweaver import RunStore
@@ -202,6 +204,60 @@ def test_two_runs_writing_at_once_never_leave_a_partial_file(here: Path) -> None
     workflows = {dict(labels)["workflow"] for labels in read(path)["flowweaver_run_status"]}
     assert workflows in ({"left"}, {"right"})
     assert sorted(p.name for p in here.iterdir() if p.name.startswith("shared")) == ["shared.prom"]
+
+
+WRITER = """
+import sys
+from flowweaver import SequentialExecutor, Task, Workflow
+from flowweaver.monitoring import monitored
+
+workflow = Workflow(sys.argv[1])
+for i in range(40):
+    workflow.add_task(Task(f"t{i}", lambda: None))
+for _ in range(60):
+    with monitored(workflow, metrics_file=sys.argv[2]):
+        SequentialExecutor().execute(workflow)
+"""
+
+
+def test_many_writes_at_once_are_each_whole(here: Path) -> None:
+    """The same, hundreds of times: two processes write the file in a loop while this
+    test reads it; a write that is not atomic shows as an empty or cut file."""
+    path = here / "busy.prom"
+    stop = threading.Event()
+    problems: list[str] = []
+    reads = [0]
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                continue
+            try:
+                families = {f.name: f for f in text_string_to_metric_families(text)}
+                assert len(families["flowweaver_task_attempts"].samples) == 40
+            except Exception as exc:  # a partial file
+                problems.append(f"{exc!r}: {text[-80:]!r}")
+            reads[0] += 1
+
+    watcher = threading.Thread(target=reader)
+    watcher.start()
+    try:
+        writers = [
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, name, str(path)], env=env_with(), cwd=here
+            )
+            for name in ("left", "right")
+        ]
+        for writer in writers:
+            assert writer.wait(TIMEOUT) == 0
+    finally:
+        stop.set()
+        watcher.join(TIMEOUT)
+    assert not problems, problems[:3]
+    assert reads[0] > 10
+    assert sorted(p.name for p in here.iterdir() if p.name.startswith("busy")) == ["busy.prom"]
 
 
 def test_bad_keys_are_spec_problems(here: Path) -> None:
