@@ -97,7 +97,6 @@ class Tracing:
         self._context = trace.set_span_in_context(self._run)
         self._attempts: dict[tuple[str, int], Span] = {}  # open attempt spans
         self._mapped: dict[str, tuple[Span, Context]] = {}  # open spans of mapped tasks
-        self._lock = threading.Lock()  # events come from the loop; prepare too, but be safe
 
     # -- the event stream ----------------------------------------------------------
 
@@ -223,6 +222,8 @@ class Tracing:
         if span is None:
             return
         context = span.get_span_context()  # (W3C trace context, as the propagator writes it)
+        if not context.is_valid:  # (OTEL_SDK_DISABLED=true: spans are not made)
+            return
         traceparent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
         tracestate = context.trace_state.to_header() if context.trace_state else ""
         attempt.fn = in_span(

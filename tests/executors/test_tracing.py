@@ -25,8 +25,8 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
 
 
 def test_each_attempt_runs_inside_its_span(make: Make, receiver: Receiver) -> None:
-    workflow = Workflow("traced")
-    workflow.add_task(Task("py", span_id))
+    workflow = Workflow("traced", pools={"db": 1})
+    workflow.add_task(Task("py", span_id, pool="db"))
     workflow.add_task(Task("co", span_id_async))
     workflow.add_task(Task("sh", ShellCommand(script='printf %s "$TRACEPARENT"')))
     workflow.add_task(Task("bad", fails, retries=1))
@@ -39,6 +39,7 @@ def test_each_attempt_runs_inside_its_span(make: Make, receiver: Receiver) -> No
         span = spans[(name, 1)]
         assert span.parent_id == run.span_id
         assert workflow.get_task_result(name) == f"{run.trace_id}-{span.span_id}"
+    assert spans[("py", 1)].attributes["flowweaver.pool"] == "db"
     sh = spans[("sh", 1)]
     assert workflow.get_task_result("sh").startswith(f"00-{run.trace_id}-{sh.span_id}-")
     for attempt in (1, 2):

@@ -172,6 +172,14 @@ def test_opt_in_by_spec_and_out_by_option(tmp_path: Path, receiver: Receiver) ->
     assert {span.name for span in receiver.wait_for(2)} == {"run opted", "a"}
 
 
+def test_a_disabled_sdk_makes_no_spans(here: Path, receiver: Receiver) -> None:
+    env = otel_env(receiver, OTEL_SDK_DISABLED="true")
+    done = fw_env("run", "demo.yaml", "--otel", cwd=here, env=env)
+    assert done.returncode == 1 and done.stderr.count("warning") == 0
+    assert receiver.requests == 0
+    assert (here / "traceparent.txt").read_text() == ""  # no span: no TRACEPARENT
+
+
 def test_a_bad_opt_in_variable_is_refused(tmp_path: Path) -> None:
     project(tmp_path)
     write(tmp_path, "w.yaml", "tasks:\n  a: {call: mon_tasks:ok}\n")
