@@ -13,7 +13,7 @@ $(BIN)/python:
 # to flowweaver.cli on purpose) to mind same-named folders: that notice is left out.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e '.[dev,dask]'
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e '.[dev,dask,otel,metrics]'
 	touch $(STAMP)
 
 run: $(STAMP)

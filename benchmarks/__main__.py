@@ -24,6 +24,7 @@ FAMILIES = (
     "mapped",
     "logs",
     "command",
+    "monitoring",
 )
 DEFAULT_JSON = Path(__file__).parent / "results" / "latest.json"
 

@@ -113,7 +113,7 @@ def _report(exc: Exception, *, verbose: bool) -> int:
         write_error(exc.message, exc.hint)
         return exc.code
     if isinstance(exc, InputError):
-        write_error(str(exc))
+        write_error(str(exc), getattr(exc, "hint", None))
         return ExitCode.BAD_INPUT
     if isinstance(exc, LockedError):
         write_error(str(exc), hint="--wait waits for it to end")

@@ -161,6 +161,23 @@ def run(
             help="Write the run's report there when it ends (.md: Markdown, else HTML).",
         ),
     ] = None,
+    otel: Annotated[
+        bool | None,
+        typer.Option(
+            "--otel/--no-otel",
+            help="Send OpenTelemetry traces (OTEL_* variables configure them) "
+            "[default: $FLOWWEAVER_OTEL, else the spec's otel].",
+            show_default=False,
+        ),
+    ] = None,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="PATH",
+            help="Write a Prometheus textfile there when the run ends [default: the spec's "
+            "metrics_file].",
+        ),
+    ] = None,
 ) -> int:
     """Run a workflow spec."""
     from .options import parse_params
@@ -184,6 +201,8 @@ def run(
         log_lines=log_lines,
         verbose=verbose,
         report=report,
+        otel=otel,
+        metrics_file=metrics_file,
     )
     return run_spec(request)
 

@@ -53,6 +53,8 @@ class RunRequest:
     log_lines: bool = False
     verbose: bool = False
     report: Path | None = None
+    otel: bool | None = None  # None: $FLOWWEAVER_OTEL, else the spec's
+    metrics_file: Path | None = None
 
 
 def run_spec(request: RunRequest) -> int:
@@ -108,6 +110,7 @@ def _run_spec(request: RunRequest, mode: OutputMode, held: HeldOutput | None) ->
         warn_soft_timeouts(workflow, name)  # it would repeat in every cron mail
     executor.check_pools(workflow)  # (as a missing workdir: before the run is recorded)
     executor.placement(workflow)  # a missing workdir stops the run before it is recorded
+    monitoring = monitoring_of(workflow, request)
     recorder = store.open_recorder(
         workflow, request.state_dir, resume=request.resume, wait=request.wait
     )
@@ -117,7 +120,7 @@ def _run_spec(request: RunRequest, mode: OutputMode, held: HeldOutput | None) ->
         resume = store.resume_summary(recorder.resume_info)
         header = RunHeader(workflow.name, len(workflow), name, recorder.run_id, resume)
         reporter_options = ReporterOptions(held=held, log_lines=request.log_lines)
-        return execute(workflow, executor, recorder, header, mode, reporter_options)
+        return execute(workflow, executor, recorder, header, mode, reporter_options, monitoring)
     finally:
         recorder.close()
         if request.report is not None:  # whatever the run's outcome
@@ -145,6 +148,35 @@ def build_executor(workflow: Workflow, request: RunRequest) -> tuple[str, Execut
     return name, executor
 
 
+@dataclass(frozen=True)
+class Monitoring:
+    """What a run sends out (SPEC section 12): traces, a Prometheus textfile."""
+
+    otel: bool = False
+    metrics_file: Path | None = None
+    state_dir: Path | None = None  # the history the textfile's last success comes from
+
+
+def monitoring_of(workflow: Workflow, request: RunRequest) -> Monitoring:
+    """The options, else ``$FLOWWEAVER_OTEL``, else the spec; checked before the run
+    (a missing extra or a metrics folder that isn't there: exit 2)."""
+    from flowweaver.monitoring import check, otel_wanted
+
+    spec = workflow.spec
+    otel = otel_wanted(request.otel, bool(spec and spec.otel))
+    metrics_file = request.metrics_file
+    if metrics_file is None and spec is not None and spec.metrics_file is not None:
+        metrics_file = Path(spec.metrics_file)
+    if metrics_file is not None:
+        metrics_file = metrics_file.absolute()  # (a task may change the directory)
+    monitoring = Monitoring(otel, metrics_file, request.state_dir)
+    if otel or metrics_file is not None:
+        import os
+
+        check(otel=otel, metrics_file=metrics_file, environ=os.environ)
+    return monitoring
+
+
 def execute(
     workflow: Workflow,
     executor: Executor,
@@ -152,6 +184,7 @@ def execute(
     header: RunHeader,
     mode: OutputMode,
     options: ReporterOptions | None = None,
+    monitoring: Monitoring | None = None,
 ) -> int:
     """Run with the output mode's reporter subscribed; the summary is always printed."""
     tasks = workflow.get_all_tasks()
@@ -162,7 +195,7 @@ def execute(
     with _subscribed(workflow, tracker, reporter, logs):
         reporter.start(header)
         try:
-            outcome = _outcome(executor, workflow, recorder, tracker)
+            outcome = _outcome(executor, workflow, recorder, tracker, monitoring or Monitoring())
             reporter.finish(tracker.snapshot(), outcome)
         finally:
             reporter.close()
@@ -189,12 +222,17 @@ def make_reporter(
 
 
 def _outcome(
-    executor: Executor, workflow: Workflow, recorder: Recorder | None, tracker: RunTracker
+    executor: Executor,
+    workflow: Workflow,
+    recorder: Recorder | None,
+    tracker: RunTracker,
+    monitoring: Monitoring,
 ) -> RunOutcome:
     tracker.begin()
     workflow.last_handlers = []
     try:
-        executor.execute(workflow, recorder=recorder)
+        with _monitored(workflow, recorder, monitoring):
+            executor.execute(workflow, recorder=recorder)
     except WorkflowError:
         return _ended(workflow, RunStatus.FAILED, ExitCode.TASK_FAILED)
     except RunTimeoutError as exc:
@@ -212,6 +250,31 @@ def _ended(
 ) -> RunOutcome:
     """The outcome, with how the run's handlers ended (they ran before ``execute`` ended)."""
     return RunOutcome(status, code, tuple(workflow.last_handlers), message)
+
+
+@contextlib.contextmanager
+def _monitored(
+    workflow: Workflow, recorder: Recorder | None, monitoring: Monitoring
+) -> Iterator[None]:
+    """Traces and the textfile, for the run made in the block: their run's outcome is
+    what ``execute`` raised (``_outcome`` turns it into an outcome after that)."""
+    if not monitoring.otel and monitoring.metrics_file is None:
+        yield
+        return
+    from flowweaver.monitoring import monitored
+
+    history = None
+    if monitoring.metrics_file is not None:
+        history = store.open_store(monitoring.state_dir)
+    run_id = recorder.run_id if recorder is not None else None
+    with monitored(
+        workflow,
+        otel=monitoring.otel,
+        metrics_file=monitoring.metrics_file,
+        run_id=run_id,
+        store=history,
+    ):
+        yield
 
 
 @contextlib.contextmanager

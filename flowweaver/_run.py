@@ -25,6 +25,7 @@ from flowweaver.events import Observer, TaskEvent
 from flowweaver.executors.contract import (
     Attempt,
     AttemptHook,
+    AttemptWrapper,
     Failure,
     Held,
     Notice,
@@ -100,6 +101,7 @@ class Run:
         masker: Masker = NO_SECRETS,
         output: RunLog | None = None,
         hooks: Sequence[AttemptHook] = (),
+        attempt_wrappers: Sequence[AttemptWrapper] = (),
     ) -> None:
         self.name = name
         self.masker = masker
@@ -142,7 +144,8 @@ class Run:
         # The engine's events, and the task of each: filled by the engine, emptied by flush.
         self._events: list[TaskEvent] = []
         self._event_nodes: list[int] = []
-        observed = self._callbacks or bool(self.observers)
+        self._prepare = _one_wrapper(attempt_wrappers)  # None: none (the common case)
+        observed = self._callbacks or bool(self.observers) or self._prepare is not None
         order = graph.depth if plan_order else _longest_first(tasks, graph.parents, durations)
         self.engine = Engine(
             tasks,
@@ -215,8 +218,10 @@ class Run:
                 )  # (the engine has just set task.attempts to this attempt's number)
             if hooks:
                 self._started(attempt)
-            if events:
+            if events:  # (always, when the run wraps attempts: it is observed)
                 self.flush()  # RUNNING is passed on before the call
+                if self._prepare is not None:
+                    self._prepare(attempt)
             if backend.submit(attempt) is not None:
                 now = ended = _monotonic()
                 self._apply(attempt, now)  # it ran inline, so it is current
@@ -661,6 +666,22 @@ class Run:
         failed = self.failed()
         if failed:
             raise WorkflowError(self.name, failed)
+
+
+def _one_wrapper(wrappers: Sequence[AttemptWrapper]) -> AttemptWrapper | None:
+    """One call for the run's attempt wrappers (``None``: it has none); a wrapper that
+    raises is logged and leaves the attempt as it was."""
+    if not wrappers:
+        return None
+
+    def prepare(attempt: Attempt) -> None:
+        for wrapper in wrappers:
+            try:
+                wrapper(attempt)
+            except Exception:
+                logger.exception("attempt wrapper %r raised; ignored", wrapper)
+
+    return prepare
 
 
 def _call_back(callback: Callable[[str, Any], object], name: str, value: Any) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import contextvars
 import os
 import shlex
 import signal
@@ -22,6 +23,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -35,6 +37,12 @@ GRACE_SECONDS = 1.0
 
 TAIL_LINES = 5
 """How many last lines of standard error a failure's message keeps."""
+
+attempt_environment: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "flowweaver_attempt_environment", default=None
+)
+"""Variables the running attempt adds to its commands' environment, over the command's
+own (set by a wrapper of the attempt's call: a tracing span's ``TRACEPARENT``)."""
 
 
 class ShellCommandError(AttemptError, RuntimeError):
@@ -113,7 +121,7 @@ class ShellCommand:
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
-                    env={**os.environ, **self.env},
+                    env={**os.environ, **self.env, **(attempt_environment.get() or {})},
                     cwd=self.cwd,
                     start_new_session=True,
                 )

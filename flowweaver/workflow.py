@@ -17,6 +17,7 @@ from flowweaver.task import Task, TaskStatus
 
 if TYPE_CHECKING:
     from flowweaver.executors.base import Executor
+    from flowweaver.executors.contract import AttemptWrapper
     from flowweaver.handlers import HandlerOutcome
     from flowweaver.logs import OutputListener
 
@@ -40,6 +41,10 @@ class SpecInfo:
     """The run the spec was loaded for (``${run.id}``): a store records the run under it."""
     run_started: str | None = None
     """``${run.started}``: when the spec was loaded for that run (ISO 8601)."""
+    otel: bool = False
+    """``otel: true``: its runs send OpenTelemetry traces (see :mod:`flowweaver.monitoring`)."""
+    metrics_file: str | None = None
+    """``metrics_file:``, absolute: the Prometheus textfile its runs write."""
 
 
 class Workflow:
@@ -113,6 +118,7 @@ class Workflow:
         self.environment: tuple[Mapping[str, str], Mapping[str, str]] | None = None
         """A spec's ``env:`` and what its env files give: where a secret is also
         looked up (before and after the process environment)."""
+        self._attempt_wrappers: list[AttemptWrapper] = []
         self._placed = False  # a task has a workdir, reads or writes
         self.last_run_seconds = 0.0
 
@@ -227,6 +233,24 @@ class Workflow:
         return Masker.from_environment(
             self.secrets, ChainMap(dict(spec_env), os.environ, dict(file_env))
         )
+
+    def wrap_attempts(self, hook: AttemptWrapper) -> Callable[[], None]:
+        """Call ``hook(attempt)`` for every attempt of every later run, on the run's
+        loop, just before the attempt is submitted (after its RUNNING event reached
+        the observers): it may wrap ``attempt.fn`` so that the attempt runs in a
+        context of its own, wherever it runs. Returns a function that unhooks it.
+        (Tracing uses it: see :mod:`flowweaver.monitoring`.)"""
+        self._attempt_wrappers.append(hook)
+
+        def unhook() -> None:
+            if hook in self._attempt_wrappers:
+                self._attempt_wrappers.remove(hook)
+
+        return unhook
+
+    @property
+    def attempt_wrappers(self) -> list[AttemptWrapper]:
+        return list(self._attempt_wrappers)
 
     # -- reading ------------------------------------------------------------------
 

@@ -111,6 +111,7 @@ class Executor(ABC):
             output=captured_output(workflow, recorder, masker),
             pools=workflow.pools,
             placement=placement,
+            attempt_wrappers=workflow.attempt_wrappers,
         )
         return run, backend
 

@@ -189,6 +189,13 @@ notice of a backend, or a :class:`PoolSlot` of a host pool."""
 Inbox = Callable[[Notice], object]
 """Where a backend sends ended attempts and notices (from any thread)."""
 
+AttemptWrapper = Callable[[Attempt], object]
+"""Told of each attempt on the loop's thread, just before it is submitted (its RUNNING
+event has reached the observers): it may replace ``attempt.fn`` with a call that wraps
+it, to run the attempt in a context of its own (a tracing span's). The wrapper must
+pickle wherever the function does (process and Dask workers). A run without hooks
+calls none (see ``Workflow.wrap_attempts``)."""
+
 
 class Backend(Protocol):
     """How an executor runs attempts. It never waits: ended attempts go to the inbox."""

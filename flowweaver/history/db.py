@@ -309,6 +309,15 @@ def latest_status(conn: sqlite3.Connection, workflow: str) -> str | None:
     return None if row is None else str(row["status"])
 
 
+def last_success(conn: sqlite3.Connection, workflow: str) -> float | None:
+    """When the newest completed run of ``workflow`` ended, or ``None``."""
+    row = conn.execute(
+        "SELECT MAX(ended) AS ended FROM runs WHERE workflow=? AND status='completed'",
+        (workflow,),
+    ).fetchone()
+    return None if row is None or row["ended"] is None else float(row["ended"])
+
+
 def runs(
     conn: sqlite3.Connection, *, workflow: str | None = None, limit: int | None = None
 ) -> list[sqlite3.Row]:

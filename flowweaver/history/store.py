@@ -232,6 +232,12 @@ class RunStore:
             rows = db.runs(conn, workflow=workflow, limit=limit)
             return [self._record(conn, row) for row in rows]
 
+    def last_success(self, workflow: str) -> float | None:
+        """When the newest completed run of ``workflow`` ended (seconds since the
+        epoch), or ``None`` when none completed."""
+        with self._reading() as conn:
+            return db.last_success(conn, workflow)
+
     def workflows(self) -> list[str]:
         """The names of the workflows that have recorded runs, sorted."""
         with self._reading() as conn:

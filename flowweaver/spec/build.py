@@ -282,5 +282,7 @@ def build_workflow(
         workdir=document.workdir,
         run_id=run["id"],
         run_started=run["started"],
+        otel=document.otel,
+        metrics_file=document.metrics_file,
     )
     return workflow

@@ -115,6 +115,9 @@ class Document:
     """What the env files give that the process environment doesn't have."""
     workdir_mark: Mark | None = None
     pools: dict[str, Pool] = field(default_factory=dict)
+    otel: bool = False
+    metrics_file: str | None = None
+    """The Prometheus textfile, absolute (``None``: none)."""
 
 
 def read_document(
@@ -149,6 +152,7 @@ def read_document(
     workdir = values.get("workdir")
     tasks = _read_tasks(root, values, report)
     check_pools(root, tasks, values.get("executor"), report)
+    metrics_file = values.get("metrics_file")
     return Document(
         name=values.get("name", stem),
         description=values.get("description", ""),
@@ -168,6 +172,8 @@ def read_document(
         file_env={name: value for name, value in files.items() if name not in os.environ},
         workdir_mark=root.items["workdir"].mark if "workdir" in root.items else None,
         pools=values.get("pools", {}),
+        otel=values.get("otel", False),
+        metrics_file=None if metrics_file is None else absolute(metrics_file, spec_dir),
     )
 
 

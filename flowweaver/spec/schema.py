@@ -204,6 +204,16 @@ TOP_KEYS: dict[str, Key] = {
     "timeout": Key(
         Duration(), "The whole run's deadline: past it the run is stopped as by SIGTERM (exit 124)."
     ),
+    "otel": Key(
+        Flag(),
+        "Send OpenTelemetry traces of each run (configured by the OTEL_* variables; "
+        "needs flowweaver[otel]).",
+    ),
+    "metrics_file": Key(
+        Text(nonempty=True),
+        "Prometheus textfile written when each run ends (relative to the spec's folder; "
+        "needs flowweaver[metrics]).",
+    ),
     "workdir": Key(
         Text(nonempty=True),
         "Folder the tasks run in (relative: to the spec's folder); it must exist.",
