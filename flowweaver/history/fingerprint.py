@@ -58,6 +58,8 @@ def task_fingerprint(task: Task, upstream: Iterable[str], files: bytes = b"") ->
         ]
         if task.run_if != "success" or task.when is not None or task.allow_failure:
             parts.append(_conditions(task))
+        if task.pool is not None or task.priority:
+            parts.append(b"scheduled:" + encode([task.pool, task.priority]))
     except UnhashableError:
         return None
     return _digest(parts)

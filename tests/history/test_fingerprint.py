@@ -148,3 +148,11 @@ def test_a_function_s_identity_follows_its_defaults_when_they_change() -> None:
     assert third not in (first, second)
     scaled.__kwdefaults__["factor"].append(4)  # a mutable default changed in place
     assert task_fingerprint(task, []) != third
+
+
+def test_a_pool_or_a_priority_is_part_of_it_and_absent_ones_change_nothing() -> None:
+    plain = fingerprint(add)
+    assert fingerprint(add, pool=None, priority=0) == plain
+    pooled = fingerprint(add, pool="db")
+    assert pooled not in (plain, fingerprint(add, pool="gpu"))
+    assert fingerprint(add, priority=10) not in (plain, pooled, fingerprint(add, priority=5))
