@@ -10,34 +10,29 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from flowweaver.errors import (
-    AttemptError,
-    CycleError,
-    FlowWeaverError,
-    LockedError,
-    MissingOutputError,
-    Problem,
-    RunInterrupted,
-    RunTimeoutError,
-    SecretError,
-    SpecError,
-    StateError,
-    TaskNotPicklableError,
-    TaskTimeoutError,
-    UnknownRunError,
-    UnknownTaskError,
-    WorkerCrashedError,
-    WorkflowError,
-)
-from flowweaver.events import TaskEvent
-from flowweaver.executors import REGISTRY as _EXECUTORS
-from flowweaver.pools import Pool
-from flowweaver.task import ItemFailed, Map, Task, TaskStatus
-from flowweaver.workflow import SpecInfo, Workflow
-
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from flowweaver.errors import (
+        AttemptError,
+        CycleError,
+        FlowWeaverError,
+        LockedError,
+        MissingOutputError,
+        Problem,
+        RunInterrupted,
+        RunTimeoutError,
+        SecretError,
+        SpecError,
+        StateError,
+        TaskNotPicklableError,
+        TaskTimeoutError,
+        UnknownRunError,
+        UnknownTaskError,
+        WorkerCrashedError,
+        WorkflowError,
+    )
+    from flowweaver.events import TaskEvent
     from flowweaver.executors import (
         AsyncExecutor,
         DaskExecutor,
@@ -47,7 +42,10 @@ if TYPE_CHECKING:
         ThreadedExecutor,
     )
     from flowweaver.history import RunStore
+    from flowweaver.pools import Pool
     from flowweaver.shell import ShellCommandError
+    from flowweaver.task import ItemFailed, Map, Task, TaskStatus
+    from flowweaver.workflow import SpecInfo, Workflow
 
 __version__ = "0.3.0"
 
@@ -92,19 +90,50 @@ __all__ = [
 ]
 
 
+_ERRORS = (
+    "AttemptError",
+    "CycleError",
+    "FlowWeaverError",
+    "LockedError",
+    "MissingOutputError",
+    "Problem",
+    "RunInterrupted",
+    "RunTimeoutError",
+    "SecretError",
+    "SpecError",
+    "StateError",
+    "TaskNotPicklableError",
+    "TaskTimeoutError",
+    "UnknownRunError",
+    "UnknownTaskError",
+    "WorkerCrashedError",
+    "WorkflowError",
+)
 _LAZY = {
-    **{entry.cls: "flowweaver.executors" for entry in _EXECUTORS.values()},
-    "Executor": "flowweaver.executors",
+    **dict.fromkeys(_ERRORS, "flowweaver.errors"),
+    "TaskEvent": "flowweaver.events",
+    "Pool": "flowweaver.pools",
+    "ItemFailed": "flowweaver.task",
+    "Map": "flowweaver.task",
+    "Task": "flowweaver.task",
+    "TaskStatus": "flowweaver.task",
+    "SpecInfo": "flowweaver.workflow",
+    "Workflow": "flowweaver.workflow",
     "RunStore": "flowweaver.history",
     "ShellCommandError": "flowweaver.shell",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Executors, the run history and shell tasks are imported when first named (they
-    pull in asyncio, threading machinery, subprocess and sqlite3, which ``plan`` and
-    ``validate`` never need)."""
+    """Every name is imported when first used: ``flowweaver --version`` loads none of
+    them, ``plan`` and ``validate`` never load the executors, the run history or shell
+    tasks (asyncio, threading machinery, subprocess, sqlite3)."""
     module = _LAZY.get(name)
+    if module is None and name.endswith("Executor"):  # the executors' registry says
+        from flowweaver.executors import REGISTRY
+
+        if name == "Executor" or any(entry.cls == name for entry in REGISTRY.values()):
+            module = "flowweaver.executors"
     if module is None:
         raise AttributeError(f"module 'flowweaver' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
@@ -119,3 +148,7 @@ def load_workflow(
     from flowweaver.spec import load_workflow as load
 
     return load(path, params, check_imports=check_imports)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
