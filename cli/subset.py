@@ -51,32 +51,7 @@ def select_tasks(workflow: Workflow, names: Sequence[str]) -> Workflow:
             )
         if name not in whole:
             task.map = dataclasses.replace(task.map, only=frozenset(keys))
-    return _subset(workflow, upstream_closure(workflow, [*whole, *items]))
-
-
-def _subset(workflow: Workflow, wanted: set[str]) -> Workflow:
-    """A copy of ``workflow`` (its settings, observers and listeners) with the tasks
-    in ``wanted`` only."""
-    subset = Workflow(
-        workflow.name,
-        workflow.description,
-        secrets=workflow.secrets,
-        keep_runs=workflow.keep_runs,
-        handlers=workflow.handlers,
-        timeout=workflow.timeout,
-        pools=workflow.pools,
-        workdir=workflow.workdir,
-    )
-    subset.spec = workflow.spec
-    subset.environment = workflow.environment
-    for observer in workflow.observers:
-        subset.subscribe(observer)
-    for listener in workflow.output_listeners:
-        subset.subscribe_output(listener)
-    for name, task in workflow.get_all_tasks().items():
-        if name in wanted:
-            subset.add_task(task)
-    return subset
+    return workflow.subset(upstream_closure(workflow, [*whole, *items]))
 
 
 _ITEM = re.compile(r"(?P<task>[^\[\]]+)\[(?P<key>.*)\]", re.DOTALL)

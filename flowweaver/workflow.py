@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import ChainMap
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +121,22 @@ class Workflow:
         self._attempt_wrappers: list[AttemptWrapper] = []
         self._placed = False  # a task has a workdir, reads or writes
         self.last_run_seconds = 0.0
+
+    def subset(self, wanted: Collection[str]) -> Workflow:
+        """A copy of this workflow with only the tasks named in ``wanted`` (their
+        dependencies must be among them): its settings, spec, observers, output
+        listeners and attempt wrappers kept. (``flowweaver run --only``.)"""
+        copy = Workflow(self.name, self.description)
+        for setting in ("secrets", "keep_runs", "timeout", "pools", "workdir", "handlers"):
+            setattr(copy, setting, getattr(self, setting))
+        copy.spec, copy.environment = self.spec, self.environment
+        copy._observers = list(self._observers)
+        copy._output_listeners = list(self._output_listeners)
+        copy._attempt_wrappers = list(self._attempt_wrappers)
+        for task in self._task_list:
+            if task.name in wanted:
+                copy.add_task(task)
+        return copy
 
     # -- building -----------------------------------------------------------------
 

@@ -143,6 +143,7 @@ def callable_identity(fn: Any, depth: int = 0) -> bytes:
 
 
 _function_identities: dict[types.FunctionType, tuple[Any, Any, bytes]] = {}
+_KEPT_IDENTITIES = 4096
 
 
 def _function_identity(fn: types.FunctionType) -> bytes:
@@ -155,6 +156,8 @@ def _function_identity(fn: types.FunctionType) -> bytes:
         return known[2]
     identity = _work_out_identity(fn)
     if fn.__closure__ is None and kwdefaults is None and _immutable(defaults):
+        if len(_function_identities) >= _KEPT_IDENTITIES:  # functions made by the million
+            _function_identities.clear()  # (lambdas in a loop) are not kept alive forever
         _function_identities[fn] = (defaults, kwdefaults, identity)
     return identity
 

@@ -410,3 +410,25 @@ def test_a_builtin_or_class_is_asked_its_signature_once_not_every_run(
         # an instance is asked each run (its answer could change); the others never again
         assert asked
         assert [fn for fn in asked if not isinstance(fn, _Doubler)] == []
+
+
+def test_a_subset_keeps_the_settings_and_the_listeners_with_the_wanted_tasks() -> None:
+    workflow = Workflow("w", "d", timeout=5, keep_runs=2, pools={"db": 1}, workdir="/tmp")
+    seen: list[str] = []
+    workflow.subscribe(lambda event: seen.append(event.task))
+    workflow.wrap_attempts(lambda attempt: seen.append(f"wrap {attempt.name}"))
+    workflow.add_task(Task("a", lambda: 1))
+    workflow.add_task(Task("b", lambda a: a + 1, depends_on=["a"]))
+    workflow.add_task(Task("c", lambda: 3))
+    part = workflow.subset({"a", "b"})
+    assert list(part.get_all_tasks()) == ["a", "b"]
+    assert (part.name, part.description, part.timeout, part.keep_runs, part.workdir) == (
+        "w",
+        "d",
+        5,
+        2,
+        "/tmp",
+    )
+    assert part.pools == workflow.pools
+    SequentialExecutor().execute(part)
+    assert "wrap a" in seen and "b" in seen and "c" not in seen
