@@ -47,6 +47,7 @@ class TaskDef:
     place it is named (its mark and path under the task)."""
     section: str = "tasks"
     """Where it is written: ``tasks``, or ``handlers`` for a handler."""
+    _dependencies: list[str] | None = field(default=None, repr=False, compare=False)
 
     def locate(self, *steps: str | int) -> Mark:
         """The mark of the value at ``steps`` under this task, as near as it exists."""
@@ -73,14 +74,17 @@ class TaskDef:
 
     def dependencies(self) -> list[str]:
         """Upstream task names: ``depends_on``, ``inputs`` targets, the task ``map.over``
-        names, then the tasks ``${tasks.NAME}`` references name, each once."""
-        values = self.values
-        deps = [*values.get("depends_on", ()), *values.get("inputs", {}).values()]
-        over = values.get("map", {}).get("over")
-        if isinstance(over, str):
-            deps.append(over)
-        deps.extend(self.references)
-        return list(dict.fromkeys(deps))
+        names, then the tasks ``${tasks.NAME}`` references name, each once (worked out
+        once: the list is shared, not to be changed)."""
+        if self._dependencies is None:
+            values = self.values
+            deps = [*values.get("depends_on", ()), *values.get("inputs", {}).values()]
+            over = values.get("map", {}).get("over")
+            if isinstance(over, str):
+                deps.append(over)
+            deps.extend(self.references)
+            self._dependencies = list(dict.fromkeys(deps)) if len(deps) > 1 else deps
+        return self._dependencies
 
 
 def _inside(node: Node, step: str | int) -> Node | None:

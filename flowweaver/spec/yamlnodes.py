@@ -60,6 +60,16 @@ _INT, _BOOL, _NULL = _YAML + "int", _YAML + "bool", _YAML + "null"
 _AS_TEXT = frozenset({_STR, _YAML + "timestamp", _YAML + "value"})
 _IMPLICIT: dict[str, list[tuple[str, Any]]] = yaml.resolver.Resolver.yaml_implicit_resolvers
 """The safe loaders' implicit tags of plain scalars, by first character (PyYAML's table)."""
+_DIGITS = frozenset("123456789")
+"""What a plain decimal integer without a leading zero starts with (read without a regexp)."""
+_KEY_TAGS = _AS_TEXT | {_INT, _BOOL, _NULL, _YAML + "float"}
+"""The tags of a key that is read as its text (``1: x`` has the key ``'1'``)."""
+_KEY_CHECKED = frozenset(
+    first
+    for first, resolvers in _IMPLICIT.items()
+    if any(tag not in _KEY_TAGS for tag, _ in resolvers)
+)
+"""First characters of a plain key that may resolve to another tag (``<<``): checked."""
 
 
 def compose(text: str, report: Problems) -> Node | None:
@@ -141,6 +151,25 @@ def _scalar_tag(event: Any) -> str:
     return _STR
 
 
+_SLOW: Any = object()
+"""What :func:`_plain_value` says of a scalar it leaves to :meth:`_Composer._typed`."""
+
+
+def _plain_value(event: Any, text: str) -> Any:
+    """The value of a scalar event without a tag: its text when it can only be text,
+    a decimal integer read at once, :data:`_SLOW` for the rest (the resolver's regexps)."""
+    if event.tag is not None:
+        return _SLOW
+    if not event.implicit[0]:  # quoted
+        return text
+    first = text[:1]
+    if first not in _IMPLICIT:
+        return text
+    if first in _DIGITS and text.isdigit() and text.isascii():
+        return int(text)
+    return _SLOW
+
+
 class _Anchor:
     """What an anchor names: a built node, its expanded size, and its tag if a scalar.
     ``size`` is ``None`` while the anchored collection is still being read."""
@@ -175,6 +204,7 @@ class _Composer:
         self._anchors: dict[str, _Anchor] = {}
         self._first_document = 0
         self._last_size = 0  # the expanded size of the node a method last returned
+        self._known_keys: dict[str, str] = {}
         constructor = SafeConstructor()
         self._construct = {
             _INT: constructor.construct_yaml_int,
@@ -334,11 +364,13 @@ class _Composer:
                 break
             if kind is ScalarEvent and event.anchor is None:  # the common case, inline
                 text = event.value
-                tag = _scalar_tag(event)
-                if tag in _AS_TEXT:
-                    items.append(ScalarNode(text, _at(event)))
+                mark = event.start_mark
+                value = _plain_value(event, text)
+                if value is not _SLOW:
+                    items.append(ScalarNode(value, mark.line << 32 | mark.column))
                 else:
-                    items.append(self._typed(tag, text, _at(event), (*path, index)))
+                    where = mark.line << 32 | mark.column
+                    items.append(self._typed(_scalar_tag(event), text, where, (*path, index)))
                 size += len(text) + 1
             else:
                 items.append(self._node(event, (*path, index), depth + 1))
@@ -350,12 +382,24 @@ class _Composer:
         items, keys = node.items, node.keys
         size = 1
         merged: list[Node] = []
+        read = self._next
+        known = self._known_keys
         while True:
-            event = self._next()
+            event = read()
             kind = type(event)
             if kind is MappingEndEvent:
                 break
-            key, where = self._key(event, kind, path)
+            if (
+                kind is ScalarEvent
+                and event.tag is None
+                and event.anchor is None
+                and (not event.implicit[0] or event.value[:1] not in _KEY_CHECKED)
+            ):  # the common case, inline: a key that is its text
+                key = known.setdefault(event.value, event.value)  # one string per key name
+                mark = event.start_mark
+                where = mark.line << 32 | mark.column
+            else:
+                key, where = self._key(event, kind, path)
             if key is None:
                 if where == -1:  # a merge key: its value is merged after the own keys
                     size += self._merge_sources(self._next(), path, depth, merged)
@@ -364,7 +408,7 @@ class _Composer:
                     self._node(self._next(), path, depth + 1)
                     self._muted -= 1
                 continue
-            event = self._next()
+            event = read()
             if key in items:
                 self._duplicate(key, keys[key], where, path)
                 self._node(event, (*path, key), depth + 1)  # for the problems inside it
@@ -372,11 +416,13 @@ class _Composer:
             keys[key] = where
             if type(event) is ScalarEvent and event.anchor is None:  # the common case
                 text = event.value
-                tag = _scalar_tag(event)
-                if tag in _AS_TEXT:
-                    items[key] = ScalarNode(text, _at(event))
+                mark = event.start_mark
+                value = _plain_value(event, text)
+                if value is not _SLOW:
+                    items[key] = ScalarNode(value, mark.line << 32 | mark.column)
                 else:
-                    items[key] = self._typed(tag, text, _at(event), (*path, key))
+                    at = mark.line << 32 | mark.column
+                    items[key] = self._typed(_scalar_tag(event), text, at, (*path, key))
                 size += len(key) + len(text) + 1
             else:
                 items[key] = self._node(event, (*path, key), depth + 1)
