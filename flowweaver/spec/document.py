@@ -20,13 +20,13 @@ from typing import Any
 from flowweaver.folders import absolute
 from flowweaver.pools import Pool
 from flowweaver.spec.envfiles import read_env_files
-from flowweaver.spec.interpolate import Scope
+from flowweaver.spec.interpolate import RuntimeText, Scope
 from flowweaver.spec.kinds import Context, describe
 from flowweaver.spec.nodes import ListNode, MapNode, Node
 from flowweaver.spec.params import override_value
 from flowweaver.spec.poolchecks import check_pools
 from flowweaver.spec.problems import FILE_START, TOP, KeyPath, Mark, Problems, did_you_mean
-from flowweaver.spec.runtime import check_references, upstream_references
+from flowweaver.spec.runtime import check_references, runtime_texts, upstream_references
 from flowweaver.spec.schema import SPEC, TOP_KEYS
 
 SPEC_DIR_VARIABLE = "FLOWWEAVER_SPEC_DIR"
@@ -47,6 +47,9 @@ class TaskDef:
     place it is named (its mark and path under the task)."""
     section: str = "tasks"
     """Where it is written: ``tasks``, or ``handlers`` for a handler."""
+    runtime: tuple[tuple[KeyPath, RuntimeText], ...] = ()
+    """Its strings with run-time references (in ``shell``, ``args``, ``kwargs``), each
+    with its path under the task."""
     _dependencies: list[str] | None = field(default=None, repr=False, compare=False)
 
     def locate(self, *steps: str | int) -> Mark:
@@ -238,7 +241,10 @@ def _read_tasks(root: MapNode, values: dict[str, Any], report: Problems) -> list
     tasks: list[TaskDef] = []
     for name, checked in values.get("tasks", {}).items():
         values = {**defaults, **checked}
-        task = TaskDef(name, tasks_node.items[name], values, upstream_references(values))
+        texts = tuple(runtime_texts(values))
+        task = TaskDef(
+            name, tasks_node.items[name], values, upstream_references(texts), runtime=texts
+        )
         _check_shell_task(task, report)
         check_references(task, report)
         tasks.append(task)

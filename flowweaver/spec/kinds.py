@@ -89,6 +89,12 @@ class Text(Kind):
     pattern: str | None = None
     hint: str = ""
 
+    def accepts(self, value: str) -> bool:
+        """Whether the text ``value`` passes :meth:`check` (without a node or a problem)."""
+        if self.nonempty and not value.strip():
+            return False
+        return self.pattern is None or _compiled(self.pattern).fullmatch(value) is not None
+
     def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
         if not isinstance(node, ScalarNode) or not isinstance(node.value, str):
             return ctx.fail(node, path, f"expected text, got {describe(node)}")

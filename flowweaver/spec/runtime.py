@@ -10,7 +10,7 @@ problem, and a task that has either gets its templated function.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from flowweaver._call import parameter_name
@@ -51,11 +51,14 @@ def _texts(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, RuntimeText]]:
             yield from _texts(item, (*path, name))
 
 
-def upstream_references(values: dict[str, Any]) -> dict[str, tuple[Mark, KeyPath]]:
-    """The upstream tasks a task's ``${tasks.NAME}`` references name, each with the
-    first place it is named (its mark, and its path under the task)."""
+def upstream_references(
+    texts: Iterable[tuple[KeyPath, RuntimeText]],
+) -> dict[str, tuple[Mark, KeyPath]]:
+    """The upstream tasks a task's ``${tasks.NAME}`` references (in its ``texts``, see
+    :func:`runtime_texts`) name, each with the first place it is named (its mark, and
+    its path under the task)."""
     found: dict[str, tuple[Mark, KeyPath]] = {}
-    for path, text in runtime_texts(values):
+    for path, text in texts:
         for ref, mark in zip(text.template.refs, text.marks, strict=True):
             if ref.source.startswith(TASKS):
                 found.setdefault(ref.source[len(TASKS) :], (mark, path))
@@ -67,7 +70,7 @@ def check_references(task: TaskDef, report: Problems) -> None:
     ``map.param`` on a shell task (which gets the item as ``${item}``)."""
     spec = task.values.get("map")
     if spec is None:
-        for path, text in runtime_texts(task.values):
+        for path, text in task.runtime:
             for ref, mark in zip(text.template.refs, text.marks, strict=True):
                 if ref.source == ITEM:
                     message = f"{ref.text} is the item of a mapped task: this task has no 'map'"
@@ -136,7 +139,7 @@ def call_function(
 ) -> Callable[..., Any] | None:
     """A call task's templated function, or ``None`` when its arguments hold no
     run-time reference."""
-    if not any(True for _ in runtime_texts({"args": args, "kwargs": kwargs})):
+    if not any(path[0] in ("args", "kwargs") for path, _ in task.runtime):
         return None
     return Templated(
         fn,

@@ -395,8 +395,8 @@ class _Composer:
                 and event.anchor is None
                 and (not event.implicit[0] or event.value[:1] not in _KEY_CHECKED)
             ):  # the common case, inline: a key that is its text
-                key = known.setdefault(event.value, event.value)  # one string per key name
-                mark = event.start_mark
+                key: str | None = known.setdefault(event.value, event.value)  # one string a name
+                mark: Any = event.start_mark
                 where = mark.line << 32 | mark.column
             else:
                 key, where = self._key(event, kind, path)
