@@ -20,6 +20,12 @@ def order_tasks(tasks: list[TaskDef], report: Problems) -> list[TaskDef]:
     Reports unknown dependencies (with a did-you-mean), self-dependencies and cycles.
     """
     index = {task.name: position for position, task in enumerate(tasks)}
+    written_in_order = True
+    for position, task in enumerate(tasks):
+        for dep in _known_dependencies(task, index, report):
+            written_in_order = written_in_order and index[dep] < position
+    if written_in_order:  # each task after its dependencies: kept as written
+        return tasks
     parents = [[index[dep] for dep in _known_dependencies(task, index, report)] for task in tasks]
     order = file_order(parents)
     if order is None:  # a cycle: found again by name, to report each one's path
@@ -41,6 +47,8 @@ def file_order(parents: list[list[int]]) -> list[int] | None:
     dependency; past that, the task written first is added first (a valid file
     order is kept as it is).
     """
+    if all(up < node for node, ups in enumerate(parents) for up in ups):
+        return list(range(len(parents)))  # each task written after its dependencies
     try:
         layers = graph.layers(parents)
     except ValueError:  # a cycle

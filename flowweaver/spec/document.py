@@ -22,7 +22,7 @@ from flowweaver.pools import Pool
 from flowweaver.spec.envfiles import read_env_files
 from flowweaver.spec.interpolate import RuntimeText, Scope
 from flowweaver.spec.kinds import Context, describe
-from flowweaver.spec.nodes import ListNode, MapNode, Node
+from flowweaver.spec.nodes import ListNode, MapNode, Node, ScalarNode
 from flowweaver.spec.params import override_value
 from flowweaver.spec.poolchecks import check_pools
 from flowweaver.spec.problems import FILE_START, TOP, KeyPath, Mark, Problems, did_you_mean
@@ -35,14 +35,14 @@ SPEC_DIR_VARIABLE = "FLOWWEAVER_SPEC_DIR"
 _CALL_ONLY = ("args", "kwargs", "inputs")
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskDef:
     """One task as written: its checked values (defaults applied) and its node, for marks."""
 
     name: str
     node: Node
     values: dict[str, Any]
-    references: dict[str, tuple[Mark, KeyPath]] = field(default_factory=dict)
+    references: Mapping[str, tuple[Mark, KeyPath]] = field(default_factory=dict)
     """The upstream tasks its ``${tasks.NAME}`` references name, each with the first
     place it is named (its mark and path under the task)."""
     section: str = "tasks"
@@ -51,6 +51,14 @@ class TaskDef:
     """Its strings with run-time references (in ``shell``, ``args``, ``kwargs``), each
     with its path under the task."""
     _dependencies: list[str] | None = field(default=None, repr=False, compare=False)
+
+    def release(self) -> None:
+        """Drop the values and the tree under the task, once its task is made: what is
+        left marks the task itself (its name's value) and knows its dependencies."""
+        self.dependencies()
+        self.node = ScalarNode(None, self.node.at)
+        self.values = {}
+        self.runtime = ()
 
     def locate(self, *steps: str | int) -> Mark:
         """The mark of the value at ``steps`` under this task, as near as it exists."""
@@ -81,6 +89,11 @@ class TaskDef:
         once: the list is shared, not to be changed)."""
         if self._dependencies is None:
             values = self.values
+            if "inputs" not in values and "map" not in values and not self.references:
+                written: list[str] = values.get("depends_on", [])  # its list, when no repeats
+                once = len(written) < 2 or len(set(written)) == len(written)
+                self._dependencies = written if once else list(dict.fromkeys(written))
+                return self._dependencies
             deps = [*values.get("depends_on", ()), *values.get("inputs", {}).values()]
             over = values.get("map", {}).get("over")
             if isinstance(over, str):
@@ -240,7 +253,7 @@ def _read_tasks(root: MapNode, values: dict[str, Any], report: Problems) -> list
     defaults = values.get("defaults", {})
     tasks: list[TaskDef] = []
     for name, checked in values.get("tasks", {}).items():
-        values = {**defaults, **checked}
+        values = {**defaults, **checked} if defaults else checked
         texts = tuple(runtime_texts(values))
         task = TaskDef(
             name, tasks_node.items[name], values, upstream_references(texts), runtime=texts

@@ -10,7 +10,8 @@ problem, and a task that has either gets its templated function.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from flowweaver._call import parameter_name
@@ -51,9 +52,12 @@ def _texts(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, RuntimeText]]:
             yield from _texts(item, (*path, name))
 
 
+_NO_REFERENCES: Mapping[str, tuple[Mark, KeyPath]] = MappingProxyType({})
+
+
 def upstream_references(
     texts: Iterable[tuple[KeyPath, RuntimeText]],
-) -> dict[str, tuple[Mark, KeyPath]]:
+) -> Mapping[str, tuple[Mark, KeyPath]]:
     """The upstream tasks a task's ``${tasks.NAME}`` references (in its ``texts``, see
     :func:`runtime_texts`) name, each with the first place it is named (its mark, and
     its path under the task)."""
@@ -62,7 +66,7 @@ def upstream_references(
         for ref, mark in zip(text.template.refs, text.marks, strict=True):
             if ref.source.startswith(TASKS):
                 found.setdefault(ref.source[len(TASKS) :], (mark, path))
-    return found
+    return found or _NO_REFERENCES
 
 
 def check_references(task: TaskDef, report: Problems) -> None:

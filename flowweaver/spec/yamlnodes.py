@@ -155,16 +155,17 @@ _SLOW: Any = object()
 """What :func:`_plain_value` says of a scalar it leaves to :meth:`_Composer._typed`."""
 
 
-def _plain_value(event: Any, text: str) -> Any:
-    """The value of a scalar event without a tag: its text when it can only be text,
-    a decimal integer read at once, :data:`_SLOW` for the rest (the resolver's regexps)."""
+def _plain_value(event: Any, text: str, known: dict[str, str]) -> Any:
+    """The value of a scalar event without a tag: its text when it can only be text
+    (one string for each text in ``known``), a decimal integer read at once,
+    :data:`_SLOW` for the rest (the resolver's regexps)."""
     if event.tag is not None:
         return _SLOW
     if not event.implicit[0]:  # quoted
-        return text
+        return known.setdefault(text, text)
     first = text[:1]
     if first not in _IMPLICIT:
-        return text
+        return known.setdefault(text, text)
     if first in _DIGITS and text.isdigit() and text.isascii():
         return int(text)
     return _SLOW
@@ -204,7 +205,9 @@ class _Composer:
         self._anchors: dict[str, _Anchor] = {}
         self._first_document = 0
         self._last_size = 0  # the expanded size of the node a method last returned
-        self._known_keys: dict[str, str] = {}
+        self._known: dict[str, str] = {}
+        """One string for each text of a key or a value: a big spec repeats them (the
+        same call, the task names its dependencies name)."""
         constructor = SafeConstructor()
         self._construct = {
             _INT: constructor.construct_yaml_int,
@@ -355,6 +358,7 @@ class _Composer:
 
     def _sequence(self, node: ListNode, path: KeyPath, depth: int) -> None:
         items = node.items
+        known = self._known
         size = 1
         index = 0
         while True:
@@ -365,7 +369,7 @@ class _Composer:
             if kind is ScalarEvent and event.anchor is None:  # the common case, inline
                 text = event.value
                 mark = event.start_mark
-                value = _plain_value(event, text)
+                value = _plain_value(event, text, known)
                 if value is not _SLOW:
                     items.append(ScalarNode(value, mark.line << 32 | mark.column))
                 else:
@@ -383,7 +387,7 @@ class _Composer:
         size = 1
         merged: list[Node] = []
         read = self._next
-        known = self._known_keys
+        known = self._known
         while True:
             event = read()
             kind = type(event)
@@ -417,7 +421,7 @@ class _Composer:
             if type(event) is ScalarEvent and event.anchor is None:  # the common case
                 text = event.value
                 mark = event.start_mark
-                value = _plain_value(event, text)
+                value = _plain_value(event, text, known)
                 if value is not _SLOW:
                     items[key] = ScalarNode(value, mark.line << 32 | mark.column)
                 else:
