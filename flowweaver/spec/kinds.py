@@ -237,6 +237,14 @@ class Names(Kind):
             return INVALID if value is INVALID else [value]
         if not isinstance(node, ListNode):
             return ctx.fail(node, path, f"expected a list of names, got {describe(node)}")
+        accepts = self.each.accepts
+        names = [
+            item.value
+            for item in node.items
+            if type(item) is ScalarNode and type(item.value) is str and accepts(item.value)
+        ]
+        if len(names) == len(node.items):  # the common case, without a call per item
+            return names
         values = [self.each.check(v, (*path, i), ctx) for i, v in enumerate(node.items)]
         return INVALID if INVALID in values else values
 

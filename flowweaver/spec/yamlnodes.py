@@ -20,6 +20,7 @@ Timestamps stay strings (``2026-11-26`` is the text, as in JSON).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -60,6 +61,21 @@ _INT, _BOOL, _NULL = _YAML + "int", _YAML + "bool", _YAML + "null"
 _AS_TEXT = frozenset({_STR, _YAML + "timestamp", _YAML + "value"})
 _IMPLICIT: dict[str, list[tuple[str, Any]]] = yaml.resolver.Resolver.yaml_implicit_resolvers
 """The safe loaders' implicit tags of plain scalars, by first character (PyYAML's table)."""
+_WORD_TAGS = (_BOOL, _NULL)
+_WORD_FIRSTS = frozenset(
+    first
+    for first, resolvers in _IMPLICIT.items()
+    if first and all(tag in _WORD_TAGS for tag, _ in resolvers)
+)
+"""First characters of plain scalars that only a word (``true``, ``null``…) makes typed."""
+_LONGEST_WORD = max(
+    len(word)
+    for resolvers in _IMPLICIT.values()
+    for tag, regexp in resolvers
+    if tag in _WORD_TAGS
+    for word in re.findall(r"\w+", regexp.pattern)
+)
+"""The longest of those words: longer text starting like one is text (``task-1``)."""
 _DIGITS = frozenset("123456789")
 """What a plain decimal integer without a leading zero starts with (read without a regexp)."""
 _KEY_TAGS = _AS_TEXT | {_INT, _BOOL, _NULL, _YAML + "float"}
@@ -164,7 +180,7 @@ def _plain_value(event: Any, text: str, known: dict[str, str]) -> Any:
     if not event.implicit[0]:  # quoted
         return known.setdefault(text, text)
     first = text[:1]
-    if first not in _IMPLICIT:
+    if first not in _IMPLICIT or (first in _WORD_FIRSTS and len(text) > _LONGEST_WORD):
         return known.setdefault(text, text)
     if first in _DIGITS and text.isdigit() and text.isascii():
         return int(text)
@@ -251,30 +267,38 @@ class _Composer:
             return self._scalar(event, path)
         if kind is AliasEvent:
             return self._alias(event, path)
-        where = _at(event)
+        mark = event.start_mark
+        where: int = mark.line << 32 | mark.column
         if depth > MAX_DEPTH:
-            if self.too_deep is None:
-                self.too_deep = where
-                self._muted += 1  # the tree is refused: no more problems after this one
-            self._skip(event)
-            self._last_size = 1
-            return ScalarNode(None, where)
+            return self._too_deep(event, where)
         node: Node
+        anchor = None
         if kind is MappingStartEvent:
             node = MapNode({}, where, {})
-            anchor = self._anchor(event, node, None, "")
+            if event.anchor is not None:
+                anchor = self._anchor(event, node, None, "")
             if event.tag is not None and event.tag not in ("!", _MAP):
                 self._report(where, path, _tag_problem(event.tag))
             self._mapping(node, path, depth)
         else:
             node = ListNode([], where)
-            anchor = self._anchor(event, node, None, "")
+            if event.anchor is not None:
+                anchor = self._anchor(event, node, None, "")
             if event.tag is not None and event.tag not in ("!", _SEQ):
                 self._report(where, path, _tag_problem(event.tag))
             self._sequence(node, path, depth)
         if anchor is not None:
             anchor.size = self._last_size
         return node
+
+    def _too_deep(self, event: Any, where: int) -> ScalarNode:
+        """The collection ``event`` starts, nested too deep: skipped (the tree is refused)."""
+        if self.too_deep is None:
+            self.too_deep = where
+            self._muted += 1  # no more problems after this one
+        self._skip(event)
+        self._last_size = 1
+        return ScalarNode(None, where)
 
     def _skip(self, event: Any) -> None:
         """Read the events of the collection ``event`` starts, without recursion, checking
