@@ -10,7 +10,7 @@ problem, and a task that has either gets its templated function.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -33,23 +33,32 @@ INPUT_PREFIX = "_tasks_"
 """How the ``inputs`` keyword that carries an upstream result to a template starts."""
 
 
-def runtime_texts(values: dict[str, Any]) -> Iterator[tuple[KeyPath, RuntimeText]]:
+def runtime_texts(values: dict[str, Any]) -> list[tuple[KeyPath, RuntimeText]]:
     """Every string with run-time references in a task's templated keys, with its path
     under the task."""
+    found: list[tuple[KeyPath, RuntimeText]] = []
     for key in TEMPLATED_KEYS:
         if key in values:
-            yield from _texts(values[key], (key,))
+            _collect(values[key], (key,), found)
+    return found
 
 
-def _texts(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, RuntimeText]]:
-    if isinstance(value, RuntimeText):
-        yield path, value
-    elif isinstance(value, list):
+_INSIDE = (RuntimeText, list, dict)
+"""The kinds of values that are or may hold a :class:`RuntimeText`."""
+
+
+def _collect(value: Any, path: KeyPath, found: list[tuple[KeyPath, RuntimeText]]) -> None:
+    kind = type(value)
+    if kind is RuntimeText:
+        found.append((path, value))
+    elif kind is list:
         for position, item in enumerate(value):
-            yield from _texts(item, (*path, position))
-    elif isinstance(value, dict):
+            if type(item) in _INSIDE:  # (a plain value is passed over without a call)
+                _collect(item, (*path, position), found)
+    elif kind is dict:
         for name, item in value.items():
-            yield from _texts(item, (*path, name))
+            if type(item) in _INSIDE:
+                _collect(item, (*path, name), found)
 
 
 _NO_REFERENCES: Mapping[str, tuple[Mark, KeyPath]] = MappingProxyType({})
