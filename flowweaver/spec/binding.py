@@ -32,6 +32,61 @@ def signature_of(fn: Callable[..., Any]) -> inspect.Signature | None:
         return None
 
 
+class BoundShapes:
+    """The call shapes already seen to bind: a 100,000-task spec calling one function
+    the same way checks that once, not once per task.
+
+    A shape is everything the check reads: the callable's signature, how many ``args``,
+    the names in ``kwargs`` and ``inputs`` (in order), the upstream tasks whose names
+    are parameters, the parameters filled by the engine, and the section. A mapped
+    task is always checked (its ``map`` block has more to it)."""
+
+    def __init__(self) -> None:
+        self._bound: set[tuple[Any, ...]] = set()
+        self._keywords: dict[int, tuple[inspect.Signature, frozenset[str]]] = {}
+
+    def check(
+        self,
+        signature: inspect.Signature,
+        task: TaskDef,
+        report: Problems,
+        given: tuple[str, ...] = (),
+        how: str = "",
+    ) -> None:
+        """:func:`check_binding`, unless this shape bound before."""
+        values = task.values
+        if "map" in values:
+            check_binding(signature, task, report, given, how)
+            return
+        keywords = self._keyword_names(signature)
+        upstream = [
+            name for dep in task.dependencies() if (name := parameter_name(dep)) in keywords
+        ]
+        shape = (
+            id(signature),
+            task.section,
+            given,
+            len(values.get("args", ())),
+            tuple(values.get("kwargs", ())),
+            tuple(values.get("inputs", ())),
+            tuple(upstream),
+        )
+        if shape in self._bound:
+            return
+        before = len(report)
+        check_binding(signature, task, report, given, how)
+        if len(report) == before:
+            self._bound.add(shape)
+
+    def _keyword_names(self, signature: inspect.Signature) -> frozenset[str]:
+        """The names ``signature`` takes by keyword (kept with it, so its id stays its own)."""
+        known = self._keywords.get(id(signature))
+        if known is None:
+            names = frozenset(p.name for p in signature.parameters.values() if p.kind in _KEYWORD)
+            known = self._keywords[id(signature)] = (signature, names)
+        return known[1]
+
+
 def check_binding(
     signature: inspect.Signature,
     task: TaskDef,

@@ -11,7 +11,7 @@ from typing import Any
 from flowweaver.folders import absolute
 from flowweaver.mapping import ItemKey
 from flowweaver.shell import ShellCommand, ShellTest
-from flowweaver.spec.binding import check_binding, check_predicate, signature_of
+from flowweaver.spec.binding import BoundShapes, check_predicate, signature_of
 from flowweaver.spec.document import Document, TaskDef
 from flowweaver.spec.imports import ImportedLater, MissingModuleError, ResolveError, Resolver
 from flowweaver.spec.interpolate import RuntimeText
@@ -53,6 +53,7 @@ class TaskFactory:
         self.import_dirs = import_dirs
         self.resolver = Resolver(report.file, [d for d in import_dirs if d])
         self._signatures: dict[str, inspect.Signature | None] = {}
+        self._bound = BoundShapes()
         self._unimportable: dict[str, Mark] = {}
 
     def task(self, definition: TaskDef) -> Task | None:
@@ -166,9 +167,9 @@ class TaskFactory:
         if signature is not None:
             if definition.section == "handlers":
                 how = "give {pronoun} in args or kwargs (a handler receives only 'run')"
-                check_binding(signature, definition, self.report, ("run",), how)
+                self._bound.check(signature, definition, self.report, ("run",), how)
             else:
-                check_binding(signature, definition, self.report)
+                self._bound.check(signature, definition, self.report)
         return fn
 
     def _signature(self, target: str, fn: Callable[..., Any]) -> inspect.Signature | None:

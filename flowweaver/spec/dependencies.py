@@ -20,11 +20,22 @@ def order_tasks(tasks: list[TaskDef], report: Problems) -> list[TaskDef]:
     Reports unknown dependencies (with a did-you-mean), self-dependencies and cycles.
     """
     index = {task.name: position for position, task in enumerate(tasks)}
-    deps = {task.name: _known_dependencies(task, index, report) for task in tasks}
-    _report_cycles(deps, index, tasks, report)
-    parents = [[index[dep] for dep in deps[task.name]] for task in tasks]
+    written_in_order = True
+    for position, task in enumerate(tasks):
+        for dep in _known_dependencies(task, index, report):
+            written_in_order = written_in_order and index[dep] < position
+    if written_in_order:  # each task after its dependencies: kept as written
+        return tasks
+    parents = [[index[dep] for dep in _known_dependencies(task, index, report)] for task in tasks]
     order = file_order(parents)
-    return tasks if order is None else [tasks[position] for position in order]
+    if order is None:  # a cycle: found again by name, to report each one's path
+        deps = {
+            task.name: [tasks[up].name for up in ups]
+            for task, ups in zip(tasks, parents, strict=True)
+        }
+        _report_cycles(deps, index, tasks, report)
+        return tasks
+    return [tasks[position] for position in order]
 
 
 def file_order(parents: list[list[int]]) -> list[int] | None:
@@ -36,9 +47,11 @@ def file_order(parents: list[list[int]]) -> list[int] | None:
     dependency; past that, the task written first is added first (a valid file
     order is kept as it is).
     """
+    if all(up < node for node, ups in enumerate(parents) for up in ups):
+        return list(range(len(parents)))  # each task written after its dependencies
     try:
         layers = graph.layers(parents)
-    except ValueError:  # a cycle, reported already
+    except ValueError:  # a cycle
         return None
     before = [list(ups) for ups in parents]
     for layer in layers:

@@ -20,13 +20,13 @@ from typing import Any
 from flowweaver.folders import absolute
 from flowweaver.pools import Pool
 from flowweaver.spec.envfiles import read_env_files
-from flowweaver.spec.interpolate import Scope
+from flowweaver.spec.interpolate import RuntimeText, Scope
 from flowweaver.spec.kinds import Context, describe
-from flowweaver.spec.nodes import ListNode, MapNode, Node
+from flowweaver.spec.nodes import ListNode, MapNode, Node, ScalarNode
 from flowweaver.spec.params import override_value
 from flowweaver.spec.poolchecks import check_pools
 from flowweaver.spec.problems import FILE_START, TOP, KeyPath, Mark, Problems, did_you_mean
-from flowweaver.spec.runtime import check_references, upstream_references
+from flowweaver.spec.runtime import check_references, runtime_texts, upstream_references
 from flowweaver.spec.schema import SPEC, TOP_KEYS
 
 SPEC_DIR_VARIABLE = "FLOWWEAVER_SPEC_DIR"
@@ -35,18 +35,30 @@ SPEC_DIR_VARIABLE = "FLOWWEAVER_SPEC_DIR"
 _CALL_ONLY = ("args", "kwargs", "inputs")
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskDef:
     """One task as written: its checked values (defaults applied) and its node, for marks."""
 
     name: str
     node: Node
     values: dict[str, Any]
-    references: dict[str, tuple[Mark, KeyPath]] = field(default_factory=dict)
+    references: Mapping[str, tuple[Mark, KeyPath]] = field(default_factory=dict)
     """The upstream tasks its ``${tasks.NAME}`` references name, each with the first
     place it is named (its mark and path under the task)."""
     section: str = "tasks"
     """Where it is written: ``tasks``, or ``handlers`` for a handler."""
+    runtime: tuple[tuple[KeyPath, RuntimeText], ...] = ()
+    """Its strings with run-time references (in ``shell``, ``args``, ``kwargs``), each
+    with its path under the task."""
+    _dependencies: list[str] | None = field(default=None, repr=False, compare=False)
+
+    def release(self) -> None:
+        """Drop the values and the tree under the task, once its task is made: what is
+        left marks the task itself (its name's value) and knows its dependencies."""
+        self.dependencies()
+        self.node = ScalarNode(None, self.node.at)
+        self.values = {}
+        self.runtime = ()
 
     def locate(self, *steps: str | int) -> Mark:
         """The mark of the value at ``steps`` under this task, as near as it exists."""
@@ -73,14 +85,22 @@ class TaskDef:
 
     def dependencies(self) -> list[str]:
         """Upstream task names: ``depends_on``, ``inputs`` targets, the task ``map.over``
-        names, then the tasks ``${tasks.NAME}`` references name, each once."""
-        values = self.values
-        deps = [*values.get("depends_on", ()), *values.get("inputs", {}).values()]
-        over = values.get("map", {}).get("over")
-        if isinstance(over, str):
-            deps.append(over)
-        deps.extend(self.references)
-        return list(dict.fromkeys(deps))
+        names, then the tasks ``${tasks.NAME}`` references name, each once (worked out
+        once: the list is shared, not to be changed)."""
+        if self._dependencies is None:
+            values = self.values
+            if "inputs" not in values and "map" not in values and not self.references:
+                written: list[str] = values.get("depends_on", [])  # its list, when no repeats
+                once = len(written) < 2 or len(set(written)) == len(written)
+                self._dependencies = written if once else list(dict.fromkeys(written))
+                return self._dependencies
+            deps = [*values.get("depends_on", ()), *values.get("inputs", {}).values()]
+            over = values.get("map", {}).get("over")
+            if isinstance(over, str):
+                deps.append(over)
+            deps.extend(self.references)
+            self._dependencies = list(dict.fromkeys(deps)) if len(deps) > 1 else deps
+        return self._dependencies
 
 
 def _inside(node: Node, step: str | int) -> Node | None:
@@ -233,8 +253,11 @@ def _read_tasks(root: MapNode, values: dict[str, Any], report: Problems) -> list
     defaults = values.get("defaults", {})
     tasks: list[TaskDef] = []
     for name, checked in values.get("tasks", {}).items():
-        values = {**defaults, **checked}
-        task = TaskDef(name, tasks_node.items[name], values, upstream_references(values))
+        values = {**defaults, **checked} if defaults else checked
+        texts = tuple(runtime_texts(values))
+        task = TaskDef(
+            name, tasks_node.items[name], values, upstream_references(texts), runtime=texts
+        )
         _check_shell_task(task, report)
         check_references(task, report)
         tasks.append(task)

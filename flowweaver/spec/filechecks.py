@@ -18,24 +18,31 @@ import os
 
 from flowweaver.errors import Problem
 from flowweaver.folders import absolute, expand, task_folder
-from flowweaver.spec.document import Document
+from flowweaver.spec.document import Document, TaskDef
 from flowweaver.spec.nodes import ListNode, MapNode
 from flowweaver.spec.problems import Problems
-from flowweaver.workflow import Workflow
+from flowweaver.task import Task
 
 
-def file_warnings(document: Document, workflow: Workflow, report: Problems) -> list[Problem]:
-    """The warnings about ``workflow``'s folders and files; ``report`` is an empty
+class FileChecks:
+    """The warnings about a workflow's folders and files, task by task (each as it is
+    made, while its definition is there to point at); ``report`` is an empty
     collector for the spec file."""
-    here = os.getcwd()
-    if document.workdir is not None and not os.path.isdir(document.workdir):
-        mark = document.workdir_mark or document.tasks[0].locate()
-        report.add(mark, ("workdir",), _no_folder(document.workdir))
-    for definition in document.tasks:
-        task = workflow.get_task(definition.name)
-        if task is None:
-            continue
-        folder = task_folder(task, workflow.workdir, here)
+
+    def __init__(self, document: Document, report: Problems) -> None:
+        self.report = report
+        self.workdir = document.workdir
+        self.here = os.getcwd()
+        if document.workdir is not None and not os.path.isdir(document.workdir):
+            mark = document.workdir_mark or document.tasks[0].locate()
+            report.add(mark, ("workdir",), _no_folder(document.workdir))
+
+    def task(self, definition: TaskDef, task: Task) -> None:
+        """The warnings about ``task``'s folder, ``reads`` and ``writes``."""
+        if task.workdir is None and not task.reads and not task.writes:
+            return
+        report = self.report
+        folder = task_folder(task, self.workdir, self.here)
         if task.workdir is not None and not os.path.isdir(folder):
             report.add(definition.locate("workdir"), definition.path("workdir"), _no_folder(folder))
         for key, paths in (("reads", task.reads), ("writes", task.writes)):
@@ -46,9 +53,13 @@ def file_warnings(document: Document, workflow: Workflow, report: Problems) -> l
                 where = (key, position) if isinstance(written, ListNode) else (key,)
                 for message in _path_warnings(key, pattern, folder):
                     report.add(definition.locate(*where), definition.path(*where), message)
-    return [
-        Problem(p.file, p.line, p.column, p.path, f"warning: {p.message}") for p in report.problems
-    ]
+
+    def warnings(self) -> list[Problem]:
+        """The warnings found, each a problem whose message starts ``warning:``."""
+        return [
+            Problem(p.file, p.line, p.column, p.path, f"warning: {p.message}")
+            for p in self.report.problems
+        ]
 
 
 def _no_folder(folder: str) -> str:

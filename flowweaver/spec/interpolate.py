@@ -102,6 +102,8 @@ class Scope:
     ) -> Node:
         """``node`` with every reference in its strings replaced; problems go to ``report``.
         ``runtime``: the kinds of run-time references kept (in :class:`RuntimeText`)."""
+        if _as_written(node):  # the common case, at once
+            return node
         if isinstance(node, MapNode):
             items = {
                 k: self.resolve(v, (*path, k), report, runtime=runtime)
@@ -274,6 +276,23 @@ def _unknown_kind(reference: str, kind: str, name: str, *, shell: bool) -> str:
     if meant is None:
         return _unknown(reference, shell=shell)
     return f"unknown reference '${{{reference}}}' (did you mean '${{{meant}.{name}}}'?)"
+
+
+def _as_written(node: Node) -> bool:
+    """Whether ``node`` is a scalar, or a list of scalars, without a ``$`` in its text."""
+    kind = type(node)
+    if kind is ScalarNode:
+        text = node.value  # type: ignore[union-attr]
+        return type(text) is not str or "$" not in text
+    if kind is not ListNode:
+        return False
+    for item in node.items:  # type: ignore[union-attr]
+        if type(item) is not ScalarNode:
+            return False
+        value = item.value
+        if type(value) is str and "$" in value:
+            return False
+    return True
 
 
 def _unchanged(new: Iterable[Node], old: Iterable[Node]) -> bool:

@@ -89,6 +89,12 @@ class Text(Kind):
     pattern: str | None = None
     hint: str = ""
 
+    def accepts(self, value: str) -> bool:
+        """Whether the text ``value`` passes :meth:`check` (without a node or a problem)."""
+        if self.nonempty and not value.strip():
+            return False
+        return self.pattern is None or _compiled(self.pattern).fullmatch(value) is not None
+
     def check(self, node: Node, path: KeyPath, ctx: Context) -> Any:
         if not isinstance(node, ScalarNode) or not isinstance(node.value, str):
             return ctx.fail(node, path, f"expected text, got {describe(node)}")
@@ -231,6 +237,14 @@ class Names(Kind):
             return INVALID if value is INVALID else [value]
         if not isinstance(node, ListNode):
             return ctx.fail(node, path, f"expected a list of names, got {describe(node)}")
+        accepts = self.each.accepts
+        names = [
+            item.value
+            for item in node.items
+            if type(item) is ScalarNode and type(item.value) is str and accepts(item.value)
+        ]
+        if len(names) == len(node.items):  # the common case, without a call per item
+            return names
         values = [self.each.check(v, (*path, i), ctx) for i, v in enumerate(node.items)]
         return INVALID if INVALID in values else values
 

@@ -16,11 +16,12 @@ from typing import Any
 from flowweaver.errors import Problem, SpecError
 from flowweaver.spec.build import TaskFactory, build_workflow, check_run_if
 from flowweaver.spec.dependencies import order_tasks
-from flowweaver.spec.document import SPEC_DIR_VARIABLE, read_document
-from flowweaver.spec.filechecks import file_warnings
+from flowweaver.spec.document import SPEC_DIR_VARIABLE, TaskDef, read_document
+from flowweaver.spec.filechecks import FileChecks
 from flowweaver.spec.imports import add_import_dirs
 from flowweaver.spec.problems import FILE_START, TOP, Problems, mark_at
 from flowweaver.spec.yamlnodes import compose
+from flowweaver.task import Task
 from flowweaver.workflow import Workflow
 
 
@@ -50,10 +51,14 @@ def load_workflow(
     name = os.fspath(path)
     data = _read(name)
     text = _decode(name, data)
+    digest = hashlib.sha256(data).hexdigest()
+    del data  # (a big spec's bytes need not stay while it loads)
     report = Problems(name, text)
     run = run_values(run_id)
     with _collector_paused():
-        workflow = _load(name, data, text, report, dict(params or {}), run, check_imports, warnings)
+        workflow = _load(
+            name, digest, text, report, dict(params or {}), run, check_imports, warnings
+        )
     if workflow is None or report:
         raise SpecError(report.problems)
     return workflow
@@ -145,7 +150,7 @@ def _byte_problem(name: str, data: bytes, offset: int, message: str) -> SpecErro
 
 def _load(
     name: str,
-    data: bytes,
+    digest: str,
     text: str,
     report: Problems,
     params: dict[str, Any],
@@ -163,6 +168,7 @@ def _load(
     document = read_document(
         root, report, stem=Path(name).stem, spec_dir=spec_dir, overrides=params, run=run
     )
+    del root  # each task's definition holds its own part of the tree, until its task is made
     if document is None:
         return None
     import_dirs = (spec_dir, os.getcwd())
@@ -175,17 +181,31 @@ def _load(
         import_dirs=import_dirs,
         folder=document.workdir or spec_dir,
     )
-    tasks = [factory.task(definition) for definition in order_tasks(document.tasks, report)]
-    for definition in document.tasks:
-        check_run_if(definition, report)
+    files = FileChecks(document, Problems(name, text)) if warnings is not None else None
+    tasks = _make_tasks(document.tasks, factory, files, report)
     handlers = {handler.name: factory.handler(handler) for handler in document.handlers}
     if report:
         return None
-    digest = hashlib.sha256(data).hexdigest()
     made = {name: handler for name, handler in handlers.items() if handler is not None}
-    workflow = build_workflow(
-        document, [t for t in tasks if t], os.path.abspath(name), digest, run, made
-    )
-    if warnings is not None:
-        warnings.extend(file_warnings(document, workflow, Problems(name, text)))
+    workflow = build_workflow(document, tasks, os.path.abspath(name), digest, run, made)
+    if warnings is not None and files is not None:
+        warnings.extend(files.warnings())
     return workflow
+
+
+def _make_tasks(
+    definitions: list[TaskDef], factory: TaskFactory, files: FileChecks | None, report: Problems
+) -> list[Task]:
+    """The tasks of ``definitions``, dependencies first. Each definition's part of the
+    tree and its values are dropped once its task is made and checked: a big spec's
+    tree and its tasks are then never all in memory at once."""
+    tasks: list[Task] = []
+    for definition in order_tasks(definitions, report):
+        task = factory.task(definition)
+        check_run_if(definition, report)
+        if task is not None:
+            tasks.append(task)
+            if files is not None:
+                files.task(definition, task)
+        definition.release()
+    return tasks

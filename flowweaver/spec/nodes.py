@@ -106,6 +106,9 @@ def plain(node: Node) -> Any:
     if isinstance(node, MapNode):
         return {key: plain(value) for key, value in node.items.items()}
     if isinstance(node, ListNode):
+        scalars = [item.value for item in node.items if type(item) is ScalarNode]
+        if len(scalars) == len(node.items):  # the common case, without a call per item
+            return scalars
         return [plain(value) for value in node.items]
     return node.value
 

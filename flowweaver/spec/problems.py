@@ -51,25 +51,32 @@ class Problems:
     def __init__(self, file: str, text: str = "") -> None:
         self.file = file
         self._text = text
-        self._line_lengths = [len(line) for line in _LINE_BREAK.split(text)]
-        self._line_starts: list[int] | None = None
+        self._lines: tuple[list[int], list[int]] | None = None
         self._problems: set[Problem] = set()
+
+    def _line_extents(self) -> tuple[list[int], list[int]]:
+        """Where each line starts, and its length: worked out when first needed (a
+        valid spec needs neither, and a big one has hundreds of thousands of lines)."""
+        if self._lines is None:
+            starts = [0, *(match.end() for match in _LINE_BREAK.finditer(self._text))]
+            lengths = [len(line) for line in _LINE_BREAK.split(self._text)]
+            self._lines = (starts, lengths)
+        return self._lines
 
     def line_text(self, line: int) -> str:
         """Line ``line`` (1-based) of the spec's text, without its line break."""
-        if self._line_starts is None:
-            found = _LINE_BREAK.finditer(self._text)
-            self._line_starts = [0, *(match.end() for match in found)]
-        if not 1 <= line <= len(self._line_starts):
+        starts, lengths = self._line_extents()
+        if not 1 <= line <= len(starts):
             return ""
-        start = self._line_starts[line - 1]
-        return self._text[start : start + self._line_lengths[line - 1]]
+        start = starts[line - 1]
+        return self._text[start : start + lengths[line - 1]]
 
     def add(self, mark: Mark, path: KeyPath, message: str) -> None:
-        line = min(max(mark.line, 1), len(self._line_lengths))
-        column = min(max(mark.column, 1), self._line_lengths[line - 1] + 1)
+        lengths = self._line_extents()[1]
+        line = min(max(mark.line, 1), len(lengths))
+        column = min(max(mark.column, 1), lengths[line - 1] + 1)
         if line < mark.line:  # a parser mark past the last line: point at its end
-            column = self._line_lengths[line - 1] + 1
+            column = lengths[line - 1] + 1
         one_line = _LINE_BREAKS.sub(lambda m: repr(m.group(0))[1:-1], message)
         self._problems.add(Problem(self.file, line, column, format_path(path), one_line))
 

@@ -33,9 +33,12 @@ class Table(Kind):
         if not node.items and self.nonempty:
             return ctx.fail(node, path, self.nonempty)
         result: dict[str, Any] = {}
+        names = self.keys
         for name, value in node.items.items():
             where = (*path, name)
-            if self.keys.check(ScalarNode(name, node.keys[name]), where, ctx) is INVALID:
+            if not names.accepts(name) and (
+                names.check(ScalarNode(name, node.keys[name]), where, ctx) is INVALID
+            ):
                 continue
             checked = plain(value) if self.values is None else self.values.check(value, where, ctx)
             if checked is not INVALID:
@@ -79,9 +82,36 @@ class Record(Kind):
     noun: str = "key"
     """What its keys are called in a problem (``unknown handler 'on_fail'``)."""
 
+    _shapes: dict[tuple[str, ...], tuple[tuple[str, Key], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """The keys to check of each set of keys seen with no unknown, missing or doubled
+    one: the tasks of a big spec share a few shapes, so each shape's presence rules
+    are checked once, not once per task."""
+
     def check(self, node: Node, path: KeyPath, ctx: Context, skip: Collection[str] = ()) -> Any:
         if not isinstance(node, MapNode):
             return ctx.fail(node, path, f"expected a mapping, got {describe(node)}")
+        shape = tuple(node.items)
+        keys = None if skip else self._shapes.get(shape)
+        if keys is None:
+            return self._check_all(node, path, ctx, skip, shape)
+        result: dict[str, Any] = {}
+        items = node.items
+        for name, key in keys:
+            checked = self._check_key(key, items[name], (*path, name), ctx)
+            if checked is not INVALID:
+                result[name] = checked
+        return result
+
+    def _check_all(
+        self,
+        node: MapNode,
+        path: KeyPath,
+        ctx: Context,
+        skip: Collection[str],
+        shape: tuple[str, ...],
+    ) -> Any:
         result: dict[str, Any] = {}
         for name, value in node.items.items():
             key = self.keys.get(name)
@@ -91,7 +121,9 @@ class Record(Kind):
                 checked = self._check_key(key, value, (*path, name), ctx)
                 if checked is not INVALID:
                     result[name] = checked
-        self._check_presence(node, path, ctx)
+        clean = self._check_presence(node, path, ctx) and not skip
+        if clean and all(name in self.keys for name in shape) and len(self._shapes) < _MAX_SHAPES:
+            self._shapes[shape] = tuple((name, self.keys[name]) for name in shape)
         return result
 
     def _check_key(self, key: Key, node: Node, path: KeyPath, ctx: Context) -> Any:
@@ -107,12 +139,15 @@ class Record(Kind):
         message = f"unknown {self.noun} {name!r}{hint}"
         ctx.report.add(node.key_mark(name), (*path, name), message)
 
-    def _check_presence(self, node: MapNode, path: KeyPath, ctx: Context) -> None:
+    def _check_presence(self, node: MapNode, path: KeyPath, ctx: Context) -> bool:
+        """Whether the required keys and one of ``one_of`` are there (else reported)."""
+        ok = True
         for name in self.required:
             if name not in node.items:
                 ctx.report.add(node.mark, path, f"missing required key {name!r}")
+                ok = False
         if not self.one_of:
-            return
+            return ok
         given = [name for name in self.one_of if name in node.items]
         choices = " or ".join(repr(name) for name in self.one_of)
         if not given and not self._misspelt_one_of(node):
@@ -120,6 +155,7 @@ class Record(Kind):
         for name in given[1:]:
             where = (*path, name)
             ctx.report.add(node.key_mark(name), where, f"give only one of {choices}")
+        return ok and len(given) == 1
 
     def _misspelt_one_of(self, node: MapNode) -> bool:
         """Whether an unknown key stands for one of ``one_of`` (its problem says so)."""
@@ -143,6 +179,9 @@ class Record(Kind):
             result["oneOf"] = [{"required": [name]} for name in self.one_of]
         return result
 
+
+_MAX_SHAPES = 256
+"""Shapes kept per record: a spec whose tasks all differ in shape is checked key by key."""
 
 _TRUTH = {"true": True, "false": False}
 

@@ -10,7 +10,8 @@ problem, and a task that has either gets its templated function.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from flowweaver._call import parameter_name
@@ -32,34 +33,49 @@ INPUT_PREFIX = "_tasks_"
 """How the ``inputs`` keyword that carries an upstream result to a template starts."""
 
 
-def runtime_texts(values: dict[str, Any]) -> Iterator[tuple[KeyPath, RuntimeText]]:
+def runtime_texts(values: dict[str, Any]) -> list[tuple[KeyPath, RuntimeText]]:
     """Every string with run-time references in a task's templated keys, with its path
     under the task."""
+    found: list[tuple[KeyPath, RuntimeText]] = []
     for key in TEMPLATED_KEYS:
         if key in values:
-            yield from _texts(values[key], (key,))
+            _collect(values[key], (key,), found)
+    return found
 
 
-def _texts(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, RuntimeText]]:
-    if isinstance(value, RuntimeText):
-        yield path, value
-    elif isinstance(value, list):
+_INSIDE = (RuntimeText, list, dict)
+"""The kinds of values that are or may hold a :class:`RuntimeText`."""
+
+
+def _collect(value: Any, path: KeyPath, found: list[tuple[KeyPath, RuntimeText]]) -> None:
+    kind = type(value)
+    if kind is RuntimeText:
+        found.append((path, value))
+    elif kind is list:
         for position, item in enumerate(value):
-            yield from _texts(item, (*path, position))
-    elif isinstance(value, dict):
+            if type(item) in _INSIDE:  # (a plain value is passed over without a call)
+                _collect(item, (*path, position), found)
+    elif kind is dict:
         for name, item in value.items():
-            yield from _texts(item, (*path, name))
+            if type(item) in _INSIDE:
+                _collect(item, (*path, name), found)
 
 
-def upstream_references(values: dict[str, Any]) -> dict[str, tuple[Mark, KeyPath]]:
-    """The upstream tasks a task's ``${tasks.NAME}`` references name, each with the
-    first place it is named (its mark, and its path under the task)."""
+_NO_REFERENCES: Mapping[str, tuple[Mark, KeyPath]] = MappingProxyType({})
+
+
+def upstream_references(
+    texts: Iterable[tuple[KeyPath, RuntimeText]],
+) -> Mapping[str, tuple[Mark, KeyPath]]:
+    """The upstream tasks a task's ``${tasks.NAME}`` references (in its ``texts``, see
+    :func:`runtime_texts`) name, each with the first place it is named (its mark, and
+    its path under the task)."""
     found: dict[str, tuple[Mark, KeyPath]] = {}
-    for path, text in runtime_texts(values):
+    for path, text in texts:
         for ref, mark in zip(text.template.refs, text.marks, strict=True):
             if ref.source.startswith(TASKS):
                 found.setdefault(ref.source[len(TASKS) :], (mark, path))
-    return found
+    return found or _NO_REFERENCES
 
 
 def check_references(task: TaskDef, report: Problems) -> None:
@@ -67,7 +83,7 @@ def check_references(task: TaskDef, report: Problems) -> None:
     ``map.param`` on a shell task (which gets the item as ``${item}``)."""
     spec = task.values.get("map")
     if spec is None:
-        for path, text in runtime_texts(task.values):
+        for path, text in task.runtime:
             for ref, mark in zip(text.template.refs, text.marks, strict=True):
                 if ref.source == ITEM:
                     message = f"{ref.text} is the item of a mapped task: this task has no 'map'"
@@ -136,7 +152,7 @@ def call_function(
 ) -> Callable[..., Any] | None:
     """A call task's templated function, or ``None`` when its arguments hold no
     run-time reference."""
-    if not any(True for _ in runtime_texts({"args": args, "kwargs": kwargs})):
+    if not any(path[0] in ("args", "kwargs") for path, _ in task.runtime):
         return None
     return Templated(
         fn,

@@ -20,6 +20,7 @@ Timestamps stay strings (``2026-11-26`` is the text, as in JSON).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -60,6 +61,31 @@ _INT, _BOOL, _NULL = _YAML + "int", _YAML + "bool", _YAML + "null"
 _AS_TEXT = frozenset({_STR, _YAML + "timestamp", _YAML + "value"})
 _IMPLICIT: dict[str, list[tuple[str, Any]]] = yaml.resolver.Resolver.yaml_implicit_resolvers
 """The safe loaders' implicit tags of plain scalars, by first character (PyYAML's table)."""
+_WORD_TAGS = (_BOOL, _NULL)
+_WORD_FIRSTS = frozenset(
+    first
+    for first, resolvers in _IMPLICIT.items()
+    if first and all(tag in _WORD_TAGS for tag, _ in resolvers)
+)
+"""First characters of plain scalars that only a word (``true``, ``null``…) makes typed."""
+_LONGEST_WORD = max(
+    len(word)
+    for resolvers in _IMPLICIT.values()
+    for tag, regexp in resolvers
+    if tag in _WORD_TAGS
+    for word in re.findall(r"\w+", regexp.pattern)
+)
+"""The longest of those words: longer text starting like one is text (``task-1``)."""
+_DIGITS = frozenset("123456789")
+"""What a plain decimal integer without a leading zero starts with (read without a regexp)."""
+_KEY_TAGS = _AS_TEXT | {_INT, _BOOL, _NULL, _YAML + "float"}
+"""The tags of a key that is read as its text (``1: x`` has the key ``'1'``)."""
+_KEY_CHECKED = frozenset(
+    first
+    for first, resolvers in _IMPLICIT.items()
+    if any(tag not in _KEY_TAGS for tag, _ in resolvers)
+)
+"""First characters of a plain key that may resolve to another tag (``<<``): checked."""
 
 
 def compose(text: str, report: Problems) -> Node | None:
@@ -141,6 +167,26 @@ def _scalar_tag(event: Any) -> str:
     return _STR
 
 
+_SLOW: Any = object()
+"""What :func:`_plain_value` says of a scalar it leaves to :meth:`_Composer._typed`."""
+
+
+def _plain_value(event: Any, text: str, known: dict[str, str]) -> Any:
+    """The value of a scalar event without a tag: its text when it can only be text
+    (one string for each text in ``known``), a decimal integer read at once,
+    :data:`_SLOW` for the rest (the resolver's regexps)."""
+    if event.tag is not None:
+        return _SLOW
+    if not event.implicit[0]:  # quoted
+        return known.setdefault(text, text)
+    first = text[:1]
+    if first not in _IMPLICIT or (first in _WORD_FIRSTS and len(text) > _LONGEST_WORD):
+        return known.setdefault(text, text)
+    if first in _DIGITS and text.isdigit() and text.isascii():
+        return int(text)
+    return _SLOW
+
+
 class _Anchor:
     """What an anchor names: a built node, its expanded size, and its tag if a scalar.
     ``size`` is ``None`` while the anchored collection is still being read."""
@@ -175,6 +221,9 @@ class _Composer:
         self._anchors: dict[str, _Anchor] = {}
         self._first_document = 0
         self._last_size = 0  # the expanded size of the node a method last returned
+        self._known: dict[str, str] = {}
+        """One string for each text of a key or a value: a big spec repeats them (the
+        same call, the task names its dependencies name)."""
         constructor = SafeConstructor()
         self._construct = {
             _INT: constructor.construct_yaml_int,
@@ -218,30 +267,38 @@ class _Composer:
             return self._scalar(event, path)
         if kind is AliasEvent:
             return self._alias(event, path)
-        where = _at(event)
+        mark = event.start_mark
+        where: int = mark.line << 32 | mark.column
         if depth > MAX_DEPTH:
-            if self.too_deep is None:
-                self.too_deep = where
-                self._muted += 1  # the tree is refused: no more problems after this one
-            self._skip(event)
-            self._last_size = 1
-            return ScalarNode(None, where)
+            return self._too_deep(event, where)
         node: Node
+        anchor = None
         if kind is MappingStartEvent:
             node = MapNode({}, where, {})
-            anchor = self._anchor(event, node, None, "")
+            if event.anchor is not None:
+                anchor = self._anchor(event, node, None, "")
             if event.tag is not None and event.tag not in ("!", _MAP):
                 self._report(where, path, _tag_problem(event.tag))
             self._mapping(node, path, depth)
         else:
             node = ListNode([], where)
-            anchor = self._anchor(event, node, None, "")
+            if event.anchor is not None:
+                anchor = self._anchor(event, node, None, "")
             if event.tag is not None and event.tag not in ("!", _SEQ):
                 self._report(where, path, _tag_problem(event.tag))
             self._sequence(node, path, depth)
         if anchor is not None:
             anchor.size = self._last_size
         return node
+
+    def _too_deep(self, event: Any, where: int) -> ScalarNode:
+        """The collection ``event`` starts, nested too deep: skipped (the tree is refused)."""
+        if self.too_deep is None:
+            self.too_deep = where
+            self._muted += 1  # no more problems after this one
+        self._skip(event)
+        self._last_size = 1
+        return ScalarNode(None, where)
 
     def _skip(self, event: Any) -> None:
         """Read the events of the collection ``event`` starts, without recursion, checking
@@ -325,6 +382,7 @@ class _Composer:
 
     def _sequence(self, node: ListNode, path: KeyPath, depth: int) -> None:
         items = node.items
+        known = self._known
         size = 1
         index = 0
         while True:
@@ -334,11 +392,13 @@ class _Composer:
                 break
             if kind is ScalarEvent and event.anchor is None:  # the common case, inline
                 text = event.value
-                tag = _scalar_tag(event)
-                if tag in _AS_TEXT:
-                    items.append(ScalarNode(text, _at(event)))
+                mark = event.start_mark
+                value = _plain_value(event, text, known)
+                if value is not _SLOW:
+                    items.append(ScalarNode(value, mark.line << 32 | mark.column))
                 else:
-                    items.append(self._typed(tag, text, _at(event), (*path, index)))
+                    where = mark.line << 32 | mark.column
+                    items.append(self._typed(_scalar_tag(event), text, where, (*path, index)))
                 size += len(text) + 1
             else:
                 items.append(self._node(event, (*path, index), depth + 1))
@@ -350,12 +410,24 @@ class _Composer:
         items, keys = node.items, node.keys
         size = 1
         merged: list[Node] = []
+        read = self._next
+        known = self._known
         while True:
-            event = self._next()
+            event = read()
             kind = type(event)
             if kind is MappingEndEvent:
                 break
-            key, where = self._key(event, kind, path)
+            if (
+                kind is ScalarEvent
+                and event.tag is None
+                and event.anchor is None
+                and (not event.implicit[0] or event.value[:1] not in _KEY_CHECKED)
+            ):  # the common case, inline: a key that is its text
+                key: str | None = known.setdefault(event.value, event.value)  # one string a name
+                mark: Any = event.start_mark
+                where = mark.line << 32 | mark.column
+            else:
+                key, where = self._key(event, kind, path)
             if key is None:
                 if where == -1:  # a merge key: its value is merged after the own keys
                     size += self._merge_sources(self._next(), path, depth, merged)
@@ -364,7 +436,7 @@ class _Composer:
                     self._node(self._next(), path, depth + 1)
                     self._muted -= 1
                 continue
-            event = self._next()
+            event = read()
             if key in items:
                 self._duplicate(key, keys[key], where, path)
                 self._node(event, (*path, key), depth + 1)  # for the problems inside it
@@ -372,11 +444,13 @@ class _Composer:
             keys[key] = where
             if type(event) is ScalarEvent and event.anchor is None:  # the common case
                 text = event.value
-                tag = _scalar_tag(event)
-                if tag in _AS_TEXT:
-                    items[key] = ScalarNode(text, _at(event))
+                mark = event.start_mark
+                value = _plain_value(event, text, known)
+                if value is not _SLOW:
+                    items[key] = ScalarNode(value, mark.line << 32 | mark.column)
                 else:
-                    items[key] = self._typed(tag, text, _at(event), (*path, key))
+                    at = mark.line << 32 | mark.column
+                    items[key] = self._typed(_scalar_tag(event), text, at, (*path, key))
                 size += len(key) + len(text) + 1
             else:
                 items[key] = self._node(event, (*path, key), depth + 1)

@@ -80,6 +80,36 @@ def test_keys_are_their_text(loader: str) -> None:
     assert tree("on: 1\n2024: 2\n") == {"on": 1, "2024": 2}
 
 
+PLAIN_SCALARS = [
+    *("true", "True", "TRUE", "tRue", "yes", "No", "off", "On", "null", "Null", "~", "NULL"),
+    *("truest", "falsehood", "nothing", "onward", "yesterday", "~~~~~~", "task-1", "null1"),
+    *("0", "7", "12", "012", "089", "0x1f", "0o17", "1_000", "12:30", "1.5", "1e3", "-3"),
+    *("+4", ".5", ".inf", "2026-11-26", "<", "<<x", "fwmod:step", "٣", "1²", ""),
+]
+
+
+def test_plain_scalars_read_fast_have_the_resolvers_types(loader: str) -> None:
+    """Plain text is read without PyYAML's resolver where it can only be text or a
+    decimal integer: every value must come out as the resolver types it (dates stay
+    text), and every key as its text."""
+    values = [value or "''" for value in PLAIN_SCALARS]
+    text = "".join(f"k{i}: {value}\n" for i, value in enumerate(values))
+    text += f"listed: [{', '.join(values)}]\n"
+    expected = {
+        key: [_as_composed(v) for v in value] if key == "listed" else _as_composed(value)
+        for key, value in yaml.safe_load(text).items()
+    }
+    assert tree(text) == expected
+    keys = tree("".join(f"{value}: {i}\n" for i, value in enumerate(values)))
+    assert isinstance(keys, dict)
+    assert list(keys) == PLAIN_SCALARS
+
+
+def _as_composed(value: object) -> object:
+    """A value as the spec's composer gives it: a timestamp is its text."""
+    return value if value is None or isinstance(value, (str, bool, int, float)) else str(value)
+
+
 def test_merge_keys_give_defaults_the_mapping_overrides(loader: str) -> None:
     text = "x: &d {a: 1, b: 2}\ny: &e {b: 3, c: 4}\nz:\n  <<: [*d, *e]\n  a: 0\n"
     assert tree(text)["z"] == {"a": 0, "b": 2, "c": 4}  # type: ignore[index]
