@@ -225,7 +225,8 @@ class AttemptLog:
     _err: str
     _deferred: bool
     _raws: tuple[list[str], list[str]]  # writes not yet cut into lines, per stream
-    _raw_err: bool  # the stream being written (the other one's list is empty)
+    _raw_err: bool  # the stream being written (the other's list is empty but for a
+    # write a proxy appended as the stream switched, whose writer then catches up)
     _raw_limit: int  # written out once it holds this many writes
     _decoders: tuple[codecs.IncrementalDecoder, codecs.IncrementalDecoder]
 
@@ -237,7 +238,7 @@ class AttemptLog:
         self.ended = False
         self._pending: list[str] | None = None  # None until the attempt first writes
         self._file: IO[bytes] | None = None  # open from the first line to the end
-        self.lanes: tuple[Lane, Lane] = NO_LANES  # (see _open_lane)
+        self.lanes: tuple[Lane, Lane] = NO_LANES  # (opened by _written)
 
     def write(self, text: str, err: bool = False) -> None:
         """Keep ``text`` (it is cut into lines when written out: a write is an append)."""
