@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -47,6 +49,24 @@ def talk(
         if number % 7 == 0:
             time.sleep(0)  # let the other tasks' threads in
     return lines
+
+
+def talk_on_two_threads(name: str, outs: int, errs: int, size: int = 0) -> None:
+    """Print ``outs`` lines to stdout while a second thread, started in this attempt's
+    context (as ``asyncio.to_thread`` starts one), prints ``errs`` lines to stderr."""
+    start = threading.Barrier(2, timeout=20)
+
+    def to_stderr() -> None:
+        start.wait()
+        for number in range(errs):
+            print(line(f"{name}-err", number, size), file=sys.stderr)
+
+    helper = threading.Thread(target=contextvars.copy_context().run, args=(to_stderr,))
+    helper.start()
+    start.wait()
+    for number in range(outs):
+        print(line(f"{name}-out", number, size))
+    helper.join(20)
 
 
 async def talk_async(name: str, lines: int) -> int:

@@ -31,7 +31,7 @@ from typing import Any
 from flowweaver._call import invoke
 from flowweaver.executors.contract import Attempt, error_text
 from flowweaver.logs.failures import format_failure
-from flowweaver.logs.routing import CURRENT
+from flowweaver.logs.routing import CURRENT, NO_LANES
 from flowweaver.shell import GRACE_SECONDS
 
 READY = b"ready"
@@ -141,6 +141,8 @@ class _FdSink:
     """A shell command's output, in a worker that captures: written to file
     descriptors 1 and 2, that is, to the capture's pipe."""
 
+    lanes = NO_LANES  # every write comes through write()
+
     def write(self, text: str, err: bool = False) -> None:
         stream = sys.stderr if err else sys.stdout
         stream.write(text)
@@ -151,6 +153,9 @@ class _FdSink:
         view = memoryview(data)
         while view:
             view = view[os.write(2 if err else 1, view) :]
+
+    def catch_up(self, err: bool) -> None:
+        pass  # (no lanes)
 
 
 _FD_SINK = _FdSink()

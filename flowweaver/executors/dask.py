@@ -27,7 +27,7 @@ from flowweaver.errors import TaskTimeoutError
 from flowweaver.executors.base import Executor
 from flowweaver.executors.contract import Attempt, Inbox, RemoteTraceback, checked_workers
 from flowweaver.logs.failures import format_failure
-from flowweaver.logs.routing import CURRENT, Sink, routed
+from flowweaver.logs.routing import CURRENT, NO_LANES, Sink, routed
 
 DASK_HINT = "dask.distributed is not installed: pip install 'flowweaver[dask]'"
 
@@ -120,6 +120,8 @@ class TaskExitError(Exception):
 class _Captured:
     """An attempt's output on a Dask worker, kept to be sent back with its outcome."""
 
+    lanes = NO_LANES  # every write comes through write()
+
     def __init__(self) -> None:
         self._parts: list[str] = []
         self._lock = threading.Lock()
@@ -130,6 +132,9 @@ class _Captured:
 
     def write_bytes(self, data: bytes, err: bool = False) -> None:
         self.write(data.decode("utf-8", errors="replace"), err)
+
+    def catch_up(self, err: bool) -> None:
+        pass  # (no lanes)
 
     def text(self) -> str:
         with self._lock:

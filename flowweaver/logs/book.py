@@ -28,15 +28,22 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from flowweaver.logs.files import HEADER_START, header, log_file_name
-from flowweaver.logs.routing import CURRENT, original_streams
+from flowweaver.logs.routing import (
+    CURRENT,
+    LANE_TEXT,
+    LANE_WRITES,
+    NO_LANES,
+    Lane,
+    original_streams,
+)
 from flowweaver.masking import NO_SECRETS, Masker
 
 if TYPE_CHECKING:
     from flowweaver.executors.contract import Attempt, Failure
 
-RAW_WRITES = 1024
+RAW_WRITES = LANE_WRITES
 """Pending output is written once it holds this many writes (a ``print`` makes two)…"""
-LONG_WRITE = 1024
+LONG_WRITE = LANE_TEXT
 """… or at once after a write longer than this (what waits is at most 1 MiB)…"""
 FLUSH_SECONDS = 0.05
 """… or this long after its first write, by the flusher thread."""
@@ -156,6 +163,14 @@ class RunLog:
             elif len(self._deferred) == 1:
                 self._cond.notify()
 
+    def flush(self) -> None:
+        """Write what the attempts have pending now (the flusher does it
+        :data:`FLUSH_SECONDS` after a write)."""
+        with self._cond:
+            logs, self._deferred = list(self._deferred), {}
+        for log in logs:
+            log.flush_deferred()
+
     def close(self) -> None:
         """The run is over: write what is pending and stop the flusher."""
         with self._cond:
@@ -175,9 +190,7 @@ class RunLog:
                     cond.wait(FLUSH_SECONDS)  # gather what comes meanwhile; close() wakes it
                 if self._closed:
                     return
-                logs, self._deferred = list(self._deferred), {}
-            for log in logs:
-                log.flush_deferred()
+            self.flush()
 
 
 class AttemptLog:
@@ -196,11 +209,12 @@ class AttemptLog:
         "_lock",
         "_out",
         "_pending",
-        "_raw",
         "_raw_err",
         "_raw_limit",
+        "_raws",
         "book",
         "ended",
+        "lanes",
         "number",
         "started",
         "task",
@@ -210,8 +224,9 @@ class AttemptLog:
     _out: str
     _err: str
     _deferred: bool
-    _raw: list[str]  # writes not yet cut into lines, all to one stream
-    _raw_err: bool  # which one
+    _raws: tuple[list[str], list[str]]  # writes not yet cut into lines, per stream
+    _raw_err: bool  # the stream being written (the other's list is empty but for a
+    # write a proxy appended as the stream switched, whose writer then catches up)
     _raw_limit: int  # written out once it holds this many writes
     _decoders: tuple[codecs.IncrementalDecoder, codecs.IncrementalDecoder]
 
@@ -223,6 +238,7 @@ class AttemptLog:
         self.ended = False
         self._pending: list[str] | None = None  # None until the attempt first writes
         self._file: IO[bytes] | None = None  # open from the first line to the end
+        self.lanes: tuple[Lane, Lane] = NO_LANES  # (opened by _written)
 
     def write(self, text: str, err: bool = False) -> None:
         """Keep ``text`` (it is cut into lines when written out: a write is an append)."""
@@ -231,26 +247,47 @@ class AttemptLog:
         except AttributeError:
             lock = self._first_write()
         with lock:
-            raw = self._raw
-            if err is not self._raw_err:  # the other stream: what came before goes first
-                if raw:
-                    self._settle()
-                    raw = self._raw
-                self._raw_err = err
-            raw.append(text)
-            if len(raw) >= self._raw_limit or len(text) > LONG_WRITE:
-                self._settle()
-                self._flush(err)
-            elif not self._deferred:
-                self._deferred = True
-                self.book.defer(self)
+            self._raws[err].append(text)
+            self._written(err, len(text) > LONG_WRITE)
+
+    def catch_up(self, err: bool) -> None:
+        """A proxy appended to ``lanes[err]`` as it was closed (by the flusher, the
+        attempt's end, or another thread writing to the other stream)."""
+        with self._lock:
+            self._written(err, False)
+
+    def _written(self, err: bool, long: bool) -> None:
+        """A write was appended to ``_raws[err]``: settle, flush or defer, and open the
+        lane of ``err`` again when a flush is deferred (under the lock).
+
+        The lanes let the proxies append without this lock (see ``routing.Sink``): a
+        lane is open only for the stream being written, while a flush is deferred,
+        and is closed before what it holds is taken. So a write to the other stream
+        (from another thread of the attempt) never lands in this stream's lines, and
+        an append that raced with a close is caught up by its writer.
+        """
+        self.lanes = NO_LANES
+        if err is not self._raw_err:  # the other stream: what came before goes first
+            self._settle()
+            self._raw_err = err
+        raw = self._raws[err]
+        if len(raw) >= self._raw_limit or long:
+            self._settle()
+            self._flush(err)
+        elif not self._deferred:
+            self._deferred = True
+            self.book.defer(self)
+        if self._deferred and self._raw_limit > 1:
+            self.lanes = (None, raw) if err else (raw, None)
 
     def _settle(self) -> None:
-        """Cut what was written to one stream into whole lines (under the lock)."""
-        raw = self._raw
-        text = raw[0] if len(raw) == 1 else "".join(raw)
-        self._raw = []
-        self._take(text, self._raw_err)
+        """Cut what was written to the stream being written into whole lines (under
+        the lock). It takes a prefix: a write a proxy appends meanwhile stays."""
+        raw = self._raws[self._raw_err]
+        if raw:
+            taken = raw[:]
+            del raw[: len(taken)]
+            self._take(taken[0] if len(taken) == 1 else "".join(taken), self._raw_err)
 
     def _take(self, text: str, err: bool) -> None:
         partial = self._err if err else self._out
@@ -293,7 +330,7 @@ class AttemptLog:
                 pass
             self._out = self._err = ""  # an unfinished line of standard output, of error
             self._pending = []
-            self._raw = []
+            self._raws = ([], [])
             self._raw_err = False
             self._raw_limit = 1 if self.book.echo or self.ended else RAW_WRITES
             self._deferred = False
@@ -303,8 +340,8 @@ class AttemptLog:
     def flush_deferred(self) -> None:
         with self._lock:
             self._deferred = False
-            if self._raw:
-                self._settle()
+            self.lanes = NO_LANES
+            self._settle()
             self._flush(False)
 
     def end(self, failure: Failure | None) -> None:
@@ -318,7 +355,11 @@ class AttemptLog:
         except AttributeError:
             lock = self._first_write()
         with lock:
-            if self._raw:
+            self.lanes = NO_LANES
+            self._settle()
+            other = not self._raw_err
+            if self._raws[other]:  # appended by a proxy as the stream switched
+                self._raw_err = other
                 self._settle()
             if self._out or self._err:
                 pending = self._pending

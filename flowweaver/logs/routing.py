@@ -25,19 +25,37 @@ import io
 import logging
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any, Protocol, TextIO
 
+Lane = list[str] | None
+LANE_WRITES = 1024
+"""A sink's open lane takes at most this many writes from the proxies…"""
+LANE_TEXT = 1024
+"""… each of at most this many characters; a longer one goes through ``Sink.write``."""
+NO_LANES: tuple[Lane, Lane] = (None, None)
+
 
 class Sink(Protocol):
-    """Where one attempt's output goes."""
+    """Where one attempt's output goes.
+
+    ``lanes`` is the sink's fast way in: per stream (``lanes[err]``), a list that a
+    proxy may append a short write to directly, or ``None``. A proxy that appended
+    looks again: if ``lanes[err]`` is no longer that list (the sink closed it
+    meanwhile), it calls ``catch_up(err)`` so that the write is not left behind.
+    """
+
+    lanes: tuple[Lane, Lane]
 
     def write(self, text: str, err: bool = False) -> None:
         """What the attempt wrote to standard output (``err``: standard error)."""
 
     def write_bytes(self, data: bytes, err: bool = False) -> None:
         """The same, as bytes (a child process's output)."""
+
+    def catch_up(self, err: bool) -> None:
+        """A proxy appended to ``lanes[err]`` as the sink closed it: see to the write."""
 
 
 CURRENT: ContextVar[Sink | None] = ContextVar("flowweaver_task_output", default=None)
@@ -55,18 +73,15 @@ class RoutedStream:
     """``sys.stdout`` or ``sys.stderr`` while runs capture: a write goes to the current
     attempt's sink, or to the replaced stream (``fallback``) outside any task."""
 
+    write: Callable[[str], int]
+
     def __init__(self, fallback: TextIO, err: bool) -> None:
         self.fallback = fallback
         self.err = err
-
-    def write(self, text: str) -> int:
-        sink = _current()
-        if sink is None:
-            return self.fallback.write(text)
-        if type(text) is not str:
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        sink.write(text, self.err)
-        return len(text)
+        # An instance attribute, not a method: ``print`` calls it without making a
+        # bound method, and it reads no attribute of the proxy (whose ``__getattr__``
+        # makes every attribute read slower). A captured ``print`` is two writes.
+        self.write = _router(fallback, err)
 
     def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
@@ -156,6 +171,29 @@ def routed() -> Iterator[None]:
             if _users == 0 and _installed is not None:
                 _installed.remove()
                 _installed = None
+
+
+def _router(fallback: TextIO, err: bool) -> Callable[[str], int]:
+    """The ``write`` of a proxy of standard output (``err``: error)."""
+    stream = 1 if err else 0  # (a tuple's item at an int is read faster than at a bool)
+
+    def write(text: str) -> int:
+        sink = _current()
+        if sink is None:
+            return fallback.write(text)
+        if type(text) is not str:
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        size = len(text)
+        lane = sink.lanes[stream]
+        if lane is not None and size <= LANE_TEXT and len(lane) < LANE_WRITES:
+            lane.append(text)  # the common case: no lock, no call into the sink
+            if sink.lanes[stream] is not lane:
+                sink.catch_up(err)
+        else:
+            sink.write(text, err)
+        return size
+
+    return write
 
 
 def original_streams() -> tuple[TextIO, TextIO]:

@@ -104,6 +104,52 @@ def test_threads_printing_at_once_keep_their_lines_apart(
         check_logs(store, lines, size)
 
 
+@pytest.fixture
+def switching_often() -> Iterator[None]:
+    """Threads handing the interpreter to each other every few microseconds, so that a
+    write is often cut off between two of its steps by another thread's write."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    outs=st.integers(min_value=0, max_value=3000),
+    errs=st.integers(min_value=0, max_value=3000),
+    size=st.sampled_from([0, 10, 100, 1100]),
+)
+def test_two_threads_of_one_attempt_keep_stdout_and_stderr_lines_whole(
+    tmp_path_factory: pytest.TempPathFactory,
+    switching_often: None,
+    outs: int,
+    errs: int,
+    size: int,
+) -> None:
+    # A thread started in the attempt's context writes to the same log: a line it
+    # prints to stderr while the task's thread prints to stdout is never cut into the
+    # other stream's line, lost, or moved out of its thread's order.
+    workflow = Workflow("two")
+    workflow.add_task(
+        Task("two", functools.partial(lt.talk_on_two_threads, "two", outs, errs, size))
+    )
+    with RunStore(tmp_path_factory.mktemp("state")) as store:
+        ThreadedExecutor(1).execute(workflow, store=store)
+        lines = task_lines(store.log("latest", "two"))
+    expected_out = [lt.line("two-out", n, size) for n in range(outs)]
+    expected_err = [lt.line("two-err", n, size) for n in range(errs)]
+    assert [line for line in lines if line.startswith("two-out ")] == expected_out
+    assert [line for line in lines if line.startswith("two-err ")] == expected_err
+    assert len(lines) == outs + errs
+
+
 CONCURRENT = {
     "threaded": lambda: ThreadedExecutor(3),
     "async": lambda: AsyncExecutor(max_workers=3),
