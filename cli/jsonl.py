@@ -92,6 +92,7 @@ def _float(value: float) -> str:
         return float.__repr__(value)
     return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
 
+
 _VALUE: dict[type, Callable[[Any], str]] = {
     str: encode_basestring,  # the function json's own encoder uses with ensure_ascii=False
     int: int.__repr__,
