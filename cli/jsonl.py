@@ -156,10 +156,9 @@ class JsonReporter:
         where = None
         if event.error is not None and self._logs is not None:
             where = self._logs.where(event.task)
-        line = task_line(event, where)
-        with self._lock:
-            if self._out is not None:
-                self._out.write(line)
+        out = self._out
+        if out is not None:  # (its writes are thread-safe; once closed, they are dropped)
+            out.write(task_line(event, where))
 
     def output(self, item: OutputItem) -> None:
         if not isinstance(item, TaskOutput):

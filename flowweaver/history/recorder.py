@@ -574,7 +574,8 @@ class RunRecorder:
                 target=self._write_later, name="flowweaver-history", daemon=True
             )
             self._writer.start()
-        self._due.set()
+        if not self._due.is_set():  # (set, it has the batch to write already)
+            self._due.set()
 
     def _write_later(self) -> None:
         """The writer thread: wait for records, let the batch grow until it is
