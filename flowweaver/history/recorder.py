@@ -54,6 +54,9 @@ BATCH_SECONDS = 0.005
 """How long a task's record may wait to share a transaction with the next ones'."""
 
 
+_RUNNING, _PENDING = TaskStatus.RUNNING, TaskStatus.PENDING
+
+
 class _Batch:
     """The records of the events since the last commit: task rows for one statement
     each kind (``executemany``), and the other writes in order.
@@ -282,12 +285,10 @@ class RunRecorder:
         waiting for a pool's slot has not started: that event changes no record.)"""
         try:
             status = event.status
-            if status is TaskStatus.PENDING:
-                return
-            if status.is_final:
-                self._keep_final(event)
-            else:
+            if status is _RUNNING:
                 self._keep_running(event)
+            elif status is not _PENDING:  # (waiting for a pool's slot changes no record)
+                self._keep_final(event)
         except Exception as exc:  # never let the history stop the run
             logger.warning("run history: task %r not recorded: %s", event.task, exc)
 
@@ -414,7 +415,7 @@ class RunRecorder:
             blob, state = None, "none"
         duration = event.duration
         ended: db.EndedRow = (
-            status.value,
+            status._value_,
             event.attempt,
             event.time - duration if duration is not None else None,
             event.time,
@@ -430,7 +431,7 @@ class RunRecorder:
             self.run_id,
             name,
         )
-        attempt = self._attempt_row(event, status.value)
+        attempt = self._attempt_row(event, status._value_)
         writes = self._final_writes(event, completed) if self._has_more(name) else []
         with self._pending_lock:
             batch = self._batch
