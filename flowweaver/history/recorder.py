@@ -24,7 +24,6 @@ import json
 import logging
 import pickle
 import sqlite3
-import statistics
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -563,6 +562,10 @@ class RunRecorder:
         except Exception as exc:
             logger.warning("past durations not read: %s", exc)
             return {}
+        if not rows:
+            return {}
+        import statistics  # (it imports decimal, fractions and random: only when needed)
+
         samples: dict[str, list[float]] = {}
         for name, duration in rows:
             samples.setdefault(name, []).append(duration)

@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import enum
+import json
 import math
 import os
+import queue
 import threading
 import time
+from pathlib import Path
 
+from _cli import TIMEOUT, project, start_fw, write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -181,3 +185,47 @@ def test_batched_lines_after_the_reader_went_away_drop_the_rest() -> None:
     lines.close()
     assert lines.broken
     stream.close()
+
+
+def test_a_running_task_s_line_reaches_a_json_reader_while_it_runs(tmp_path: Path) -> None:
+    """`flowweaver run --output json | consumer`: the line of a task that started comes
+    while it runs (here: a task that waits for the reader to answer), not at the end."""
+    project(tmp_path)
+    write(
+        tmp_path,
+        "gate.yaml",
+        """
+        name: gate
+        executor: sequential
+        tasks:
+          first:
+            call: clitasks:ok
+          gate:
+            call: clitasks:wait_for
+            kwargs: {path: go}
+            depends_on: [first]
+        """,
+    )
+    process = start_fw("run", "gate.yaml", "--output", "json", cwd=tmp_path)
+    assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()])
+    reader.start()
+    try:
+        while True:
+            record = json.loads(lines.get(timeout=TIMEOUT))
+            if record.get("task") == "gate" and record["status"] == "running":
+                break
+        (tmp_path / "go").touch()  # only now may the task end
+        assert process.wait(timeout=TIMEOUT) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=TIMEOUT)
+        reader.join(timeout=TIMEOUT)
+        process.stdout.close()
+        if process.stderr is not None:
+            process.stderr.close()
+    rest = [json.loads(lines.get_nowait()) for _ in range(lines.qsize())]
+    assert [r.get("status") for r in rest] == ["completed", "completed"]
+    assert rest[-1]["type"] == "summary"
