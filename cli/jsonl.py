@@ -1,5 +1,9 @@
 """``--output json``: one JSON object per line for each event, then a summary object.
 
+Task events' lines are written directly (:func:`task_line`), and reach standard output
+within :data:`~flowweaver.cli.pipe.FLUSH_SECONDS` of their event: lines of events that
+come in quick succession share one flush.
+
 Standard output carries nothing else: for the run, what tasks print is sent to
 standard error (:class:`~flowweaver.cli.stdio.StdoutToStderr`), each line after its
 task's name, as ``plain`` does; with ``--log-lines`` each line is also a
@@ -9,14 +13,18 @@ task's name, as ``plain`` does; with ``--log-lines`` each line is also a
 from __future__ import annotations
 
 import json
+import math
 import sys
 import threading
+from collections.abc import Callable
+from json.encoder import encode_basestring
 from typing import Any
 
 from flowweaver.events import TaskEvent
 from flowweaver.logs import OutputItem, TaskOutput
+from flowweaver.task import TaskStatus
 
-from .pipe import Lines
+from .pipe import BatchedLines, Lines
 from .plain import format_output
 from .reporter import RunHeader, RunOutcome
 from .stdio import StdoutToStderr
@@ -78,6 +86,47 @@ def dumps(record: dict[str, Any]) -> str:
     return _ENCODER.encode(record)
 
 
+def _float(value: float) -> str:
+    """A float as ``json`` writes it (``NaN``, ``Infinity`` and ``-Infinity`` allowed)."""
+    if math.isfinite(value):
+        return float.__repr__(value)
+    return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+
+
+_VALUE: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring,  # the function json's own encoder uses with ensure_ascii=False
+    int: int.__repr__,
+    float: _float,
+    bool: {True: "true", False: "false"}.__getitem__,
+    type(None): "null".format,  # (C calls all: no Python frame for a field)
+}
+"""How ``json`` writes a value of each of these exact types (a subclass is not here)."""
+
+_STATUS = {status: encode_basestring(status.value) for status in TaskStatus}
+
+_TASK_LINE = '{"type": "task", ' + ", ".join(f"{json.dumps(key)}: %s" for key in TaskEvent._fields)
+"""A task event's line up to its last field, its values left as ``%s``."""
+
+
+def task_line(event: TaskEvent, where: str | None = None) -> str:
+    """The JSON line of a task event (``where``: where its error was raised), written
+    field by field: the same text as :func:`dumps` of its :func:`event_record` (plus
+    ``where``), without making the record. A field of a type the direct path doesn't
+    know (``json`` would call ``str`` of it, or look into it) takes the general path."""
+    try:
+        task = _VALUE[event[0].__class__](event[0])
+        status = _STATUS[event[1]]
+        line = _TASK_LINE % (task, status, *[_VALUE[v.__class__](v) for v in event[2:]])
+        if where is None:
+            return line + "}\n"
+        return f'{line}, "where": {_VALUE[where.__class__](where)}}}\n'
+    except (KeyError, TypeError):
+        record = event_record(event)
+        if where is not None:
+            record["where"] = where
+        return dumps(record) + "\n"
+
+
 def log_records(item: TaskOutput) -> list[dict[str, Any]]:
     return [
         {"type": "log", "task": item.task, "attempt": item.attempt, "line": line}
@@ -91,7 +140,7 @@ class JsonReporter:
 
     def __init__(self, logs: TaskLogs | None = None, *, log_lines: bool = False) -> None:
         self._redirect = StdoutToStderr()
-        self._out: Lines | None = None
+        self._out: BatchedLines | None = None
         self._err = Lines(sys.stderr)
         self._run_id: str | None = None
         self._logs = logs
@@ -99,17 +148,17 @@ class JsonReporter:
         self._lock = threading.Lock()  # task output comes from any thread
 
     def start(self, header: RunHeader) -> None:
-        self._out = Lines(self._redirect.__enter__())
+        self._out = BatchedLines(self._redirect.__enter__())
         self._run_id = header.run_id
         self._write(start_record(header))
 
     def event(self, event: TaskEvent) -> None:
-        record = event_record(event)
+        where = None
         if event.error is not None and self._logs is not None:
             where = self._logs.where(event.task)
-            if where is not None:
-                record["where"] = where
-        self._write(record)
+        out = self._out
+        if out is not None:  # (its writes are thread-safe; once closed, they are dropped)
+            out.write(task_line(event, where))
 
     def output(self, item: OutputItem) -> None:
         if not isinstance(item, TaskOutput):
@@ -127,6 +176,7 @@ class JsonReporter:
         with self._lock:
             out, self._out = self._out, None
         if out is not None:
+            out.close()
             self._redirect.__exit__(None, None, None)
 
     def _write(self, record: dict[str, Any]) -> None:

@@ -266,18 +266,24 @@ def _next_row(row: TaskRow, event: TaskEvent) -> TaskRow:
     error = event.error
     if error is None and status is TaskStatus.RUNNING:
         error = row.error  # a new attempt keeps showing the last one's error until it ends
-    return TaskRow(  # by position: once or twice an event, in a 10,000-task run
-        row.name,
-        status,
-        event.attempt or row.attempt,
-        started,
-        event.duration,
-        error,
-        event.retry_in,
-        event.cached,
-        event.reused,
-        event.reason,
-        event.allowed,
-        row.items,
-        None,  # no longer waiting for a pool
+    return _new_row(  # by position, without TaskRow's keywords: once or twice an event
+        TaskRow,
+        (
+            row.name,
+            status,
+            event.attempt or row.attempt,
+            started,
+            event.duration,
+            error,
+            event.retry_in,
+            event.cached,
+            event.reused,
+            event.reason,
+            event.allowed,
+            row.items,
+            None,  # no longer waiting for a pool
+        ),
     )
+
+
+_new_row = tuple.__new__

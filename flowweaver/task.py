@@ -20,6 +20,10 @@ class TaskStatus(enum.Enum):
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
 
+    # Members are singletons, equal only to themselves: hashed by identity, a status is
+    # a dict key without Enum's Python-level __hash__ (run observers count by status).
+    __hash__ = object.__hash__
+
     @property
     def is_final(self) -> bool:
         return self not in (TaskStatus.PENDING, TaskStatus.RUNNING)

@@ -390,25 +390,59 @@ def set_outputs(conn: sqlite3.Connection, run_id: str, name: str, outputs: str) 
     conn.execute("UPDATE tasks SET outputs=? WHERE run_id=? AND name=?", (outputs, run_id, name))
 
 
+_TASK_STARTED = (
+    "UPDATE tasks SET status='running', attempts=?, started=COALESCE(started, ?) "
+    "WHERE run_id=? AND name=?"
+)
+_TASK_RETRYING = "UPDATE tasks SET attempts=?, error=? WHERE run_id=? AND name=?"
+_TASK_ENDED = (
+    "UPDATE tasks SET status=?, attempts=?, started=?, ended=?, duration=?, error=?, "
+    "cached=?, reused=?, result=?, result_state=?, note=?, reason=?, allowed=? "
+    "WHERE run_id=? AND name=?"
+)
+_ATTEMPT_ENDED = (
+    "INSERT OR REPLACE INTO attempts "
+    "(run_id, task, attempt, started, ended, status, error, traceback) "
+    "VALUES (?,?,?,?,?,?,?,?)"
+)
+
+StartedRow = tuple[int, float, str, str]
+"""``(attempt, time, run_id, name)``: see :func:`task_started`."""
+RetryingRow = tuple[int, str | None, str, str]
+"""``(attempt, error, run_id, name)``: see :func:`task_retrying`."""
+EndedRow = tuple[
+    str, int, float | None, float, float | None, str | None, int, int,
+    bytes | None, str, str | None, str | None, int, str, str,
+]  # fmt: skip
+"""``(status, attempts, started, ended, duration, error, cached, reused, result,
+result_state, note, reason, allowed, run_id, name)``: see :func:`task_ended`."""
+AttemptRow = tuple[str, str, int, float, float, str, str | None, str | None]
+"""``(run_id, task, attempt, started, ended, status, error, traceback)``: see
+:func:`attempt_ended`."""
+
+
 def task_started(
     conn: sqlite3.Connection, run_id: str, name: str, *, attempt: int, time: float
 ) -> None:
     """The task is running ``attempt``; ``time`` is its start, unless it started before."""
-    conn.execute(
-        "UPDATE tasks SET status='running', attempts=?, started=COALESCE(started, ?) "
-        "WHERE run_id=? AND name=?",
-        (attempt, time, run_id, name),
-    )
+    conn.execute(_TASK_STARTED, (attempt, time, run_id, name))
+
+
+def tasks_started(conn: sqlite3.Connection, rows: Iterable[StartedRow]) -> None:
+    """:func:`task_started` of several tasks, one statement."""
+    conn.executemany(_TASK_STARTED, rows)
 
 
 def task_retrying(
     conn: sqlite3.Connection, run_id: str, name: str, *, attempt: int, error: str | None
 ) -> None:
     """The task's ``attempt`` failed with ``error``; it will be tried again."""
-    conn.execute(
-        "UPDATE tasks SET attempts=?, error=? WHERE run_id=? AND name=?",
-        (attempt, error, run_id, name),
-    )
+    conn.execute(_TASK_RETRYING, (attempt, error, run_id, name))
+
+
+def tasks_retrying(conn: sqlite3.Connection, rows: Iterable[RetryingRow]) -> None:
+    """:func:`task_retrying` of several tasks, one statement."""
+    conn.executemany(_TASK_RETRYING, rows)
 
 
 def task_ended(
@@ -433,28 +467,29 @@ def task_ended(
     """The task's final record: ``result`` is its pickle, ``result_state`` ``stored``,
     ``unpicklable`` or ``none``, and ``note`` says why a result was not stored;
     ``reason`` why it was skipped, ``allowed`` that its failure does not fail the run."""
-    conn.execute(
-        "UPDATE tasks SET status=?, attempts=?, started=?, ended=?, duration=?, error=?, "
-        "cached=?, reused=?, result=?, result_state=?, note=?, reason=?, allowed=? "
-        "WHERE run_id=? AND name=?",
-        (
-            status,
-            attempts,
-            started,
-            ended,
-            duration,
-            error,
-            int(cached),
-            int(reused),
-            result,
-            result_state,
-            note,
-            reason,
-            int(allowed),
-            run_id,
-            name,
-        ),
+    row: EndedRow = (
+        status,
+        attempts,
+        started,
+        ended,
+        duration,
+        error,
+        int(cached),
+        int(reused),
+        result,
+        result_state,
+        note,
+        reason,
+        int(allowed),
+        run_id,
+        name,
     )
+    conn.execute(_TASK_ENDED, row)
+
+
+def tasks_ended(conn: sqlite3.Connection, rows: Iterable[EndedRow]) -> None:
+    """:func:`task_ended` of several tasks, one statement."""
+    conn.executemany(_TASK_ENDED, rows)
 
 
 def task_traceback(conn: sqlite3.Connection, run_id: str, name: str, traceback: str) -> None:
@@ -478,19 +513,12 @@ def attempt_ended(
 ) -> None:
     """One attempt of a task, written when it ended: ``status`` is ``completed`` or
     ``failed`` (``cancelled``: stopped by the run's end); a failed one's ``traceback``."""
-    if traceback is None:
-        conn.execute(
-            "INSERT OR REPLACE INTO attempts (run_id, task, attempt, started, ended, status, "
-            "error) VALUES (?,?,?,?,?,?,?)",
-            (run_id, task, attempt, started, ended, status, error),
-        )
-        return
-    conn.execute(
-        "INSERT OR REPLACE INTO attempts "
-        "(run_id, task, attempt, started, ended, status, error, traceback) "
-        "VALUES (?,?,?,?,?,?,?,?)",
-        (run_id, task, attempt, started, ended, status, error, traceback),
-    )
+    conn.execute(_ATTEMPT_ENDED, (run_id, task, attempt, started, ended, status, error, traceback))
+
+
+def attempts_ended(conn: sqlite3.Connection, rows: Iterable[AttemptRow]) -> None:
+    """:func:`attempt_ended` of several attempts, one statement."""
+    conn.executemany(_ATTEMPT_ENDED, rows)
 
 
 def attempts(conn: sqlite3.Connection, run_id: str) -> list[sqlite3.Row]:

@@ -48,14 +48,17 @@ def task_fingerprint(task: Task, upstream: Iterable[str], files: bytes = b"") ->
     """The digest of ``task``'s definition (and of the ``files`` it reads), or ``None``
     when it cannot be computed."""
     try:
+        inputs = task.inputs
         parts = [
             VERSION,
             callable_identity(task.fn),
-            encode(sorted(task.inputs.items())),
+            encode(sorted(inputs.items())) if inputs else _EMPTY_LIST,
             encode(sorted(upstream)),
-            *_placed(task, files),
-            *_mapped(task),
         ]
+        if task.workdir is not None or task.reads or task.writes or files:
+            parts += _placed(task, files)
+        if task.map is not None:
+            parts += _mapped(task)
         if task.run_if != "success" or task.when is not None or task.allow_failure:
             parts.append(_conditions(task))
         if task.pool is not None or task.priority:
@@ -117,13 +120,14 @@ def callable_identity(fn: Any, depth: int = 0) -> bytes:
     """The bytes that identify what calling ``fn`` does."""
     if depth > _MAX_DEPTH:
         raise UnhashableError("callable nested too deeply")
-    if isinstance(fn, functools.partial):
+    if isinstance(fn, functools.partial):  # (its arguments as a list and a dict)
+        keywords = fn.keywords
         return b"".join(
             [
                 b"partial:",
                 callable_identity(fn.func, depth + 1),
-                encode(list(fn.args)),
-                encode(dict(fn.keywords)),
+                _EMPTY_LIST if not fn.args else _LIST + _items(fn.args, 1),
+                _EMPTY_DICT if not keywords else _pairs(keywords, 1),
             ]
         )
     if isinstance(fn, types.MethodType):
@@ -235,12 +239,45 @@ _SCALARS: dict[type, bytes] = {
 
 def encode(value: Any, depth: int = 0) -> bytes:
     """A canonical byte encoding of ``value``; raises :class:`UnhashableError`."""
-    prefix = _SCALARS.get(type(value))
+    kind = type(value)
+    prefix = _SCALARS.get(kind)
     if prefix is not None:  # the common case first: a task's arguments are mostly these
         text = repr(value).encode()
         return prefix + len(text).to_bytes(8, "big") + text
     if depth > _MAX_DEPTH:
         raise UnhashableError("value nested too deeply")
+    if kind is list:  # (and a tuple, a dict: exact types; their subclasses below)
+        return _LIST + _items(value, depth + 1)
+    if kind is dict:
+        return _pairs(value, depth + 1)
+    if kind is tuple:
+        return _TUPLE + _items(value, depth + 1)
+    return _encode_other(value, depth)
+
+
+def _items(values: Iterable[Any], depth: int) -> bytes:
+    """A list's or a tuple's items, each encoded at ``depth`` and length-prefixed."""
+    parts = []
+    for value in values:
+        prefix = _SCALARS.get(type(value))
+        if prefix is None:
+            data = encode(value, depth)
+        else:
+            text = repr(value).encode()
+            data = prefix + len(text).to_bytes(8, "big") + text
+        parts.append(len(data).to_bytes(8, "big"))
+        parts.append(data)
+    return b"".join(parts)
+
+
+def _pairs(mapping: Mapping[Any, Any], depth: int) -> bytes:
+    """A dict: its key-value pairs encoded at ``depth``, sorted, length-prefixed."""
+    pairs = sorted([encode(key, depth) + encode(value, depth) for key, value in mapping.items()])
+    return _DICT + b"".join([len(pair).to_bytes(8, "big") + pair for pair in pairs])
+
+
+def _encode_other(value: Any, depth: int) -> bytes:
+    """:func:`encode` of what is not a scalar, list, tuple or dict of the exact type."""
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
         return f"{type(value).__name__}:".encode() + _length(repr(value).encode())
     if isinstance(value, (list, tuple)):
@@ -255,6 +292,10 @@ def encode(value: Any, depth: int = 0) -> bytes:
     if isinstance(value, (types.FunctionType, functools.partial)):
         return b"callable:" + _length(callable_identity(value, depth + 1))
     return b"object:" + _path(type(value)).encode() + _length(_opaque(value))
+
+
+_LIST, _TUPLE, _DICT = b"list[", b"tuple[", b"dict{"
+_EMPTY_LIST, _EMPTY_DICT = _LIST, _DICT  # what an empty one encodes to
 
 
 def _opaque(value: Any) -> bytes:
@@ -272,7 +313,7 @@ def _length(data: bytes) -> bytes:
 
 
 def _digest(parts: list[bytes]) -> str:
-    hasher = hashlib.sha256()
-    for part in parts:
-        hasher.update(_length(part))
-    return hasher.hexdigest()
+    """The SHA-256 of the parts, each length-prefixed."""
+    return hashlib.sha256(
+        b"".join([len(part).to_bytes(8, "big") + part for part in parts])
+    ).hexdigest()

@@ -24,7 +24,6 @@ import json
 import logging
 import pickle
 import sqlite3
-import statistics
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -52,6 +51,41 @@ _PAST_RUNS_FOR_DURATIONS = 5
 
 BATCH_SECONDS = 0.005
 """How long a task's record may wait to share a transaction with the next ones'."""
+
+
+_RUNNING, _PENDING = TaskStatus.RUNNING, TaskStatus.PENDING
+
+
+class _Batch:
+    """The records of the events since the last commit: task rows for one statement
+    each kind (``executemany``), and the other writes in order.
+
+    A task that ends in the batch it started in needs no ``running`` record: its final
+    row sets every column those would, so they are dropped (the transaction that
+    holds the end would have held them too)."""
+
+    __slots__ = ("attempts", "ended", "running", "writes")
+
+    def __init__(self) -> None:
+        self.writes: list[Write] = []  # first: e.g. a task's fingerprint as it started
+        self.running: dict[str, list[tuple[Callable[..., None], tuple[Any, ...]]]] = {}
+        """By task: its ``running`` records in order, each a ``db`` function and its row."""
+        self.ended: list[db.EndedRow] = []
+        self.attempts: list[db.AttemptRow] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.writes or self.running or self.ended or self.attempts)
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        for write in self.writes:
+            write(conn)
+        for records in self.running.values():
+            for write_rows, row in records:
+                write_rows(conn, (row,))
+        if self.ended:
+            db.tasks_ended(conn, self.ended)
+        if self.attempts:
+            db.attempts_ended(conn, self.attempts)
 
 
 class Recorder(Protocol):
@@ -172,7 +206,7 @@ class RunRecorder:
             name: (blob, "stored", None) for name, blob in (reused_blobs or {}).items()
         }
         self._cache_writes: dict[str, tuple[str, bytes]] = {}
-        self._pending: list[Write] = []  # records not yet committed
+        self._batch = _Batch()  # records not yet committed
         self._pending_lock = threading.Lock()  # the loop adds, the writer takes
         self._writing = threading.Lock()  # one batch written at a time, in order
         self._last_commit = 0.0  # time.monotonic() of the last write
@@ -249,17 +283,13 @@ class RunRecorder:
         """Keep the event's record, to be written by the next :meth:`commit`. (A task
         waiting for a pool's slot has not started: that event changes no record.)"""
         try:
-            if event.status is TaskStatus.PENDING:
-                return
-            if event.status.is_final:
-                writes = self._final_writes(event)
-            else:
-                writes = self._running_writes(event)
+            status = event.status
+            if status is _RUNNING:
+                self._keep_running(event)
+            elif status is not _PENDING:  # (waiting for a pool's slot changes no record)
+                self._keep_final(event)
         except Exception as exc:  # never let the history stop the run
             logger.warning("run history: task %r not recorded: %s", event.task, exc)
-            return
-        with self._pending_lock:
-            self._pending += writes
 
     def record_failure(self, task: str, attempt: int, failure: Failure) -> None:
         if failure.traceback is not None:
@@ -268,7 +298,7 @@ class RunRecorder:
     def commit(self) -> None:
         """Write the records of the events since the last commit, in one transaction:
         now if the last one is :data:`BATCH_SECONDS` old, else within that time."""
-        if not self._pending:
+        if not self._batch:
             return
         if time.monotonic() - self._last_commit >= BATCH_SECONDS:
             self._write_pending([], "task records")
@@ -329,52 +359,44 @@ class RunRecorder:
             if key is not None:
                 self._cache_writes[name] = (key, blob)
 
-    def _running_writes(self, event: TaskEvent) -> list[Write]:
+    def _keep_running(self, event: TaskEvent) -> None:
         """A task started (or failed an attempt that will be retried): a run killed now
         shows it as in flight, since when, at which attempt, with its last error."""
+        name = event.task
         if event.retry_in is None:
-            self._attempt_started[event.task] = event.time
-            started: list[Write] = [
-                functools.partial(
-                    db.task_started,
-                    run_id=self.run_id,
-                    name=event.task,
-                    attempt=event.attempt,
-                    time=event.time,
-                )
-            ]
-            if event.attempt == 1 and event.task in self._placed:
-                started.append(self._fingerprint_as_started(event.task))
-            return started
-        return [
-            functools.partial(
-                db.task_retrying,
-                run_id=self.run_id,
-                name=event.task,
-                attempt=event.attempt,
-                error=event.error,
-            ),
-            *self._attempt_write(event, "failed"),
-        ]
+            self._attempt_started[name] = event.time
+            record = (db.tasks_started, (event.attempt, event.time, self.run_id, name))
+            placed = None
+            if event.attempt == 1 and name in self._placed:
+                placed = self._fingerprint_as_started(name)
+            with self._pending_lock:
+                self._batch.running.setdefault(name, []).append(record)
+                if placed is not None:
+                    self._batch.writes.append(placed)
+            return
+        retrying = (db.tasks_retrying, (event.attempt, event.error, self.run_id, name))
+        attempt = self._attempt_row(event, "failed")
+        with self._pending_lock:
+            self._batch.running.setdefault(name, []).append(retrying)
+            if attempt is not None:
+                self._batch.attempts.append(attempt)
 
-    def _attempt_write(self, event: TaskEvent, status: str) -> list[Write]:
+    def _attempt_row(self, event: TaskEvent, status: str) -> db.AttemptRow | None:
         """The row of the attempt ``event`` ends (none if it never started)."""
         started = self._attempt_started.pop(event.task, None)
         if started is None:
-            return []
-        return [
-            functools.partial(
-                db.attempt_ended,
-                run_id=self.run_id,
-                task=event.task,
-                attempt=event.attempt,
-                started=started,
-                ended=event.time,
-                status=status,
-                error=event.error,
-                traceback=self._traceback(event) if self._tracebacks else None,
-            )
-        ]
+            return None
+        traceback = self._traceback(event) if self._tracebacks else None
+        return (
+            self.run_id,
+            event.task,
+            event.attempt,
+            started,
+            event.time,
+            status,
+            event.error,
+            traceback,
+        )
 
     def _traceback(self, event: TaskEvent) -> str | None:
         """The traceback of the attempt ``event`` ends, when it failed with one."""
@@ -383,33 +405,51 @@ class RunRecorder:
             return None
         return kept[1]
 
-    def _final_writes(self, event: TaskEvent) -> list[Write]:
-        blob, state, note = self._results.pop(event.task, (None, "none", None))
-        completed = event.status is TaskStatus.COMPLETED
+    def _keep_final(self, event: TaskEvent) -> None:
+        name = event.task
+        blob, state, note = self._results.pop(name, (None, "none", None))
+        status = event.status
+        completed = status is TaskStatus.COMPLETED
         if not completed:
             blob, state = None, "none"
         duration = event.duration
-        writes: list[Write] = [
-            functools.partial(
-                db.task_ended,
-                run_id=self.run_id,
-                name=event.task,
-                status=event.status.value,
-                attempts=event.attempt,
-                started=event.time - duration if duration is not None else None,
-                ended=event.time,
-                duration=duration,
-                error=event.error,
-                cached=event.cached,
-                reused=event.reused,
-                result=blob,
-                result_state=state,
-                note=note,
-                reason=event.reason,
-                allowed=event.allowed,
-            ),
-            *self._attempt_write(event, event.status.value),
-        ]
+        ended: db.EndedRow = (
+            status._value_,
+            event.attempt,
+            event.time - duration if duration is not None else None,
+            event.time,
+            duration,
+            event.error,
+            int(event.cached),
+            int(event.reused),
+            blob,
+            state,
+            note,
+            event.reason,
+            int(event.allowed),
+            self.run_id,
+            name,
+        )
+        attempt = self._attempt_row(event, status._value_)
+        writes = self._final_writes(event, completed) if self._has_more(name) else []
+        with self._pending_lock:
+            batch = self._batch
+            batch.running.pop(name, None)  # the final row sets all they would
+            batch.ended.append(ended)
+            if attempt is not None:
+                batch.attempts.append(attempt)
+            if writes:
+                batch.writes += writes
+
+    def _has_more(self, name: str) -> bool:
+        """Whether a task's end writes more than its row and its attempt's."""
+        return bool(self._tracebacks or self._cache_writes or self._placed) and (
+            name in self._tracebacks or name in self._cache_writes or name in self._placed
+        )
+
+    def _final_writes(self, event: TaskEvent, completed: bool) -> list[Write]:
+        """A task's traceback, cache entry and outputs, as it ends."""
+        writes: list[Write] = []
         if self._tracebacks:
             traceback = None if completed else self._traceback(event)
             if traceback is not None:
@@ -522,6 +562,10 @@ class RunRecorder:
         except Exception as exc:
             logger.warning("past durations not read: %s", exc)
             return {}
+        if not rows:
+            return {}
+        import statistics  # (it imports decimal, fractions and random: only when needed)
+
         samples: dict[str, list[float]] = {}
         for name, duration in rows:
             samples.setdefault(name, []).append(duration)
@@ -534,7 +578,8 @@ class RunRecorder:
                 target=self._write_later, name="flowweaver-history", daemon=True
             )
             self._writer.start()
-        self._due.set()
+        if not self._due.is_set():  # (set, it has the batch to write already)
+            self._due.set()
 
     def _write_later(self) -> None:
         """The writer thread: wait for records, let the batch grow until it is
@@ -553,10 +598,10 @@ class RunRecorder:
         """Write the pending records, then ``writes``, in one transaction."""
         with self._writing:
             with self._pending_lock:
-                batch, self._pending = self._pending, []
-            batch += writes
-            if batch:
-                self._write(batch, what)
+                batch, self._batch = self._batch, _Batch()
+            todo = [batch.apply, *writes] if batch else writes
+            if todo:
+                self._write(todo, what)
             self._last_commit = time.monotonic()
 
     def _write(self, writes: list[Write], what: str) -> None:
