@@ -9,12 +9,15 @@ bindings and the observers. The loops call its steps: ``launch`` what is ready,
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import random
 import signal
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import repeat
+from operator import attrgetter
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver import graph
@@ -81,6 +84,8 @@ class _Bound(NamedTuple):
 
 
 _RUNNING = TaskStatus.RUNNING
+_VARKEYWORDS = inspect.CO_VARKEYWORDS
+_priority_of = attrgetter("priority")
 _PENDING = TaskStatus.PENDING
 
 
@@ -718,7 +723,7 @@ def _call_back(callback: Callable[[str, Any], object], name: str, value: Any) ->
 
 def _by_priority(tasks: Sequence[Task], order: Sequence[float]) -> Sequence[Any]:
     """The ready order with the tasks' priorities first (higher first), when any has one."""
-    if not any(task.priority for task in tasks):
+    if not any(map(_priority_of, tasks)):
         return order
     return [(-task.priority, rank) for task, rank in zip(tasks, order, strict=True)]
 
@@ -764,7 +769,16 @@ def _reset_and_bind(graph: Graph) -> _Bound:
                 if var_keyword or param in names
             }
             conditions[position] = (when, bindings(when, named, inputs) if ups else ())
-        if not ups or (accepted_keywords(task.fn) is NO_KEYWORDS and not task.inputs):
+        if not ups:
+            bound.append(())
+            continue
+        fn = task.fn
+        if type(fn) is FunctionType and not task.inputs:  # (no call for the common kind)
+            code = fn.__code__
+            if not (code.co_argcount or code.co_kwonlyargcount or code.co_flags & _VARKEYWORDS):
+                bound.append(())  # no parameters: nothing to bind
+                continue
+        elif accepted_keywords(fn) is NO_KEYWORDS and not task.inputs:
             bound.append(())
             continue
         named = [(tasks[up].name, up) for up in ups]

@@ -87,7 +87,16 @@ class ItemKey:
 def item_keys(spec: Map, items: Sequence[Any]) -> list[str]:
     """Each item's key; :class:`ItemsError` when two items share one."""
     key = spec.key
-    keys = list(map(default_key, items)) if key is None else [str(key(i)) for i in items]
+    if key is not None:
+        keys = [str(key(i)) for i in items]
+    else:
+        kinds = set(map(type, items))
+        if kinds == {str}:  # (the common lists, keyed without a call per item)
+            keys = list(items)
+        elif kinds == {int}:
+            keys = list(map(str, items))
+        else:
+            keys = list(map(default_key, items))
     if len(set(keys)) != len(keys):
         seen: dict[str, int] = {}
         for position, name in enumerate(keys):
