@@ -9,11 +9,15 @@ bindings and the observers. The loops call its steps: ``launch`` what is ready,
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import random
 import signal
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import repeat
+from operator import attrgetter
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver import graph
@@ -54,13 +58,19 @@ Binding = tuple[tuple[str, int], ...]
 """Which upstream results a callable receives: ``(keyword, upstream position)`` pairs."""
 
 
-class _Item(NamedTuple):
-    """An item of a mapped task: the task, its place in the list, its key, the item."""
+class _ItemCall(NamedTuple):
+    """What every item of a mapped task is called with, but the item itself."""
 
-    owner: int
-    position: int
-    key: str
-    item: Any
+    owner: int  # the mapped task
+    task: Task
+    wrap: Callable[[Callable[..., Any]], Callable[..., Any]] | None  # its folder, if any
+    kwargs: dict[str, Any]  # its other keyword arguments (upstream results)
+    param: str  # the parameter that receives the item
+    results: list[Any]  # the mapped task's result, filled as items end
+
+
+_Item = tuple[_ItemCall, int, str, Any]
+"""An item of a mapped task: how it is called, its place in the list, its key, the item."""
 
 
 class _Bound(NamedTuple):
@@ -70,9 +80,12 @@ class _Bound(NamedTuple):
     conditions: dict[int, tuple[Callable[..., Any], Binding]]  # `when` predicates
     callbacks: bool  # a task has on_status_change or on_retry
     timed: bool  # a task has a timeout or retries
+    special: set[int]  # mapped tasks and cached ones
 
 
 _RUNNING = TaskStatus.RUNNING
+_VARKEYWORDS = inspect.CO_VARKEYWORDS
+_priority_of = attrgetter("priority")
 _PENDING = TaskStatus.PENDING
 
 
@@ -128,14 +141,16 @@ class Run:
         self._count = len(tasks)
         self._graph_index = graph.index
         self._items: list[_Item] = []  # by unit - len(tasks): what each item is
-        self._item_kwargs: dict[int, dict[str, Any]] = {}  # by mapped task: its other kwargs
-        self._bindings, self._conditions, self._callbacks, self._may_be_timed = _reset_and_bind(
-            graph
-        )
+        bound = _reset_and_bind(graph)
+        self._bindings, self._conditions = bound.bindings, bound.conditions
+        self._callbacks, self._may_be_timed = bound.callbacks, bound.timed
         self.placement = placement
         self._wraps = {} if placement is None else placement.calls
-        # the tasks whose call is not simply their function: a `when` predicate, a folder
-        self._special = set(self._conditions).union(self._wraps)
+        # The tasks whose attempt is not simply their function called with their
+        # upstream results: a mapped task, a cached one, a `when` predicate, a folder.
+        # Decided once per run: a run that has none of them checks one empty set a task.
+        self._special = bound.special.union(self._conditions, self._wraps)
+        self._item_names: list[str] = []  # by unit - len(tasks)
         reused: dict[str, Any] = {}
         durations: dict[str, float] = {}
         if recorder is not None:
@@ -188,7 +203,7 @@ class Run:
         timed = self._may_be_timed or deadline is not None
         ended = None
         while True:  # (not "while <condition>": CPython 3.11 only specializes this one)
-            if self.stopping and (not self.stopped or self.aborted):
+            if (self.signum is not None or self.timed_out) and (not self.stopped or self.aborted):
                 break  # nothing starts until the loop has stopped the run
             index = start_next(now)
             if index < 0:
@@ -198,24 +213,22 @@ class Run:
                 if item_attempt is None:
                     continue  # cached
                 attempt = running[index] = item_attempt
+            elif special and index in special:  # mapped, cached, conditional, in a folder
+                special_attempt = self._special_attempt(index, now)
+                if special_attempt is None:
+                    continue  # expanded, or the cache served it
+                attempt = running[index] = special_attempt
             else:
                 task = tasks[index]
-                if task.map is not None:
-                    self._expand(index, now)
-                    continue
                 pairs = bound[index]
-                kwargs = {keyword: results[up] for keyword, up in pairs} if pairs else {}
-                fn = task.fn
-                if task.cache:
-                    call = self._cached_call(index, task, kwargs, now)
-                    if call is None:
-                        continue  # the cache served it
-                    fn = call
-                if special and index in special:
-                    fn = self._special_call(index, fn, task.attempts)
                 attempt = running[index] = Attempt(
-                    index, task.name, task.attempts, fn, kwargs, task.timeout
-                )  # (the engine has just set task.attempts to this attempt's number)
+                    index,
+                    task.name,
+                    task.attempts,  # (the engine has just set it to this attempt's number)
+                    task.fn,
+                    {keyword: results[up] for keyword, up in pairs} if pairs else {},
+                    task.timeout,
+                )
             if hooks:
                 self._started(attempt)
             if events:  # (always, when the run wraps attempts: it is observed)
@@ -228,6 +241,24 @@ class Run:
                 if timed and self._due(now, deadline):
                     break  # the loop expires, wakes or stops what is due first
         return ended
+
+    def _special_attempt(self, index: int, now: float) -> Attempt | None:
+        """The attempt of a task that is not simply called: ``None`` when it is a mapped
+        task (its items are given to the engine instead) or the cache served it."""
+        task = self.tasks[index]
+        if task.map is not None:
+            self._expand(index, now)
+            return None
+        results = self.results
+        kwargs = {keyword: results[up] for keyword, up in self._bindings[index]}
+        fn = task.fn
+        if task.cache:
+            call = self._cached_call(index, task, kwargs, now)
+            if call is None:
+                return None  # the cache served it
+            fn = call
+        fn = self._special_call(index, fn, task.attempts)
+        return Attempt(index, task.name, task.attempts, fn, kwargs, task.timeout)
 
     def _cached_call(
         self, index: int, task: Task, kwargs: dict[str, Any], now: float
@@ -282,23 +313,22 @@ class Run:
             error = str(exc) if isinstance(exc, ItemsError) else f"map: {error_text(exc)}"
             self.engine.refuse_items(index, now, error)
             return
-        names = [f"{task.name}[{key}]" for key in keys]
+        prefix = task.name
+        names = [f"{prefix}[{key}]" for key in keys]
         result: list[Any] = [None] * len(items)
         self.results[index] = result  # filled as items end; what downstream tasks get
-        pairs = self._bindings[index]
         results = self.results
-        self._item_kwargs[index] = {keyword: results[up] for keyword, up in pairs}
+        kwargs = {keyword: results[up] for keyword, up in self._bindings[index]}
+        call = _ItemCall(index, task, self._wraps.get(index), kwargs, spec.param, result)
         units = self.engine.expand(index, names, now, result, spec.max_parallel)
-        self.results.extend([None] * len(items))
-        self._items.extend(
-            _Item(index, position, key, item)
-            for position, (key, item) in enumerate(zip(keys, items, strict=True))
-        )
+        self._items.extend(zip(repeat(call), range(len(items)), keys, items))
+        self._item_names.extend(names)
         reused = {} if self.recorder is None else self.recorder.begin_items(task, names, keys)
-        for unit, name in zip(units, names, strict=True):
-            if name in reused:  # a resumed run: this item completed before
-                self._succeeded(unit, reused[name])
-                self.engine.preset(unit, now, reused[name])
+        if reused:  # a resumed run: the items that completed before are not run again
+            for unit, name in zip(units, names, strict=True):
+                if name in reused:
+                    self._succeeded(unit, reused[name])
+                    self.engine.preset(unit, now, reused[name])
 
     def _items_and_keys(self, index: int, spec: Map) -> tuple[list[Any], list[str]]:
         upstream, from_shell = None, False
@@ -311,31 +341,30 @@ class Run:
 
     def _item_attempt(self, unit: int, now: float) -> Attempt | None:
         """The attempt of an item (``None``: the cache had its result)."""
-        owner, _, _, item = self._items[unit - self._count]
-        task = self.tasks[owner]
-        spec = task.map
-        assert spec is not None
-        kwargs = {**self._item_kwargs[owner], spec.param: item}
-        name = self.engine.name_of(unit)
+        offset = unit - self._count
+        call, _, _, item = self._items[offset]
+        kwargs = {**call.kwargs, call.param: item}
+        name = self._item_names[offset]
+        task = call.task
         if task.cache and self._from_cache(unit, name, task, kwargs, now):
             return None
-        number = self.engine.attempt_of(unit)
-        wrap = self._wraps.get(owner)  # its folder, its outputs checked
+        wrap = call.wrap  # its folder, its outputs checked
         fn = task.fn if wrap is None else wrap(task.fn)
-        return Attempt(unit, name, number, fn, kwargs, task.timeout)
+        return Attempt(unit, name, self.engine.attempt_of(unit), fn, kwargs, task.timeout)
 
     def _succeeded(self, unit: int, value: Any) -> None:
-        """Keep a unit's result: a task's, or an item's (in its mapped task's list too)."""
-        self.results[unit] = value
-        if unit >= self._count:
-            owner, position, _, _ = self._items[unit - self._count]
-            self.results[owner][position] = value
+        """Keep a unit's result: a task's, or an item's (in its mapped task's list)."""
+        if unit < self._count:
+            self.results[unit] = value
+        else:
+            call, position, _, _ = self._items[unit - self._count]
+            call.results[position] = value
 
     def _item_failed(self, unit: int) -> None:
         """An item failed for good: its slot in the list says so."""
-        owner, position, key, item = self._items[unit - self._count]
+        call, position, key, item = self._items[unit - self._count]
         error = self.engine.error_of(unit) or "failed"
-        self.results[owner][position] = ItemFailed(key, item, error)
+        call.results[position] = ItemFailed(key, item, error)
 
     def _due(self, now: float, deadline: float | None) -> bool:
         """Whether something timed is due: a deadline or retry time of the engine's, or
@@ -421,8 +450,9 @@ class Run:
                 return
             if index < self._count:
                 self.results[index] = value
-            else:
-                self._succeeded(index, value)
+            else:  # an item: its slot in its mapped task's list
+                call, position, _, _ = self._items[index - self._count]
+                call.results[position] = value
             self.engine.succeed(index, now, value)
             if self.recorder is not None:
                 self.recorder.record_result(
@@ -590,7 +620,7 @@ class Run:
         """The task of a unit: itself, or an item's mapped task."""
         if unit < self._count:
             return self.tasks[unit]
-        return self.tasks[self._items[unit - self._count].owner]
+        return self._items[unit - self._count][0].task
 
     def _special_call(self, index: int, fn: Callable[..., Any], number: int) -> Callable[..., Any]:
         """What attempt ``number`` of a task calls: its `when` predicate first (in the
@@ -693,7 +723,7 @@ def _call_back(callback: Callable[[str, Any], object], name: str, value: Any) ->
 
 def _by_priority(tasks: Sequence[Task], order: Sequence[float]) -> Sequence[Any]:
     """The ready order with the tasks' priorities first (higher first), when any has one."""
-    if not any(task.priority for task in tasks):
+    if not any(map(_priority_of, tasks)):
         return order
     return [(-task.priority, rank) for task, rank in zip(tasks, order, strict=True)]
 
@@ -717,14 +747,18 @@ def _reset_and_bind(graph: Graph) -> _Bound:
     each task is touched once)."""
     bound: list[Binding] = []
     conditions: dict[int, tuple[Callable[..., Any], Binding]] = {}
+    special: set[int] = set()
     callbacks = timed = False
-    tasks, index = graph.tasks, graph.index
-    for position, (task, ups) in enumerate(zip(tasks, graph.parents, strict=True)):
+    tasks, index, parents = graph.tasks, graph.index, graph.parents
+    for position, task in enumerate(tasks):
         task.status, task.result, task.error, task.attempts = _PENDING, None, None, 0
         if task.on_status_change is not None or task.on_retry is not None:
             callbacks = True
         if task.timeout is not None or task.retries:
             timed = True
+        if task.map is not None or task.cache:
+            special.add(position)
+        ups = parents[position]
         when = task.when
         if when is not None and when is not True and when is not False:
             named = [(tasks[up].name, up) for up in ups]
@@ -735,10 +769,19 @@ def _reset_and_bind(graph: Graph) -> _Bound:
                 if var_keyword or param in names
             }
             conditions[position] = (when, bindings(when, named, inputs) if ups else ())
-        if not ups or (accepted_keywords(task.fn) is NO_KEYWORDS and not task.inputs):
+        if not ups:
+            bound.append(())
+            continue
+        fn = task.fn
+        if type(fn) is FunctionType and not task.inputs:  # (no call for the common kind)
+            code = fn.__code__
+            if not (code.co_argcount or code.co_kwonlyargcount or code.co_flags & _VARKEYWORDS):
+                bound.append(())  # no parameters: nothing to bind
+                continue
+        elif accepted_keywords(fn) is NO_KEYWORDS and not task.inputs:
             bound.append(())
             continue
         named = [(tasks[up].name, up) for up in ups]
         inputs = {param: index[source] for param, source in task.inputs.items()}
         bound.append(bindings(task.fn, named, inputs))
-    return _Bound(bound, conditions, callbacks, timed)
+    return _Bound(bound, conditions, callbacks, timed, special)

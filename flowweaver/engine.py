@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Any
@@ -88,16 +88,42 @@ FAILED_ITEMS_NAMED = 3
 """How many failed items a mapped task's error names."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Mapping:
-    """A mapped task's items: units ``first … first + count - 1``."""
+    """Mapped task ``node``'s items: units ``first … first + count - 1``."""
 
+    node: int
     first: int
     count: int
     result: object
     left: int = 0
     failed: list[int] = field(default_factory=list)
     cancelled: int = 0
+
+
+def _keys(order: Sequence[Any]) -> list[int]:
+    """Each unit's ready-queue key: its rank by ``(order, position)`` in the high bits,
+    itself in the low ones. An order that is already sorted (a chain's plan, tasks
+    all alike) ranks each task at its position: those keys are made without a loop."""
+    count = len(order)
+    if isinstance(order, list) and order == sorted(order):
+        step = (1 << _NODE_BITS) + 1  # rank = node
+        return list(range(0, count * step, step))
+    key = [0] * count
+    for rank, node in enumerate(sorted(range(count), key=order.__getitem__)):  # stable
+        key[node] = rank << _NODE_BITS | node
+    return key
+
+
+def _where(values: list[Any], value: object) -> Iterator[int]:
+    """The positions of ``value`` in ``values``, each found by a scan in C."""
+    position = -1
+    try:
+        while True:
+            position = values.index(value, position + 1)
+            yield position
+    except ValueError:
+        return
 
 
 class Engine:
@@ -139,12 +165,7 @@ class Engine:
         # The ready queue is a heap of plain ints (they compare fastest): the unit's rank
         # by (order, position) in the high bits, the unit in the low ones. Items take
         # their mapped task's rank, so they keep its place and start in item order.
-        ranked = sorted(range(count), key=order.__getitem__)  # stable: ties by position
-        self._rank = [0] * count
-        self._key = [0] * count
-        for rank, node in enumerate(ranked):
-            self._rank[node] = rank
-            self._key[node] = rank << _NODE_BITS | node
+        self._key = _keys(order)
         self._phase = [_WAITING] * count
         self._attempt = [0] * count
         self._first_start = [0.0] * count
@@ -159,12 +180,12 @@ class Engine:
             task.run_if != "success" or task.when is False or task.map is not None for task in tasks
         ]
         self._rule = [_SUCCESS] * count
-        for node in [node for node, special in enumerate(self._decide) if special]:
+        for node in list(_where(self._decide, True)):
             self._rule[node] = RUN_IF.index(tasks[node].run_if)
         self._not_completed = [0] * count  # upstream tasks that ended otherwise
         self._upstream_failed = [0] * count  # … of which failed
         self._mappings: dict[int, _Mapping] = {}  # by mapped task
-        self._item_owner: list[int] = []  # by unit - count: the item's mapped task
+        self._item_mapping: list[_Mapping] = []  # by unit - count: the item's mapped task's
         self._item_errors: dict[int, str] = {}  # failed items' errors
         self._capacity: list[int] = []  # by limiter
         self._used: list[int] = []
@@ -188,9 +209,8 @@ class Engine:
         self._deadlines: list[tuple[float, int, int]] = []
         self._retries: list[tuple[float, int, int]] = []
         ready, key, decide, phase = self._ready, self._key, self._decide, self._phase
-        for node, ups in enumerate(parents):
-            if ups:  # (not the waiting counts: skipping a root counts its children down)
-                continue
+        # (the roots are listed first: skipping one counts its children down)
+        for node in list(_where(self._waiting, 0)):
             if decide[node]:
                 self._settle(node, now)
             else:
@@ -339,11 +359,11 @@ class Engine:
         self._require(node, (_MAPPED,), "expand")
         first, count = len(self._phase), len(names)
         units = range(first, first + count)
-        self._mappings[node] = _Mapping(first, count, result, left=count)
+        mapping = self._mappings[node] = _Mapping(node, first, count, result, left=count)
         limits = self._item_limits.get(node)
         if max_parallel is not None:
             limits = (*(limits or ()), self._new_limiter(max_parallel))
-        rank = self._rank[node] << _NODE_BITS
+        rank = self._key[node] & ~_NODE_MASK
         self._task_of.extend([self._tasks[node]] * count)
         self._names.extend(names)
         self._phase.extend([_READY] * count)
@@ -351,14 +371,17 @@ class Engine:
         self._first_start.extend([0.0] * count)
         self._deadline_at.extend([0.0] * count)
         self._limits.extend([limits] * count)
-        self._key.extend([rank | unit for unit in units])
-        self._item_owner.extend([node] * count)
+        keys = range(rank + first, rank + first + count)  # (rank | unit: its low bits are 0)
+        self._key.extend(keys)
+        self._item_mapping.extend([mapping] * count)
         self._unfinished += count
         if self._record_events:
             self._record(node, RUNNING, now, None, None, False, False, items=count)
         ready = self._ready
-        for unit in units:
-            heappush(ready, rank | unit)
+        ordered = not ready  # increasing keys alone are a heap already
+        ready.extend(keys)
+        if not ordered:
+            heapify(ready)
         if not count:
             self._end_mapping(node, now)
         return units
@@ -390,10 +413,13 @@ class Engine:
         if limits is not None:
             self._release(limits)
         self._unfinished -= 1
-        if node >= self._count:
+        if node >= self._count:  # an item: its mapped task ends with its last item
             if self._record_events:
                 self._record(node, COMPLETED, now, None, None, cached, reused)
-            self._item_ended(node, COMPLETED, now)
+            mapping = self._item_mapping[node - self._count]
+            mapping.left -= 1
+            if mapping.left == 0 and phase[mapping.node] == _MAPPED:
+                self._end_mapping(mapping.node, now)
             return
         task = self._tasks[node]
         task.status, task.result = COMPLETED, value
@@ -517,7 +543,7 @@ class Engine:
 
     def _owner(self, node: int) -> int:
         """The task of a unit: itself, or an item's mapped task."""
-        return node if node < self._count else self._item_owner[node - self._count]
+        return node if node < self._count else self._item_mapping[node - self._count].node
 
     def _may_start(self, node: int) -> bool:
         """Whether ``node`` may still start (or retry), however far the run was stopped."""
@@ -653,15 +679,14 @@ class Engine:
 
     def _item_ended(self, unit: int, status: TaskStatus, now: float) -> None:
         """An item ended: when it was its mapped task's last, the mapped task ends."""
-        owner = self._item_owner[unit - self._count]
-        mapping = self._mappings[owner]
+        mapping = self._item_mapping[unit - self._count]
         mapping.left -= 1
         if status is FAILED:
             mapping.failed.append(unit)
         elif status is CANCELLED:
             mapping.cancelled += 1
-        if mapping.left == 0 and self._phase[owner] == _MAPPED:
-            self._end_mapping(owner, now)
+        if mapping.left == 0 and self._phase[mapping.node] == _MAPPED:
+            self._end_mapping(mapping.node, now)
 
     def _end_mapping(self, node: int, now: float) -> None:
         """Mapped task ``node``'s last item ended: it ends too."""

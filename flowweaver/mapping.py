@@ -65,6 +65,8 @@ def default_key(item: Any) -> str:
     canonical JSON form."""
     if isinstance(item, str):
         return item
+    if type(item) is int:  # (the common number, without the tests below)
+        return str(item)
     if isinstance(item, (int, float)) and not isinstance(item, bool):
         return str(item)
     text = json.dumps(item, sort_keys=True, default=repr, separators=(",", ":"))
@@ -85,7 +87,16 @@ class ItemKey:
 def item_keys(spec: Map, items: Sequence[Any]) -> list[str]:
     """Each item's key; :class:`ItemsError` when two items share one."""
     key = spec.key
-    keys = [default_key(item) for item in items] if key is None else [str(key(i)) for i in items]
+    if key is not None:
+        keys = [str(key(i)) for i in items]
+    else:
+        kinds = set(map(type, items))
+        if kinds == {str}:  # (the common lists, keyed without a call per item)
+            keys = list(items)
+        elif kinds == {int}:
+            keys = list(map(str, items))
+        else:
+            keys = list(map(default_key, items))
     if len(set(keys)) != len(keys):
         seen: dict[str, int] = {}
         for position, name in enumerate(keys):
