@@ -9,18 +9,21 @@ only in how they wait. This is the only code in FlowWeaver that waits on tasks.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from queue import Empty, SimpleQueue
+from typing import TYPE_CHECKING
 
 from flowweaver._run import Run
 from flowweaver.errors import RunInterrupted
 from flowweaver.executors.contract import Backend, Notice
 from flowweaver.interrupts import routed_to
+
+if TYPE_CHECKING:
+    import asyncio  # imported by the asyncio loop only: a blocking run never loads it
 
 _monotonic = time.monotonic
 
@@ -64,6 +67,8 @@ def drive(run: Run, backend: Backend) -> None:
 
 async def drive_async(run: Run, backend: Backend) -> None:
     """The asyncio loop: the same steps, waiting on one future instead of a queue."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     inbox: deque[Notice] = deque()
     wakeup: list[asyncio.Future[None]] = [loop.create_future()]
@@ -155,6 +160,8 @@ def _expire_and_interrupt(run: Run, backend: Backend, now: float) -> None:
 async def _wait(
     wakeup: list[asyncio.Future[None]], timeout: float | None, wake: Callable[[], None]
 ) -> None:
+    import asyncio
+
     future = wakeup[0]
     handle = None if timeout is None else asyncio.get_running_loop().call_later(timeout, wake)
     try:

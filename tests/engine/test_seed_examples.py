@@ -135,3 +135,23 @@ def test_lazy_executor_names_load_only_the_standard_library(
     assert (REPO / "flowweaver" / "executors" / f"{module}.py").exists()
     third_party, _ = check_imports(tmp_path, f"from flowweaver import {name}")
     assert third_party == "[]"
+
+
+BLOCKING_RUN = """
+import sys
+from flowweaver import {executor}, Task, Workflow
+workflow = Workflow("w")
+workflow.add_task(Task("a", lambda: 1))
+workflow.add_task(Task("b", lambda a: a + 1, depends_on=["a"]))
+{executor}().execute(workflow)
+print("asyncio" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("executor", ["SequentialExecutor", "ThreadedExecutor"])
+def test_a_blocking_run_never_loads_asyncio(tmp_path: Path, executor: str) -> None:
+    # asyncio (and the ssl it brings) is a fifth of the command's start-up: only the
+    # async executor and coroutine tasks load it
+    result = python(["-c", BLOCKING_RUN.format(executor=executor)], tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False"]
