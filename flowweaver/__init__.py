@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 import importlib
-import logging
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # (typing itself is not imported: ``flowweaver --version`` is fast)
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from flowweaver.errors import (
         AttemptError,
@@ -48,8 +48,6 @@ if TYPE_CHECKING:
     from flowweaver.workflow import SpecInfo, Workflow
 
 __version__ = "0.3.0"
-
-logging.getLogger("flowweaver").addHandler(logging.NullHandler())
 
 __all__ = [
     "AsyncExecutor",

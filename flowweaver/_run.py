@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver import graph
 from flowweaver._call import NO_KEYWORDS, accepted_keywords, bindings, stop_calls_here
+from flowweaver._logger import logger
 from flowweaver.conditions import CacheHit, Conditional, ConditionError, ConditionFalse, FromCache
 from flowweaver.engine import CONDITION_FALSE, Engine
 from flowweaver.errors import RunInterrupted, RunTimeoutError, TaskTimeoutError, WorkflowError
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
     from flowweaver.history import Recorder
     from flowweaver.logs import RunLog
 
-logger = logging.getLogger("flowweaver")
 _monotonic = time.monotonic
 
 Binding = tuple[tuple[str, int], ...]

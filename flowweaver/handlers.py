@@ -19,12 +19,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flowweaver._call import accepted_keywords
+from flowweaver._logger import logger
 from flowweaver.errors import RunInterrupted
 from flowweaver.masking import NO_SECRETS, Masker
 from flowweaver.task import Task, TaskStatus
@@ -38,8 +38,6 @@ RECOVERED_FROM = ("failed", "interrupted", "timed_out", "killed")
 if TYPE_CHECKING:
     from flowweaver._run import Run
     from flowweaver.workflow import Workflow
-
-logger = logging.getLogger("flowweaver")
 
 
 @dataclasses.dataclass(frozen=True)

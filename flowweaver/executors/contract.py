@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol, TypeVar
 
+from flowweaver import _logger
 from flowweaver.errors import TaskTimeoutError
 
 T = TypeVar("T")
@@ -240,6 +241,4 @@ def safely(callback: Callable[[], object], what: str) -> None:
     try:
         callback()
     except Exception:
-        import logging
-
-        logging.getLogger("flowweaver").exception("%s raised; ignored", what)
+        _logger.logger.exception("%s raised; ignored", what)

@@ -14,16 +14,14 @@ import datetime
 import fcntl
 import hashlib
 import json
-import logging
 import os
 import re
 from pathlib import Path
 from typing import IO, Any
 
+from flowweaver._logger import logger
 from flowweaver.errors import LockedError
 from flowweaver.interrupts import interruptible_wait
-
-logger = logging.getLogger("flowweaver")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import pickle
 import sqlite3
 import threading
@@ -29,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from flowweaver._logger import logger
 from flowweaver.events import TaskEvent
 from flowweaver.executors.contract import Failure
 from flowweaver.folders import absolute, missing
@@ -40,8 +40,6 @@ from flowweaver.history.resume import ResumeInfo
 from flowweaver.history.status import RunStatus
 from flowweaver.masking import NO_SECRETS, Masker
 from flowweaver.task import Task, TaskStatus
-
-logger = logging.getLogger("flowweaver")
 
 Write = Callable[[sqlite3.Connection], None]
 """One statement of a batch: a :mod:`~flowweaver.history.db` function given all but its

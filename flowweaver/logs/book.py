@@ -27,6 +27,7 @@ from contextvars import copy_context
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
+from flowweaver import _logger
 from flowweaver.logs.files import HEADER_START, header, log_file_name
 from flowweaver.logs.routing import (
     CURRENT,
@@ -125,9 +126,7 @@ class RunLog:
     def _cannot_write(self, exc: OSError) -> None:
         if not self._warned:
             self._warned = True
-            import logging
-
-            logging.getLogger("flowweaver").warning("task logs not written: %s", exc)
+            _logger.logger.warning("task logs not written: %s", exc)
 
     # -- for the attempts' logs --------------------------------------------------------
 
@@ -145,9 +144,7 @@ class RunLog:
             try:
                 listener(item)
             except Exception:
-                import logging
-
-                logging.getLogger("flowweaver").exception("output listener raised; ignored")
+                _logger.logger.exception("output listener raised; ignored")
 
     def defer(self, log: AttemptLog) -> None:
         """Have ``log``'s pending lines written within :data:`FLUSH_SECONDS`."""

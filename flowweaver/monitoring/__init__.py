@@ -29,13 +29,13 @@ secrets become ``***``): one function, the same for both.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flowweaver._logger import logger
 from flowweaver.errors import InputError, RunInterrupted, RunTimeoutError, WorkflowError
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from flowweaver.monitoring.otel import Tracing
     from flowweaver.workflow import Workflow
 
-logger = logging.getLogger("flowweaver")
 
 OTEL_VARIABLE = "FLOWWEAVER_OTEL"
 """The environment variable that turns traces on (``1``) or off (``0``)."""

@@ -41,8 +41,6 @@ from flowweaver.executors.contract import Attempt
 from flowweaver.monitoring.context import in_span
 from flowweaver.task import Task, TaskStatus
 
-logger = logging.getLogger("flowweaver")
-
 EXIT_SECONDS = 2.0
 """How long the end of a run waits for its spans to be sent, by default."""
 

@@ -155,3 +155,11 @@ def test_a_blocking_run_never_loads_asyncio(tmp_path: Path, executor: str) -> No
     result = python(["-c", BLOCKING_RUN.format(executor=executor)], tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False"]
+
+
+def test_import_flowweaver_alone_loads_neither_logging_nor_typing(tmp_path: Path) -> None:
+    # what `flowweaver --version` pays for: the names load when first used
+    code = "import sys, flowweaver; print(sorted({'logging', 'typing'} & set(sys.modules)))"
+    result = python(["-c", code], tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
