@@ -155,7 +155,9 @@ class Run:
         durations: dict[str, float] = {}
         if recorder is not None:
             self.observers.append(recorder.record_event)
-            reused, durations = recorder.begin(tasks, graph.parents)
+            reused = recorder.begin(tasks, graph.parents)
+            if not plan_order:  # (in plan order, no choice among ready tasks uses them)
+                durations = recorder.past_durations()
         # The engine's events, and the task of each: filled by the engine, emptied by flush.
         self._events: list[TaskEvent] = []
         self._event_nodes: list[int] = []

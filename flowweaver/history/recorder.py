@@ -98,11 +98,14 @@ class Recorder(Protocol):
     log_dir: str | None
     """Where the run's task output is captured (``None``: not in files)."""
 
-    def begin(
-        self, tasks: Sequence[Task], parents: Sequence[Sequence[int]]
-    ) -> tuple[dict[str, Any], dict[str, float]]:
-        """Start recording. Returns the results a resumed run reuses, by task name,
-        and past durations in seconds by task name (for ready-queue priorities)."""
+    def begin(self, tasks: Sequence[Task], parents: Sequence[Sequence[int]]) -> dict[str, Any]:
+        """Start recording. Returns the results a resumed run reuses, by task name."""
+        ...
+
+    def past_durations(self) -> dict[str, float]:
+        """The workflow's tasks' typical durations in its last runs, in seconds by task
+        name (for ready-queue priorities; asked only by runs that choose among ready
+        tasks, so a sequential run never reads them)."""
         ...
 
     def lookup(self, name: str, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
@@ -221,9 +224,7 @@ class RunRecorder:
 
     # -- the Recorder protocol --------------------------------------------------------
 
-    def begin(
-        self, tasks: Sequence[Task], parents: Sequence[Sequence[int]]
-    ) -> tuple[dict[str, Any], dict[str, float]]:
+    def begin(self, tasks: Sequence[Task], parents: Sequence[Sequence[int]]) -> dict[str, Any]:
         rows = [
             (task.name, position, self._fingerprints.get(task.name))
             for position, task in enumerate(tasks)
@@ -249,8 +250,7 @@ class RunRecorder:
                 for task, ups in zip(tasks, parents, strict=True)
                 if task.name in self._folders
             }
-        reused = {name: value for name, value in self._reused.items() if name in names}
-        return reused, self._past_durations()
+        return {name: value for name, value in self._reused.items() if name in names}
 
     def lookup(self, name: str, task: Task, kwargs: dict[str, Any]) -> tuple[bool, Any]:
         try:
@@ -551,7 +551,7 @@ class RunRecorder:
         folder = self._folders[task.name]
         return bool(missing([(path, absolute(path, folder)) for path in task.writes]))
 
-    def _past_durations(self) -> dict[str, float]:
+    def past_durations(self) -> dict[str, float]:
         try:
             with self._database.reading() as conn:
                 rows = db.completed_durations(

@@ -339,11 +339,33 @@ def test_past_durations_are_recorded_for_priorities(store: RunStore, log: Path) 
     recorder = store.open_run(build(log))
     workflow = build(log)
     tasks = list(workflow.get_all_tasks().values())
-    reused, durations = recorder.begin(tasks, workflow.parents())
+    reused = recorder.begin(tasks, workflow.parents())
+    durations = recorder.past_durations()
     recorder.end(RunStatus.COMPLETED, 0.0)
     assert reused == {}
     assert set(durations) == {"extract", "transform", "load", "side"}
     assert all(d >= 0 for d in durations.values())
+
+
+@pytest.mark.parametrize(("executor", "reads"), [(SequentialExecutor, 0), (ThreadedExecutor, 1)])
+def test_only_a_run_that_chooses_among_ready_tasks_reads_past_durations(
+    store: RunStore, log: Path, monkeypatch: pytest.MonkeyPatch, executor: type, reads: int
+) -> None:
+    # a sequential run starts tasks in plan order: reading five runs' durations of every
+    # task (a third of a second for 10,000 tasks) would buy it nothing
+    from flowweaver.history.recorder import RunRecorder
+
+    calls: list[int] = []
+    real = RunRecorder.past_durations
+
+    def counted(self: RunRecorder) -> dict[str, float]:
+        calls.append(1)
+        return real(self)
+
+    monkeypatch.setattr(RunRecorder, "past_durations", counted)
+    executor().execute(build(log), store=store)
+    executor().execute(build(log), store=store)
+    assert len(calls) == 2 * reads
 
 
 def test_a_partial_with_different_arguments_has_another_fingerprint() -> None:
