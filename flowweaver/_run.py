@@ -9,7 +9,6 @@ bindings and the observers. The loops call its steps: ``launch`` what is ready,
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import random
 import signal
@@ -17,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import repeat
 from operator import attrgetter
-from types import FunctionType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flowweaver import graph
@@ -84,7 +82,6 @@ class _Bound(NamedTuple):
 
 
 _RUNNING = TaskStatus.RUNNING
-_VARKEYWORDS = inspect.CO_VARKEYWORDS
 _priority_of = attrgetter("priority")
 _PENDING = TaskStatus.PENDING
 
@@ -771,17 +768,8 @@ def _reset_and_bind(graph: Graph) -> _Bound:
                 if var_keyword or param in names
             }
             conditions[position] = (when, bindings(when, named, inputs) if ups else ())
-        if not ups:
-            bound.append(())
-            continue
-        fn = task.fn
-        if type(fn) is FunctionType and not task.inputs:  # (no call for the common kind)
-            code = fn.__code__
-            if not (code.co_argcount or code.co_kwonlyargcount or code.co_flags & _VARKEYWORDS):
-                bound.append(())  # no parameters: nothing to bind
-                continue
-        elif accepted_keywords(fn) is NO_KEYWORDS and not task.inputs:
-            bound.append(())
+        if not ups or (not task.inputs and accepted_keywords(task.fn) is NO_KEYWORDS):
+            bound.append(())  # nothing to bind
             continue
         named = [(tasks[up].name, up) for up in ups]
         inputs = {param: index[source] for param, source in task.inputs.items()}
