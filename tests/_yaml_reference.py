@@ -161,7 +161,12 @@ class _Walker:
         if isinstance(node, yaml.ScalarNode):
             scalar = self._scalar(node)
             if scalar is None:
-                self.report.add(mark_of(node.start_mark), path, _tag_problem(node.tag))
+                problem = (
+                    _tag_problem(node.tag)
+                    if node.tag not in self._construct
+                    else f"{node.value!r} is not a valid !!{node.tag[len(_YAML) :]} value"
+                )
+                self.report.add(mark_of(node.start_mark), path, problem)
                 return ScalarNode(None, _pos(node.start_mark))
             return scalar
         key = id(node)
@@ -197,7 +202,12 @@ class _Walker:
         if node.tag in _AS_TEXT:
             return ScalarNode(node.value, _pos(node.start_mark))
         construct = self._construct.get(node.tag)
-        return None if construct is None else ScalarNode(construct(node), _pos(node.start_mark))
+        if construct is None:
+            return None
+        try:
+            return ScalarNode(construct(node), _pos(node.start_mark))
+        except (ValueError, KeyError, IndexError, TypeError, yaml.YAMLError):
+            return None  # a plain YAML type that cannot read this text (!!int 'x')
 
     def _sequence(self, node: yaml.Node, path: KeyPath, depth: int) -> Node:
         if node.tag != _SEQ:

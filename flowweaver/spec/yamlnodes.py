@@ -141,8 +141,16 @@ def _error_text(exc: yaml.YAMLError, character: str) -> str:
     return str(exc).splitlines()[0]
 
 
+def _value_problem(tag: str, text: str) -> str:
+    return f"{text!r} is not a valid {_short(tag)} value"
+
+
+def _short(tag: str) -> str:
+    return "!!" + tag[len(_YAML) :] if tag.startswith(_YAML) else tag
+
+
 def _tag_problem(tag: str) -> str:
-    short = "!!" + tag[len(_YAML) :] if tag.startswith(_YAML) else tag
+    short = _short(tag)
     if short.startswith("!!python/"):
         return f"tag {short!r} would build a Python object: spec files are loaded safely"
     return f"unsupported tag {short!r}: use plain YAML values"
@@ -356,7 +364,12 @@ class _Composer:
         if construct is None:
             self._report(where, path, _tag_problem(tag))
             return ScalarNode(None, where)
-        return ScalarNode(construct(yaml.ScalarNode(tag, text)), where)
+        try:
+            value = construct(yaml.ScalarNode(tag, text))
+        except (ValueError, KeyError, IndexError, TypeError, yaml.YAMLError):  # (!!int 'x')
+            self._report(where, path, _value_problem(tag, text))
+            return ScalarNode(None, where)
+        return ScalarNode(value, where)
 
     def _alias(self, event: Any, path: KeyPath) -> Node:
         anchor = self._anchors.get(event.anchor)

@@ -145,6 +145,16 @@ def test_unknown_tags_are_problems(tmp_path: Path, loader: str) -> None:
     ]
 
 
+def test_a_typed_scalar_its_type_cannot_read_is_a_problem(tmp_path: Path, loader: str) -> None:
+    # (it was an internal error: the constructor's ValueError/KeyError escaped)
+    text = "tasks:\n  a: {call: m:f, args: [!!int 'x', !!bool maybe, !!float ': 7']}\n"
+    assert problems_of(tmp_path, text) == [
+        "2:25: tasks.a.args[0]: 'x' is not a valid !!int value",
+        "2:36: tasks.a.args[1]: 'maybe' is not a valid !!bool value",
+        "2:50: tasks.a.args[2]: ': 7' is not a valid !!float value",
+    ]
+
+
 def test_a_billion_laughs_is_refused_fast_and_small(tmp_path: Path, loader: str) -> None:
     levels = ['x-0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     for n in range(1, 12):
