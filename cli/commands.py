@@ -4,6 +4,8 @@ them into one-line messages and exit codes."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +41,28 @@ cron_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(cron_app, name="cron")
+
+
+def app_for(args: Sequence[str]) -> typer.Typer:
+    """The app, with only the command (or group) that ``args`` start with when they
+    name one. Typer works out the options of every command it holds (signatures,
+    annotations, help) at each start; a command's options, help and errors don't
+    depend on the others, so the others are left out. Anything else (``--help``, an
+    unknown command and its did-you-mean) gets the whole app."""
+    name = args[0] if args else None
+    commands = [
+        info
+        for info in app.registered_commands
+        if info.callback is not None
+        and (info.name or typer.main.get_command_name(info.callback.__name__)) == name
+    ]
+    groups = [info for info in app.registered_groups if info.name == name]
+    if not commands and not groups:
+        return app
+    narrowed = copy.copy(app)
+    narrowed.registered_commands = commands
+    narrowed.registered_groups = groups
+    return narrowed
 
 
 def _check_params(values: list[str] | None) -> list[str]:

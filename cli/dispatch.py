@@ -43,10 +43,10 @@ def _command(args: list[str]) -> int:
 def _dispatch(args: list[str]) -> int:
     import typer
 
-    from .commands import app
+    from .commands import app_for
 
     try:
-        result = app(args=args, prog_name="flowweaver", standalone_mode=False)
+        result = app_for(args)(args=args, prog_name="flowweaver", standalone_mode=False)
     except typer.Abort as exc:  # how Click passes on a KeyboardInterrupt
         raise KeyboardInterrupt from exc
     return int(result) if isinstance(result, int) else ExitCode.OK

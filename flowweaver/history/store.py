@@ -13,7 +13,6 @@ import contextlib
 import difflib
 import json
 import os
-import secrets
 import sqlite3
 import time
 from collections import Counter
@@ -425,7 +424,7 @@ class RunStore:
             if wanted and not db.run_exists(conn, wanted):
                 return wanted
             while True:
-                run_id = secrets.token_hex(4)
+                run_id = os.urandom(4).hex()  # (secrets.token_hex, without its imports)
                 if not db.run_exists(conn, run_id):
                     return run_id
 
