@@ -108,11 +108,53 @@ _TASK_LINE = '{"type": "task", ' + ", ".join(f"{json.dumps(key)}: %s" for key in
 """A task event's line up to its last field, its values left as ``%s``."""
 
 
+_AFTER_TIME = ', "error": null, "duration": '
+_AFTER_DURATION = (
+    ', "retry_in": null, "cached": false, "reused": false, "reason": null, '
+    '"allowed": false, "parent": null, "items": null}\n'
+)
+"""The text of a task's usual ``running`` and ``completed`` events after ``time``."""
+
+
 def task_line(event: TaskEvent, where: str | None = None) -> str:
     """The JSON line of a task event (``where``: where its error was raised), written
     field by field: the same text as :func:`dumps` of its :func:`event_record` (plus
     ``where``), without making the record. A field of a type the direct path doesn't
-    know (``json`` would call ``str`` of it, or look into it) takes the general path."""
+    know (``json`` would call ``str`` of it, or look into it) takes the general path.
+
+    A task's usual events (it started; it ended with no error, not cached, nothing
+    else to say) have only their name, status, attempt, time and duration to write."""
+    (task, status, attempt, time, error, duration, retry_in, cached, reused, reason, allowed,
+     parent, items) = event  # fmt: skip
+    if (
+        error is None
+        and retry_in is None
+        and cached is False
+        and reused is False
+        and reason is None
+        and allowed is False
+        and parent is None
+        and items is None
+        and where is None
+        and attempt.__class__ is int
+        and time.__class__ is float
+        and time - time == 0.0  # finite (json writes inf and nan as words)
+        and task.__class__ is str
+        and status in _STATUS
+    ):
+        if duration is not None and (duration.__class__ is not float or duration - duration != 0.0):
+            return _task_line(event, where)
+        # (an int's and a float's format is their repr, as json writes them)
+        return (
+            f'{{"type": "task", "task": {encode_basestring(task)}, "status": '
+            f'{_STATUS[status]}, "attempt": {attempt}, "time": {time}{_AFTER_TIME}'
+            f"{'null' if duration is None else duration}{_AFTER_DURATION}"
+        )
+    return _task_line(event, where)
+
+
+def _task_line(event: TaskEvent, where: str | None) -> str:
+    """:func:`task_line` of any event."""
     try:
         task = _VALUE[event[0].__class__](event[0])
         status = _STATUS[event[1]]

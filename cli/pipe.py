@@ -8,6 +8,8 @@ import threading
 import time
 from typing import TextIO
 
+_monotonic = time.monotonic
+
 FLUSH_SECONDS = 0.005
 """How long a line of :class:`BatchedLines` may wait to be flushed with the next ones."""
 
@@ -50,15 +52,16 @@ class BatchedLines(Lines):
         self._dirty = False  # written since the last flush
         self._due = threading.Event()  # the flusher thread has a flush to make
         self._closed = threading.Event()
+        self._stopped = False  # closed, or the pipe broke: later writes are dropped
         self._flusher: threading.Thread | None = None
 
     def write(self, text: str) -> None:
         with self._lock:
-            if self.broken or self._closed.is_set():
+            if self._stopped:
                 return
             try:
                 self.stream.write(text)
-                now = time.monotonic()
+                now = _monotonic()
                 if now - self._last >= FLUSH_SECONDS:
                     self.stream.flush()
                     self._last, self._dirty = now, False
@@ -76,19 +79,24 @@ class BatchedLines(Lines):
         """Flush what is left; later writes are dropped."""
         with self._lock:
             self._flush()
+            self._stopped = True
             self._closed.set()
             self._due.set()  # the flusher thread, if any, stops
         if self._flusher is not None:
             self._flusher.join(timeout=5)
 
+    def _break(self) -> None:
+        self._stopped = True
+        super()._break()
+
     def _flush(self) -> None:
-        if self.broken or self._closed.is_set():
+        if self._stopped:
             return
         try:
             self.stream.flush()
         except BrokenPipeError:
             self._break()
-        self._last, self._dirty = time.monotonic(), False
+        self._last, self._dirty = _monotonic(), False
 
     def _flush_soon(self) -> None:
         if self._flusher is None:

@@ -52,6 +52,8 @@ def all_items(counts: list[ItemCounts]) -> ItemCounts:
     )
 
 
+_PENDING, _RUNNING, _FAILED = TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.FAILED
+
 _SLOT = {
     TaskStatus.RUNNING: 0,
     TaskStatus.COMPLETED: 1,
@@ -159,21 +161,64 @@ class RunTracker:
 
     def apply(self, event: TaskEvent) -> None:
         """Take one task event into account. O(1)."""
+        (name, status, attempt, at, error, duration, retry_in, cached, reused, reason,
+         allowed, parent, items) = event  # fmt: skip
         with self._lock:
-            if event.parent is not None:
+            if parent is not None:
                 self._apply_item(event)
                 return
-            old = self._rows.get(event.task)
+            rows = self._rows
+            old = rows.get(name)
             if old is None:
                 return
-            if event.status is TaskStatus.PENDING:  # it waits for a pool: status unchanged
-                self._rows[event.task] = old._replace(waiting=event.reason)
+            if status is _PENDING:  # it waits for a pool: status unchanged
+                rows[name] = old._replace(waiting=event.reason)
                 return
-            new = _next_row(old, event)
-            if event.items is not None:
-                self._mapped[event.task] = _Items(event.items)
-            self._rows[event.task] = new
-            self._count(old, new, event)
+            # the running and failed tasks, and the next row (by position, not keywords)
+            started = old[3]
+            if status is _RUNNING:
+                if started is None:
+                    started = at
+                if error is None:
+                    error = old[5]  # a new attempt shows the last one's error until it ends
+                self._running[old[0]] = None
+            else:
+                self._running.pop(old[0], None)
+                if status is _FAILED:
+                    self._failed[old[0]] = None
+            rows[name] = _new_row(
+                TaskRow,
+                (
+                    old[0],
+                    status,
+                    attempt or old[2],
+                    started,
+                    duration,
+                    error,
+                    retry_in,
+                    cached,
+                    reused,
+                    reason,
+                    allowed,
+                    old[11],  # items
+                    None,  # no longer waiting for a pool
+                ),
+            )
+            if items is not None:
+                self._mapped[name] = _Items(items)
+            # the counts
+            counts = self._counts
+            counts[old[1]] -= 1
+            counts[status] += 1
+            if retry_in is not None or cached or reused or allowed or old[10]:
+                self._count_more(old, event)
+
+    def _count_more(self, old: TaskRow, event: TaskEvent) -> None:
+        """A retry, a result from the cache or a resumed run, an allowed failure."""
+        self._retries += event.retry_in is not None
+        self._cached += bool(event.cached and not old.cached)
+        self._reused += bool(event.reused and not old.reused)
+        self._allowed += event.allowed - old.allowed
 
     def _apply_item(self, event: TaskEvent) -> None:
         """An item's event: counted for its mapped task. O(1)."""
@@ -241,49 +286,6 @@ class RunTracker:
             return 0.0
         end = self._ended if self._ended is not None else time.monotonic()
         return end - self._started
-
-    def _count(self, old: TaskRow, new: TaskRow, event: TaskEvent) -> None:
-        self._counts[old.status] -= 1
-        self._counts[new.status] += 1
-        name = new.name
-        if new.status is TaskStatus.RUNNING:
-            self._running[name] = None
-        else:
-            self._running.pop(name, None)
-        if new.status is TaskStatus.FAILED:
-            self._failed[name] = None
-        self._retries += event.retry_in is not None
-        self._cached += new.cached and not old.cached
-        self._reused += new.reused and not old.reused
-        self._allowed += new.allowed - old.allowed
-
-
-def _next_row(row: TaskRow, event: TaskEvent) -> TaskRow:
-    status = event.status
-    started = row.started
-    if status is TaskStatus.RUNNING and started is None:
-        started = event.time
-    error = event.error
-    if error is None and status is TaskStatus.RUNNING:
-        error = row.error  # a new attempt keeps showing the last one's error until it ends
-    return _new_row(  # by position, without TaskRow's keywords: once or twice an event
-        TaskRow,
-        (
-            row.name,
-            status,
-            event.attempt or row.attempt,
-            started,
-            event.duration,
-            error,
-            event.retry_in,
-            event.cached,
-            event.reused,
-            event.reason,
-            event.allowed,
-            row.items,
-            None,  # no longer waiting for a pool
-        ),
-    )
 
 
 _new_row = tuple.__new__

@@ -68,6 +68,99 @@ def task_fingerprint(task: Task, upstream: Iterable[str], files: bytes = b"") ->
     return _digest(parts)
 
 
+class Fingerprints:
+    """:func:`task_fingerprint` of the many tasks of one run, with the same digests,
+    sharing what they have in common.
+
+    Most of a spec's tasks are one function called with its own arguments, with no
+    inputs mapping, folder, map, condition or pool: for those the encoding's fixed
+    parts (the version, the function's identity, an empty inputs mapping) are joined
+    once, each upstream name is encoded once however many tasks name it, and each
+    keyword's name once; only the task's own argument values are encoded for it.
+    Any other task takes :func:`task_fingerprint`."""
+
+    __slots__ = ("_keys", "_names")
+
+    def __init__(self) -> None:
+        self._names: dict[str, bytes] = {}  # an upstream name: its item of the sorted list
+        self._keys: dict[str, bytes] = {}  # a keyword's name: its encoding
+
+    def __call__(self, task: Task, upstream: list[str]) -> str | None:
+        fn = task.fn
+        if (
+            fn.__class__ is not functools.partial
+            or fn.func.__class__ is not types.FunctionType
+            or task.inputs
+            or task.workdir is not None
+            or task.reads
+            or task.writes
+            or task.map is not None
+            or task.run_if != "success"
+            or task.when is not None
+            or task.allow_failure
+            or task.pool is not None
+            or task.priority
+        ):
+            return task_fingerprint(task, upstream)
+        try:
+            identity = self._partial(fn)
+        except UnhashableError:
+            return None
+        names = self._names
+        listed = []
+        for name in sorted(upstream):
+            item = names.get(name)
+            if item is None:
+                if name.__class__ is not str:
+                    return task_fingerprint(task, upstream)
+                item = names[name] = _length(_str_item(name))
+            listed.append(item)
+        listing = _LIST + b"".join(listed)
+        return hashlib.sha256(
+            b"".join(
+                [
+                    _PLAIN_HEAD,
+                    len(identity).to_bytes(8, "big"),
+                    identity,
+                    _PLAIN_INPUTS,
+                    len(listing).to_bytes(8, "big"),
+                    listing,
+                ]
+            )
+        ).hexdigest()
+
+    def _partial(self, fn: functools.partial[Any]) -> bytes:
+        """:func:`callable_identity` of a partial of a plain function."""
+        keywords = fn.keywords
+        if not keywords:
+            pairs = _EMPTY_DICT
+        else:
+            keys = self._keys
+            encoded = []
+            for key, value in keywords.items():
+                name = keys.get(key)
+                if name is None:
+                    name = keys[key] = encode(key, 1)
+                encoded.append(name + encode(value, 1))
+            if len(encoded) > 1:
+                encoded.sort()
+            pairs = _DICT + b"".join([len(pair).to_bytes(8, "big") + pair for pair in encoded])
+        args = fn.args
+        return b"".join(
+            [
+                b"partial:",
+                _function_identity(fn.func),  # type: ignore[arg-type]
+                _EMPTY_LIST if not args else _LIST + _items(args, 1),
+                pairs,
+            ]
+        )
+
+
+def _str_item(text: str) -> bytes:
+    data = repr(text).encode()
+    return _STR + len(data).to_bytes(8, "big") + data
+
+
 def _conditions(task: Task) -> bytes:
     """A task's ``run_if``, ``when`` and ``allow_failure`` (left out of the digest when
     all are the defaults, so that a plain task's fingerprint never changed)."""
@@ -296,6 +389,10 @@ def _encode_other(value: Any, depth: int) -> bytes:
 
 _LIST, _TUPLE, _DICT = b"list[", b"tuple[", b"dict{"
 _EMPTY_LIST, _EMPTY_DICT = _LIST, _DICT  # what an empty one encodes to
+_STR = _SCALARS[str]
+_PLAIN_HEAD = len(VERSION).to_bytes(8, "big") + VERSION
+_PLAIN_INPUTS = len(_EMPTY_LIST).to_bytes(8, "big") + _EMPTY_LIST
+"""The parts of :func:`task_fingerprint` that :class:`Fingerprints` joins once."""
 
 
 def _opaque(value: Any) -> bytes:

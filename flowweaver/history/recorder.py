@@ -51,7 +51,8 @@ BATCH_SECONDS = 0.005
 """How long a task's record may wait to share a transaction with the next ones'."""
 
 
-_RUNNING, _PENDING = TaskStatus.RUNNING, TaskStatus.PENDING
+_RUNNING, _PENDING, _COMPLETED = TaskStatus.RUNNING, TaskStatus.PENDING, TaskStatus.COMPLETED
+_monotonic = time.monotonic
 
 
 class _Batch:
@@ -212,6 +213,7 @@ class RunRecorder:
         self._writing = threading.Lock()  # one batch written at a time, in order
         self._last_commit = 0.0  # time.monotonic() of the last write
         self._due = threading.Event()  # the writer thread has records to write
+        self._soon = False  # _due is set: the writer thread will take the batch
         self._ended = threading.Event()
         self._writer: threading.Thread | None = None
         self._keys: dict[str, str] = {}
@@ -296,11 +298,12 @@ class RunRecorder:
     def commit(self) -> None:
         """Write the records of the events since the last commit, in one transaction:
         now if the last one is :data:`BATCH_SECONDS` old, else within that time."""
-        if not self._batch:
+        batch = self._batch
+        if not (batch.ended or batch.running or batch.writes or batch.attempts):
             return
-        if time.monotonic() - self._last_commit >= BATCH_SECONDS:
+        if _monotonic() - self._last_commit >= BATCH_SECONDS:
             self._write_pending([], "task records")
-        else:
+        elif not self._soon:  # (else the writer thread will take this batch already)
             self._write_soon()
 
     def record_handlers(self, outcomes: Sequence[Mapping[str, Any]]) -> None:
@@ -407,7 +410,7 @@ class RunRecorder:
         name = event.task
         blob, state, note = self._results.pop(name, (None, "none", None))
         status = event.status
-        completed = status is TaskStatus.COMPLETED
+        completed = status is _COMPLETED
         if not completed:
             blob, state = None, "none"
         duration = event.duration
@@ -429,7 +432,11 @@ class RunRecorder:
             name,
         )
         attempt = self._attempt_row(event, status._value_)
-        writes = self._final_writes(event, completed) if self._has_more(name) else []
+        writes = (
+            self._final_writes(event, completed)
+            if (self._tracebacks or self._cache_writes or self._placed) and self._has_more(name)
+            else None
+        )
         with self._pending_lock:
             batch = self._batch
             batch.running.pop(name, None)  # the final row sets all they would
@@ -441,9 +448,7 @@ class RunRecorder:
 
     def _has_more(self, name: str) -> bool:
         """Whether a task's end writes more than its row and its attempt's."""
-        return bool(self._tracebacks or self._cache_writes or self._placed) and (
-            name in self._tracebacks or name in self._cache_writes or name in self._placed
-        )
+        return name in self._tracebacks or name in self._cache_writes or name in self._placed
 
     def _final_writes(self, event: TaskEvent, completed: bool) -> list[Write]:
         """A task's traceback, cache entry and outputs, as it ends."""
@@ -576,8 +581,8 @@ class RunRecorder:
                 target=self._write_later, name="flowweaver-history", daemon=True
             )
             self._writer.start()
-        if not self._due.is_set():  # (set, it has the batch to write already)
-            self._due.set()
+        self._soon = True
+        self._due.set()
 
     def _write_later(self) -> None:
         """The writer thread: wait for records, let the batch grow until it is
@@ -590,6 +595,8 @@ class RunRecorder:
             if wait > 0 and self._ended.wait(wait):
                 return  # the run ended: end() writes what is left
             self._due.clear()
+            self._soon = False  # (after the clear, before the batch is taken: a commit
+            # that saw it true had its records in the batch taken next)
             self._write_pending([], "task records")
 
     def _write_pending(self, writes: list[Write], what: str) -> None:

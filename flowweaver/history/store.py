@@ -25,7 +25,7 @@ from flowweaver.errors import StateError, UnknownRunError, UnknownTaskError
 from flowweaver.folders import absolute, missing, task_folder
 from flowweaver.history import db, resume
 from flowweaver.history.files import FileHashes
-from flowweaver.history.fingerprint import files_identity, task_fingerprint
+from flowweaver.history.fingerprint import Fingerprints, files_identity, task_fingerprint
 from flowweaver.history.lock import WorkflowLock, lock_path, probe
 from flowweaver.history.prune import PrunedRun, prune
 from flowweaver.history.recorder import RunRecorder
@@ -438,6 +438,7 @@ class RunStore:
         hashes = FileHashes(self._database, self.clock)
         fingerprints: dict[str, str | None] = {}
         blocked: dict[str, str] = {}  # why a task can't be reused, besides its fingerprint
+        fingerprint = Fingerprints()
         for task, ups in zip(tasks, parents, strict=True):
             upstream = [tasks[up].name for up in ups]
             if task.name in folders:
@@ -447,7 +448,7 @@ class RunStore:
                 if why is not None:
                     blocked[task.name] = why
             else:
-                fingerprints[task.name] = task_fingerprint(task, upstream)
+                fingerprints[task.name] = fingerprint(task, upstream)
         info: resume.ResumeInfo | None = None
         reused: dict[str, Any] = {}
         blobs: dict[str, bytes] = {}

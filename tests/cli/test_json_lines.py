@@ -112,6 +112,46 @@ def test_any_values_in_an_event_give_the_text_json_makes(event: TaskEvent, where
     assert task_line(event, where) == general_line(event, where)  # type: ignore[arg-type]
 
 
+look_alikes: dict[str, st.SearchStrategy[object]] = {
+    "task": st.builds(Name, texts),
+    "attempt": st.booleans() | st.just(Level.LOW),
+    "time": st.sampled_from([math.nan, math.inf, -math.inf]) | st.integers(-2, 2),
+    "duration": st.sampled_from([math.nan, math.inf]) | st.integers(-2, 2),
+    "error": texts,
+    "retry_in": floats,
+    "cached": st.sampled_from([0, 0.0, True]),
+    "reused": st.sampled_from([0, True]),
+    "reason": texts,
+    "allowed": st.sampled_from([0, True]),
+    "parent": texts,
+    "items": st.integers(0, 3),
+}
+
+
+@st.composite
+def usual_events(draw: st.DrawFn) -> TaskEvent:
+    """A task's usual event (started, or ended with nothing else to say: the direct
+    path's shortcut), often with one field of a look-alike value or type (``0`` for
+    ``False``, a bool or an int enum for the attempt, an int or infinity for a time)."""
+    event = TaskEvent(
+        draw(texts),
+        draw(st.sampled_from(TaskStatus)),
+        draw(st.integers()),
+        draw(st.floats(allow_nan=False, allow_infinity=False)),
+        duration=draw(st.none() | st.floats(allow_nan=False, allow_infinity=False)),
+    )
+    field = draw(st.sampled_from([None, *look_alikes]))
+    if field is None:
+        return event
+    return event._replace(**{field: draw(look_alikes[field])})
+
+
+@settings(max_examples=200, deadline=None)
+@given(usual_events(), st.none() | st.none() | texts)
+def test_a_usual_event_s_line_is_the_text_json_makes(event: TaskEvent, where: object) -> None:
+    assert task_line(event, where) == general_line(event, where)  # type: ignore[arg-type]
+
+
 def test_the_usual_events_take_the_direct_path_and_give_the_same_text() -> None:
     events = [
         TaskEvent("load", TaskStatus.RUNNING, 1, 1795658401.25),

@@ -17,7 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowweaver import Map, Task
-from flowweaver.history.fingerprint import UnhashableError, cache_key, encode, task_fingerprint
+from flowweaver.history.fingerprint import (
+    Fingerprints,
+    UnhashableError,
+    cache_key,
+    encode,
+    task_fingerprint,
+)
 from flowweaver.shell import ShellCommand
 
 
@@ -120,3 +126,32 @@ def test_a_cache_key_is_the_general_one(
 ) -> None:
     task, _ = made
     assert cache_key(task, kwargs) == reference_cache_key(task, kwargs)
+
+
+@st.composite
+def plain_tasks(draw: st.DrawFn) -> tuple[Task, list[str]]:
+    """A spec's usual task: a partial of one function with its own arguments, nothing
+    else set (the shape :class:`Fingerprints` shares work for); sometimes not quite."""
+    args = draw(st.lists(values, max_size=2))
+    kwargs = draw(st.dictionaries(st.sampled_from(["i", "prev", "x"]), values, max_size=3))
+    fn: Any = functools.partial(draw(st.sampled_from([step, other_step])), *args, **kwargs)
+    fields: dict[str, Any] = {}
+    if draw(st.integers(0, 5)) == 0:  # now and then a task the general path takes
+        fn = draw(st.sampled_from([step, len, functools.partial(len), functools.partial(fn)]))
+        fields["priority"] = draw(st.integers(0, 1))
+    upstream = draw(st.lists(st.sampled_from(["a", "b", "é'\"", "task-10", ""]), max_size=3))
+    return Task(draw(st.sampled_from(["t", "u"])), fn, **fields), upstream
+
+
+def other_step(i: int = 1, *, prev: Any = ()) -> int:
+    return i
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(plain_tasks() | tasks(), min_size=1, max_size=6))
+def test_a_run_s_fingerprints_are_each_task_s_general_one(
+    made: list[tuple[Task, list[str]]],
+) -> None:
+    fingerprint = Fingerprints()  # one for the run: what it shares is shared across tasks
+    for task, upstream in made:
+        assert fingerprint(task, upstream) == reference_fingerprint(task, upstream)
