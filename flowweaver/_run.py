@@ -230,8 +230,11 @@ class Run:
                 if plain:  # (what _item_attempt does, in this frame)
                     kwargs = call.kwargs.copy()
                     kwargs[call.param] = item
+                    # (an item is only started again by a retry: without retries, no call
+                    # to ask the engine its attempt's number)
+                    number = attempt_of(index) if task.retries else 1
                     attempt = Attempt(
-                        index, item_names[offset], attempt_of(index), task.fn, kwargs, task.timeout
+                        index, item_names[offset], number, task.fn, kwargs, task.timeout
                     )
                 else:
                     item_attempt = self._item_attempt(index, now)

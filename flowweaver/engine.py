@@ -171,7 +171,7 @@ class Engine:
         self._first_start = [0.0] * count
         self._deadline_at = [0.0] * count  # the current attempt's deadline (if it has one)
         self._limits: list[tuple[int, ...] | None] = [None] * count
-        self._waiting = [len(ups) for ups in parents]
+        self._waiting = list(map(len, parents))
         self._parents = parents
         # run_if: a task whose last upstream task ends becomes ready at once unless it
         # has to be decided (a rule other than success, a false `when`, a mapped task,
