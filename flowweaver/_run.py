@@ -793,7 +793,9 @@ def _reset_and_bind(graph: Graph) -> _Bound:
     callbacks = timed = False
     tasks, index, parents = graph.tasks, graph.index, graph.parents
     for position, task in enumerate(tasks):
-        task.status, task.result, task.error, task.attempts = _PENDING, None, None, 0
+        # (two pairs: an assignment of four builds a tuple, and this runs for every task)
+        task.status, task.result = _PENDING, None
+        task.error, task.attempts = None, 0
         if task.on_status_change is not None or task.on_retry is not None:
             callbacks = True
         if task.timeout is not None or task.retries:
