@@ -171,7 +171,7 @@ class Engine:
         self._first_start = [0.0] * count
         self._deadline_at = [0.0] * count  # the current attempt's deadline (if it has one)
         self._limits: list[tuple[int, ...] | None] = [None] * count
-        self._waiting = [len(ups) for ups in parents]
+        self._waiting = list(map(len, parents))
         self._parents = parents
         # run_if: a task whose last upstream task ends becomes ready at once unless it
         # has to be decided (a rule other than success, a false `when`, a mapped task,
@@ -324,7 +324,8 @@ class Engine:
             if limits is not None and not self._take(key, limits, now):
                 continue  # it waits in its limiter's queue
             task = self._task_of[node]
-            attempt = self._attempt[node] = self._attempt[node] + 1
+            attempts = self._attempt
+            attempt = attempts[node] = attempts[node] + 1
             if node < self._count:  # a task, not an item (its task is its mapped task)
                 if task.map is not None:
                     return self._begin_mapping(node, now)
@@ -425,10 +426,12 @@ class Engine:
         task.status, task.result = COMPLETED, value
         if self._record_events:
             self._record(node, COMPLETED, now, None, None, cached, reused)
-        waiting, ready, key, decide = self._waiting, self._ready, self._key, self._decide
+        # (pairs: an assignment of four names builds and unpacks a tuple, per task)
+        waiting, decide = self._waiting, self._decide
+        ready, key = self._ready, self._key
         for child in self._children[node]:
-            waiting[child] -= 1
-            if waiting[child] == 0 and phase[child] == _WAITING:
+            left = waiting[child] = waiting[child] - 1
+            if left == 0 and phase[child] == _WAITING:
                 if decide[child]:
                     self._settle(child, now)
                 else:

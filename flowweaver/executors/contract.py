@@ -204,6 +204,11 @@ class Backend(Protocol):
     slots: int
     """How many attempts it runs at once."""
 
+    # A backend may also say ``inline = True``: its ``submit`` of an attempt without a
+    # timeout only calls ``invoke(attempt)`` on the calling thread and returns it. The
+    # loop then makes that call itself (one call less per attempt; the sequential
+    # executor's backend). Without the attribute, every attempt goes through ``submit``.
+
     def open(self, inbox: Inbox, tasks: int) -> None:
         """Get ready for a run of ``tasks`` tasks whose attempts are reported to ``inbox``."""
 

@@ -27,6 +27,7 @@ class SequentialExecutor(Executor):
 
 class _InlineBackend:
     slots = 1
+    inline = True  # submit of an attempt without a timeout is `invoke` on this thread
 
     def open(self, inbox: Inbox, tasks: int) -> None:
         self._inbox = inbox
