@@ -46,6 +46,7 @@ from flowweaver.spec.problems import (
     character_at,
     mark_at,
 )
+from flowweaver.spec.yamllines import block_tree
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -89,7 +90,15 @@ _KEY_CHECKED = frozenset(
 
 
 def compose(text: str, report: Problems) -> Node | None:
-    """The node tree of ``text``, or ``None`` when it has none (problems are in ``report``)."""
+    """The node tree of ``text``, or ``None`` when it has none (problems are in ``report``).
+
+    A text written wholly in the common block style is read line by line
+    (:mod:`flowweaver.spec.yamllines`: the same tree, at a fraction of the cost); any
+    other text by the parser's events.
+    """
+    tree = block_tree(text, _plain_scalar)
+    if tree is not None:
+        return tree
     loader = _Loader(text)
     composer = _Composer(loader, limit=2 * len(text) + EXPANSION_ALLOWANCE)
     try:
@@ -175,6 +184,43 @@ def _scalar_tag(event: Any) -> str:
     return _STR
 
 
+_CONSTRUCT = {
+    tag: getattr(SafeConstructor(), name)
+    for tag, name in (
+        (_INT, "construct_yaml_int"),
+        (_YAML + "float", "construct_yaml_float"),
+        (_BOOL, "construct_yaml_bool"),
+        (_NULL, "construct_yaml_null"),
+    )
+}
+"""How a scalar of each typed tag is read (PyYAML's safe constructor's methods)."""
+
+
+def _plain_scalar(text: str, known: dict[str, str]) -> Any:
+    """The value of a plain scalar written ``text``, as the composer reads it (a text as
+    the one string ``known`` keeps for it); raises :class:`ValueError` when reading it
+    would be a problem (an unsupported tag, ``<<``)."""
+    first = text[:1]
+    if first not in _IMPLICIT or (first in _WORD_FIRSTS and len(text) > _LONGEST_WORD):
+        return known.setdefault(text, text)
+    if first in _DIGITS and text.isdigit() and text.isascii():
+        return int(text)
+    tag = _STR
+    for resolved, regexp in _IMPLICIT[first]:
+        if regexp.match(text):
+            tag = resolved
+            break
+    if tag in _AS_TEXT:
+        return known.setdefault(text, text)
+    construct = _CONSTRUCT.get(tag)
+    if construct is None:
+        raise ValueError(f"{tag} is not read here")
+    try:
+        return construct(yaml.ScalarNode(tag, text))
+    except (KeyError, IndexError, TypeError, yaml.YAMLError) as exc:
+        raise ValueError(text) from exc
+
+
 _SLOW: Any = object()
 """What :func:`_plain_value` says of a scalar it leaves to :meth:`_Composer._typed`."""
 
@@ -232,13 +278,7 @@ class _Composer:
         self._known: dict[str, str] = {}
         """One string for each text of a key or a value: a big spec repeats them (the
         same call, the task names its dependencies name)."""
-        constructor = SafeConstructor()
-        self._construct = {
-            _INT: constructor.construct_yaml_int,
-            _YAML + "float": constructor.construct_yaml_float,
-            _BOOL: constructor.construct_yaml_bool,
-            _NULL: constructor.construct_yaml_null,
-        }
+        self._construct = _CONSTRUCT
 
     def _report(self, at: int, path: KeyPath, message: str) -> None:
         if not self._muted:
