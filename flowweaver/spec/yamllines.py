@@ -87,7 +87,8 @@ class _Reader:
         known = self._known
         value = self._value
         root: Node | None = None
-        for number, (spaces, name, gap, dash, dash_gap, rest) in enumerate(_LINE.findall(text)):
+        for number, line in enumerate(_LINE.finditer(text)):  # (not findall: a list of
+            spaces, name, gap, dash, dash_gap, rest = line.groups()  # every line's parts)
             item = bool(dash)
             if not name and not item:
                 if not rest or rest[0] == "#":

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _cli import cli_env, project, write
+from _cli import cli_env, fw, project, write
 
 PROBE = """
 import json
@@ -110,14 +110,6 @@ def test_the_whole_app_still_answers_help_and_a_misspelt_command(tmp_path: Path)
     built = probe["built"]
     assert isinstance(built, list)
     assert {"run", "plan", "validate", "cache_clear", "cron_status"} <= set(built)
-    result = subprocess.run(
-        [sys.executable, "-m", "flowweaver", "pln", "spec.yaml"],
-        cwd=tmp_path,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = fw("pln", "spec.yaml", cwd=tmp_path)
     assert result.returncode == 2
     assert "Did you mean 'plan'?" in result.stderr
